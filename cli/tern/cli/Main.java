@@ -1,0 +1,46 @@
+package tern.cli;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The {@code tern} command: dispatches a subcommand to its class. */
+public final class Main {
+    /** A subcommand: its one-line help and its entry point. */
+    public record Command(String help, Runner runner) {}
+
+    @FunctionalInterface
+    public interface Runner {
+        int run(String[] args) throws Exception;
+    }
+
+    static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        COMMANDS.put("info", new Command("print the runtime's configuration (threads, SIMD path)", Info::run));
+    }
+
+    public static void main(String[] args) {
+        if (args.length == 0 || args[0].equals("help") || args[0].equals("--help")) {
+            System.out.println("usage: tern COMMAND [ARGS]\n\ncommands:");
+            COMMANDS.forEach((name, c) -> System.out.printf("  %-12s %s%n", name, c.help()));
+            System.out.println("  test         run the whole test suite (launcher only)");
+            return;
+        }
+        Command c = COMMANDS.get(args[0]);
+        if (c == null) {
+            System.err.println("tern: unknown command '" + args[0] + "' (tern help lists them)");
+            System.exit(2);
+        }
+        try {
+            System.exit(c.runner().run(Arrays.copyOfRange(args, 1, args.length)));
+        } catch (UsageException e) {
+            System.err.println("tern " + args[0] + ": " + e.getMessage());
+            System.exit(2);
+        } catch (Exception e) {
+            System.err.println("tern " + args[0] + ": " + e.getMessage());
+            if (Boolean.getBoolean("tern.trace")) e.printStackTrace();
+            System.exit(1);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package tern.runtime;
+
+/**
+ * Every operation the LLaMA model needs, forward and backward, on one device. Nothing above the runtime
+ * branches on the device: the model and trainer call these methods only.
+ *
+ * <p>Conventions. Tensors are dense row-major f32 unless stated. A "matrix" [m, n] is any tensor seen as
+ * {@link Tensor#rows()} × {@link Tensor#cols()}. Outputs are written, never aliased with inputs unless a
+ * method says so. Methods with {@code accumulate} add into the output when true. Backward methods
+ * accumulate into parameter gradients (a parameter used twice sums its gradients) and write input
+ * gradients. Activations are laid out [batch·seq, heads·headDim]. Integer ids are host arrays.
+ */
+public interface Backend extends AutoCloseable {
+
+    String name();
+
+    Device device();
+
+    // ---- memory ----------------------------------------------------------------------------------------
+
+    /** A zeroed tensor on this backend's device. */
+    Tensor zeros(DType dtype, int... shape);
+
+    /** f32 values copied onto this device. */
+    Tensor upload(float[] values, int... shape);
+
+    /** An f32 tensor's values copied to the host. */
+    float[] download(Tensor t);
+
+    /** dst ← src (same dtype and size; shapes may differ). */
+    void copy(Tensor src, Tensor dst);
+
+    void fill(Tensor t, float value);
+
+    // ---- elementwise -------------------------------------------------------------------------------------
+
+    /** out ← a + b (residual connections). out may alias a or b. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    /** y ← y + alpha·x. */
+    void axpy(float alpha, Tensor x, Tensor y);
+
+    /** x ← alpha·x. */
+    void scale(Tensor x, float alpha);
+
+    /** Σ x², accumulated in double (gradient norms). */
+    double sumOfSquares(Tensor x);
+
+    /** True if every element is finite (NaN/Inf guard). */
+    boolean allFinite(Tensor x);
+
+    // ---- matmul --------------------------------------------------------------------------------------
+
+    /**
+     * c ← op(a)·op(b) (+ c if accumulate), op = transpose when the flag is set. With a [m,k] (or [k,m]
+     * transposed) and b [k,n] (or [n,k] transposed), c is [m,n]. The linear layer's three products are
+     * y = x·Wᵀ (transB), dx = dy·W, dW += dyᵀ·x (transA).
+     */
+    void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate);
+
+    // ---- ternary -------------------------------------------------------------------------------------
+
+    /**
+     * Absmean ternary quantization of w [out, in] (SPEC.md): per shard γ = ε + mean|w|,
+     * T = clamp(rint(w/γ), −1, 1) with rint rounding half to even (as torch.round). Packs T for
+     * {@link #ternaryMatmul} and {@link #ternaryMatmulT}.
+     */
+    TernaryWeights packTernary(Tensor w, int shards, ShardAxis axis, float eps);
+
+    /** out [rows, cols] ← γ·T, the dequantized matrix. */
+    void unpackTernary(TernaryWeights w, Tensor out);
+
+    /**
+     * y [m, out] ← x [m, in] · (γT)ᵀ (+ y if accumulate): additions and subtractions of x's columns chosen
+     * by T, one multiply by γ per output (per shard).
+     */
+    void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate);
+
+    /** dx [m, in] ← dy [m, out] · (γT) (+ dx if accumulate): the input gradient through a ternary linear. */
+    void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate);
+
+    // ---- fake quantizers (forward; their backward is the straight-through identity) --------------------
+
+    /** out ← γ·T as {@link #packTernary} defines it; returns the per-shard scales γ. out may alias w. */
+    float[] quantizeTernary(Tensor w, int shards, ShardAxis axis, float eps, Tensor out);
+
+    /** out ← α·sign(w) with α = mean|w| per granularity unit; sign(0) = +1. Returns the scales. */
+    float[] quantizeBinary(Tensor w, Granularity granularity, Tensor out);
+
+    /**
+     * Symmetric k-bit integer fake quantization, 2 ≤ bits ≤ 16: q = 2^(bits−1) − 1,
+     * s = max|x| / q per unit (s = 1 where max|x| = 0), out ← s·clamp(rint(x/s), −q, q).
+     */
+    void quantizeSymmetric(Tensor x, int bits, Granularity granularity, Tensor out);
+
+    // ---- layers --------------------------------------------------------------------------------------
+
+    /** out [n, dim] ← table[ids[i]] ; ids outside [0, rows) are an error naming the id. */
+    void embedding(Tensor table, int[] ids, Tensor out);
+
+    /** dtable[ids[i]] += dout[i]. */
+    void embeddingBackward(Tensor dout, int[] ids, Tensor dtable);
+
+    /** out ← x / sqrt(mean(x²) + eps) ⊙ weight per row; rstd [rows] ← 1 / sqrt(mean(x²) + eps) (saved). */
+    void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd);
+
+    /** dx ← ∂L/∂x (written); dweight += ∂L/∂weight. */
+    void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight);
+
+    /**
+     * Rotary embedding, Hugging Face Llama convention (rotate_half: dimension i pairs with i + headDim/2),
+     * angle (pos)·theta^(−2i/headDim) with pos = posOffset + (row mod seq). x is [batch·seq, heads·headDim];
+     * out may alias x. {@code inverse} rotates by the negative angle, which is the backward pass.
+     */
+    void rope(Tensor x, int seq, int heads, int headDim, float theta, int posOffset, boolean inverse, Tensor out);
+
+    /**
+     * Causal softmax attention, scale 1/sqrt(headDim). q is [batch·qLen, heads·headDim]; k, v are
+     * [batch·kvLen, heads·headDim] with kvLen ≥ qLen; query i sees keys j ≤ i + (kvLen − qLen) (so a
+     * decode step with a KV cache is qLen = 1). out like q; lse [batch, heads, qLen] ← log-sum-exp of the
+     * scaled scores of each query (saved for the backward).
+     */
+    void attention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim,
+                   Tensor out, Tensor lse);
+
+    /** dq, dk, dv ← gradients of {@link #attention} (written, not accumulated). */
+    void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                           int batch, int qLen, int kvLen, int heads, int headDim,
+                           Tensor dq, Tensor dk, Tensor dv);
+
+    /** out ← silu(gate) ⊙ up, silu(g) = g·sigmoid(g). */
+    void swiglu(Tensor gate, Tensor up, Tensor out);
+
+    /** dgate, dup ← gradients of {@link #swiglu} (written). */
+    void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup);
+
+    /**
+     * Mean cross-entropy of logits [n, vocab] against targets (−1 = ignored; others must be in range),
+     * over the non-ignored rows. When dlogits is non-null it receives the gradient of
+     * (lossScale · mean loss), i.e. lossScale·(softmax − onehot)/count per row, 0 for ignored rows.
+     */
+    float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale);
+
+    // ---- optimizer -----------------------------------------------------------------------------------
+
+    /** One AdamW update of param in place, with its moments m and v (same shape), from grad. */
+    void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p);
+
+    @Override default void close() {}
+}
