@@ -1,0 +1,267 @@
+package tern.checkpoint;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A small, strict JSON reader and writer (RFC 8259), enough for config.json, tokenizer.json,
+ * safetensors headers and JSONL. Objects become {@code LinkedHashMap<String,Object>} (key order kept),
+ * arrays {@code List<Object>}, numbers {@code Long} when integral and in range, else {@code Double}.
+ * Malformed input throws {@link JsonException} with the offset of the problem; nesting is bounded so a
+ * hostile file cannot overflow the stack.
+ */
+public final class Json {
+    private static final int MAX_DEPTH = 512;
+
+    private final String text;
+    private int pos;
+
+    private Json(String text) { this.text = text; }
+
+    /** Malformed JSON: the message names the offset and what was expected. */
+    public static final class JsonException extends RuntimeException {
+        public JsonException(String message) { super(message); }
+    }
+
+    public static Object parse(String text) {
+        Json p = new Json(text);
+        p.skipSpace();
+        Object v = p.value(0);
+        p.skipSpace();
+        if (p.pos != text.length()) throw p.error("trailing characters");
+        return v;
+    }
+
+    @SuppressWarnings("unchecked")
+    public static Map<String, Object> parseObject(String text) {
+        Object v = parse(text);
+        if (!(v instanceof Map)) throw new JsonException("expected a JSON object at the top level");
+        return (Map<String, Object>) v;
+    }
+
+    private Object value(int depth) {
+        if (depth > MAX_DEPTH) throw error("nesting deeper than " + MAX_DEPTH);
+        if (pos >= text.length()) throw error("unexpected end of input");
+        char c = text.charAt(pos);
+        return switch (c) {
+            case '{' -> object(depth);
+            case '[' -> array(depth);
+            case '"' -> string();
+            case 't' -> literal("true", Boolean.TRUE);
+            case 'f' -> literal("false", Boolean.FALSE);
+            case 'n' -> literal("null", null);
+            default -> {
+                if (c == '-' || (c >= '0' && c <= '9')) yield number();
+                throw error("unexpected character '" + c + "'");
+            }
+        };
+    }
+
+    private Map<String, Object> object(int depth) {
+        Map<String, Object> map = new LinkedHashMap<>();
+        pos++;
+        skipSpace();
+        if (peek() == '}') { pos++; return map; }
+        while (true) {
+            skipSpace();
+            if (peek() != '"') throw error("expected a string key");
+            String key = string();
+            skipSpace();
+            expect(':');
+            skipSpace();
+            map.put(key, value(depth + 1));
+            skipSpace();
+            char c = next();
+            if (c == '}') return map;
+            if (c != ',') throw error("expected ',' or '}' in object");
+        }
+    }
+
+    private List<Object> array(int depth) {
+        List<Object> list = new ArrayList<>();
+        pos++;
+        skipSpace();
+        if (peek() == ']') { pos++; return list; }
+        while (true) {
+            skipSpace();
+            list.add(value(depth + 1));
+            skipSpace();
+            char c = next();
+            if (c == ']') return list;
+            if (c != ',') throw error("expected ',' or ']' in array");
+        }
+    }
+
+    private String string() {
+        expect('"');
+        StringBuilder sb = new StringBuilder();
+        while (true) {
+            char c = next();
+            if (c == '"') return sb.toString();
+            if (c < 0x20) throw error("control character in string");
+            if (c != '\\') { sb.append(c); continue; }
+            char e = next();
+            switch (e) {
+                case '"', '\\', '/' -> sb.append(e);
+                case 'b' -> sb.append('\b');
+                case 'f' -> sb.append('\f');
+                case 'n' -> sb.append('\n');
+                case 'r' -> sb.append('\r');
+                case 't' -> sb.append('\t');
+                case 'u' -> {
+                    if (pos + 4 > text.length()) throw error("truncated \\u escape");
+                    int cp = 0;
+                    for (int i = 0; i < 4; i++) {
+                        int d = Character.digit(text.charAt(pos++), 16);
+                        if (d < 0) throw error("bad hex digit in \\u escape");
+                        cp = cp * 16 + d;
+                    }
+                    sb.append((char) cp);
+                }
+                default -> throw error("bad escape \\" + e);
+            }
+        }
+    }
+
+    private Object number() {
+        int start = pos;
+        if (peek() == '-') pos++;
+        digits();
+        boolean integral = true;
+        if (pos < text.length() && text.charAt(pos) == '.') { integral = false; pos++; digits(); }
+        if (pos < text.length() && (text.charAt(pos) == 'e' || text.charAt(pos) == 'E')) {
+            integral = false;
+            pos++;
+            if (pos < text.length() && (text.charAt(pos) == '+' || text.charAt(pos) == '-')) pos++;
+            digits();
+        }
+        String s = text.substring(start, pos);
+        if (integral && s.length() < 19) return Long.parseLong(s);
+        return Double.parseDouble(s);
+    }
+
+    private void digits() {
+        int start = pos;
+        while (pos < text.length() && text.charAt(pos) >= '0' && text.charAt(pos) <= '9') pos++;
+        if (pos == start) throw error("expected a digit");
+    }
+
+    private Object literal(String word, Object value) {
+        if (!text.startsWith(word, pos)) throw error("expected " + word);
+        pos += word.length();
+        return value;
+    }
+
+    private void skipSpace() {
+        while (pos < text.length()) {
+            char c = text.charAt(pos);
+            if (c != ' ' && c != '\n' && c != '\r' && c != '\t') return;
+            pos++;
+        }
+    }
+
+    private char peek() {
+        if (pos >= text.length()) throw error("unexpected end of input");
+        return text.charAt(pos);
+    }
+
+    private char next() {
+        char c = peek();
+        pos++;
+        return c;
+    }
+
+    private void expect(char c) {
+        if (next() != c) throw error("expected '" + c + "'");
+    }
+
+    private JsonException error(String what) {
+        return new JsonException("malformed JSON at offset " + pos + ": " + what);
+    }
+
+    // ---- writing -------------------------------------------------------------------------------------
+
+    /** Compact JSON for maps, lists, strings, numbers, booleans and null. */
+    public static String write(Object value) {
+        StringBuilder sb = new StringBuilder();
+        write(value, sb, -1, 0);
+        return sb.toString();
+    }
+
+    /** Indented JSON (2 spaces), as people and config.json readers like it. */
+    public static String pretty(Object value) {
+        StringBuilder sb = new StringBuilder();
+        write(value, sb, 2, 0);
+        return sb.append('\n').toString();
+    }
+
+    private static void write(Object v, StringBuilder sb, int indent, int level) {
+        switch (v) {
+            case null -> sb.append("null");
+            case String s -> quote(s, sb);
+            case Boolean b -> sb.append(b);
+            case Double d -> sb.append(finite(d) ? number(d) : fail("non-finite number " + d));
+            case Float f -> sb.append(finite(f) ? number(f.doubleValue()) : fail("non-finite number " + f));
+            case Number n -> sb.append(n);
+            case Map<?, ?> m -> {
+                sb.append('{');
+                int i = 0;
+                for (Map.Entry<?, ?> e : m.entrySet()) {
+                    if (i++ > 0) sb.append(',');
+                    newline(sb, indent, level + 1);
+                    quote(String.valueOf(e.getKey()), sb);
+                    sb.append(indent >= 0 ? ": " : ":");
+                    write(e.getValue(), sb, indent, level + 1);
+                }
+                if (i > 0) newline(sb, indent, level);
+                sb.append('}');
+            }
+            case Iterable<?> list -> {
+                sb.append('[');
+                int i = 0;
+                for (Object o : list) {
+                    if (i++ > 0) sb.append(indent >= 0 ? ", " : ",");
+                    write(o, sb, indent, level + 1);
+                }
+                sb.append(']');
+            }
+            default -> throw new IllegalArgumentException("cannot write " + v.getClass().getName() + " as JSON");
+        }
+    }
+
+    private static boolean finite(double d) { return !Double.isNaN(d) && !Double.isInfinite(d); }
+
+    private static String number(double d) {
+        if (d == Math.rint(d) && Math.abs(d) < 1e15) return Long.toString((long) d) + ".0";
+        return Double.toString(d);
+    }
+
+    private static String fail(String why) { throw new IllegalArgumentException(why); }
+
+    private static void newline(StringBuilder sb, int indent, int level) {
+        if (indent < 0) return;
+        sb.append('\n');
+        sb.append(" ".repeat(indent * level));
+    }
+
+    private static void quote(String s, StringBuilder sb) {
+        sb.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        sb.append('"');
+    }
+}
