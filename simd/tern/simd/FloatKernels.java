@@ -1,0 +1,78 @@
+package tern.simd;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The inner loops every CPU op is built from, over f32 data in off-heap segments. Offsets are element
+ * indices (not bytes). Two implementations give the same results up to float rounding order:
+ * {@link ScalarFloatKernels} (plain Java, always available) and {@code VectorFloatKernels} (the Vector API,
+ * loaded only when {@link Vectorization#ENABLED}). The ops above them ({@link RmsNorm}, {@link Attention},
+ * ...) hold the algorithm once, so a test can run each op on both paths by choosing the kernels.
+ */
+public interface FloatKernels {
+
+    /** The Vector API kernels when enabled, else the scalar ones. */
+    // Referencing VectorFloatKernels only in the taken branch keeps it (and jdk.incubator.vector) unloaded
+    // on the scalar path: HotSpot resolves classes lazily and the verifier treats interface types as Object.
+    static FloatKernels preferred() {
+        return Vectorization.ENABLED ? VectorFloatKernels.INSTANCE : ScalarFloatKernels.INSTANCE;
+    }
+
+    /** Σ a[i]·b[i], float accumulation (dot products of one head or one row: ≤ a few thousand terms). */
+    float dot(MemorySegment a, long ai, MemorySegment b, long bi, int n);
+
+    /** Σ x[i]², each square exact in double and summed in double. */
+    double sumOfSquares(MemorySegment x, long xi, int n);
+
+    /** Σ |x[i]| in double. */
+    double sumOfAbs(MemorySegment x, long xi, int n);
+
+    /** max |x[i]| (0 for n = 0). */
+    float maxAbs(MemorySegment x, long xi, int n);
+
+    /** max x[i] (−∞ for n = 0). */
+    float max(MemorySegment x, long xi, int n);
+
+    /** True when no element is NaN or ±∞. */
+    boolean allFinite(MemorySegment x, long xi, int n);
+
+    /** y[i] ← y[i] + alpha·x[i]. */
+    void axpy(float alpha, MemorySegment x, long xi, MemorySegment y, long yi, int n);
+
+    /** out[i] ← alpha·x[i]; out may be x. */
+    void scale(float alpha, MemorySegment x, long xi, MemorySegment out, long oi, int n);
+
+    /** out[i] ← a[i] + b[i]; out may be a or b. */
+    void add(MemorySegment a, long ai, MemorySegment b, long bi, MemorySegment out, long oi, int n);
+
+    /** out[i] ← alpha·a[i]·b[i] (RMSNorm's x·rstd·weight). */
+    void scaledProduct(float alpha, MemorySegment a, long ai, MemorySegment b, long bi, MemorySegment out, long oi, int n);
+
+    /** y[i] ← y[i] + alpha·a[i]·b[i] (RMSNorm's weight gradient). */
+    void addScaledProduct(float alpha, MemorySegment a, long ai, MemorySegment b, long bi, MemorySegment y, long yi, int n);
+
+    /** out[i] ← v (fill). */
+    void fill(float v, MemorySegment out, long oi, int n);
+
+    /** Σ exp(x[i] − shift), exponentials in float, summed in double (softmax denominators). */
+    double sumExp(MemorySegment x, long xi, int n, float shift);
+
+    /** out[i] ← exp(x[i] − shift)·alpha; out may be x (softmax probabilities, cross-entropy gradients). */
+    void expShiftScale(MemorySegment x, long xi, int n, float shift, float alpha, MemorySegment out, long oi);
+
+    /**
+     * Rotary pairs of one head: for i < half, with (a, b) = (x[i], x[i+half]):
+     * out[i] ← a·cos[i] − b·sin[i], out[i+half] ← b·cos[i] + a·sin[i]. out may be x.
+     */
+    void rotate(MemorySegment x, long xi, float[] cos, float[] sin, int tableOffset, int half, MemorySegment out, long oi);
+
+    /** out ← silu(gate)·up. */
+    void swiglu(MemorySegment gate, MemorySegment up, MemorySegment out, long from, int n);
+
+    /** dgate ← dout·up·silu'(gate), dup ← dout·silu(gate). */
+    void swigluBackward(MemorySegment dout, MemorySegment gate, MemorySegment up,
+                        MemorySegment dgate, MemorySegment dup, long from, int n);
+
+    /** One AdamW update of elements [from, from+n), constants precomputed by {@link AdamW}. */
+    void adamw(MemorySegment p, MemorySegment g, MemorySegment m, MemorySegment v, long from, int n, AdamW.Constants c);
+}
