@@ -1,0 +1,44 @@
+package tern.simd;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The inner loops of {@link FloatMatmul}: a register-tiled product of packed panels and the two
+ * matrix-vector shapes of a decode step. Two implementations: {@link FloatMatmulScalar} (plain Java) and
+ * {@link FloatMatmulVector} (Vector API, loaded only when {@link Vectorization#ENABLED}). Their tiles compute
+ * every output element with the same fused multiply-adds in the same order, so they agree bit for bit;
+ * the matrix-vector kernels differ only in summation order (the vector one sums lanes at the end).
+ */
+interface FloatMatmulKernels {
+
+    /** Rows of one register tile. */
+    int MR = 4;
+
+    /** The Vector API kernels when enabled, else the scalar ones. */
+    // Naming FloatMatmulVector only in the taken branch keeps it (and jdk.incubator.vector) unloaded on
+    // the scalar path: HotSpot resolves classes lazily and the verifier treats interface types as Object.
+    static FloatMatmulKernels preferred() {
+        return Vectorization.ENABLED ? FloatMatmulVector.INSTANCE : FloatMatmulScalar.INSTANCE;
+    }
+
+    /** Columns of one register tile (a multiple of the vector length); packed B panels are this wide. */
+    int nr();
+
+    /**
+     * c[rows × cols] (+)= Ap · Bp over kc steps, where Ap is one MR-row panel packed [p][MR] at
+     * {@code ap[apOff..]} and Bp one NR-column panel packed [p][NR] at {@code bp[bpOff..]}, both padded with
+     * zeros. Only the rows × cols corner is written to c (row stride ldc, element offset cOff); with
+     * {@code add} the tile is added to c, otherwise it replaces it.
+     */
+    void tile(float[] ap, int apOff, float[] bp, int bpOff, int kc,
+              MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add);
+
+    /**
+     * y[j] (+)= Σ_p x[p]·w[j][p] for j in [j0, j1): one row of activations times the transpose of a
+     * row-major w [*, k] (the decode-time linear layer).
+     */
+    void matvecRows(MemorySegment x, MemorySegment w, int k, MemorySegment y, int j0, int j1, boolean add);
+
+    /** y[j] (+)= Σ_p x[p]·b[p][j] for j in [j0, j1): one row times a row-major b [k, n]. */
+    void matvecCols(MemorySegment x, MemorySegment b, int k, int n, MemorySegment y, int j0, int j1, boolean add);
+}

@@ -1,0 +1,154 @@
+package tern.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Vector API kernels of {@link FloatMatmul}. The tile is MR = 4 rows × 4 vectors (64 columns with
+ * AVX-512): 16 independent accumulators. Why 16: an FMA has a latency of about 4 cycles and the core
+ * can start one 512-bit FMA per cycle, so at least 4 chains must be in flight; 16 leaves room for the
+ * loads, and per step of p the tile does 16 FMAs for only 4 vector loads of B and 4 broadcasts of A,
+ * which keeps the load ports below the FMA rate. 16 accumulators + 4 B vectors + 1 broadcast fit the 32
+ * vector registers without spills.
+ */
+final class FloatMatmulVector implements FloatMatmulKernels {
+    static final FloatMatmulVector INSTANCE = new FloatMatmulVector();
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final int NR = 4 * L;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+    private FloatMatmulVector() {}
+
+    @Override public int nr() { return NR; }
+
+    @Override
+    public void tile(float[] ap, int apOff, float[] bp, int bpOff, int kc,
+                     MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        for (int p = 0, a = apOff, b = bpOff; p < kc; p++, a += MR, b += NR) {
+            FloatVector b0 = FloatVector.fromArray(F, bp, b);
+            FloatVector b1 = FloatVector.fromArray(F, bp, b + L);
+            FloatVector b2 = FloatVector.fromArray(F, bp, b + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(F, bp, b + 3 * L);
+            FloatVector a0 = FloatVector.broadcast(F, ap[a]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
+            FloatVector a1 = FloatVector.broadcast(F, ap[a + 1]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
+            FloatVector a2 = FloatVector.broadcast(F, ap[a + 2]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
+            FloatVector a3 = FloatVector.broadcast(F, ap[a + 3]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
+        }
+        storeRow(c, cOff, cols, add, c00, c01, c02, c03);
+        if (rows > 1) storeRow(c, cOff + ldc, cols, add, c10, c11, c12, c13);
+        if (rows > 2) storeRow(c, cOff + 2L * ldc, cols, add, c20, c21, c22, c23);
+        if (rows > 3) storeRow(c, cOff + 3L * ldc, cols, add, c30, c31, c32, c33);
+    }
+
+    private static void storeRow(MemorySegment c, long row, int cols, boolean add,
+                                 FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
+        store(c, row, 0, cols, add, v0);
+        store(c, row, L, cols, add, v1);
+        store(c, row, 2 * L, cols, add, v2);
+        store(c, row, 3 * L, cols, add, v3);
+    }
+
+    /** Writes (or adds) lanes of v to c[row + j ..], only those before column {@code cols}. */
+    private static void store(MemorySegment c, long row, int j, int cols, boolean add, FloatVector v) {
+        if (j >= cols) return;
+        long at = (row + j) * Float.BYTES;
+        if (j + L <= cols) {
+            if (add) v = FloatVector.fromMemorySegment(F, c, at, ORDER).add(v);
+            v.intoMemorySegment(c, at, ORDER);
+        } else {
+            VectorMask<Float> m = F.indexInRange(j, cols);
+            if (add) v = FloatVector.fromMemorySegment(F, c, at, ORDER, m).add(v);
+            v.intoMemorySegment(c, at, ORDER, m);
+        }
+    }
+
+    @Override
+    public void matvecRows(MemorySegment x, MemorySegment w, int k, MemorySegment y, int j0, int j1, boolean add) {
+        int kv = k - k % L;
+        int j = j0;
+        // Four rows at a time: four independent accumulator chains (FMA latency), one load of x shared.
+        for (; j + 4 <= j1; j += 4) {
+            long r0 = (long) j * k * Float.BYTES, r1 = r0 + (long) k * Float.BYTES;
+            long r2 = r1 + (long) k * Float.BYTES, r3 = r2 + (long) k * Float.BYTES;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            for (int p = 0; p < kv; p += L) {
+                long o = (long) p * Float.BYTES;
+                FloatVector xv = FloatVector.fromMemorySegment(F, x, o, ORDER);
+                s0 = xv.fma(FloatVector.fromMemorySegment(F, w, r0 + o, ORDER), s0);
+                s1 = xv.fma(FloatVector.fromMemorySegment(F, w, r1 + o, ORDER), s1);
+                s2 = xv.fma(FloatVector.fromMemorySegment(F, w, r2 + o, ORDER), s2);
+                s3 = xv.fma(FloatVector.fromMemorySegment(F, w, r3 + o, ORDER), s3);
+            }
+            put(y, j, add, s0.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j, k, kv));
+            put(y, j + 1, add, s1.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 1, k, kv));
+            put(y, j + 2, add, s2.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 2, k, kv));
+            put(y, j + 3, add, s3.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 3, k, kv));
+        }
+        for (; j < j1; j++) {
+            long r = (long) j * k * Float.BYTES;
+            FloatVector s = FloatVector.zero(F);
+            for (int p = 0; p < kv; p += L) {
+                long o = (long) p * Float.BYTES;
+                s = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(FloatVector.fromMemorySegment(F, w, r + o, ORDER), s);
+            }
+            put(y, j, add, s.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j, k, kv));
+        }
+    }
+
+    private static float tailDot(MemorySegment x, MemorySegment w, int j, int k, int from) {
+        float acc = 0;
+        for (int p = from; p < k; p++)
+            acc = Math.fma(x.getAtIndex(ValueLayout.JAVA_FLOAT, p), w.getAtIndex(ValueLayout.JAVA_FLOAT, (long) j * k + p), acc);
+        return acc;
+    }
+
+    private static void put(MemorySegment y, int j, boolean add, float v) {
+        y.setAtIndex(ValueLayout.JAVA_FLOAT, j, add ? y.getAtIndex(ValueLayout.JAVA_FLOAT, j) + v : v);
+    }
+
+    @Override
+    public void matvecCols(MemorySegment x, MemorySegment b, int k, int n, MemorySegment y, int j0, int j1, boolean add) {
+        int j = j0;
+        // 4 vectors of columns per pass down the rows of b: 4 independent chains, one broadcast of x[p].
+        for (; j + NR <= j1; j += NR) {
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            for (int p = 0; p < k; p++) {
+                FloatVector xp = FloatVector.broadcast(F, x.getAtIndex(ValueLayout.JAVA_FLOAT, p));
+                long o = ((long) p * n + j) * Float.BYTES;
+                s0 = xp.fma(FloatVector.fromMemorySegment(F, b, o, ORDER), s0);
+                s1 = xp.fma(FloatVector.fromMemorySegment(F, b, o + (long) L * Float.BYTES, ORDER), s1);
+                s2 = xp.fma(FloatVector.fromMemorySegment(F, b, o + 2L * L * Float.BYTES, ORDER), s2);
+                s3 = xp.fma(FloatVector.fromMemorySegment(F, b, o + 3L * L * Float.BYTES, ORDER), s3);
+            }
+            store(y, j, 0, j1 - j, add, s0);
+            store(y, j, L, j1 - j, add, s1);
+            store(y, j, 2 * L, j1 - j, add, s2);
+            store(y, j, 3 * L, j1 - j, add, s3);
+        }
+        for (; j < j1; j += L) {
+            VectorMask<Float> m = F.indexInRange(j, j1);
+            FloatVector s = FloatVector.zero(F);
+            for (int p = 0; p < k; p++) {
+                FloatVector xp = FloatVector.broadcast(F, x.getAtIndex(ValueLayout.JAVA_FLOAT, p));
+                s = xp.fma(FloatVector.fromMemorySegment(F, b, ((long) p * n + j) * Float.BYTES, ORDER, m), s);
+            }
+            store(y, j, 0, j1 - j, add, s);
+        }
+    }
+}
