@@ -1,0 +1,213 @@
+package tern.train;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import tern.runtime.Schedule;
+
+/**
+ * Everything that decides a training run, in one immutable record: the model preset and precision, the
+ * data and output folders, the batch geometry, the optimizer and schedule hyperparameters, and the
+ * bookkeeping cadence. It is saved whole in every checkpoint, so a resumed run continues with exactly
+ * these values.
+ *
+ * <p>Values come in three layers, later ones winning: the preset's defaults ({@link TrainConfigDefaults}),
+ * a JSON config file, and command-line flags. {@link #resolve} merges them and validates the result; a
+ * bad value is an {@link IllegalArgumentException} naming the setting.
+ *
+ * @param batch       sequences per micro-batch
+ * @param seq         tokens per sequence
+ * @param accum       micro-batches summed into one optimizer step (tokens per step = batch·seq·accum)
+ * @param schedule    linear | cosine | spectra | constant
+ * @param lrCutRatio  Spectra: the reduced peak as a fraction of {@code lr}
+ * @param lrCutAt     Spectra: fraction of training where the peak is reduced
+ * @param decayOffAt  Spectra: fraction of training where weight decay stops
+ * @param clip        global gradient-norm clip; 0 turns clipping off
+ * @param evalEvery   validation every N steps; 0 never (the last step is always evaluated when N &gt; 0)
+ * @param saveEvery   a checkpoint every N steps; 0 only at the end
+ * @param keep        newest checkpoints kept; 0 keeps all
+ */
+public record TrainConfig(
+        String preset, String precision, String data, String out,
+        long steps, int batch, int seq, int accum,
+        double lr, double minLr, long warmup, String schedule,
+        double weightDecay, double lrCutRatio, double lrCutAt, double decayOffAt,
+        double beta1, double beta2, double eps, double clip,
+        long seed, int evalEvery, int evalBatches, int saveEvery, int keep) {
+
+    /** The settings' names as they appear in JSON (and, with '-' for '_', as flags). */
+    public static final List<String> KEYS = List.of(
+            "preset", "precision", "data", "out",
+            "steps", "batch", "seq", "accum",
+            "lr", "min_lr", "warmup", "schedule",
+            "weight_decay", "lr_cut_ratio", "lr_cut_at", "decay_off_at",
+            "beta1", "beta2", "eps", "clip",
+            "seed", "eval_every", "eval_batches", "save_every", "keep");
+
+    public static final List<String> PRECISIONS = List.of("float", "ternary", "binary");
+    public static final List<String> SCHEDULES = List.of("linear", "cosine", "spectra", "constant");
+
+    public TrainConfig {
+        require(preset != null && !preset.isBlank(), "preset", "must be named");
+        require(PRECISIONS.contains(precision), "precision", "must be one of " + PRECISIONS + ", got '" + precision + "'");
+        require(steps >= 1, "steps", "must be at least 1, got " + steps);
+        require(batch >= 1, "batch", "must be at least 1, got " + batch);
+        require(seq >= 1, "seq", "must be at least 1, got " + seq);
+        require(accum >= 1, "accum", "must be at least 1, got " + accum);
+        require(lr > 0, "lr", "must be positive, got " + lr);
+        require(minLr >= 0 && minLr <= lr, "min_lr", "must be in [0, lr = " + lr + "], got " + minLr);
+        require(warmup >= 0 && warmup <= steps, "warmup", "must be in [0, steps = " + steps + "], got " + warmup);
+        require(SCHEDULES.contains(schedule), "schedule", "must be one of " + SCHEDULES + ", got '" + schedule + "'");
+        require(weightDecay >= 0, "weight_decay", "must not be negative, got " + weightDecay);
+        require(lrCutRatio > 0 && lrCutRatio <= 1, "lr_cut_ratio", "must be in (0, 1], got " + lrCutRatio);
+        require(lrCutAt >= 0 && lrCutAt <= 1, "lr_cut_at", "must be a fraction in [0, 1], got " + lrCutAt);
+        require(decayOffAt >= 0 && decayOffAt <= 1, "decay_off_at", "must be a fraction in [0, 1], got " + decayOffAt);
+        require(beta1 >= 0 && beta1 < 1, "beta1", "must be in [0, 1), got " + beta1);
+        require(beta2 >= 0 && beta2 < 1, "beta2", "must be in [0, 1), got " + beta2);
+        require(eps > 0, "eps", "must be positive, got " + eps);
+        require(clip >= 0, "clip", "must not be negative (0 turns clipping off), got " + clip);
+        require(evalEvery >= 0, "eval_every", "must not be negative (0 = never), got " + evalEvery);
+        require(evalBatches >= 1, "eval_batches", "must be at least 1, got " + evalBatches);
+        require(saveEvery >= 0, "save_every", "must not be negative (0 = only at the end), got " + saveEvery);
+        require(keep >= 0, "keep", "must not be negative (0 keeps all), got " + keep);
+        long tokens = (long) batch * seq * accum;
+        require(tokens <= Integer.MAX_VALUE, "batch", "batch·seq·accum = " + tokens + " tokens per step is too many");
+    }
+
+    private static void require(boolean ok, String key, String what) {
+        if (!ok) throw new IllegalArgumentException("train setting '" + key + "' " + what);
+    }
+
+    /** Tokens consumed by one optimizer step. */
+    public long tokensPerStep() { return (long) batch * seq * accum; }
+
+    /** The learning-rate and weight-decay schedule over {@link #steps} (a pure function of the step). */
+    public Schedule scheduleFunction() {
+        return switch (schedule) {
+            case "linear" -> new Schedule.WarmupLinear(lr, minLr, warmup, steps, weightDecay);
+            case "cosine" -> new Schedule.Cosine(lr, minLr, warmup, steps, weightDecay);
+            case "spectra" -> new Schedule.Spectra(lr, minLr, warmup, steps, weightDecay, lr * lrCutRatio, lrCutAt, decayOffAt);
+            case "constant" -> new Schedule.Constant(lr, weightDecay);
+            default -> throw new IllegalStateException(schedule);
+        };
+    }
+
+    // ---- layers: defaults ← file ← flags ---------------------------------------------------------------
+
+    /**
+     * The preset's defaults overridden by {@code settings} (a config file's object, then flags, already
+     * merged by the caller; keys as in {@link #KEYS}, values as JSON gives them or as strings). Defaults
+     * that depend on the run length (warmup, evaluation and checkpoint cadence) follow the given steps.
+     */
+    public static TrainConfig resolve(Map<String, ?> settings) {
+        for (String k : settings.keySet())
+            if (!KEYS.contains(k)) throw new IllegalArgumentException("unknown train setting '" + k + "' (known: " + String.join(", ", KEYS) + ")");
+        String preset = text(settings, "preset", "tiny");
+        String precision = text(settings, "precision", "ternary");
+        if (!PRECISIONS.contains(precision))
+            throw new IllegalArgumentException("train setting 'precision' must be one of " + PRECISIONS + ", got '" + precision + "'");
+        Map<String, Object> values = TrainConfigDefaults.forPreset(preset, precision);
+        long steps = settings.containsKey("steps") ? integer(settings, "steps") : integer(values, "steps");
+        values.putAll(TrainConfigDefaults.cadence(preset, steps));
+        values.putAll(settings);
+        return fromMap(values);
+    }
+
+    /** Every setting by its JSON name (the training state's "config" object). */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("preset", preset);
+        m.put("precision", precision);
+        m.put("data", data);
+        m.put("out", out);
+        m.put("steps", steps);
+        m.put("batch", batch);
+        m.put("seq", seq);
+        m.put("accum", accum);
+        m.put("lr", lr);
+        m.put("min_lr", minLr);
+        m.put("warmup", warmup);
+        m.put("schedule", schedule);
+        m.put("weight_decay", weightDecay);
+        m.put("lr_cut_ratio", lrCutRatio);
+        m.put("lr_cut_at", lrCutAt);
+        m.put("decay_off_at", decayOffAt);
+        m.put("beta1", beta1);
+        m.put("beta2", beta2);
+        m.put("eps", eps);
+        m.put("clip", clip);
+        m.put("seed", seed);
+        m.put("eval_every", evalEvery);
+        m.put("eval_batches", evalBatches);
+        m.put("save_every", saveEvery);
+        m.put("keep", keep);
+        return m;
+    }
+
+    /** A config from a complete map (every key of {@link #KEYS} present; data and out may be null). */
+    public static TrainConfig fromMap(Map<String, ?> m) {
+        for (String k : KEYS)
+            if (!m.containsKey(k)) throw new IllegalArgumentException("train config lacks the setting '" + k + "'");
+        return new TrainConfig(
+                text(m, "preset", null), text(m, "precision", null), text(m, "data", null), text(m, "out", null),
+                integer(m, "steps"), whole(m, "batch"), whole(m, "seq"), whole(m, "accum"),
+                real(m, "lr"), real(m, "min_lr"), integer(m, "warmup"), text(m, "schedule", null),
+                real(m, "weight_decay"), real(m, "lr_cut_ratio"), real(m, "lr_cut_at"), real(m, "decay_off_at"),
+                real(m, "beta1"), real(m, "beta2"), real(m, "eps"), real(m, "clip"),
+                integer(m, "seed"), whole(m, "eval_every"), whole(m, "eval_batches"), whole(m, "save_every"), whole(m, "keep"));
+    }
+
+    /** This config with some settings replaced (keys as in {@link #KEYS}). */
+    public TrainConfig with(Map<String, ?> changes) {
+        Map<String, Object> m = toMap();
+        for (String k : changes.keySet())
+            if (!KEYS.contains(k)) throw new IllegalArgumentException("unknown train setting '" + k + "'");
+        m.putAll(changes);
+        return fromMap(m);
+    }
+
+    // ---- value conversion: JSON numbers or flag strings ------------------------------------------------
+
+    private static String text(Map<String, ?> m, String key, String fallback) {
+        Object v = m.get(key);
+        if (v == null) return fallback;
+        if (v instanceof String s) return s;
+        throw new IllegalArgumentException("train setting '" + key + "' must be a string, got " + v);
+    }
+
+    private static long integer(Map<String, ?> m, String key) {
+        Object v = m.get(key);
+        if (v instanceof Long l) return l;
+        if (v instanceof Integer i) return i;
+        if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < 1e15) return d.longValue();
+        if (v instanceof String s) {
+            try {
+                return Long.parseLong(s.strip().replace("_", ""));
+            } catch (NumberFormatException e) {
+                // fall through to the error below
+            }
+        }
+        throw new IllegalArgumentException("train setting '" + key + "' must be a whole number, got '" + v + "'");
+    }
+
+    private static int whole(Map<String, ?> m, String key) {
+        long v = integer(m, key);
+        if (v != (int) v) throw new IllegalArgumentException("train setting '" + key + "' is too large: " + v);
+        return (int) v;
+    }
+
+    private static double real(Map<String, ?> m, String key) {
+        Object v = m.get(key);
+        double d = Double.NaN;
+        if (v instanceof Number n) d = n.doubleValue();
+        else if (v instanceof String s) {
+            try {
+                d = Double.parseDouble(s.strip());
+            } catch (NumberFormatException e) {
+                // NaN: reported below
+            }
+        }
+        if (!Double.isFinite(d)) throw new IllegalArgumentException("train setting '" + key + "' must be a number, got '" + v + "'");
+        return d;
+    }
+}

@@ -1,0 +1,190 @@
+package tern.train;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import tern.model.LlamaModel;
+import tern.runtime.AdamW;
+import tern.runtime.Backend;
+import tern.runtime.Parameter;
+import tern.runtime.Schedule;
+import tern.runtime.Tape;
+
+/**
+ * The training loop: micro-batches from the sampler, forward and backward on a tape, gradient accumulation,
+ * a NaN/Inf guard, global-norm clipping, one AdamW update with the scheduled learning rate and weight decay,
+ * then logging, periodic validation and checkpoints.
+ *
+ * <p>Exact resumption. Everything a step depends on is saved in a checkpoint and nothing else: the weights
+ * (f32), the AdamW moments and step count, the sampler's RNG state, the step (the schedule is a pure
+ * function of it) and the config. The CPU kernels split work by fixed chunk boundaries, so a resumed run
+ * repeats the uninterrupted one bit for bit. Validation draws no random numbers, so evaluating or not does
+ * not change the training trajectory.
+ */
+public final class Trainer {
+    /** Writes a checkpoint of the trainer's current state; returns its directory. */
+    @FunctionalInterface
+    public interface Checkpointer {
+        Path save(Trainer trainer) throws IOException;
+    }
+
+    /** How a {@link #run} ended: the step reached, whether a stop request ended it, the last validation. */
+    public record Result(long step, boolean stopped, double lastValidationLoss, Path lastCheckpoint) {}
+
+    private final TrainConfig config;
+    private final LlamaModel model;
+    private final Backend backend;
+    private final AdamW optimizer;
+    private final Schedule schedule;
+    private final BatchSampler sampler;
+    private final List<Batch> validation;
+    private long step;
+    private double secondsBefore;
+
+    /**
+     * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
+     * @param validation the fixed validation batches (may be empty: no validation)
+     */
+    public Trainer(TrainConfig config, LlamaModel model, BatchSampler sampler, List<Batch> validation) {
+        if (sampler.batchSize() != config.batch() || sampler.seqLen() != config.seq())
+            throw new IllegalArgumentException("the sampler draws " + sampler.batchSize() + "×" + sampler.seqLen()
+                    + " batches, the config asks for " + config.batch() + "×" + config.seq());
+        this.config = config;
+        this.model = model;
+        this.backend = model.backend();
+        this.optimizer = new AdamW(backend, model.parameters(), (float) config.beta1(), (float) config.beta2(), (float) config.eps());
+        this.schedule = config.scheduleFunction();
+        this.sampler = sampler;
+        this.validation = List.copyOf(validation);
+    }
+
+    public TrainConfig config() { return config; }
+    public LlamaModel model() { return model; }
+    public AdamW optimizer() { return optimizer; }
+    public BatchSampler sampler() { return sampler; }
+
+    /** Updates applied so far. */
+    public long step() { return step; }
+
+    /** Training seconds so far, earlier sessions of a resumed run included. */
+    public double seconds() { return secondsBefore; }
+
+    /**
+     * Sets the counters after a checkpoint was loaded into the model, the optimizer's moments and the
+     * sampler. The optimizer's own step must agree: it drives Adam's bias correction.
+     */
+    public void restoreCounters(long step, double seconds) {
+        if (step < 0 || step > config.steps())
+            throw new IllegalArgumentException("checkpoint step " + step + " is outside this run's 0.." + config.steps());
+        if (optimizer.step() != step)
+            throw new IllegalStateException("optimizer was restored at step " + optimizer.step() + ", the trainer at " + step);
+        this.step = step;
+        this.secondsBefore = seconds;
+    }
+
+    /**
+     * Trains until {@code untilStep} (capped at config.steps()) or a stop request, whichever comes first.
+     * A checkpoint is written every config.saveEvery() steps, at the end, and when stopped early.
+     *
+     * @param progress     the display, or null for none
+     * @param checkpointer null for no checkpoints (tests of the loop alone)
+     * @throws TrainingDiverged on a NaN/Inf loss or gradient (nothing of that step is applied)
+     */
+    public Result run(long untilStep, TrainLog log, Progress progress, Checkpointer checkpointer, TrainerStop stop) {
+        long end = Math.min(untilStep, config.steps());
+        long tokensThisRun = 0;
+        long startNanos = System.nanoTime();
+        double before = secondsBefore;
+        double lastVal = Double.NaN;
+        Path lastCheckpoint = null;
+        long savedAt = -1;
+        boolean stopped = false;
+        while (step < end) {
+            if (stop != null && stop.requested()) {
+                stopped = true;
+                break;
+            }
+            TrainLog.Step s = trainStep();
+            tokensThisRun += config.tokensPerStep();
+            secondsBefore = before + (System.nanoTime() - startNanos) / 1e9;
+            s = new TrainLog.Step(s.step(), s.loss(), s.lr(), s.weightDecay(), s.gradNorm(), s.tokens(), secondsBefore);
+            if (log != null) log.write(s);
+            if (progress != null) progress.update(step, s.loss(), tokensThisRun, s.lr());
+            if (config.evalEvery() > 0 && !validation.isEmpty() && (step % config.evalEvery() == 0 || step == config.steps())) {
+                lastVal = validationLoss();
+                if (log != null) log.write(new TrainLog.Validation(step, lastVal, step * config.tokensPerStep()));
+                if (progress != null)
+                    progress.message(String.format(Locale.ROOT, "step %d: validation loss %.4f (perplexity %.2f)", step, lastVal, Math.exp(lastVal)));
+            }
+            if (checkpointer != null && ((config.saveEvery() > 0 && step % config.saveEvery() == 0) || step == config.steps())) {
+                lastCheckpoint = save(checkpointer, progress);
+                savedAt = step;
+            }
+        }
+        if (checkpointer != null && savedAt != step && (stopped || step == end) && step > 0) {
+            lastCheckpoint = save(checkpointer, progress);
+        }
+        return new Result(step, stopped, lastVal, lastCheckpoint);
+    }
+
+    private Path save(Checkpointer checkpointer, Progress progress) {
+        try {
+            Path dir = checkpointer.save(this);
+            if (progress != null) progress.message("step " + step + ": checkpoint saved in " + dir);
+            return dir;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save the checkpoint of step " + step + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** One optimizer step over config.accum() micro-batches; returns its log record (seconds unset). */
+    TrainLog.Step trainStep() {
+        long s = step;                                    // 0-based index of this update
+        long number = s + 1;                              // its 1-based number, as logged
+        optimizer.zeroGrad();
+        int accum = config.accum();
+        double sum = 0;
+        for (int a = 0; a < accum; a++) {
+            Batch b = sampler.next();
+            try (Tape tape = new Tape(backend)) {
+                sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), 1f / accum);
+                tape.backward();
+            }
+        }
+        float loss = (float) (sum / accum);
+        if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
+        double norm = optimizer.gradNorm();
+        if (!Double.isFinite(norm)) {
+            String bad = firstBadGradient();
+            throw new TrainingDiverged(number, "the gradient norm is " + norm, bad);
+        }
+        double lr = schedule.lr(s), wd = schedule.weightDecay(s);
+        optimizer.update((float) lr, (float) wd, AdamW.clipScale(norm, config.clip()));
+        step = number;
+        return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
+    }
+
+    /** The first parameter, in Hugging Face order, whose gradient is not all finite; null if none. */
+    private String firstBadGradient() {
+        for (Parameter p : model.parameters())
+            if (!backend.allFinite(p.grad)) return p.name;
+        return null;
+    }
+
+    /** Mean loss per predicted token over the fixed validation batches (no gradients). */
+    public double validationLoss() {
+        double sum = 0;
+        long tokens = 0;
+        for (Batch b : validation) {
+            try (Tape tape = new Tape(backend, false)) {
+                float l = model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), 1f);
+                long n = (long) b.rows() * b.seqLen();
+                sum += (double) l * n;
+                tokens += n;
+            }
+        }
+        return tokens == 0 ? Double.NaN : sum / tokens;
+    }
+}
