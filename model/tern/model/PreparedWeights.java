@@ -1,0 +1,52 @@
+package tern.model;
+
+import tern.runtime.Tape;
+import tern.runtime.Tensor;
+
+import java.util.List;
+
+/**
+ * Every block linear's weight as one forward pass uses it (see {@link Linear#prepare}): quantized and packed
+ * once, then applied to every row of the batch. On a tape the tape owns what was allocated (the backward
+ * pass of a ternary linear reads the packed weights); a {@link Generator} keeps its own for its lifetime.
+ */
+final class PreparedWeights implements AutoCloseable {
+    private final Linear.Prepared[][] perLayer;
+
+    private PreparedWeights(Linear.Prepared[][] perLayer) { this.perLayer = perLayer; }
+
+    /** Prepared for the model's current precision and weights; the caller closes it. */
+    static PreparedWeights of(LlamaModel model) {
+        List<LlamaModel.Layer> layers = model.layers();
+        Precision p = model.precision();
+        Linear.Prepared[][] all = new Linear.Prepared[layers.size()][];
+        for (int i = 0; i < layers.size(); i++) {
+            Linear[] linears = layers.get(i).linears();
+            all[i] = new Linear.Prepared[linears.length];
+            for (int j = 0; j < linears.length; j++)
+                all[i][j] = linears[j].prepare(model.backend(), p.weights(), p.phaseIn());
+        }
+        return new PreparedWeights(all);
+    }
+
+    /** Prepared and handed to the tape, which frees the copies when it closes. */
+    static PreparedWeights onTape(LlamaModel model, Tape tape) {
+        PreparedWeights w = of(model);
+        for (Linear.Prepared[] layer : w.perLayer)
+            for (Linear.Prepared p : layer)
+                switch (p) {
+                    case Linear.Dense(Tensor used, boolean owned) -> { if (owned) tape.own(used); }
+                    case Linear.Packed(var packed) -> tape.own(packed.packed());
+                }
+        return w;
+    }
+
+    /** q, k, v, o, gate, up, down of layer i. */
+    Linear.Prepared[] layer(int i) { return perLayer[i]; }
+
+    @Override
+    public void close() {
+        for (Linear.Prepared[] layer : perLayer)
+            for (Linear.Prepared p : layer) p.close();
+    }
+}
