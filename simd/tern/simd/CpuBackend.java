@@ -53,6 +53,11 @@ public final class CpuBackend implements Backend {
         this.adamW = new AdamW(kernels);
     }
 
+    /** The kernels this backend runs on. */
+    public FloatKernels kernels() {
+        return kernels;
+    }
+
     public static CpuBackend create() {
         return new CpuBackend();
     }

@@ -34,7 +34,8 @@ final class Quantizers {
                     float g = gamma[(int) ((long) (axis == ShardAxis.ROWS ? r : c) * shards / extent)];
                     // γ = 0 only for an all-zero shard with ε = 0: T = 0 there (0/0 would be NaN).
                     float t = g == 0f ? 0f : Math.max(-1f, Math.min(1f, (float) Math.rint(ScalarFloatKernels.get(src, i) / g)));
-                    ScalarFloatKernels.set(dst, i, g * t);
+                    // + 0f turns rint's −0 into +0, so the result equals the unpacked packed matrix bit for bit.
+                    ScalarFloatKernels.set(dst, i, g * t + 0f);
                 }
         });
         return gamma;
