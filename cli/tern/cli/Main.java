@@ -18,6 +18,8 @@ public final class Main {
 
     static {
         COMMANDS.put("info", new Command("print the runtime's configuration (threads, SIMD path)", Info::run));
+        COMMANDS.put("tokenizer", new Command("train a byte-level BPE tokenizer (tokenizer train), or encode a text", TokenizerCommand::run));
+        COMMANDS.put("prepare", new Command("encode text files into token shards for training", PrepareCommand::run));
     }
 
     public static void main(String[] args) {
