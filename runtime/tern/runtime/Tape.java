@@ -281,6 +281,17 @@ public final class Tape implements AutoCloseable {
         return loss;
     }
 
+    /**
+     * Backward from an arbitrary output with a given upstream gradient ∂L/∂output (tests, custom losses).
+     * The seed is copied; the caller keeps ownership of it.
+     */
+    public void backward(Var output, Tensor outputGrad) {
+        if (output.value.size() != outputGrad.size())
+            throw new IllegalArgumentException("seed gradient " + outputGrad.describe() + " does not match output " + output.value.describe());
+        accumulate(output, copyOf(outputGrad));
+        backward();
+    }
+
     /** Runs the recorded backward steps in reverse. Call once, after the loss op. */
     public void backward() {
         if (!recording) throw new IllegalStateException("this tape was created without recording");
