@@ -57,6 +57,16 @@ final class OpsTestSupport {
         }
     }
 
+    /** Every |actual − expected| ≤ rtol·|expected| + floor, floor an absolute error the caller derives. */
+    static void assertWithin(String what, float[] actual, double[] expected, double rtol, double floor) {
+        for (int i = 0; i < actual.length; i++) {
+            double err = Math.abs(actual[i] - expected[i]);
+            if (!(err <= rtol * Math.abs(expected[i]) + floor))
+                fail(what + ": element " + i + " is " + actual[i] + ", expected " + expected[i] + " (error " + err
+                        + ", allowed " + (rtol * Math.abs(expected[i]) + floor) + ")");
+        }
+    }
+
     static void assertClose(String what, double actual, double expected, double rtol) {
         if (!(Math.abs(actual - expected) <= rtol * Math.abs(expected) + 1e-30))
             fail(what + ": " + actual + ", expected " + expected + " (relative error "
