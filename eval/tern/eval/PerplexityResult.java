@@ -1,0 +1,13 @@
+package tern.eval;
+
+/**
+ * The perplexity of one text: {@code nll} is the summed negative log-likelihood (nats) of its
+ * {@code tokens} tokens, {@code bytes} its UTF-8 length.
+ */
+public record PerplexityResult(String name, int tokens, long bytes, double nll, int windows) {
+    /** exp(mean NLL per token). */
+    public double tokenPerplexity() { return Math.exp(nll / tokens); }
+
+    /** Total NLL in bits over UTF-8 bytes: tokenizer-independent, comparable across vocabularies. */
+    public double bitsPerByte() { return nll / Math.log(2) / bytes; }
+}
