@@ -1,6 +1,7 @@
 package tern.simd;
 
 import tern.runtime.DType;
+import tern.runtime.Device;
 import tern.runtime.ShardAxis;
 import tern.runtime.Tensor;
 import tern.runtime.TernaryWeights;
@@ -9,123 +10,303 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Absmean ternary quantization and the ternary matrix products of the CPU backend.
+ * Absmean ternary quantization and the ternary matrix products of the CPU backend: y = x·(γT)ᵀ (forward
+ * and decode) and dx = dy·(γT) (input gradient), computed by adding and subtracting activations chosen by
+ * T, with one multiplication by γ per output and shard.
  *
- * <p>Packed layout (bitplanes): the packed tensor is {@link DType#I8} of shape [rows, 16·words] with
- * words = ceil(cols / 64). Row r holds, for each word w, two little-endian 64-bit masks: bytes
- * [16w, 16w+8) are the plus-mask (bit j set ⇔ T[r][64w+j] = +1) and bytes [16w+8, 16w+16) the minus-mask
- * (bit j set ⇔ T[r][64w+j] = −1). Bits past cols are zero.
+ * <h2>Quantizer</h2>
+ * Per shard γ = ε + mean|w| (mean in double), T = clamp(rint(w / γ), −1, 1) with rint rounding half to
+ * even (torch.round). Checked against the sources (SPEC.md CHECK item):
+ * <ul>
+ * <li>BitNet b1.58 (arXiv 2402.17764, eq. 1–3) divides by (γ + ε) with γ = mean|W|: ε is inside the
+ *     division. The authors' published reference code ("The Era of 1-bit LLMs: Training Tips, Code and
+ *     FAQ", quoted in many repositories found with the search tool, e.g. {@code weight_quant}:
+ *     {@code scale = 1/w.abs().mean().clamp_(min=1e-5)}) uses max(mean|W|, 1e-5) instead of a sum; the
+ *     two differ by at most 1e-5 in γ. ε = 1e-5 there.</li>
+ * <li>Spectra (arXiv 2407.12327) states γ = ε + mean|W| and divides by that γ (so ε is inside the
+ *     division and the dequantized weight is γ·T with the same γ). We could not read the paper's value of
+ *     ε through the search tool; the SpectraSuite repository README (NolanoOrg/SpectraSuite) confirms
+ *     only the per-shard scales (at most MP distinct magnitudes per matrix). We therefore take ε from the
+ *     caller (the model uses BitNet's 1e-5) and put it inside γ exactly as Backend's contract says.</li>
+ * </ul>
+ *
+ * <h2>Packed layout (the contract for packed model files)</h2>
+ * The packed tensor is {@link DType#I8}, one dimension, and holds T in two <em>panels</em> of the same
+ * format: first T as [rows = out, cols = in] (read by the forward and decode products), then Tᵀ as
+ * [in, out] (read by the input gradient). An inference file needs only the first panel. A panel of
+ * logical R × C ({@link TernaryPanel}):
+ * <ul>
+ * <li>its columns are cut into segments, one per shard when the shards cut the columns (otherwise one),
+ *     and each segment into groups of 4 columns; a segment's last group is padded with zero weights, so
+ *     no group straddles two scales. G = total groups;</li>
+ * <li>rows are padded with zero weights to a multiple of 64 and cut into blocks of 16 rows;</li>
+ * <li>one byte per (row, group): low nibble = plus mask, high nibble = minus mask; bit t of a nibble is
+ *     the group's column t (T = +1: plus bit, −1: minus bit, 0: neither);</li>
+ * <li>byte of (row r, group g) at {@code ((r/16)·G + g)·16 + r%16}: a block's 16 codes of one group are
+ *     adjacent, and a block's groups follow each other.</li>
+ * </ul>
+ * That is 2 bits per weight per panel. Why this layout: the kernels precompute, per activation row and
+ * group, the 16 subset sums of the group's 4 activations (a table that fills one 512-bit register); a
+ * block's 16 code bytes, widened to int lanes, then index that table for 16 outputs at once
+ * ({@link TernaryVector}): per 64 weights one code load, two permutes and two adds, no multiply. The
+ * decode product (one activation row) streams the first panel once, sequentially per block, so it runs
+ * near memory bandwidth on 2 bits per weight. The input gradient uses the same kernel on the second
+ * panel, which is why training keeps both (4 bits per weight, still 8× smaller than f32).
  */
 public final class TernaryMatmul {
+    private static final TernaryKernels PREFERRED = TernaryKernels.preferred();
+
+    /** Bytes of codes one chunk of output units should keep hot in L2 while rows of activations pass. */
+    private static final long L2_CODES = 256 * 1024;
+
+    /** Per-thread tables, grown on demand and reused across calls. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+
     private TernaryMatmul() {}
 
-    public static final int WORD_BITS = 64;
-    public static final int WORD_BYTES = 16;
+    // ---- quantizer --------------------------------------------------------------------------------
 
-    public static int words(int cols) { return (cols + WORD_BITS - 1) / WORD_BITS; }
-
-    public static TernaryWeights pack(Tensor w, int shards, ShardAxis axis, float eps) {
-        float[] g = scales(w, shards, axis, eps);
-        int rows = w.rows(), cols = w.cols(), words = words(cols);
-        Tensor packed = Tensor.zeros(DType.I8, rows, words * WORD_BYTES);
-        MemorySegment src = w.segment(), dst = packed.segment();
-        for (int r = 0; r < rows; r++)
-            for (int wd = 0; wd < words; wd++) {
-                long plus = 0, minus = 0;
-                for (int j = 0; j < WORD_BITS && wd * WORD_BITS + j < cols; j++) {
-                    int c = wd * WORD_BITS + j;
-                    float gamma = g[shardOf(axis == ShardAxis.ROWS ? r : c, axis == ShardAxis.ROWS ? rows : cols, shards)];
-                    float t = ternary(src.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * cols + c), gamma);
-                    if (t > 0) plus |= 1L << j;
-                    else if (t < 0) minus |= 1L << j;
-                }
-                long off = (long) r * words * WORD_BYTES + (long) wd * WORD_BYTES;
-                dst.set(ValueLayout.JAVA_LONG_UNALIGNED, off, plus);
-                dst.set(ValueLayout.JAVA_LONG_UNALIGNED, off + 8, minus);
-            }
-        return new TernaryWeights(packed, rows, cols, g, axis);
-    }
-
-    /** T = clamp(rint(w/γ), −1, 1), rint rounding half to even. */
+    /** T = clamp(rint(w/γ), −1, 1), rint rounding half to even (as torch.round). */
     static float ternary(float w, float gamma) {
         return Math.max(-1f, Math.min(1f, (float) Math.rint(w / gamma)));
+    }
+
+    /** The per-shard absmean scales γ_s = ε + mean|w| over shard s (sums in double). */
+    public static float[] scales(Tensor w, int shards, ShardAxis axis, float eps) {
+        requireHostF32("w", w);
+        int rows = w.rows(), cols = w.cols();
+        int extent = axis == ShardAxis.ROWS ? rows : cols;
+        if (shards < 1 || shards > Math.max(1, extent))
+            throw new IllegalArgumentException("cannot cut " + w.describe() + " into " + shards + " shards along " + axis);
+        MemorySegment src = w.segment();
+        double[] sum = new double[shards];
+        long[] count = new long[shards];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
+            if (axis == ShardAxis.ROWS) {
+                int s = shardOf(r, rows, shards);
+                double a = 0;
+                for (int c = 0; c < cols; c++) a += Math.abs(row[c]);
+                sum[s] += a;
+                count[s] += cols;
+            } else {
+                for (int c = 0; c < cols; c++) {
+                    int s = shardOf(c, cols, shards);
+                    sum[s] += Math.abs(row[c]);
+                    count[s]++;
+                }
+            }
+        }
+        float[] gamma = new float[shards];
+        for (int s = 0; s < shards; s++) gamma[s] = eps + (float) (count[s] == 0 ? 0 : sum[s] / count[s]);
+        return gamma;
     }
 
     static int shardOf(int index, int extent, int shards) {
         return (int) ((long) index * shards / extent);
     }
 
-    public static float[] scales(Tensor w, int shards, ShardAxis axis, float eps) {
+    /** Backend.packTernary: quantizes w [out, in] and packs T in both panels (see the class comment). */
+    public static TernaryWeights pack(Tensor w, int shards, ShardAxis axis, float eps) {
+        float[] gamma = scales(w, shards, axis, eps);
         int rows = w.rows(), cols = w.cols();
-        int extent = axis == ShardAxis.ROWS ? rows : cols;
-        if (shards < 1 || shards > Math.max(1, extent))
-            throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
-        double[] sum = new double[shards];
-        long[] count = new long[shards];
+        TernaryPanel fwd = forwardPanel(rows, cols, gamma.length, axis), bwd = backwardPanel(rows, cols, gamma.length, axis);
+        long bytes = bwd.offset() + bwd.bytes();
+        if (bytes > Integer.MAX_VALUE || (long) rows * cols > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException(w.describe() + " is too large to pack in one tensor");
+        // T once, row-major, one byte per weight: both panels are cut from it.
+        byte[] t = new byte[rows * cols];
         MemorySegment src = w.segment();
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++) {
-                int s = shardOf(axis == ShardAxis.ROWS ? r : c, extent, shards);
-                sum[s] += Math.abs(src.getAtIndex(ValueLayout.JAVA_FLOAT, (long) r * cols + c));
-                count[s]++;
+        Parallel.range(rows, 64, (r0, r1) -> {
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
+                for (int c = 0; c < cols; c++) {
+                    float g = gamma[axis == ShardAxis.ROWS ? shardOf(r, rows, gamma.length) : shardOf(c, cols, gamma.length)];
+                    t[r * cols + c] = (byte) ternary(row[c], g);
+                }
             }
-        float[] g = new float[shards];
-        for (int s = 0; s < shards; s++) g[s] = eps + (float) (count[s] == 0 ? 0 : sum[s] / count[s]);
-        return g;
+        });
+        Tensor packed = Tensor.zeros(DType.I8, (int) Math.max(1, bytes));
+        MemorySegment dst = packed.segment();
+        writePanel(fwd, dst, (r, c) -> t[r * cols + c]);
+        writePanel(bwd, dst, (r, c) -> t[c * cols + r]);
+        return new TernaryWeights(packed, rows, cols, gamma, axis);
     }
 
-    static int code(MemorySegment packed, int words, int r, int c) {
-        long off = (long) r * words * WORD_BYTES + (long) (c / WORD_BITS) * WORD_BYTES;
-        long bit = 1L << (c % WORD_BITS);
-        if ((packed.get(ValueLayout.JAVA_LONG_UNALIGNED, off) & bit) != 0) return 1;
-        if ((packed.get(ValueLayout.JAVA_LONG_UNALIGNED, off + 8) & bit) != 0) return -1;
-        return 0;
+    /** T[r][c] of a panel's logical matrix. */
+    @FunctionalInterface
+    private interface Weights {
+        byte at(int r, int c);
     }
 
-    public static void unpack(TernaryWeights w, Tensor out) {
-        int rows = w.rows(), cols = w.cols(), words = words(cols);
-        MemorySegment p = w.packed().segment(), o = out.segment();
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                o.setAtIndex(ValueLayout.JAVA_FLOAT, (long) r * cols + c,
-                        code(p, words, r, c) * w.scales()[w.shardOf(w.axis() == ShardAxis.ROWS ? r : c)]);
-    }
-
-    public static void forward(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        int m = x.rows(), in = w.cols(), out = w.rows(), words = words(in);
-        MemorySegment p = w.packed().segment(), xs = x.segment(), ys = y.segment();
-        for (int i = 0; i < m; i++)
-            for (int o = 0; o < out; o++) {
-                float total = 0;
-                for (int s = 0; s < (w.axis() == ShardAxis.COLS ? w.shards() : 1); s++) {
-                    float acc = 0;
-                    for (int c = 0; c < in; c++) {
-                        if (w.axis() == ShardAxis.COLS && w.shardOf(c) != s) continue;
-                        int t = code(p, words, o, c);
-                        float xv = xs.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * in + c);
-                        if (t > 0) acc += xv; else if (t < 0) acc -= xv;
+    private static void writePanel(TernaryPanel p, MemorySegment dst, Weights t) {
+        Parallel.range(p.blocks(), 4, (b0, b1) -> {
+            for (int r = b0 * TernaryPanel.BLOCK; r < Math.min(p.rows(), b1 * TernaryPanel.BLOCK); r++)
+                for (int s = 0; s < p.segments(); s++)
+                    for (int c0 = p.segStart()[s], g = p.groupStart()[s]; c0 < p.segStart()[s + 1]; c0 += 4, g++) {
+                        int code = 0;
+                        for (int b = 0; b < 4 && c0 + b < p.segStart()[s + 1]; b++) {
+                            byte v = t.at(r, c0 + b);
+                            if (v > 0) code |= 1 << b;
+                            else if (v < 0) code |= 16 << b;
+                        }
+                        dst.set(ValueLayout.JAVA_BYTE, p.at(r, g), (byte) code);
                     }
-                    total += acc * w.scales()[w.axis() == ShardAxis.COLS ? s : w.shardOf(o)];
-                }
-                long yi = (long) i * out + o;
-                ys.setAtIndex(ValueLayout.JAVA_FLOAT, yi, accumulate ? ys.getAtIndex(ValueLayout.JAVA_FLOAT, yi) + total : total);
-            }
+        });
     }
 
+    /** T as [out, in]; its column segments are the shards when they cut the input columns. */
+    static TernaryPanel forwardPanel(int rows, int cols, int shards, ShardAxis axis) {
+        return TernaryPanel.of(rows, cols, axis == ShardAxis.COLS ? shards : 1, 0);
+    }
+
+    /** Tᵀ as [in, out], right after the forward panel; its column segments are the row shards. */
+    static TernaryPanel backwardPanel(int rows, int cols, int shards, ShardAxis axis) {
+        return TernaryPanel.of(cols, rows, axis == ShardAxis.ROWS ? shards : 1, forwardPanel(rows, cols, shards, axis).bytes());
+    }
+
+    /** T[r][c] ∈ {−1, 0, 1} read back from a panel. */
+    static int code(MemorySegment packed, TernaryPanel p, int r, int c) {
+        int code = packed.get(ValueLayout.JAVA_BYTE, p.at(r, p.groupOf(c)));
+        int bit = p.bitOf(c);
+        return (code >>> bit & 1) - (code >>> (bit + 4) & 1);
+    }
+
+    /** Backend.unpackTernary: out [rows, cols] ← γ·T, read from the forward panel. */
+    public static void unpack(TernaryWeights w, Tensor out) {
+        requireHostF32("out", out);
+        if (out.rows() != w.rows() || out.cols() != w.cols())
+            throw new IllegalArgumentException("unpack of ternary [" + w.rows() + ", " + w.cols() + "] into " + out.describe());
+        TernaryPanel p = forwardPanel(w.rows(), w.cols(), w.shards(), w.axis());
+        requirePacked(w, p.offset() + p.bytes());
+        MemorySegment packed = w.packed().segment(), dst = out.segment();
+        int rows = w.rows(), cols = w.cols();
+        Parallel.range(rows, 64, (r0, r1) -> {
+            for (int r = r0; r < r1; r++)
+                for (int c = 0; c < cols; c++)
+                    dst.setAtIndex(ValueLayout.JAVA_FLOAT, (long) r * cols + c,
+                            code(packed, p, r, c) * w.scales()[w.shardOf(w.axis() == ShardAxis.ROWS ? r : c)]);
+        });
+    }
+
+    // ---- products ---------------------------------------------------------------------------------
+
+    /** Backend.ternaryMatmul: y [m, out] ← x [m, in] · (γT)ᵀ (+ y if accumulate). */
+    public static void forward(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
+        forward(PREFERRED, x, w, y, accumulate);
+    }
+
+    /** Backend.ternaryMatmulT: dx [m, in] ← dy [m, out] · (γT) (+ dx if accumulate). */
     public static void backward(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
-        int m = dy.rows(), in = w.cols(), out = w.rows(), words = words(in);
-        MemorySegment p = w.packed().segment(), ds = dy.segment(), xs = dx.segment();
-        for (int i = 0; i < m; i++)
-            for (int c = 0; c < in; c++) {
-                float total = 0;
-                for (int o = 0; o < out; o++) {
-                    int t = code(p, words, o, c);
-                    float d = ds.getAtIndex(ValueLayout.JAVA_FLOAT, (long) i * out + o)
-                            * w.scales()[w.shardOf(w.axis() == ShardAxis.ROWS ? o : c)];
-                    if (t > 0) total += d; else if (t < 0) total -= d;
+        backward(PREFERRED, dy, w, dx, accumulate);
+    }
+
+    static void forward(TernaryKernels k, Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
+        checkProduct("ternaryMatmul", "x", x, w.cols(), "y", y, w.rows(), w);
+        TernaryPanel p = forwardPanel(w.rows(), w.cols(), w.shards(), w.axis());
+        requirePacked(w, p.offset() + p.bytes());
+        multiply(k, p, w, w.axis() == ShardAxis.COLS, x, y, accumulate);
+    }
+
+    static void backward(TernaryKernels k, Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
+        checkProduct("ternaryMatmulT", "dy", dy, w.rows(), "dx", dx, w.cols(), w);
+        TernaryPanel p = backwardPanel(w.rows(), w.cols(), w.shards(), w.axis());
+        requirePacked(w, p.offset() + p.bytes());
+        multiply(k, p, w, w.axis() == ShardAxis.ROWS, dy, dx, accumulate);
+    }
+
+    /**
+     * out [m, P.rows] ← a [m, P.cols] · (scaled P)ᵀ. With {@code segmentScales} segment s of P's columns
+     * has scale γ_s (each output gets one multiply per segment); otherwise output o has the scale of its
+     * row shard (one multiply per output).
+     */
+    private static void multiply(TernaryKernels k, TernaryPanel p, TernaryWeights w, boolean segmentScales,
+                                 Tensor a, Tensor out, boolean accumulate) {
+        int m = a.rows(), n = p.rows(), groups = p.groups(), stride = 16 * groups;
+        if (m == 0 || n == 0) return;
+        MemorySegment as = a.segment(), os = out.segment(), codes = w.packed().segment();
+        float[] tbl = tables(k, p, as, m);
+        float[] gamma = w.scales();
+        long blockBytes = 16L * groups;
+        int units = p.paddedRows() / TernaryPanel.ROW_UNIT;
+        int unitsPerChunk = (int) Math.max(1, L2_CODES / Math.max(1, 4 * blockBytes));
+        long workPerUnit = (long) m * groups * TernaryPanel.ROW_UNIT;
+        Parallel.range(units, (int) Math.max(1, (1L << 18) / Math.max(1, workPerUnit)), (u0, u1) -> {
+            float[] sums = new float[4 * TernaryPanel.ROW_UNIT], acc = new float[4 * TernaryPanel.ROW_UNIT];
+            for (int c0 = u0; c0 < u1; c0 += unitsPerChunk)
+                for (int r0 = 0; r0 < m; r0 += 4) {
+                    int xr = Math.min(4, m - r0);
+                    for (int u = c0; u < Math.min(u1, c0 + unitsPerChunk); u++) {
+                        int o0 = u * TernaryPanel.ROW_UNIT, on = Math.min(TernaryPanel.ROW_UNIT, n - o0);
+                        if (on <= 0) continue;
+                        for (int s = 0; s < p.segments(); s++) {
+                            k.sums(tbl, r0 * stride, stride, xr, codes, blockBytes, p.offset(), 4 * u,
+                                    p.groupStart()[s], p.groupStart()[s + 1], sums, 0, TernaryPanel.ROW_UNIT);
+                            for (int r = 0; r < xr; r++)
+                                for (int j = 0; j < on; j++) {
+                                    int i = r * TernaryPanel.ROW_UNIT + j;
+                                    float g = segmentScales ? gamma[s] : gamma[shardOf(o0 + j, n, gamma.length)];
+                                    acc[i] = s == 0 ? g * sums[i] : acc[i] + g * sums[i];
+                                }
+                        }
+                        for (int r = 0; r < xr; r++) {
+                            long row = (long) (r0 + r) * n + o0;
+                            for (int j = 0; j < on; j++) {
+                                float v = acc[r * TernaryPanel.ROW_UNIT + j];
+                                os.setAtIndex(ValueLayout.JAVA_FLOAT, row + j,
+                                        accumulate ? os.getAtIndex(ValueLayout.JAVA_FLOAT, row + j) + v : v);
+                            }
+                        }
+                    }
                 }
-                long xi = (long) i * in + c;
-                xs.setAtIndex(ValueLayout.JAVA_FLOAT, xi, accumulate ? xs.getAtIndex(ValueLayout.JAVA_FLOAT, xi) + total : total);
+        });
+    }
+
+    /** The subset-sum tables of every row of a, over P's (padded) column groups: [m][groups][16]. */
+    private static float[] tables(TernaryKernels k, TernaryPanel p, MemorySegment a, int m) {
+        int groups = p.groups(), cols = p.cols();
+        long size = (long) m * groups * 16;
+        if (size > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("ternary product of " + m + " rows × " + cols + " columns is too large for one call");
+        float[][] scratch = SCRATCH.get();
+        if (scratch[0].length < size) scratch[0] = new float[(int) size];
+        float[] tbl = scratch[0];
+        Parallel.range(m, Math.max(1, (1 << 16) / Math.max(1, cols)), (r0, r1) -> {
+            float[] padded = new float[4 * groups];
+            for (int r = r0; r < r1; r++) {
+                for (int s = 0; s < p.segments(); s++) {
+                    int from = p.segStart()[s], len = p.segStart()[s + 1] - from, at = 4 * p.groupStart()[s];
+                    MemorySegment.copy(a, ValueLayout.JAVA_FLOAT, ((long) r * cols + from) * Float.BYTES, padded, at, len);
+                    java.util.Arrays.fill(padded, at + len, 4 * p.groupStart()[s + 1], 0f);
+                }
+                k.tables(padded, 0, groups, tbl, r * 16 * groups);
             }
+        });
+        return tbl;
+    }
+
+    // ---- checks ---------------------------------------------------------------------------------------
+
+    private static void checkProduct(String op, String inName, Tensor in, int inCols, String outName, Tensor out,
+                                     int outCols, TernaryWeights w) {
+        requireHostF32(inName, in);
+        requireHostF32(outName, out);
+        if (in.cols() != inCols || out.rows() != in.rows() || out.cols() != outCols)
+            throw new IllegalArgumentException(op + " shapes do not fit: " + inName + " " + in.describe() + ", ternary W ["
+                    + w.rows() + ", " + w.cols() + "], " + outName + " " + out.describe()
+                    + " (need " + inName + " [m, " + inCols + "] and " + outName + " [m, " + outCols + "])");
+    }
+
+    private static void requirePacked(TernaryWeights w, long bytes) {
+        if (w.packed().device() != Device.CPU || w.packed().byteSize() < bytes)
+            throw new IllegalArgumentException("packed ternary " + w.packed().describe() + " for [" + w.rows() + ", "
+                    + w.cols() + "] needs " + bytes + " host bytes in the CPU layout");
+    }
+
+    private static void requireHostF32(String name, Tensor t) {
+        if (t.dtype() != DType.F32 || t.device() != Device.CPU)
+            throw new IllegalArgumentException(name + " must be a host f32 tensor, not " + t.describe());
     }
 }
