@@ -18,6 +18,9 @@ public final class Main {
 
     static {
         COMMANDS.put("info", new Command("print the runtime's configuration (threads, SIMD path)", Info::run));
+        COMMANDS.put("train", new Command("pretrain a FloatLM/TriLM/BiLM preset on token shards (--resume continues)", TrainCommand::run));
+        COMMANDS.put("generate", new Command("continue a prompt with a checkpoint, streaming tokens", GenerateCommand::run));
+        COMMANDS.put("demo", new Command("train a tiny TriLM on a generated corpus, save it, sample text (README)", DemoCommand::run));
         COMMANDS.put("tokenizer", new Command("train a byte-level BPE tokenizer (tokenizer train), or encode a text", TokenizerCommand::run));
         COMMANDS.put("prepare", new Command("encode text files into token shards for training", PrepareCommand::run));
     }

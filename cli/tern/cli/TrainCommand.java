@@ -1,0 +1,110 @@
+package tern.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import tern.checkpoint.Json;
+import tern.simd.CpuBackend;
+import tern.train.Progress;
+import tern.train.TrainConfig;
+import tern.train.TrainRun;
+import tern.train.Trainer;
+import tern.train.TrainerStop;
+import tern.train.TrainingDiverged;
+
+/**
+ * {@code tern train}: pretrain a model of a preset at a precision on prepared token shards, with the
+ * preset's recipe, a JSON config file and flags layered on top (flags win), or continue a run with
+ * {@code --resume}.
+ */
+final class TrainCommand {
+    private TrainCommand() {}
+
+    /** Flags that set a {@link TrainConfig} value (flag name = JSON key with '-' for '_'). */
+    private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().map(k -> k.replace('_', '-')).toList();
+    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after");
+
+    static final String USAGE = """
+            usage: tern train --preset NAME --precision float|ternary|binary --data DIR --steps N --out DIR [options]
+                   tern train --resume RUN_DIR [--steps N] [--stop-after N]
+              --preset NAME        model and recipe: tiny, golden, 10M, 99M, 190M, 390M, 560M, 830M, 1.1B, 1.5B, 2.4B, 3.9B
+              --precision P        float (FloatLM), ternary (TriLM), binary (BiLM)       [ternary]
+              --data DIR           token shards from tern prepare (train-*.tok, val-*.tok, tokenizer.json)
+              --out DIR            run folder: train_log.jsonl, checkpoints/step-NNNNNN/
+              --steps N            optimizer steps                                           [preset]
+              --batch B --seq T --accum A   micro-batch rows, tokens per row, micro-batches per step
+              --lr X --min-lr X --warmup N --schedule linear|cosine|spectra|constant
+              --weight-decay X --clip X --beta1 X --beta2 X --eps X
+              --lr-cut-ratio X --lr-cut-at F --decay-off-at F   (Spectra schedule: reduced peak, when, decay off)
+              --seed S --eval-every N --eval-batches N --save-every N --keep N
+              --config FILE        JSON object of the same settings (snake_case keys); flags override it
+              --resume DIR         continue the run in DIR from its latest complete checkpoint
+              --stop-after N       stop (with a checkpoint) after N more steps in this invocation
+            Ctrl-C saves a checkpoint at the next step boundary and exits.""";
+
+    static int run(String[] argv) throws IOException {
+        if (List.of(argv).contains("--help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
+        Set<String> withValue = new java.util.HashSet<>(SETTING_FLAGS);
+        withValue.addAll(OTHER_FLAGS);
+        Args args = Args.parse("train", argv, withValue, Set.of());
+        Map<String, Object> settings = new LinkedHashMap<>();
+        if (args.has("config")) settings.putAll(readConfigFile(Path.of(args.required("config"))));
+        args.givenAmong(SETTING_FLAGS).forEach((flag, value) -> settings.put(flag.replace('-', '_'), value));
+        long stopAfter = args.longValue("stop-after", Long.MAX_VALUE);
+        if (stopAfter < 1) throw new UsageException("--stop-after must be at least 1, got " + stopAfter);
+
+        CpuBackend backend = new CpuBackend();
+        TrainRun run;
+        try {
+            run = args.has("resume")
+                    ? TrainRun.resume(Path.of(args.required("resume")), settings, backend)
+                    : TrainRun.start(TrainConfig.resolve(settings), backend);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        try (run) {
+            TrainConfig c = run.config();
+            Trainer trainer = run.trainer();
+            System.out.printf(Locale.ROOT, "%s %s: %s%n", c.precision(), c.preset(), run.model().config().describe());
+            System.out.printf(Locale.ROOT, "data %s: %,d training tokens, %,d validation tokens; %,d tokens per step (%d×%d×%d)%n",
+                    run.data().dir(), run.data().trainTokens(), run.data().valTokens(), c.tokensPerStep(), c.batch(), c.seq(), c.accum());
+            System.out.printf(Locale.ROOT, "schedule %s: lr %.2e → %.2e, warmup %d, weight decay %.2f; %s from step %d to %d%n",
+                    c.schedule(), c.lr(), c.minLr(), c.warmup(), c.weightDecay(),
+                    trainer.step() > 0 ? "resuming" : "training", trainer.step(), c.steps());
+            TrainerStop stop = new TrainerStop().onShutdown();
+            Progress progress = Progress.onConsole(trainer.step(), c.steps());
+            long until = stopAfter == Long.MAX_VALUE ? c.steps() : Math.min(c.steps(), trainer.step() + stopAfter);
+            try {
+                Trainer.Result r = run.run(until, progress, stop);
+                progress.finish();
+                if (r.stopped()) System.out.println("stopped at step " + r.step() + "; continue with: tern train --resume " + run.out());
+                else if (r.step() < c.steps()) System.out.println("paused at step " + r.step() + "; continue with: tern train --resume " + run.out());
+                else System.out.println("done: " + r.step() + " steps; checkpoint " + r.lastCheckpoint() + ", log " + run.log().file());
+                return 0;
+            } catch (TrainingDiverged e) {
+                progress.finish();
+                System.err.println("tern train: " + e.getMessage() + "; the last good checkpoint is in " + run.checkpoints());
+                return 1;
+            } finally {
+                stop.finished();
+            }
+        }
+    }
+
+    private static Map<String, Object> readConfigFile(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new UsageException("--config " + file + ": no such file");
+        try {
+            return Json.parseObject(Files.readString(file));
+        } catch (Json.JsonException e) {
+            throw new UsageException("--config " + file + ": " + e.getMessage());
+        }
+    }
+}
