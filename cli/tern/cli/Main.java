@@ -23,6 +23,7 @@ public final class Main {
         COMMANDS.put("demo", new Command("train a tiny TriLM on a generated corpus, save it, sample text (README)", DemoCommand::run));
         COMMANDS.put("tokenizer", new Command("train a byte-level BPE tokenizer (tokenizer train), or encode a text", TokenizerCommand::run));
         COMMANDS.put("prepare", new Command("encode text files into token shards for training", PrepareCommand::run));
+        COMMANDS.put("eval", new Command("zero-shot tasks scored like lm-evaluation-harness, and sliding-window perplexity", EvalCommand::run));
     }
 
     public static void main(String[] args) {

@@ -1,0 +1,150 @@
+package tern.cli;
+
+import tern.eval.Evaluator;
+import tern.eval.Item;
+import tern.eval.LlamaLm;
+import tern.eval.ModelScorer;
+import tern.eval.PerplexityResult;
+import tern.eval.Report;
+import tern.eval.RequestEncoder;
+import tern.eval.SlidingWindowPerplexity;
+import tern.eval.Task;
+import tern.eval.TaskResult;
+import tern.eval.Tasks;
+import tern.eval.TextEncoder;
+import tern.model.LlamaModel;
+import tern.model.Tokenizer;
+import tern.model.TokenizerFiles;
+import tern.simd.CpuBackend;
+import tern.train.TrainCheckpoint;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code tern eval}: zero-shot tasks scored like lm-evaluation-harness, and sliding-window perplexity of
+ * text files, for a checkpoint folder (Tern's or transformers' LlamaForCausalLM: config.json,
+ * model.safetensors, tokenizer.json).
+ */
+final class EvalCommand {
+    private EvalCommand() {}
+
+    static final String USAGE = """
+            usage: tern eval --ckpt DIR [--tasks NAMES --data DIR] [--perplexity FILE...] [options]
+              --ckpt DIR          a checkpoint folder (config.json, model.safetensors, tokenizer.json) or a run folder (its latest)
+              --tasks NAMES       comma-separated: lambada,hellaswag,arc_easy,arc_challenge,piqa,sciq,winogrande
+              --data DIR          the folder holding the tasks' public files (lambada_test.jsonl, piqa_valid.jsonl, ...)
+              --limit N           the first N items of each task only
+              --perplexity FILE.. text files to score with a sliding window (UTF-8)
+              --context N         the window in tokens                                    [the model's context]
+              --stride N          tokens between window ends (≤ context)                  [context / 2]
+              --batch-tokens N    padded tokens per forward pass                          [4096]
+              --json FILE         also write the results as JSON""";
+
+    static int run(String[] argv) throws IOException {
+        if (List.of(argv).contains("--help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
+        // --perplexity takes several files: gather the words after it before the flag parser sees them.
+        List<String> rest = new ArrayList<>();
+        List<Path> texts = new ArrayList<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (argv[i].equals("--perplexity")) {
+                while (i + 1 < argv.length && !argv[i + 1].startsWith("--")) texts.add(Path.of(argv[++i]));
+                if (texts.isEmpty()) throw new UsageException("--perplexity needs at least one file");
+            } else {
+                rest.add(argv[i]);
+            }
+        }
+        Args args = Args.parse("eval", rest.toArray(String[]::new),
+                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "batch-tokens", "json"), Set.of());
+        Path dir = Path.of(args.required("ckpt"));
+        if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
+        List<Task> tasks = List.of();
+        if (args.has("tasks")) {
+            try {
+                tasks = Tasks.parse(args.required("tasks"));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            if (!args.has("data")) throw new UsageException("--tasks needs --data DIR, the folder of the tasks' files");
+        }
+        if (tasks.isEmpty() && texts.isEmpty()) throw new UsageException("nothing to do: give --tasks and/or --perplexity");
+        int limit = args.intValue("limit", Integer.MAX_VALUE);
+        if (limit < 1) throw new UsageException("--limit must be at least 1, got " + limit);
+        int batchTokens = args.intValue("batch-tokens", 4096);
+        if (batchTokens < 1) throw new UsageException("--batch-tokens must be at least 1, got " + batchTokens);
+        for (Path t : texts) if (!Files.isRegularFile(t)) throw new UsageException("--perplexity " + t + ": no such file");
+
+        Path folder = TrainCheckpoint.modelFolder(dir);
+        Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
+        if (!Files.isRegularFile(tokenizerFile))
+            throw new IOException(tokenizerFile + ": missing (evaluation needs the checkpoint's tokenizer.json)");
+        Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
+        TextEncoder encoder = TextEncoder.of(tokenizer);
+        try (CpuBackend backend = new CpuBackend(); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
+            if (tokenizer.vocabSize() > model.config().vocabSize())
+                throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
+                        + model.config().vocabSize());
+            LlamaLm lm = new LlamaLm(model);
+            ModelScorer scorer = new ModelScorer(lm, Math.max(batchTokens, lm.contextLength()));
+            System.err.printf(Locale.ROOT, "model %s: %s, context %d, backend %s%n", folder, model.config().describe(),
+                    lm.contextLength(), backend.name());
+
+            List<TaskResult> results = new ArrayList<>();
+            Evaluator evaluator = new Evaluator(scorer, new RequestEncoder(encoder), lm.contextLength());
+            for (Task task : tasks) {
+                List<Item> all = task.load(Path.of(args.required("data")));
+                List<Item> items = all.size() > limit ? all.subList(0, limit) : all;
+                long t0 = System.nanoTime();
+                TaskResult r = evaluator.run(task.name(), task.metrics(), items);
+                System.err.printf(Locale.ROOT, "%s: evaluated %d of %d items in %.1f s%s%n", task.name(), r.items(), all.size(),
+                        (System.nanoTime() - t0) / 1e9,
+                        r.truncatedRequests() > 0 ? ", " + r.truncatedRequests() + " requests left-truncated" : "");
+                results.add(r);
+            }
+
+            List<PerplexityResult> ppl = new ArrayList<>();
+            int context = args.intValue("context", lm.contextLength());
+            if (!texts.isEmpty() && (context < 1 || context > lm.contextLength()))
+                throw new UsageException("--context must be in 1.." + lm.contextLength() + " (the model's context), got " + context);
+            int stride = args.intValue("stride", Math.max(1, context / 2));
+            for (Path t : texts) {
+                long t0 = System.nanoTime();
+                String text = Files.readString(t, StandardCharsets.UTF_8);
+                PerplexityResult p;
+                try {
+                    p = SlidingWindowPerplexity.evaluate(t.toString(), text, encoder, scorer, context, stride);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+                System.err.printf(Locale.ROOT, "%s: %d tokens in %d windows (context %d, stride %d) in %.1f s%n",
+                        t, p.tokens(), p.windows(), context, stride, (System.nanoTime() - t0) / 1e9);
+                ppl.add(p);
+            }
+
+            System.out.print(Report.table(results, ppl));
+            if (args.has("json")) {
+                Map<String, Object> header = new LinkedHashMap<>();
+                header.put("checkpoint", folder.toString());
+                header.put("model", model.config().describe());
+                header.put("limit", limit == Integer.MAX_VALUE ? null : limit);
+                header.put("context", context);
+                header.put("stride", stride);
+                Path out = Path.of(args.required("json"));
+                Files.writeString(out, Report.json(header, results, ppl), StandardCharsets.UTF_8);
+                System.err.println("wrote " + out);
+            }
+        }
+        return 0;
+    }
+}
