@@ -82,20 +82,13 @@ public final class TernaryMatmul {
         double[] sum = new double[shards];
         long[] count = new long[shards];
         float[] row = new float[cols];
+        // Element by element in row-major order, so the sums are exactly reproducible by a plain reference.
         for (int r = 0; r < rows; r++) {
             MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
-            if (axis == ShardAxis.ROWS) {
-                int s = shardOf(r, rows, shards);
-                double a = 0;
-                for (int c = 0; c < cols; c++) a += Math.abs(row[c]);
-                sum[s] += a;
-                count[s] += cols;
-            } else {
-                for (int c = 0; c < cols; c++) {
-                    int s = shardOf(c, cols, shards);
-                    sum[s] += Math.abs(row[c]);
-                    count[s]++;
-                }
+            for (int c = 0; c < cols; c++) {
+                int s = shardOf(axis == ShardAxis.ROWS ? r : c, extent, shards);
+                sum[s] += Math.abs(row[c]);
+                count[s]++;
             }
         }
         float[] gamma = new float[shards];
