@@ -85,7 +85,14 @@ public final class HfConfig {
         int mp = r.integer("pretraining_model_parallel", 1);
         int shards = r.integer("tern_ternary_shards", mp);
         try {
-            Precision precision = new Precision(LinearPolicy.parse(r.string("tern_precision", "float"), shards),
+            String label = r.string("tern_precision", "float");
+            LinearPolicy policy;
+            try {
+                policy = LinearPolicy.parse(label, shards);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(source + ": tern_precision '" + label + "': " + e.getMessage(), e);
+            }
+            Precision precision = new Precision(policy,
                     (float) r.number("tern_phase_in", 1.0), r.integer("tern_activation_bits", 0), r.integer("tern_kv_bits", 0));
             return new LlamaConfig(r.integer("vocab_size", null), hidden, r.integer("intermediate_size", null),
                     r.integer("num_hidden_layers", null), heads, r.integer("max_position_embeddings", null),

@@ -3,6 +3,7 @@ package tern.model;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import tern.runtime.Backend;
 import tern.runtime.Granularity;
 import tern.runtime.ShardAxis;
 import tern.runtime.Parameter;
@@ -49,7 +50,7 @@ class LlamaModelGradientTest {
         try (LlamaModel quantized = model(config, 21, 15f); LlamaModel reference = model(micro(), 0, 1f)) {
             copyWeights(quantized, reference);
             for (Parameter p : reference.parameters())
-                if (isBlockLinear(p.name)) usedWeight(p, precision);
+                if (isBlockLinear(p.name)) usedWeight(BACKEND, p, precision);
             float lq = lossAndGradients(quantized, in, tg, BATCH, SEQ);
             float lr = lossAndGradients(reference, in, tg, BATCH, SEQ);
             assertEquals(lr, lq, 1e-5 * Math.abs(lr), "loss of " + precision);
@@ -83,14 +84,14 @@ class LlamaModelGradientTest {
     }
 
     /** p.value ← W + λ·(Q(W) − W), mixed in double. */
-    static void usedWeight(Parameter p, Precision precision) {
+    static void usedWeight(Backend backend, Parameter p, Precision precision) {
         Tensor w = p.value;
         try (Tensor q = Tensor.zeros(w.dtype(), w.shape())) {
             switch (precision.weights()) {
-                case LinearPolicy.Ternary(int shards) -> BACKEND.quantizeTernary(w, shards, axisOf(p.name), Linear.TERNARY_EPS, q);
-                case LinearPolicy.Binary(Granularity g) -> BACKEND.quantizeBinary(w, g, q);
-                case LinearPolicy.Int(int bits, Granularity g) -> BACKEND.quantizeSymmetric(w, bits, g, q);
-                case LinearPolicy.Float f -> BACKEND.copy(w, q);
+                case LinearPolicy.Ternary(int shards) -> backend.quantizeTernary(w, shards, axisOf(p.name), Linear.TERNARY_EPS, q);
+                case LinearPolicy.Binary(Granularity g) -> backend.quantizeBinary(w, g, q);
+                case LinearPolicy.Int(int bits, Granularity g) -> backend.quantizeSymmetric(w, bits, g, q);
+                case LinearPolicy.Float f -> backend.copy(w, q);
             }
             double lambda = precision.phaseIn();
             for (long i = 0; i < w.size(); i++)
