@@ -1,0 +1,725 @@
+package tern.cuda;
+
+import java.nio.ByteOrder;
+import java.util.List;
+
+import jcuda.Pointer;
+
+import tern.runtime.AdamWParams;
+import tern.runtime.Backend;
+import tern.runtime.DType;
+import tern.runtime.Device;
+import tern.runtime.Granularity;
+import tern.runtime.ShardAxis;
+import tern.runtime.Storage;
+import tern.runtime.Tensor;
+import tern.runtime.TernaryWeights;
+
+/**
+ * The GPU backend: every {@link Backend} op as CUDA kernels (resources/tern/cuda/*.cu) compiled at run time
+ * by NVRTC for the device in hand, launched through the JCuda driver API on the default stream, so ops run
+ * in issue order and host reads ({@link #download}, returned scalars) see all earlier work. Float matrix
+ * products go to cuBLAS (FFM) when it loads, else to our tiled kernel ({@link MatmulPath}).
+ *
+ * <p>{@link #isAvailable()} answers without throwing where there is no driver, GPU or JCuda.
+ */
+public final class CudaBackend implements Backend {
+
+    /** Which code computes the float {@link #matmul}. */
+    public enum MatmulPath {
+        /** cuBLAS SGEMM, FP32 throughout. */
+        CUBLAS,
+        /** cuBLAS GEMM with bf16 tensor-core inputs and FP32 accumulation (relative error ~1e-3). */
+        CUBLAS_BF16,
+        /** Our tiled FP32 kernel (no cuBLAS needed). */
+        KERNEL
+    }
+
+    private static final int THREADS = 256;
+
+    private final CudaContext context;
+    private final Kernels kernels;
+    private final Cublas cublas;          // null when cuBLAS did not load
+    private final MatmulPath matmulPath;
+    private final Scratch scratch;
+
+    /** True when a CUDA device can be used here; never throws. */
+    public static boolean isAvailable() {
+        return CudaAvailability.available();
+    }
+
+    /** Why {@link #isAvailable()} is false, or "" when it is true. */
+    public static String unavailableReason() {
+        return CudaAvailability.whyNot();
+    }
+
+    /**
+     * Device 0, the matmul path of {@code -Dtern.cuda.matmul=cublas|bf16|kernel} (default cuBLAS when it
+     * loads), and a synchronize after every launch when {@code -Dtern.cuda.checkLaunches=true}.
+     */
+    public CudaBackend() {
+        this(0, pathFromProperty(), Boolean.getBoolean("tern.cuda.checkLaunches"));
+    }
+
+    /** {@code matmulPath} null picks cuBLAS when it loads, else the kernel. */
+    public CudaBackend(int device, MatmulPath matmulPath, boolean checkEachLaunch) {
+        if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
+        this.context = CudaContext.open(device);
+        Kernels k = null;
+        Cublas b = null;
+        try {
+            k = new Kernels(context, new KernelCache(Nvrtc.load()), checkEachLaunch);
+            if (matmulPath != MatmulPath.KERNEL) b = Cublas.tryLoad();
+            if (b == null && matmulPath != null && matmulPath != MatmulPath.KERNEL)
+                throw new IllegalStateException("matmul path " + matmulPath + " needs cuBLAS, which did not load");
+        } catch (RuntimeException e) {
+            if (k != null) k.close();
+            context.close();
+            throw e;
+        }
+        this.kernels = k;
+        this.cublas = b;
+        this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
+        this.scratch = new Scratch(context);
+    }
+
+    private static MatmulPath pathFromProperty() {
+        String p = System.getProperty("tern.cuda.matmul", "");
+        return switch (p) {
+            case "" -> null;
+            case "cublas" -> MatmulPath.CUBLAS;
+            case "bf16" -> MatmulPath.CUBLAS_BF16;
+            case "kernel" -> MatmulPath.KERNEL;
+            default -> throw new IllegalArgumentException("-Dtern.cuda.matmul=" + p + ": expected cublas, bf16 or kernel");
+        };
+    }
+
+    @Override public String name() { return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ")"; }
+
+    @Override public Device device() { return Device.CUDA; }
+
+    public MatmulPath matmulPath() { return matmulPath; }
+
+    /** Compute capability as major·10 + minor. */
+    public int arch() { return context.arch; }
+
+    public String deviceName() { return context.name; }
+
+    public int multiprocessors() { return context.multiprocessors; }
+
+    /** Waits for all issued work (for timing from the host). */
+    public void synchronize() { context.synchronize(); }
+
+    // ---- memory ----------------------------------------------------------------------------------------
+
+    @Override
+    public Tensor zeros(DType dtype, int... shape) {
+        Tensor t = allocate(dtype, shape);
+        context.zero(pointer(t), t.byteSize());
+        return t;
+    }
+
+    private Tensor allocate(DType dtype, int... shape) {
+        long count = 1;
+        for (int d : shape) {
+            if (d < 0) throw new IllegalArgumentException("negative dimension in " + java.util.Arrays.toString(shape));
+            count *= d;
+        }
+        return Tensor.wrap(new DeviceStorage(context, dtype.bytesFor(count)), 0, dtype, true, shape);
+    }
+
+    @Override
+    public Tensor upload(float[] values, int... shape) {
+        Tensor t = allocate(DType.F32, shape);
+        if (values.length != t.size()) {
+            t.close();
+            throw new IllegalArgumentException(values.length + " values for shape " + java.util.Arrays.toString(shape));
+        }
+        context.toDevice(pointer(t), Pointer.to(values), t.byteSize());
+        return t;
+    }
+
+    @Override
+    public float[] download(Tensor t) {
+        requireF32(t, "download");
+        if (t.size() > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(t.describe() + " is too large for an array");
+        float[] out = new float[(int) t.size()];
+        context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        return out;
+    }
+
+    /** dst ← src; either side may also be a host tensor (loading weights, reading results). */
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        if (src.dtype() != dst.dtype() || src.size() != dst.size())
+            throw new IllegalArgumentException("copy needs the same dtype and size: " + src.describe() + " → " + dst.describe());
+        long bytes = src.byteSize();
+        if (bytes == 0) return;
+        boolean srcHere = src.device() == Device.CUDA, dstHere = dst.device() == Device.CUDA;
+        if (srcHere && dstHere) context.deviceToDevice(pointer(dst), pointer(src), bytes);
+        else if (dstHere) context.toDevice(pointer(dst), Pointer.to(src.segment().asByteBuffer().order(ByteOrder.nativeOrder())), bytes);
+        else if (srcHere) context.toHost(Pointer.to(dst.segment().asByteBuffer().order(ByteOrder.nativeOrder())), pointer(src), bytes);
+        else dst.segment().copyFrom(src.segment());
+    }
+
+    @Override
+    public void fill(Tensor t, float value) {
+        requireF32(t, "fill");
+        long n = t.size();
+        kernels.launch("elementwise", "fill_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(t)).f32(value).i64(n));
+    }
+
+    // ---- elementwise -------------------------------------------------------------------------------------
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        sameSize("add", a, b, out);
+        long n = a.size();
+        kernels.launch("elementwise", "add_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(out)).i64(n));
+    }
+
+    @Override
+    public void axpy(float alpha, Tensor x, Tensor y) {
+        sameSize("axpy", x, y);
+        long n = x.size();
+        kernels.launch("elementwise", "axpy_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().f32(alpha).ptr(address(x)).ptr(address(y)).i64(n));
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        requireF32(x, "scale");
+        long n = x.size();
+        kernels.launch("elementwise", "scale_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(x)).f32(alpha).i64(n));
+    }
+
+    @Override
+    public double sumOfSquares(Tensor x) {
+        requireF32(x, "sumOfSquares");
+        long n = x.size();
+        long out = scratch.zeroed(8);
+        kernels.launch("elementwise", "sumsq_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(x)).i64(n).ptr(out));
+        double[] result = new double[1];
+        scratch.toHost(Pointer.to(result), 0, 8);
+        return result[0];
+    }
+
+    @Override
+    public boolean allFinite(Tensor x) {
+        requireF32(x, "allFinite");
+        long n = x.size();
+        long flag = scratch.upload(new int[] {1});
+        kernels.launch("elementwise", "all_finite_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(x)).i64(n).ptr(flag));
+        int[] result = new int[1];
+        scratch.toHost(Pointer.to(result), 0, 4);
+        return result[0] == 1;
+    }
+
+    // ---- matmul --------------------------------------------------------------------------------------
+
+    @Override
+    public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
+        requireF32(a, "matmul");
+        requireF32(b, "matmul");
+        requireF32(c, "matmul");
+        int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols();
+        int kb = transB ? b.cols() : b.rows(), n = transB ? b.rows() : b.cols();
+        if (k != kb || c.rows() != m || c.cols() != n)
+            throw new IllegalArgumentException("matmul shapes do not agree: a " + a.describe() + (transA ? "ᵀ" : "")
+                    + " · b " + b.describe() + (transB ? "ᵀ" : "") + " → c " + c.describe());
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            if (!accumulate) fill(c, 0f);
+            return;
+        }
+        switch (matmulPath) {
+            case CUBLAS, CUBLAS_BF16 -> {
+                context.makeCurrent();
+                cublas.gemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate,
+                        matmulPath == MatmulPath.CUBLAS_BF16);
+            }
+            case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
+                    KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
+                            .i32(m).i32(n).i32(k).i32(transA).i32(transB).i32(accumulate));
+        }
+    }
+
+    /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
+    public void matmulKernel(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
+        int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols(), n = transB ? b.rows() : b.cols();
+        if ((transB ? b.cols() : b.rows()) != k || c.rows() != m || c.cols() != n)
+            throw new IllegalArgumentException("matmul shapes do not agree: " + a.describe() + " · " + b.describe() + " → " + c.describe());
+        kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
+                KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
+                        .i32(m).i32(n).i32(k).i32(transA).i32(transB).i32(accumulate));
+    }
+
+    // ---- ternary -------------------------------------------------------------------------------------
+
+    @Override
+    public TernaryWeights packTernary(Tensor w, int shards, ShardAxis axis, float eps) {
+        requireF32(w, "packTernary");
+        int rows = w.rows(), cols = w.cols();
+        float[] gammas = absmeanScales(w, shards, axis, eps);
+        int wpr = TernaryLayout.wordsPerRow(cols);
+        long packedBytes = TernaryLayout.packedBytes(rows, cols);
+        DeviceStorage storage = new DeviceStorage(context, packedBytes + 4L * shards);
+        Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, rows, wpr * 16);
+        context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(gammas), 4L * shards);
+        long words = (long) rows * wpr;
+        kernels.launch("ternary", "tern_pack", kernels.gridFor(words, THREADS), THREADS,
+                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).i32(wpr).ptr(storage.address() + packedBytes)
+                        .i32(shards).i32(axisCode(axis)).ptr(storage.address()));
+        return new TernaryWeights(packed, rows, cols, gammas, axis);
+    }
+
+    @Override
+    public void unpackTernary(TernaryWeights w, Tensor out) {
+        requireF32(out, "unpackTernary");
+        if (out.rows() != w.rows() || out.cols() != w.cols())
+            throw new IllegalArgumentException("unpackTernary: " + out.describe() + " is not [" + w.rows() + ", " + w.cols() + "]");
+        long packed = packedAddress(w), n = (long) w.rows() * w.cols();
+        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.wordsPerRow(w.cols()))
+                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(address(out)));
+    }
+
+    /** Rows up to which {@link #ternaryMatmul} uses the matrix-vector kernel instead of the tiled one. */
+    static final int GEMV_MAX_ROWS = 4;
+
+    @Override
+    public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
+        requireF32(x, "ternaryMatmul");
+        requireF32(y, "ternaryMatmul");
+        int m = x.rows();
+        if (x.cols() != w.cols() || y.rows() != m || y.cols() != w.rows())
+            throw new IllegalArgumentException("ternaryMatmul: x " + x.describe() + " · W[" + w.rows() + ", " + w.cols()
+                    + "]ᵀ → y " + y.describe());
+        if (m == 0 || w.rows() == 0) return;
+        int wpr = TernaryLayout.wordsPerRow(w.cols());
+        int shared = m * wpr * 16 * 4;
+        if (m <= GEMV_MAX_ROWS && kernels.sharedFits(shared)) {
+            int groups = ceilDiv(w.rows(), 4), warpsPerBlock = THREADS / 32;
+            int blocksPerSm = Math.max(1, Math.min(4, (200 * 1024) / Math.max(1, shared)));
+            int grid = Math.min(ceilDiv(groups, warpsPerBlock), context.multiprocessors * blocksPerSm);
+            kernels.launch("ternary", m == 1 ? "tern_gemv1" : "tern_gemv4", grid, 1, 1, THREADS, shared,
+                    KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(wpr).ptr(scalesAddress(w))
+                            .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
+        } else {
+            kernels.launch("matmul", "tern_gemm", ceilDiv(w.rows(), 64), ceilDiv(m, 64), 1, THREADS, 0,
+                    KernelArgs.of().ptr(address(x)).ptr(packedAddress(w)).i32(wpr).ptr(scalesAddress(w)).i32(w.shards())
+                            .i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols()).ptr(address(y)).i32(m).i32(accumulate));
+        }
+    }
+
+    @Override
+    public void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
+        requireF32(dy, "ternaryMatmulT");
+        requireF32(dx, "ternaryMatmulT");
+        int m = dy.rows();
+        if (dy.cols() != w.rows() || dx.rows() != m || dx.cols() != w.cols())
+            throw new IllegalArgumentException("ternaryMatmulT: dy " + dy.describe() + " · W[" + w.rows() + ", " + w.cols()
+                    + "] → dx " + dx.describe());
+        if (m == 0 || w.cols() == 0) return;
+        if (w.rows() == 0) {
+            if (!accumulate) fill(dx, 0f);
+            return;
+        }
+        kernels.launch("matmul", "tern_gemm_t", ceilDiv(w.cols(), 64), ceilDiv(m, 64), 1, THREADS, 0,
+                KernelArgs.of().ptr(address(dy)).ptr(packedAddress(w)).i32(TernaryLayout.wordsPerRow(w.cols()))
+                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols())
+                        .ptr(address(dx)).i32(m).i32(accumulate));
+    }
+
+    // ---- fake quantizers -----------------------------------------------------------------------------
+
+    @Override
+    public float[] quantizeTernary(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
+        requireF32(w, "quantizeTernary");
+        sameSize("quantizeTernary", w, out);
+        float[] gammas = absmeanScales(w, shards, axis, eps);
+        long g = scratch.upload(gammas);
+        long n = w.size();
+        kernels.launch("ternary", "tern_fake_quant", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(g).i32(shards).i32(axisCode(axis))
+                        .ptr(address(out)));
+        return gammas;
+    }
+
+    @Override
+    public float[] quantizeBinary(Tensor w, Granularity granularity, Tensor out) {
+        requireF32(w, "quantizeBinary");
+        sameSize("quantizeBinary", w, out);
+        int rows = w.rows(), cols = w.cols();
+        float[] alpha;
+        if (granularity == Granularity.TENSOR) {
+            double sum = absSums(w, 1, ShardAxis.ROWS)[0];
+            long n = w.size();
+            alpha = new float[] {n == 0 ? 0f : (float) (sum / n)};
+        } else {
+            long sums = scratch.zeroed(8L * rows);
+            kernels.launch("ternary", "abs_sum_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+                    KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(sums));
+            double[] s = new double[rows];
+            scratch.toHost(Pointer.to(s), 0, 8L * rows);
+            alpha = new float[rows];
+            for (int r = 0; r < rows; r++) alpha[r] = cols == 0 ? 0f : (float) (s[r] / cols);
+        }
+        long a = scratch.upload(alpha);
+        long n = w.size();
+        kernels.launch("ternary", "binary_apply", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(a).i32(granularity == Granularity.ROW).ptr(address(out)));
+        return alpha;
+    }
+
+    @Override
+    public void quantizeSymmetric(Tensor x, int bits, Granularity granularity, Tensor out) {
+        requireF32(x, "quantizeSymmetric");
+        sameSize("quantizeSymmetric", x, out);
+        if (bits < 2 || bits > 16) throw new IllegalArgumentException("quantizeSymmetric: bits must be 2..16, got " + bits);
+        int rows = x.rows(), cols = x.cols();
+        float q = (1 << (bits - 1)) - 1;
+        float[] scales;
+        if (granularity == Granularity.TENSOR) {
+            long bitsOut = scratch.zeroed(4);
+            long n = x.size();
+            kernels.launch("ternary", "abs_max_all", kernels.gridFor(n, THREADS), THREADS,
+                    KernelArgs.of().ptr(address(x)).i64(n).ptr(bitsOut));
+            int[] raw = new int[1];
+            scratch.toHost(Pointer.to(raw), 0, 4);
+            float max = Float.intBitsToFloat(raw[0]);
+            scales = new float[] {max == 0 ? 1f : max / q};
+        } else {
+            long maxes = scratch.zeroed(4L * rows);
+            kernels.launch("ternary", "abs_max_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+                    KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
+            float[] max = new float[rows];
+            scratch.toHost(Pointer.to(max), 0, 4L * rows);
+            scales = new float[rows];
+            for (int r = 0; r < rows; r++) scales[r] = max[r] == 0 ? 1f : max[r] / q;
+        }
+        long s = scratch.upload(scales);
+        long n = x.size();
+        kernels.launch("ternary", "symq_apply", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(s).i32(granularity == Granularity.ROW).f32(q)
+                        .ptr(address(out)));
+    }
+
+    /** γ per shard, as the CPU backend computes it: eps + (float) (Σ|w| / count), Σ in double. */
+    private float[] absmeanScales(Tensor w, int shards, ShardAxis axis, float eps) {
+        int rows = w.rows(), cols = w.cols();
+        int extent = axis == ShardAxis.ROWS ? rows : cols;
+        if (shards < 1 || shards > Math.max(1, extent))
+            throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
+        double[] sums = absSums(w, shards, axis);
+        float[] g = new float[shards];
+        for (int s = 0; s < shards; s++) {
+            long lo = ceilDiv((long) s * extent, shards), hi = ceilDiv((long) (s + 1) * extent, shards);
+            long count = (hi - lo) * (axis == ShardAxis.ROWS ? cols : rows);
+            g[s] = eps + (float) (count == 0 ? 0 : sums[s] / count);
+        }
+        return g;
+    }
+
+    private double[] absSums(Tensor w, int shards, ShardAxis axis) {
+        long sums = scratch.zeroed(8L * shards);
+        long perShard = Math.max(1, w.size() / shards);
+        int gridX = (int) Math.max(1, Math.min(ceilDiv(perShard, THREADS), Math.max(1, context.multiprocessors * 8 / shards)));
+        kernels.launch("ternary", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
+                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).ptr(sums));
+        double[] out = new double[shards];
+        scratch.toHost(Pointer.to(out), 0, 8L * shards);
+        return out;
+    }
+
+    // ---- layers --------------------------------------------------------------------------------------
+
+    @Override
+    public void embedding(Tensor table, int[] ids, Tensor out) {
+        requireF32(table, "embedding");
+        requireF32(out, "embedding");
+        checkIds("embedding", ids, table);
+        if (out.rows() != ids.length || out.cols() != table.cols())
+            throw new IllegalArgumentException("embedding: out " + out.describe() + " is not [" + ids.length + ", " + table.cols() + "]");
+        if (ids.length == 0) return;
+        long d = scratch.upload(ids);
+        kernels.launch("layers", "embedding_fwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(address(out)));
+    }
+
+    @Override
+    public void embeddingBackward(Tensor dout, int[] ids, Tensor dtable) {
+        requireF32(dout, "embeddingBackward");
+        requireF32(dtable, "embeddingBackward");
+        checkIds("embeddingBackward", ids, dtable);
+        if (dout.rows() != ids.length || dout.cols() != dtable.cols())
+            throw new IllegalArgumentException("embeddingBackward: dout " + dout.describe() + " is not [" + ids.length + ", " + dtable.cols() + "]");
+        if (ids.length == 0) return;
+        long d = scratch.upload(ids);
+        kernels.launch("layers", "embedding_bwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(d).i32(ids.length).i32(dtable.cols()).ptr(address(dtable)));
+    }
+
+    @Override
+    public void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd) {
+        requireF32(x, "rmsnorm");
+        int rows = x.rows(), dim = x.cols();
+        if (weight.size() != dim || out.size() != x.size() || rstd.size() != rows)
+            throw new IllegalArgumentException("rmsnorm: x " + x.describe() + ", weight " + weight.describe() + ", out "
+                    + out.describe() + ", rstd " + rstd.describe());
+        if (rows == 0) return;
+        kernels.launch("layers", "rmsnorm_fwd", Math.min(rows, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(x)).ptr(address(weight)).f32(eps).i32(rows).i32(dim).ptr(address(out)).ptr(address(rstd)));
+    }
+
+    @Override
+    public void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight) {
+        int rows = x.rows(), dim = x.cols();
+        if (dout.size() != x.size() || dx.size() != x.size() || weight.size() != dim || dweight.size() != dim || rstd.size() != rows)
+            throw new IllegalArgumentException("rmsnormBackward: dout " + dout.describe() + ", x " + x.describe() + ", weight "
+                    + weight.describe() + ", rstd " + rstd.describe() + ", dx " + dx.describe() + ", dweight " + dweight.describe());
+        if (rows == 0) return;
+        kernels.launch("layers", "rmsnorm_bwd_dx", Math.min(rows, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(weight)).ptr(address(rstd))
+                        .i32(rows).i32(dim).ptr(address(dx)));
+        int colBlocks = ceilDiv(dim, THREADS);
+        int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
+        int rowsPerBand = ceilDiv(rows, bands);
+        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, ceilDiv(rows, rowsPerBand), 1, THREADS, 0,
+                KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
+                        .ptr(address(dweight)));
+    }
+
+    @Override
+    public void rope(Tensor x, int seq, int heads, int headDim, float theta, int posOffset, boolean inverse, Tensor out) {
+        requireF32(x, "rope");
+        if (headDim % 2 != 0 || x.cols() != heads * headDim || out.size() != x.size() || seq <= 0)
+            throw new IllegalArgumentException("rope: x " + x.describe() + " is not [rows, " + heads + "·" + headDim
+                    + "] with an even head dimension (seq " + seq + ", out " + out.describe() + ")");
+        long n = (long) x.rows() * heads * (headDim / 2);
+        kernels.launch("layers", "rope_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(x)).ptr(address(out)).i32(x.rows()).i32(seq).i32(heads).i32(headDim)
+                        .f32(theta).i32(posOffset).f32(inverse ? -1f : 1f));
+    }
+
+    /** Largest head dimension the attention kernels hold in registers and shared memory. */
+    public static final int MAX_HEAD_DIM = 128;
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim,
+                          Tensor out, Tensor lse) {
+        checkAttention(q, k, v, batch, qLen, kvLen, heads, headDim);
+        if (out.size() != q.size() || lse.size() != (long) batch * heads * qLen)
+            throw new IllegalArgumentException("attention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
+        if (batch == 0 || qLen == 0 || heads == 0) return;
+        kernels.launch("attention", "attn_fwd", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
+                KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(out)).ptr(address(lse))
+                        .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim))));
+    }
+
+    @Override
+    public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                  int batch, int qLen, int kvLen, int heads, int headDim,
+                                  Tensor dq, Tensor dk, Tensor dv) {
+        checkAttention(q, k, v, batch, qLen, kvLen, heads, headDim);
+        if (dout.size() != q.size() || out.size() != q.size() || dq.size() != q.size() || dk.size() != k.size()
+                || dv.size() != v.size() || lse.size() != (long) batch * heads * qLen)
+            throw new IllegalArgumentException("attentionBackward: a gradient or saved tensor has the wrong size (dout "
+                    + dout.describe() + ", dq " + dq.describe() + ", dk " + dk.describe() + ", dv " + dv.describe() + ")");
+        if (batch == 0 || heads == 0) return;
+        if (qLen == 0) {
+            fill(dk, 0f);
+            fill(dv, 0f);
+            return;
+        }
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        long items = (long) batch * qLen * heads;
+        long delta = scratch.zeroed(4 * items);
+        kernels.launch("attention", "attn_bwd_delta", (int) ceilDiv(items, THREADS / 32), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(address(out)).ptr(delta).i32(batch).i32(qLen).i32(heads).i32(headDim));
+        KernelArgs common = KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(dout))
+                .ptr(address(lse)).ptr(delta).ptr(address(dq));
+        kernels.launch("attention", "attn_bwd_dq", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
+                common.i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+        kernels.launch("attention", "attn_bwd_dkdv", ceilDiv(kvLen, 8), heads, batch, THREADS, 0,
+                KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(dout))
+                        .ptr(address(lse)).ptr(delta).ptr(address(dk)).ptr(address(dv))
+                        .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+    }
+
+    private static void checkAttention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim) {
+        if (headDim > MAX_HEAD_DIM || headDim <= 0)
+            throw new UnsupportedOperationException("CUDA attention supports head dimensions 1.." + MAX_HEAD_DIM + ", not " + headDim);
+        if (kvLen < qLen) throw new IllegalArgumentException("attention: kvLen " + kvLen + " < qLen " + qLen);
+        long width = (long) heads * headDim;
+        if (q.cols() != width || q.rows() != (long) batch * qLen || k.cols() != width || k.rows() != (long) batch * kvLen
+                || v.cols() != width || v.rows() != (long) batch * kvLen)
+            throw new IllegalArgumentException("attention: q " + q.describe() + ", k " + k.describe() + ", v " + v.describe()
+                    + " do not fit batch " + batch + ", qLen " + qLen + ", kvLen " + kvLen + ", heads " + heads + ", headDim " + headDim);
+    }
+
+    @Override
+    public void swiglu(Tensor gate, Tensor up, Tensor out) {
+        sameSize("swiglu", gate, up, out);
+        long n = gate.size();
+        kernels.launch("elementwise", "swiglu_fwd", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(gate)).ptr(address(up)).ptr(address(out)).i64(n));
+    }
+
+    @Override
+    public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
+        sameSize("swigluBackward", dout, gate, up, dgate, dup);
+        long n = gate.size();
+        kernels.launch("elementwise", "swiglu_bwd", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(address(gate)).ptr(address(up)).ptr(address(dgate)).ptr(address(dup)).i64(n));
+    }
+
+    @Override
+    public float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
+        requireF32(logits, "crossEntropy");
+        int n = logits.rows(), vocab = logits.cols();
+        if (targets.length != n)
+            throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for " + n + " rows of " + logits.describe());
+        if (dlogits != null && dlogits.size() != logits.size())
+            throw new IllegalArgumentException("crossEntropy: dlogits " + dlogits.describe() + " is not like " + logits.describe());
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            int t = targets[i];
+            if (t == -1) continue;
+            if (t < 0 || t >= vocab)
+                throw new IllegalArgumentException("crossEntropy: target " + t + " at row " + i + " is outside the vocabulary [0, " + vocab + ")");
+            count++;
+        }
+        if (n == 0) return 0f;              // as the CPU backend: no counted row, loss 0 and gradient 0
+        long ids = scratch.reserve(8L * n);
+        long rowLoss = ids + 4L * n;
+        scratch.toDevice(Pointer.to(targets), 0, 4L * n);
+        float gradScale = count == 0 ? 0f : lossScale / count;
+        kernels.launch("layers", "cross_entropy_f32", Math.min(n, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
+                        .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
+        float[] losses = new float[n];
+        scratch.toHost(Pointer.to(losses), 4L * n, 4L * n);
+        double sum = 0;
+        for (float l : losses) sum += l;
+        return count == 0 ? 0f : (float) (sum / count);
+    }
+
+    // ---- optimizer -----------------------------------------------------------------------------------
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p) {
+        sameSize("adamw", param, grad, m, v);
+        long n = param.size();
+        float[] k = adamConstants(p);
+        kernels.launch("elementwise", "adamw_f32", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(param)).ptr(address(grad)).ptr(address(m)).ptr(address(v)).i64(n)
+                        .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
+    }
+
+    /**
+     * The same AdamW step for many tensors in one launch (one hyperparameter set): the four lists are
+     * parallel, and each tensor's four members have the same size.
+     */
+    public void adamwAll(List<Tensor> params, List<Tensor> grads, List<Tensor> ms, List<Tensor> vs, AdamWParams p) {
+        int t = params.size();
+        if (grads.size() != t || ms.size() != t || vs.size() != t)
+            throw new IllegalArgumentException("adamwAll: lists of " + t + ", " + grads.size() + ", " + ms.size() + ", " + vs.size() + " tensors");
+        if (t == 0) return;
+        if (t > 65535) throw new IllegalArgumentException("adamwAll: at most 65535 tensors per launch, got " + t);
+        long[] table = new long[5 * t];
+        long largest = 0;
+        for (int i = 0; i < t; i++) {
+            sameSize("adamwAll #" + i, params.get(i), grads.get(i), ms.get(i), vs.get(i));
+            table[i] = address(params.get(i));
+            table[t + i] = address(grads.get(i));
+            table[2 * t + i] = address(ms.get(i));
+            table[3 * t + i] = address(vs.get(i));
+            table[4 * t + i] = params.get(i).size();
+            largest = Math.max(largest, params.get(i).size());
+        }
+        long base = scratch.reserve(8L * table.length);
+        scratch.toDevice(Pointer.to(table), 0, 8L * table.length);
+        float[] k = adamConstants(p);
+        int gridX = (int) Math.max(1, Math.min(ceilDiv(largest, THREADS), Math.max(1, context.multiprocessors * 8L / t)));
+        kernels.launch("elementwise", "adamw_multi_f32", gridX, t, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
+    }
+
+    /** {decay = 1 − lr·wd, stepSize = lr / (1 − β1^t), sqrt(1 − β2^t)}, from double as torch does. */
+    private static float[] adamConstants(AdamWParams p) {
+        double bc1 = 1 - Math.pow(p.beta1(), p.step()), bc2 = 1 - Math.pow(p.beta2(), p.step());
+        return new float[] {(float) (1 - (double) p.lr() * p.weightDecay()), (float) (p.lr() / bc1), (float) Math.sqrt(bc2)};
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------
+
+    private static int axisCode(ShardAxis axis) { return axis == ShardAxis.ROWS ? 0 : 1; }
+
+    private static DeviceStorage deviceStorage(Tensor t) {
+        Storage s = t.storage();
+        if (!(s instanceof DeviceStorage d))
+            throw new IllegalArgumentException("tensor " + t.describe() + " is not on the CUDA device");
+        return d;
+    }
+
+    private static long address(Tensor t) {
+        return deviceStorage(t).address() + t.offsetBytes();
+    }
+
+    private static DevicePointer pointer(Tensor t) {
+        return deviceStorage(t).pointer().plus(t.offsetBytes());
+    }
+
+    /** The packed words of weights this backend packed (layout and scales after them: TernaryLayout). */
+    private static long packedAddress(TernaryWeights w) {
+        Tensor p = w.packed();
+        if (p.dtype() != DType.TERNARY2 || p.rows() != w.rows() || p.cols() != TernaryLayout.wordsPerRow(w.cols()) * 16
+                || p.storage().byteSize() != p.byteSize() + 4L * w.shards() || p.offsetBytes() != 0)
+            throw new IllegalArgumentException("ternary weights " + p.describe() + " [" + w.rows() + ", " + w.cols()
+                    + "] were not packed by the CUDA backend");
+        return address(p);
+    }
+
+    private static long scalesAddress(TernaryWeights w) {
+        return packedAddress(w) + w.packed().byteSize();
+    }
+
+    private static void requireF32(Tensor t, String op) {
+        if (t.dtype() != DType.F32) throw new IllegalArgumentException(op + " needs an f32 tensor, not " + t.describe());
+        deviceStorage(t);
+    }
+
+    private static void sameSize(String op, Tensor... ts) {
+        for (Tensor t : ts) requireF32(t, op);
+        for (int i = 1; i < ts.length; i++)
+            if (ts[i].size() != ts[0].size())
+                throw new IllegalArgumentException(op + ": " + ts[i].describe() + " differs in size from " + ts[0].describe());
+    }
+
+    private static void checkIds(String op, int[] ids, Tensor table) {
+        int rows = table.rows();
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= rows)
+                throw new IllegalArgumentException(op + ": id " + ids[i] + " at position " + i + " is outside [0, " + rows
+                        + ") of " + table.describe());
+    }
+
+    private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+    private static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+
+    @Override
+    public void close() {
+        if (cublas != null) cublas.close();
+        scratch.close();
+        kernels.close();
+        context.close();
+    }
+}

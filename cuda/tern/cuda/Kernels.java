@@ -1,0 +1,113 @@
+package tern.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import jcuda.CudaException;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+/**
+ * The kernels of {@code resources/tern/cuda/*.cu}, compiled for the device in hand (through the
+ * {@link KernelCache}) and loaded as driver modules; launched by name. With {@code checkEachLaunch} every
+ * launch is followed by a synchronize, so an error inside a kernel is reported against that kernel's name
+ * instead of at some later copy (tests and debugging; it costs the overlap of host and device).
+ */
+final class Kernels implements AutoCloseable {
+    static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention");
+
+    private final CudaContext context;
+    private final boolean checkEachLaunch;
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, Integer> dynamicSharedLimit = new HashMap<>();
+
+    Kernels(CudaContext context, KernelCache cache, boolean checkEachLaunch) {
+        this.context = context;
+        this.checkEachLaunch = checkEachLaunch;
+        context.makeCurrent();
+        for (String source : SOURCES) {
+            CUmodule module = new CUmodule();
+            cuModuleLoadData(module, cache.cubin(source(source), source + ".cu", context.arch));
+            modules.put(source, module);
+        }
+    }
+
+    /** The text of kernel source {@code name} (without ".cu") from the class path. */
+    static String source(String name) {
+        String path = "/tern/cuda/" + name + ".cu";
+        try (InputStream in = Kernels.class.getResourceAsStream(path)) {
+            if (in == null) throw new IllegalStateException("kernel source " + path + " is not on the class path");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read kernel source " + path, e);
+        }
+    }
+
+    private CUfunction function(String module, String name) {
+        return functions.computeIfAbsent(name, n -> {
+            CUfunction f = new CUfunction();
+            cuModuleGetFunction(f, modules.get(module), n);
+            return f;
+        });
+    }
+
+    /** Launches kernel {@code name} of {@code module} on a 1-D block of {@code threads}. */
+    void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, KernelArgs args) {
+        if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;     // nothing to do (empty tensors)
+        context.makeCurrent();
+        CUfunction f = function(module, name);
+        if (sharedBytes > 48 * 1024) raiseDynamicShared(name, f, sharedBytes);
+        try {
+            cuLaunchKernel(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, null, args.pointer(), null);
+            if (checkEachLaunch) cuCtxSynchronize();
+        } catch (CudaException e) {
+            throw new IllegalStateException("CUDA kernel " + name + " (grid " + gridX + "x" + gridY + "x" + gridZ
+                    + ", block " + threads + ", shared " + sharedBytes + " B) failed: " + e.getMessage(), e);
+        }
+    }
+
+    void launch(String module, String name, int gridX, int threads, KernelArgs args) {
+        launch(module, name, gridX, 1, 1, threads, 0, args);
+    }
+
+    /** Blocks for a grid-stride loop over n elements: enough to fill the device, no more than needed. */
+    int gridFor(long n, int threads) {
+        long needed = (n + threads - 1) / threads;
+        long fill = (long) context.multiprocessors * 8;
+        return (int) Math.max(1, Math.min(needed, fill));
+    }
+
+    /** Whether a block may use {@code bytes} of dynamic shared memory on this device. */
+    boolean sharedFits(int bytes) {
+        return bytes <= Math.max(48 * 1024, context.maxSharedPerBlockOptin);
+    }
+
+    private void raiseDynamicShared(String name, CUfunction f, int bytes) {
+        Integer set = dynamicSharedLimit.get(name);
+        if (set != null && set >= bytes) return;
+        cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+        dynamicSharedLimit.put(name, bytes);
+    }
+
+    @Override
+    public void close() {
+        context.makeCurrent();
+        for (CUmodule m : modules.values()) cuModuleUnload(m);
+        modules.clear();
+        functions.clear();
+    }
+}

@@ -1,0 +1,154 @@
+// Layer kernels: embedding, RMSNorm, rotary embedding, fused cross-entropy. Valid for sm_70 and later.
+
+// NVRTC has no <math.h>: the one constant we use from it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
+__device__ float block_sum_f(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < (blockDim.x >> 5) ? partial[lane] : 0.0f;
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+        if (lane == 0) partial[0] = v;
+    }
+    __syncthreads();
+    return partial[0];                    // every thread gets the total
+}
+
+__device__ float block_max_all(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < (blockDim.x >> 5) ? partial[lane] : -INFINITY;
+        for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_down_sync(0xffffffffu, v, o));
+        if (lane == 0) partial[0] = v;
+    }
+    __syncthreads();
+    return partial[0];
+}
+
+// ---- embedding ----------------------------------------------------------------------------------------
+
+// out[i] = table[ids[i]]; blocks over output rows, threads over the dimension. ids were checked on the host.
+extern "C" __global__ void embedding_fwd(const float* table, const int* ids, int n, int dim, float* out) {
+    for (int i = blockIdx.x; i < n; i += gridDim.x) {
+        const float* src = table + (long)ids[i] * dim;
+        float* dst = out + (long)i * dim;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) dst[d] = src[d];
+    }
+}
+
+// dtable[ids[i]] += dout[i]; atomics because an id may repeat.
+extern "C" __global__ void embedding_bwd(const float* dout, const int* ids, int n, int dim, float* dtable) {
+    for (int i = blockIdx.x; i < n; i += gridDim.x) {
+        float* dst = dtable + (long)ids[i] * dim;
+        const float* src = dout + (long)i * dim;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) atomicAdd(dst + d, src[d]);
+    }
+}
+
+// ---- RMSNorm --------------------------------------------------------------------------------------------
+
+// out = x * r * w with r = 1 / sqrt(mean(x²) + eps) per row; rstd[row] = r. One block per row.
+extern "C" __global__ void rmsnorm_fwd(const float* x, const float* w, float eps, int rows, int dim,
+                                       float* out, float* rstd) {
+    for (int row = blockIdx.x; row < rows; row += gridDim.x) {
+        const float* xr = x + (long)row * dim;
+        float ss = 0.0f;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) ss = fmaf(xr[d], xr[d], ss);
+        ss = block_sum_f(ss);
+        float r = 1.0f / sqrtf(ss / dim + eps);
+        float* o = out + (long)row * dim;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) o[d] = xr[d] * r * w[d];
+        if (threadIdx.x == 0) rstd[row] = r;
+    }
+}
+
+// dx = r w g - x r³ mean(g w x) per row (g = dout). One block per row.
+extern "C" __global__ void rmsnorm_bwd_dx(const float* dout, const float* x, const float* w, const float* rstd,
+                                          int rows, int dim, float* dx) {
+    for (int row = blockIdx.x; row < rows; row += gridDim.x) {
+        const float* xr = x + (long)row * dim;
+        const float* g = dout + (long)row * dim;
+        float dot = 0.0f;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) dot = fmaf(g[d] * w[d], xr[d], dot);
+        dot = block_sum_f(dot);
+        float r = rstd[row];
+        float c = r * r * r * dot / dim;
+        float* o = dx + (long)row * dim;
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) o[d] = r * w[d] * g[d] - xr[d] * c;
+    }
+}
+
+// dw[d] += Σ_row g x r: blockIdx.x picks 256 columns, blockIdx.y a band of rows; one atomic per column
+// per band keeps the sum parallel without a rows × dim scratch.
+extern "C" __global__ void rmsnorm_bwd_dw(const float* dout, const float* x, const float* rstd,
+                                          int rows, int dim, int rowsPerBand, float* dw) {
+    int d = blockIdx.x * blockDim.x + threadIdx.x;
+    if (d >= dim) return;
+    int r0 = blockIdx.y * rowsPerBand, r1 = min(rows, r0 + rowsPerBand);
+    float acc = 0.0f;
+    for (int r = r0; r < r1; r++) acc = fmaf(dout[(long)r * dim + d] * x[(long)r * dim + d], rstd[r], acc);
+    atomicAdd(dw + d, acc);
+}
+
+// ---- rotary embedding ------------------------------------------------------------------------------------
+
+// Hugging Face rotate_half: dimension i pairs with i + headDim/2, angle pos * theta^(-2i/headDim),
+// pos = posOffset + row % seq. The angle is computed in double: at positions in the thousands a float
+// angle is off by 1e-4 radians. sign = -1 rotates backwards (the backward pass). out may alias x.
+extern "C" __global__ void rope_f32(const float* x, float* out, int rows, int seq, int heads, int headDim,
+                                    float theta, int posOffset, float sign) {
+    int half = headDim / 2;
+    long n = (long)rows * heads * half;
+    for (long t = (long)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (long)blockDim.x * gridDim.x) {
+        int i = (int)(t % half);
+        long rh = t / half;
+        int h = (int)(rh % heads);
+        int row = (int)(rh / heads);
+        int pos = posOffset + row % seq;
+        double angle = (double)pos * pow((double)theta, -2.0 * i / headDim);
+        double s, c;
+        sincos(angle, &s, &c);
+        float cs = (float)c, sn = (float)s * sign;
+        long base = (long)row * heads * headDim + (long)h * headDim;
+        float a = x[base + i], b = x[base + i + half];
+        out[base + i] = a * cs - b * sn;
+        out[base + i + half] = b * cs + a * sn;
+    }
+}
+
+// ---- cross-entropy ---------------------------------------------------------------------------------------
+
+// One block per row: softmax, loss = logsumexp - logit[target] (0 for ignored rows, target -1), and when
+// writeGrad, dlogits = gradScale (softmax - onehot) (0 for ignored rows). gradScale = lossScale / count.
+extern "C" __global__ void cross_entropy_f32(const float* logits, const int* targets, int n, int vocab,
+                                             float* dlogits, int writeGrad, float gradScale, float* rowLoss) {
+    for (int row = blockIdx.x; row < n; row += gridDim.x) {
+        const float* z = logits + (long)row * vocab;
+        int t = targets[row];
+        float mx = -INFINITY;
+        for (int c = threadIdx.x; c < vocab; c += blockDim.x) mx = fmaxf(mx, z[c]);
+        mx = block_max_all(mx);
+        float sum = 0.0f;
+        for (int c = threadIdx.x; c < vocab; c += blockDim.x) sum += expf(z[c] - mx);
+        sum = block_sum_f(sum);
+        if (threadIdx.x == 0) rowLoss[row] = t < 0 ? 0.0f : logf(sum) + mx - z[t];
+        if (writeGrad) {
+            float* g = dlogits + (long)row * vocab;
+            float inv = 1.0f / sum;
+            for (int c = threadIdx.x; c < vocab; c += blockDim.x)
+                g[c] = t < 0 ? 0.0f : gradScale * (expf(z[c] - mx) * inv - (c == t ? 1.0f : 0.0f));
+        }
+    }
+}
