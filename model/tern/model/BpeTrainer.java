@@ -51,6 +51,13 @@ public final class BpeTrainer {
 
     public int distinctWords() { return wordCounts.size(); }
 
+    /** Trains on one in-memory text (the generated demo corpus, a test string). */
+    public static Tokenizer train(CharSequence text, int vocabSize) {
+        BpeTrainer t = new BpeTrainer();
+        t.addText(text);
+        return t.train(vocabSize, s -> {});
+    }
+
     /** Trains on {@code files} (streamed one after another) and returns the tokenizer. */
     public static Tokenizer train(List<Path> files, int vocabSize, Consumer<String> progress) throws IOException {
         BpeTrainer t = new BpeTrainer();

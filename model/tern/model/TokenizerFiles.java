@@ -51,10 +51,12 @@ public final class TokenizerFiles {
         if (root.get("added_tokens") instanceof List<?> added) {
             for (Object o : added) {
                 Map<String, Object> t = object(o, file, "added_tokens entry");
-                String content = (String) t.get("content");
-                Object id = t.get("id");
-                if (!content.equals(byId.get(idOf(id, file, "added_tokens")))) putId(byId, content, id, file, "added_tokens");
-                if (!Boolean.FALSE.equals(t.get("special"))) specials.add(idOf(id, file, "added_tokens"));
+                if (!(t.get("content") instanceof String content))
+                    throw new TokenizerFormatException(file, "added token " + Json.write(t) + " has no string content");
+                int id = idOf(t.get("id"), file, "added_tokens");
+                if (!content.equals(byId.get(id))) putId(byId, content, t.get("id"), file, "added_tokens");
+                // Added tokens hold raw text, not byte-level characters, whether or not HF calls them special.
+                specials.add(id);
             }
         }
         List<String[]> merges = new ArrayList<>(mergeList.size());

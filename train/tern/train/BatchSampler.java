@@ -106,9 +106,13 @@ public final class BatchSampler {
     }
 
     private static long parse(Object v, String key) {
-        if (v instanceof Number n && !(v instanceof Double || v instanceof Float)) return n.longValue();
-        if (v instanceof String s && s.startsWith("0x")) return Long.parseUnsignedLong(s.substring(2), 16);
-        if (v instanceof String s) return Long.parseLong(s);
+        try {
+            if (v instanceof Number n && !(v instanceof Double || v instanceof Float)) return n.longValue();
+            if (v instanceof String s && s.startsWith("0x")) return Long.parseUnsignedLong(s.substring(2), 16);
+            if (v instanceof String s) return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            // fall through to the message below
+        }
         throw new DataException("data cursor field '" + key + "' is " + v + ", expected an integer or a 0x hex string");
     }
 

@@ -101,6 +101,10 @@ class BatchSamplerTest {
         assertTrue(e.getMessage().contains("windows"), e.getMessage());
         e = assertThrows(DataException.class, () -> new BatchSampler(shards, 4, 16, 6).restore(cursor));
         assertTrue(e.getMessage().contains("seed"), e.getMessage());
+        Map<String, Object> garbled = new java.util.HashMap<>(cursor);
+        garbled.put("rng_state", "0xnot-hex");
+        e = assertThrows(DataException.class, () -> new BatchSampler(shards, 4, 16, 5).restore(garbled));
+        assertTrue(e.getMessage().contains("rng_state"), e.getMessage());
     }
 
     @Test
