@@ -43,10 +43,10 @@ final class Quantizers {
 
     /*
      * BiLM (Spectra, arXiv 2407.12327, Table 1): SPEC.md marks the exact binary scale CHECK. Our searches of
-     * the stored copies of the paper (arXiv abstract page, Hugging Face paper page, review sites) reached
-     * its abstract and summaries but not Table 1's text, so the formula below is NOT confirmed against the
-     * paper: it is the Backend contract's choice, α = mean|W| per unit with sign(0) = +1 — the XNOR-Net /
-     * BinaryConnect scale, which minimises ‖W − α·sign(W)‖² for a fixed sign pattern.
+     * the stored copies of the paper (arXiv abstract page, Hugging Face paper page, review sites) and of the
+     * NolanoOrg/SpectraSuite README reached abstracts and summaries but not Table 1's text, so the formula
+     * below is NOT confirmed against the paper: it is the Backend contract's choice, α = mean|W| per unit
+     * with sign(0) = +1 — the XNOR-Net scale, which minimises ‖W − α·sign(W)‖² for a fixed sign pattern.
      */
     /** out ← α·sign(w), α = mean|w| per unit (accumulated in double), sign(0) = +1. Returns the α's. */
     float[] binary(Tensor w, Granularity granularity, Tensor out) {
