@@ -286,12 +286,12 @@ def load_model(path, out):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
     if os.path.isfile(os.path.join(path, "model.safetensors")) and os.path.isfile(os.path.join(path, "config.json")):
-        model = LlamaForCausalLM.from_pretrained(path, torch_dtype=torch.float32, attn_implementation="eager")
-        return model.eval(), path
+        model = LlamaForCausalLM.from_pretrained(path, attn_implementation="eager")
+        return model.float().eval(), path
     torch.manual_seed(MODEL_SEED)
     config = LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64,
-                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, torch_dtype="float32")
+                         rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False)
     model = LlamaForCausalLM(config).float().eval()
     model.save_pretrained(out, safe_serialization=True)
     return model, "generated (seed %d), saved beside the results" % MODEL_SEED
