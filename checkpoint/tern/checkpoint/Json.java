@@ -138,7 +138,13 @@ public final class Json {
             digits();
         }
         String s = text.substring(start, pos);
-        if (integral && s.length() < 19) return Long.parseLong(s);
+        if (integral) {
+            try {
+                return Long.parseLong(s);                  // every long exactly, 64-bit RNG states included
+            } catch (NumberFormatException beyondLong) {
+                // an integer outside the long range: a double, as for any other large number
+            }
+        }
         return Double.parseDouble(s);
     }
 

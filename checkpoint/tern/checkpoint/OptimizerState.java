@@ -1,0 +1,103 @@
+package tern.checkpoint;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import tern.runtime.AdamW;
+import tern.runtime.Backend;
+import tern.runtime.DType;
+import tern.runtime.Device;
+import tern.runtime.Parameter;
+import tern.runtime.Tensor;
+
+/**
+ * AdamW's state as {@code optimizer.safetensors}: {@code exp_avg.<param>} and {@code exp_avg_sq.<param>}
+ * (f32, so a resume is exact) for every parameter, and the optimizer's step in the metadata ({@code step};
+ * betas and eps are recorded for people, not enforced). Loading checks everything first (every moment
+ * present, shaped as its parameter, nothing unknown) and only then copies, so a bad file leaves the
+ * optimizer untouched.
+ */
+public final class OptimizerState {
+    public static final String FILE = "optimizer.safetensors";
+    static final String FIRST = "exp_avg.", SECOND = "exp_avg_sq.";
+
+    private OptimizerState() {}
+
+    public static String firstMomentName(String param) { return FIRST + param; }
+
+    public static String secondMomentName(String param) { return SECOND + param; }
+
+    /**
+     * A snapshot of the moments as file content. Host moments are referenced (write before the next
+     * update); device moments are downloaded now.
+     */
+    public static AtomicFiles.Content content(AdamW opt, Backend backend) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Parameter p : opt.parameters()) {
+            tensors.put(firstMomentName(p.name), onHost(opt.firstMoment(p), backend));
+            tensors.put(secondMomentName(p.name), onHost(opt.secondMoment(p), backend));
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("step", Long.toString(opt.step()));
+        meta.put("beta1", Float.toString(opt.beta1));
+        meta.put("beta2", Float.toString(opt.beta2));
+        meta.put("eps", Float.toString(opt.eps));
+        return Safetensors.content(tensors, meta, DType.F32);
+    }
+
+    private static Tensor onHost(Tensor t, Backend backend) {
+        return t.device() == Device.CPU ? t : Tensor.of(backend.download(t), t.shape());
+    }
+
+    /** Restores the moments and step of {@code opt} from {@code file}. */
+    public static void load(Path file, AdamW opt, Backend backend) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            String step = f.metadata().get("step");
+            long s;
+            try {
+                s = Long.parseLong(step);
+            } catch (NumberFormatException | NullPointerException e) {
+                throw new CheckpointException(file, "metadata step = " + step + " is not the optimizer's step count");
+            }
+            if (s < 0) throw new CheckpointException(file, "metadata step = " + s + " is negative");
+            Set<String> expected = new HashSet<>();
+            for (Parameter p : opt.parameters()) {
+                for (String name : List.of(firstMomentName(p.name), secondMomentName(p.name))) {
+                    expected.add(name);
+                    if (!f.contains(name)) throw new CheckpointException(file, "tensor '" + name + "' is missing (parameter " + p.name + ")");
+                    SafetensorsHeader.Entry e = f.entry(name);
+                    if (!Arrays.equals(e.shape(), p.value.shape()))
+                        throw new CheckpointException(file, "tensor '" + name + "': shape " + Arrays.toString(e.shape())
+                                + " does not match parameter " + p.name + " " + Arrays.toString(p.value.shape()));
+                    if (e.dtype() != SafetensorsDType.F32 && e.dtype() != SafetensorsDType.F16 && e.dtype() != SafetensorsDType.BF16)
+                        throw new CheckpointException(file, "tensor '" + name + "': dtype " + e.dtype() + " is not a float type");
+                }
+            }
+            for (String name : f.names())
+                if (!expected.contains(name))
+                    throw new CheckpointException(file, "tensor '" + name + "' matches no parameter of this model");
+            for (Parameter p : opt.parameters()) {
+                restore(f, firstMomentName(p.name), opt.firstMoment(p), backend);
+                restore(f, secondMomentName(p.name), opt.secondMoment(p), backend);
+            }
+            opt.setStep(s);
+        }
+    }
+
+    private static void restore(SafetensorsFile f, String name, Tensor moment, Backend backend) {
+        try (Tensor src = f.tensor(name)) {
+            if (moment.device() == Device.CPU) {
+                MemorySegment.copy(src.segment(), 0, moment.segment(), 0, moment.byteSize());
+            } else {
+                try (Tensor up = backend.upload(src.toFloatArray(), moment.shape())) {
+                    backend.copy(up, moment);
+                }
+            }
+        }
+    }
+}
