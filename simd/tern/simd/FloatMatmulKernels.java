@@ -41,4 +41,10 @@ interface FloatMatmulKernels {
 
     /** y[j] (+)= Σ_p x[p]·b[p][j] for j in [j0, j1): one row times a row-major b [k, n]. */
     void matvecCols(MemorySegment x, MemorySegment b, int k, int n, MemorySegment y, int j0, int j1, boolean add);
+
+    /**
+     * Runs {@code steps} rounds of independent fused multiply-adds with nothing but registers (the peak
+     * probe of {@link FloatMatmulPeak}); returns the flops done and a value that keeps them alive.
+     */
+    double[] fmaBurst(long steps);
 }

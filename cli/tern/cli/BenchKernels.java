@@ -1,0 +1,185 @@
+package tern.cli;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+import tern.checkpoint.Json;
+import tern.runtime.DType;
+import tern.runtime.ShardAxis;
+import tern.runtime.Tensor;
+import tern.runtime.TernaryWeights;
+import tern.simd.FloatMatmul;
+import tern.simd.FloatMatmulPeak;
+import tern.simd.Parallel;
+import tern.simd.TernaryMatmul;
+import tern.simd.Vectorization;
+
+/**
+ * {@code tern bench kernels [--json]}: float and ternary matmul at a training shape and a decode shape,
+ * with the machine's copy bandwidth and FMA peak measured in the same run, so every rate has its
+ * ceiling beside it. Each figure is the median of several timed runs after warm-up runs.
+ *
+ * <p>{@code tern bench} dispatches on its first argument through {@link #SUBCOMMANDS}; other bench
+ * subcommands register there.
+ */
+final class BenchKernels {
+    /** {@code tern bench <name> ...}: subcommands of bench, by name. */
+    static final Map<String, Main.Runner> SUBCOMMANDS = new LinkedHashMap<>();
+
+    static {
+        SUBCOMMANDS.put("kernels", BenchKernels::run);
+    }
+
+    // Training shape: a 512-token batch through a 1024 → 4096 linear layer.
+    static final int TRAIN_M = 512, TRAIN_K = 1024, TRAIN_N = 4096;
+    // Decode shape: one token through a 16384 × 16384 matrix: 1 GiB in f32 and 64 MiB packed ternary,
+    // both larger than the 32 MiB L3, so both stream from memory.
+    static final int DECODE_OUT = 16384, DECODE_IN = 16384;
+    static final long COPY_BYTES = 1L << 30;
+
+    private BenchKernels() {}
+
+    /** {@code tern bench SUBCOMMAND ...}. */
+    static int dispatch(String[] args) throws Exception {
+        Main.Runner r = args.length == 0 ? null : SUBCOMMANDS.get(args[0]);
+        if (r == null)
+            throw new UsageException("usage: tern bench {" + String.join("|", SUBCOMMANDS.keySet()) + "} [ARGS]"
+                    + (args.length == 0 ? "" : " (unknown: '" + args[0] + "')"));
+        return r.run(Arrays.copyOfRange(args, 1, args.length));
+    }
+
+    static int run(String[] args) throws Exception {
+        boolean json = false;
+        for (String a : args) {
+            if (a.equals("--json")) json = true;
+            else throw new UsageException("usage: tern bench kernels [--json] (unknown argument '" + a + "')");
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("threads", Parallel.THREADS);
+        out.put("simd", Vectorization.describe());
+        out.put("load_average_before", loadAverage());
+        Progress log = new Progress(!json);
+
+        double peak = FloatMatmulPeak.gflops(20_000_000L, 5);
+        out.put("fma_peak_gflops", round(peak));
+        out.put("fma_peak_method", "measured: register-only FMA chains on every thread (best of 5 bursts)");
+        log.line("FMA peak (measured)", "%.1f GFLOP/s", peak);
+
+        double copy = copyBandwidth();
+        out.put("copy_bandwidth_gbps", round(copy));
+        out.put("copy_method", "MemorySegment.copy of 1 GiB split over all threads; bytes read + written");
+        log.line("copy bandwidth", "%.1f GB/s (read + write)", copy);
+
+        double flops = 2.0 * TRAIN_M * TRAIN_K * TRAIN_N;
+        double floatMm, ternMm, ternMmT;
+        try (Tensor x = random(1, TRAIN_M, TRAIN_K); Tensor w = random(2, TRAIN_N, TRAIN_K);
+             Tensor b = random(3, TRAIN_K, TRAIN_N); Tensor y = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_N);
+             Tensor dx = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_K);
+             TernaryWeights tw = TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f)) {
+            floatMm = median(() -> FloatMatmul.matmul(x, false, b, false, y, false), 3, 9);
+            ternMm = median(() -> TernaryMatmul.forward(x, tw, y, false), 3, 9);
+            ternMmT = median(() -> TernaryMatmul.backward(y, tw, dx, false), 3, 9);
+        }
+        out.put("train_m", TRAIN_M);
+        out.put("train_k", TRAIN_K);
+        out.put("train_n", TRAIN_N);
+        out.put("float_matmul_gflops", round(flops / floatMm / 1e9));
+        out.put("float_matmul_fraction_of_peak", round(flops / floatMm / 1e9 / peak));
+        out.put("ternary_matmul_gflops", round(flops / ternMm / 1e9));
+        out.put("ternary_matmul_t_gflops", round(flops / ternMmT / 1e9));
+        out.put("ternary_vs_float_matmul", round(floatMm / ternMm));
+        log.line("float matmul " + TRAIN_M + "x" + TRAIN_K + " · " + TRAIN_K + "x" + TRAIN_N, "%.1f GFLOP/s (%.0f%% of peak)",
+                flops / floatMm / 1e9, 100 * flops / floatMm / 1e9 / peak);
+        log.line("ternary x·Wᵀ, same shape", "%.1f GFLOP/s equivalent (%.2fx float)", flops / ternMm / 1e9, floatMm / ternMm);
+        log.line("ternary dy·W, same shape", "%.1f GFLOP/s equivalent (%.2fx float)", flops / ternMmT / 1e9, floatMm / ternMmT);
+
+        double floatMv, ternMv;
+        long packedBytes = (long) DECODE_OUT * DECODE_IN / 4;   // the forward panel: 2 bits per weight
+        try (Tensor w = random(4, DECODE_OUT, DECODE_IN); Tensor x = random(5, 1, DECODE_IN);
+             Tensor y = Tensor.zeros(DType.F32, 1, DECODE_OUT)) {
+            floatMv = median(() -> FloatMatmul.matmul(x, false, w, true, y, false), 3, 9);
+            try (TernaryWeights tw = TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f)) {
+                ternMv = median(() -> TernaryMatmul.forward(x, tw, y, false), 5, 15);
+            }
+        }
+        double floatBytes = 4.0 * DECODE_OUT * DECODE_IN;
+        out.put("decode_rows", 1);
+        out.put("decode_out", DECODE_OUT);
+        out.put("decode_in", DECODE_IN);
+        out.put("float_matvec_gbps", round(floatBytes / floatMv / 1e9));
+        out.put("ternary_matvec_gbps", round(packedBytes / ternMv / 1e9));
+        out.put("ternary_matvec_gweights_per_s", round((double) DECODE_OUT * DECODE_IN / ternMv / 1e9));
+        out.put("ternary_vs_float_matvec", round(floatMv / ternMv));
+        out.put("load_average_after", loadAverage());
+        log.line("float matvec 1x" + DECODE_IN + " · (" + DECODE_OUT + "x" + DECODE_IN + ")ᵀ", "%.1f GB/s, %.2f ms", floatBytes / floatMv / 1e9, floatMv * 1e3);
+        log.line("ternary matvec, same shape", "%.1f GB/s of packed codes, %.2f ms (%.1fx float)",
+                packedBytes / ternMv / 1e9, ternMv * 1e3, floatMv / ternMv);
+        if (json) System.out.println(Json.write(out));
+        else System.out.println("load average before/after: " + out.get("load_average_before") + " / " + loadAverage());
+        return 0;
+    }
+
+    /** Median seconds of {@code reps} timed runs after {@code warmup} untimed ones. */
+    static double median(Runnable r, int warmup, int reps) {
+        for (int i = 0; i < warmup; i++) r.run();
+        double[] t = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            t[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(t);
+        return t[reps / 2];
+    }
+
+    /** GB/s of a multithreaded 1 GiB copy, counting the bytes read and the bytes written (STREAM's convention). */
+    static double copyBandwidth() {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment src = arena.allocate(COPY_BYTES, 64), dst = arena.allocate(COPY_BYTES, 64);
+            src.fill((byte) 1);
+            dst.fill((byte) 0);   // touch every page before timing
+            int pieces = 64;
+            long piece = COPY_BYTES / pieces;
+            double s = median(() -> Parallel.range(pieces, 1, (p0, p1) ->
+                    MemorySegment.copy(src, p0 * piece, dst, p0 * piece, (p1 - p0) * piece)), 2, 7);
+            return 2.0 * COPY_BYTES / s / 1e9;
+        }
+    }
+
+    /** A tensor of uniform values in [−1, 1), filled in parallel from a fixed seed. */
+    static Tensor random(long seed, int rows, int cols) {
+        Tensor t = Tensor.zeros(DType.F32, rows, cols);
+        MemorySegment s = t.segment();
+        Parallel.range(rows, 1, (r0, r1) -> {
+            SplittableRandom rnd = new SplittableRandom(seed * 1_000_003L + r0);
+            for (long i = (long) r0 * cols; i < (long) r1 * cols; i++)
+                s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (rnd.nextDouble() * 2 - 1));
+        });
+        return t;
+    }
+
+    static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).trim();
+        } catch (Exception e) {
+            return "unknown";
+        }
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    /** Human-readable lines, or nothing in --json mode (stdout then holds only the JSON object). */
+    private record Progress(boolean enabled) {
+        void line(String what, String format, Object... args) {
+            if (enabled) System.out.printf("%-44s %s%n", what, String.format(format, args));
+        }
+    }
+}
