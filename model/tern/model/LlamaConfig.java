@@ -164,7 +164,7 @@ public record LlamaConfig(int vocabSize, int hidden, int intermediate, int layer
         return g == Granularity.TENSOR ? matrices : layers * rowsPerLayer;
     }
 
-    /** "99M-like: 512 hidden, 16 layers, …" for logs and the demo. */
+    /** One line for logs and the demo: shape, precision and parameter count. */
     public String describe() {
         return String.format("vocab %d, hidden %d, GLU %d, %d layers, %d heads, context %d, %s weights%s%s%s, %.2fM parameters",
                 vocabSize, hidden, intermediate, layers, heads, contextLength, precision.weights().label(),
