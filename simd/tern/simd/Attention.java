@@ -10,38 +10,86 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>Layout: q, out [batch·qLen, heads·headDim]; k, v [batch·kvLen, heads·headDim]; lse [batch, heads, qLen].
  * Query i sees keys j ≤ i + (kvLen − qLen): with a KV cache the queries are the last qLen positions.
+ *
+ * <p>Why transposes: a head is short (64–128 floats), so a dot product per key spends as much time
+ * reducing lanes and calling as multiplying. With one head's K and V copied transposed ([headDim, kvLen],
+ * each dimension a contiguous row over the keys), a query's whole score row is headDim long axpys and its
+ * output headDim long dots. The copy costs kvLen·headDim per head, repaid when several queries share it;
+ * a few queries (KV-cache decoding) take the dot-per-key path instead.
  */
 final class Attention {
     /** Flops per parallel chunk below which the fork is not worth it. */
     private static final int MIN_CHUNK_WORK = 1 << 15;
+    /** Below this many queries per head the transposed copy of K and V costs more than it saves. */
+    private static final int MIN_QUERIES_FOR_TRANSPOSE = 8;
 
     private final FloatKernels k;
 
     Attention(FloatKernels kernels) { this.k = kernels; }
 
+    /** Where one (batch, head) pair's rows start and how far apart they are. */
+    private record Head(long qBase, long kvBase, int width) {
+        static Head of(int b, int h, int qLen, int kvLen, int heads, int headDim) {
+            int width = heads * headDim;
+            return new Head((long) b * qLen * width + (long) h * headDim, (long) b * kvLen * width + (long) h * headDim, width);
+        }
+
+        long q(int i) { return qBase + (long) i * width; }
+
+        long kv(int j) { return kvBase + (long) j * width; }
+    }
+
+    /** dst [headDim, kvLen] ← the head's slice of src [kvLen rows of width], transposed. */
+    private static void transpose(MemorySegment src, Head head, int kvLen, int headDim, MemorySegment dst) {
+        for (int j = 0; j < kvLen; j++) {
+            long from = head.kv(j);
+            for (int d = 0; d < headDim; d++)
+                ScalarFloatKernels.set(dst, (long) d * kvLen + j, ScalarFloatKernels.get(src, from + d));
+        }
+    }
+
     void forward(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen, int heads,
                  int headDim, MemorySegment out, MemorySegment lse) {
-        int width = heads * headDim, offset = kvLen - qLen;
+        int offset = kvLen - qLen;
         float scale = (float) (1 / Math.sqrt(headDim));
-        int tasks = batch * heads * qLen;
-        Parallel.range(tasks, minChunk((long) kvLen * headDim), (t0, t1) -> {
+        boolean transposed = qLen >= MIN_QUERIES_FOR_TRANSPOSE;
+        Parallel.range(batch * heads * qLen, minChunk((long) kvLen * headDim), (t0, t1) -> {
             MemorySegment scores = Scratch.floats(kvLen);
+            MemorySegment kT = transposed ? Scratch.floats((long) headDim * kvLen) : null;
+            MemorySegment vT = transposed ? Scratch.floats((long) headDim * kvLen) : null;
+            int pairInScratch = -1;
             for (int t = t0; t < t1; t++) {
-                int b = t / (heads * qLen), h = (t / qLen) % heads, i = t % qLen;
+                int pair = t / qLen, i = t % qLen;
+                Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
                 int visible = i + offset + 1;
-                long qAt = ((long) b * qLen + i) * width + (long) h * headDim;
-                long kvBase = (long) b * kvLen * width + (long) h * headDim;
-                // seek: scores s_j = q_i·k_j / sqrt(d) for the visible keys
-                for (int j = 0; j < visible; j++)
-                    ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, kvBase + (long) j * width, headDim));
+                long qAt = head.q(i);
+                if (transposed && pair != pairInScratch) {
+                    transpose(kk, head, kvLen, headDim, kT);
+                    transpose(v, head, kvLen, headDim, vT);
+                    pairInScratch = pair;
+                }
+                // scores s_j = q_i·k_j / sqrt(d) for the visible keys
+                if (transposed) {
+                    k.fill(0f, scores, 0, visible);
+                    for (int d = 0; d < headDim; d++)
+                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), kT, (long) d * kvLen, scores, 0, visible);
+                } else {
+                    for (int j = 0; j < visible; j++)
+                        ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, head.kv(j), headDim));
+                }
                 // softmax: subtract the row max, normalise by Σ exp
                 float max = k.max(scores, 0, visible);
                 double sum = k.sumExp(scores, 0, visible, max);
                 k.expShiftScale(scores, 0, visible, max, (float) (1 / sum), scores, 0);
                 // out_i = Σ_j p_j·v_j
-                k.fill(0f, out, qAt, headDim);
-                for (int j = 0; j < visible; j++)
-                    k.axpy(ScalarFloatKernels.get(scores, j), v, kvBase + (long) j * width, out, qAt, headDim);
+                if (transposed) {
+                    for (int d = 0; d < headDim; d++)
+                        ScalarFloatKernels.set(out, qAt + d, k.dot(scores, 0, vT, (long) d * kvLen, visible));
+                } else {
+                    k.fill(0f, out, qAt, headDim);
+                    for (int j = 0; j < visible; j++)
+                        k.axpy(ScalarFloatKernels.get(scores, j), v, head.kv(j), out, qAt, headDim);
+                }
                 ScalarFloatKernels.set(lse, t, (float) (max + Math.log(sum)));
             }
         });
@@ -51,41 +99,51 @@ final class Attention {
      * With p_ij = exp(s_ij − lse_i), dP_ij = dout_i·v_j and D_i = dout_i·out_i (= Σ_j p_ij·dP_ij):
      * dv_j = Σ_i p_ij·dout_i; dS_ij = p_ij·(dP_ij − D_i); dq_i = scale·Σ_j dS_ij·k_j; dk_j = scale·Σ_i dS_ij·q_i.
      * Parallel over (batch, head): each pair owns its slices of dq, dk and dv, so no two threads add into
-     * the same key's gradient.
+     * the same key's gradient. Every product runs on the transposed copies: rows over the keys.
      */
     void backward(MemorySegment dout, MemorySegment q, MemorySegment kk, MemorySegment v, MemorySegment out,
                   MemorySegment lse, int batch, int qLen, int kvLen, int heads, int headDim,
                   MemorySegment dq, MemorySegment dk, MemorySegment dv) {
-        int width = heads * headDim, offset = kvLen - qLen;
+        int offset = kvLen - qLen;
         float scale = (float) (1 / Math.sqrt(headDim));
-        long workPerPair = (long) qLen * kvLen * headDim * 4;
+        long workPerPair = (long) qLen * kvLen * headDim * 5;
+        long size = (long) headDim * kvLen;
         Parallel.range(batch * heads, minChunk(workPerPair), (p0, p1) -> {
-            MemorySegment probs = Scratch.floats(kvLen);
+            MemorySegment probs = Scratch.floats(kvLen), dS = Scratch.floats(kvLen);
+            MemorySegment kT = Scratch.floats(size), vT = Scratch.floats(size);
+            MemorySegment dkT = Scratch.floats(size), dvT = Scratch.floats(size);
             for (int pair = p0; pair < p1; pair++) {
-                int b = pair / heads, h = pair % heads;
-                long qBase = (long) b * qLen * width + (long) h * headDim;
-                long kvBase = (long) b * kvLen * width + (long) h * headDim;
-                for (int i = 0; i < qLen; i++) k.fill(0f, dq, qBase + (long) i * width, headDim);
-                for (int j = 0; j < kvLen; j++) {
-                    k.fill(0f, dk, kvBase + (long) j * width, headDim);
-                    k.fill(0f, dv, kvBase + (long) j * width, headDim);
-                }
+                Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
+                transpose(kk, head, kvLen, headDim, kT);
+                transpose(v, head, kvLen, headDim, vT);
+                k.fill(0f, dkT, 0, (int) size);
+                k.fill(0f, dvT, 0, (int) size);
                 for (int i = 0; i < qLen; i++) {
                     int visible = i + offset + 1;
-                    long qAt = qBase + (long) i * width;
-                    float rowLse = ScalarFloatKernels.get(lse, (long) pair * qLen + i);
-                    // recompute p_ij from the saved log-sum-exp
-                    for (int j = 0; j < visible; j++)
-                        ScalarFloatKernels.set(probs, j, scale * k.dot(q, qAt, kk, kvBase + (long) j * width, headDim));
-                    k.expShiftScale(probs, 0, visible, rowLse, 1f, probs, 0);
-                    float d = k.dot(dout, qAt, out, qAt, headDim);
-                    for (int j = 0; j < visible; j++) {
-                        long kvAt = kvBase + (long) j * width;
-                        float p = ScalarFloatKernels.get(probs, j);
-                        k.axpy(p, dout, qAt, dv, kvAt, headDim);                       // dv_j += p·dout_i
-                        float ds = p * (k.dot(dout, qAt, v, kvAt, headDim) - d);        // dS_ij
-                        k.axpy(scale * ds, kk, kvAt, dq, qAt, headDim);                // dq_i += scale·dS·k_j
-                        k.axpy(scale * ds, q, qAt, dk, kvAt, headDim);                 // dk_j += scale·dS·q_i
+                    long qAt = head.q(i);
+                    // recompute p_ij = exp(s_ij − lse_i) from the saved log-sum-exp
+                    k.fill(0f, probs, 0, visible);
+                    for (int d = 0; d < headDim; d++)
+                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), kT, (long) d * kvLen, probs, 0, visible);
+                    k.expShiftScale(probs, 0, visible, ScalarFloatKernels.get(lse, (long) pair * qLen + i), 1f, probs, 0);
+                    // dP_ij = dout_i·v_j, then dS = p ⊙ (dP − D_i)
+                    k.fill(0f, dS, 0, visible);
+                    for (int d = 0; d < headDim; d++)
+                        k.axpy(ScalarFloatKernels.get(dout, qAt + d), vT, (long) d * kvLen, dS, 0, visible);
+                    k.softmaxGrad(probs, 0, dS, 0, k.dot(dout, qAt, out, qAt, headDim), dS, 0, visible);
+                    for (int d = 0; d < headDim; d++) {
+                        long row = (long) d * kvLen;
+                        k.axpy(ScalarFloatKernels.get(dout, qAt + d), probs, 0, dvT, row, visible);      // dv_j += p_ij·dout_i
+                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), dS, 0, dkT, row, visible);    // dk_j += scale·dS_ij·q_i
+                        ScalarFloatKernels.set(dq, qAt + d, scale * k.dot(dS, 0, kT, row, visible));    // dq_i = scale·Σ_j dS_ij·k_j
+                    }
+                }
+                // written, not accumulated: copy the transposed gradients back over dk and dv
+                for (int j = 0; j < kvLen; j++) {
+                    long at = head.kv(j);
+                    for (int d = 0; d < headDim; d++) {
+                        ScalarFloatKernels.set(dk, at + d, ScalarFloatKernels.get(dkT, (long) d * kvLen + j));
+                        ScalarFloatKernels.set(dv, at + d, ScalarFloatKernels.get(dvT, (long) d * kvLen + j));
                     }
                 }
             }

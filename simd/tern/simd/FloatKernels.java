@@ -51,6 +51,9 @@ public interface FloatKernels {
     /** y[i] ← y[i] + alpha·a[i]·b[i] (RMSNorm's weight gradient). */
     void addScaledProduct(float alpha, MemorySegment a, long ai, MemorySegment b, long bi, MemorySegment y, long yi, int n);
 
+    /** out[i] ← p[i]·(d[i] − shift) (the softmax backward: dS = P ⊙ (dP − rowsum(P ⊙ dP))); out may be p or d. */
+    void softmaxGrad(MemorySegment p, long pi, MemorySegment d, long di, float shift, MemorySegment out, long oi, int n);
+
     /** out[i] ← v (fill). */
     void fill(float v, MemorySegment out, long oi, int n);
 

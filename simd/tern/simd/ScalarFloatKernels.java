@@ -89,6 +89,11 @@ public final class ScalarFloatKernels implements FloatKernels {
     }
 
     @Override
+    public void softmaxGrad(MemorySegment p, long pi, MemorySegment d, long di, float shift, MemorySegment out, long oi, int n) {
+        for (int i = 0; i < n; i++) set(out, oi + i, get(p, pi + i) * (get(d, di + i) - shift));
+    }
+
+    @Override
     public void fill(float v, MemorySegment out, long oi, int n) {
         for (int i = 0; i < n; i++) set(out, oi + i, v);
     }

@@ -149,6 +149,14 @@ public final class VectorFloatKernels implements FloatKernels {
     }
 
     @Override
+    public void softmaxGrad(MemorySegment p, long pi, MemorySegment d, long di, float shift, MemorySegment out, long oi, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L)
+            store(load(p, pi + i).mul(load(d, di + i).sub(shift)), out, oi + i);
+        TAIL.softmaxGrad(p, pi + i, d, di + i, shift, out, oi + i, n - i);
+    }
+
+    @Override
     public void fill(float v, MemorySegment out, long oi, int n) {
         FloatVector value = FloatVector.broadcast(F, v);
         int i = 0;

@@ -38,7 +38,7 @@ class FloatKernelsTest {
         int len = n + offset;
         float[] a = uniform(rnd, len, 4), b = uniform(rnd, len, 4), y = uniform(rnd, len, 4);
         float alpha = (float) rnd.nextGaussian();
-        for (int kind = 0; kind < 5; kind++) {
+        for (int kind = 0; kind < 6; kind++) {
             MemorySegment outS = segment(y), outV = segment(y);
             MemorySegment as = segment(a), bs = segment(b);
             switch (kind) {
@@ -46,6 +46,7 @@ class FloatKernelsTest {
                 case 1 -> { S.scale(alpha, as, offset, outS, offset, n); V.scale(alpha, as, offset, outV, offset, n); }
                 case 2 -> { S.add(as, offset, bs, offset, outS, offset, n); V.add(as, offset, bs, offset, outV, offset, n); }
                 case 3 -> { S.scaledProduct(alpha, as, offset, bs, offset, outS, offset, n); V.scaledProduct(alpha, as, offset, bs, offset, outV, offset, n); }
+                case 4 -> { S.softmaxGrad(as, offset, bs, offset, alpha, outS, offset, n); V.softmaxGrad(as, offset, bs, offset, alpha, outV, offset, n); }
                 default -> { S.addScaledProduct(alpha, as, offset, bs, offset, outS, offset, n); V.addScaledProduct(alpha, as, offset, bs, offset, outV, offset, n); }
             }
             assertArrayEquals(read(outS, len), read(outV, len), "kernel " + kind + " at n " + n);
