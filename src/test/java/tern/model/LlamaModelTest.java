@@ -1,6 +1,7 @@
 package tern.model;
 
 import org.junit.jupiter.api.Test;
+import tern.runtime.AdamW;
 import tern.runtime.Backend;
 import tern.runtime.Granularity;
 import tern.runtime.Parameter;
@@ -170,7 +171,7 @@ class LlamaModelTest {
                         throw e.getCause();
                     }
                 });
-        LlamaConfig config = TINY.ternary();
+        LlamaConfig config = micro().withPolicy(new LinearPolicy.Ternary(2));
         try (LlamaModel m = new LlamaModel(counting, config)) {
             m.initialize(1);
             int[] in = tokens(4 * 8, config.vocabSize(), 1);
@@ -179,6 +180,46 @@ class LlamaModelTest {
                 tape.backward();
             }
             assertEquals(7 * config.layers(), packs.get(), "one pack per linear for a batch of 4 rows, forward and backward");
+        }
+    }
+
+    @Test
+    void aFewAdamWStepsLowerTheLossForFloatAndTernary() {
+        // The model, the tape and AdamW together: memorizing one batch must make progress under every policy.
+        for (LinearPolicy policy : List.of(LinearPolicy.FLOAT, new LinearPolicy.Ternary(1))) {
+            LlamaConfig config = micro().withPolicy(policy);
+            int[] in = tokens(2 * 8, config.vocabSize(), 1), tg = tokens(2 * 8, config.vocabSize(), 2);
+            try (LlamaModel m = model(config, 3, 1f);
+                 AdamW opt = new AdamW(BACKEND, m.parameters(), 0.9f, 0.95f, 1e-8f)) {
+                float first = lossAndGradients(m, in, tg, 2, 8), last = first;
+                for (int step = 0; step < 40; step++) {
+                    opt.update(1e-2f, 0.1f, 1f);
+                    last = lossAndGradients(m, in, tg, 2, 8);
+                }
+                assertTrue(last < 0.7 * first, policy.label() + ": loss " + first + " → " + last);
+            }
+        }
+    }
+
+    @Test
+    void lossScaleScalesGradientsForAccumulation() {
+        // Two micro-batches at lossScale ½ accumulate the gradient of one call at lossScale 1.
+        LlamaConfig config = micro();
+        int[] in = tokens(2 * 8, config.vocabSize(), 4), tg = tokens(2 * 8, config.vocabSize(), 5);
+        try (LlamaModel m = model(SCALAR, config, 6, 8f)) {
+            lossAndGradients(m, in, tg, 2, 8);
+            List<float[]> once = m.parameters().stream().map(p -> p.grad.toFloatArray()).toList();
+            for (Parameter p : m.parameters()) p.zeroGrad(SCALAR);
+            for (int i = 0; i < 2; i++)
+                try (Tape tape = new Tape(SCALAR)) {
+                    m.loss(tape, in, tg, 2, 8, 0.5f);
+                    tape.backward();
+                }
+            for (int i = 0; i < once.size(); i++) {
+                float[] twice = m.parameters().get(i).grad.toFloatArray();
+                for (int j = 0; j < twice.length; j++)
+                    assertEquals(once.get(i)[j], twice[j], 1e-6 * Math.abs(once.get(i)[j]) + 1e-9, m.parameters().get(i).name);
+            }
         }
     }
 
