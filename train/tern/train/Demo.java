@@ -82,7 +82,7 @@ public final class Demo {
             out.println("model: " + shape.describe());
             out.printf(Locale.ROOT, "training %d steps of %d×%d tokens (%s schedule, peak lr %.1e) on %d threads%n",
                     config.steps(), config.batch(), config.seq(), config.schedule(), config.lr(), tern.simd.Parallel.THREADS);
-            Progress progress = Progress.onConsole(0, config.steps());
+            Progress progress = new Progress(out, 0, config.steps(), out == System.out && System.console() != null, System::nanoTime);
             Trainer.Result result = run.run(config.steps(), progress, stop);
             progress.finish();
             if (result.stopped()) out.println("stopped at step " + result.step());
