@@ -97,8 +97,7 @@ final class EvalCommand {
                         + model.config().vocabSize());
             LlamaLm lm = new LlamaLm(model);
             ModelScorer scorer = new ModelScorer(lm, Math.max(batchTokens, lm.contextLength()));
-            System.err.printf(Locale.ROOT, "model %s: %s, context %d, backend %s%n", folder, model.config().describe(),
-                    lm.contextLength(), backend.name());
+            System.err.printf(Locale.ROOT, "model %s: %s; backend %s%n", folder, model.config().describe(), backend.name());
 
             List<TaskResult> results = new ArrayList<>();
             Evaluator evaluator = new Evaluator(scorer, new RequestEncoder(encoder), lm.contextLength());

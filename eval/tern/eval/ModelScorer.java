@@ -16,6 +16,11 @@ import java.util.List;
  * the model reads (context + continuation)[−(L+1):][:−1] (left truncation to its window L), and the
  * continuation's log-probabilities are read at the last len(continuation) positions.
  *
+ * <p>A continuation longer than the window (the harness asserts it never is; tiny models with short
+ * windows meet it on PIQA) is scored in consecutive pieces of at most L/2 tokens, each piece a request
+ * whose context is everything before it: every continuation token is still scored exactly once, with at
+ * least L/2 tokens of left context, and the pieces' log-likelihoods add up (greedy = every piece greedy).
+ *
  * <p>Batching: requests are sorted by length, longest first (the harness's order), and packed into batches
  * of at most {@code tokensPerBatch} padded tokens; shorter rows are padded on the right, which causal
  * attention makes invisible to the positions that are read. The choices of one item share their context,
@@ -43,9 +48,49 @@ public final class ModelScorer implements LogLikelihood {
         return Arrays.copyOfRange(whole, from, whole.length - 1);
     }
 
+    /** A request as pieces that each fit the window: itself when its continuation fits, else chunks of L/2. */
+    static List<Request> pieces(Request r, int window) {
+        int[] cont = r.continuation();
+        if (cont.length <= window) return List.of(r);
+        int chunk = Math.max(1, window / 2);
+        int[] whole = r.whole();
+        List<Request> out = new ArrayList<>();
+        for (int from = 0; from < cont.length; from += chunk) {
+            int to = Math.min(cont.length, from + chunk);
+            int at = r.context().length + from;
+            out.add(new Request(r.where(), Arrays.copyOfRange(whole, 0, at), Arrays.copyOfRange(whole, at, r.context().length + to)));
+        }
+        return out;
+    }
+
     @Override
     public List<Score> score(List<Request> requests) {
         int window = model.contextLength();
+        List<Request> pieces = new ArrayList<>();
+        int[] pieceCount = new int[requests.size()];
+        for (int i = 0; i < requests.size(); i++) {
+            List<Request> p = pieces(requests.get(i), window);
+            pieceCount[i] = p.size();
+            pieces.addAll(p);
+        }
+        List<Score> scored = scoreFitting(pieces, window);
+        if (pieces.size() == requests.size()) return scored;
+        List<Score> out = new ArrayList<>(requests.size());
+        int next = 0;
+        for (int count : pieceCount) {
+            double ll = 0;
+            boolean greedy = true;
+            for (int j = 0; j < count; j++, next++) {
+                ll += scored.get(next).logLikelihood();
+                greedy &= scored.get(next).greedy();
+            }
+            out.add(new Score(ll, greedy));
+        }
+        return out;
+    }
+
+    /** Scores requests whose continuations fit the window. */
+    private List<Score> scoreFitting(List<Request> requests, int window) {
         int[][] inputs = new int[requests.size()][];
         for (int i = 0; i < inputs.length; i++) inputs[i] = modelInput(requests.get(i), window);
         Integer[] order = new Integer[inputs.length];

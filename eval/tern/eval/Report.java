@@ -14,14 +14,14 @@ public final class Report {
     public static String table(List<TaskResult> tasks, List<PerplexityResult> texts) {
         StringBuilder sb = new StringBuilder();
         if (!tasks.isEmpty()) {
-            sb.append(String.format(Locale.ROOT, "| %-14s | %6s | %-10s | %10s | %8s |%n", "task", "items", "metric", "value", "stderr"));
-            sb.append("|----------------|--------|------------|------------|----------|\n");
+            sb.append(String.format(Locale.ROOT, "| %-14s | %6s | %-10s | %10s | %10s |%n", "task", "items", "metric", "value", "stderr"));
+            sb.append("|----------------|--------|------------|------------|------------|\n");
             for (TaskResult t : tasks) {
                 boolean first = true;
                 for (Metric m : t.metrics()) {
-                    sb.append(String.format(Locale.ROOT, "| %-14s | %6s | %-10s | %10.4f | %8s |%n",
-                            first ? t.task() : "", first ? Integer.toString(t.items()) : "", m.name(), m.value(),
-                            Double.isNaN(m.stderr()) ? "n/a" : String.format(Locale.ROOT, "%.4f", m.stderr())));
+                    sb.append(String.format(Locale.ROOT, "| %-14s | %6s | %-10s | %10s | %10s |%n",
+                            first ? t.task() : "", first ? Integer.toString(t.items()) : "", m.name(), number(m.value()),
+                            Double.isNaN(m.stderr()) ? "n/a" : number(m.stderr())));
                     first = false;
                 }
             }
@@ -32,14 +32,20 @@ public final class Report {
         }
         if (!texts.isEmpty()) {
             if (!sb.isEmpty()) sb.append('\n');
-            sb.append(String.format(Locale.ROOT, "| %-30s | %9s | %10s | %8s | %12s | %8s |%n",
-                    "text", "tokens", "bytes", "windows", "token ppl", "bits/byte"));
-            sb.append("|--------------------------------|-----------|------------|----------|--------------|-----------|\n");
+            int w = Math.max(4, texts.stream().mapToInt(p -> p.name().length()).max().orElse(4));
+            String row = "| %-" + w + "s | %9s | %10s | %8s | %12s | %9s |%n";
+            sb.append(String.format(Locale.ROOT, row, "text", "tokens", "bytes", "windows", "token ppl", "bits/byte"));
+            sb.append("|").append("-".repeat(w + 2)).append("|-----------|------------|----------|--------------|-----------|\n");
             for (PerplexityResult p : texts)
-                sb.append(String.format(Locale.ROOT, "| %-30s | %9d | %10d | %8d | %12.4f | %9.4f |%n",
-                        p.name(), p.tokens(), p.bytes(), p.windows(), p.tokenPerplexity(), p.bitsPerByte()));
+                sb.append(String.format(Locale.ROOT, row, p.name(), p.tokens(), p.bytes(), p.windows(),
+                        number(p.tokenPerplexity()), String.format(Locale.ROOT, "%.4f", p.bitsPerByte())));
         }
         return sb.toString();
+    }
+
+    /** Four decimals, or four significant digits in scientific notation for large values (untrained perplexities). */
+    static String number(double v) {
+        return Math.abs(v) >= 1e5 ? String.format(Locale.ROOT, "%.4e", v) : String.format(Locale.ROOT, "%.4f", v);
     }
 
     /** JSON: per task its item count, truncations, each metric and its stderr; per text its perplexity. */

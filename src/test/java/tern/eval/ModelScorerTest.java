@@ -125,11 +125,46 @@ class ModelScorerTest {
         assertTrue(s.greedy());
     }
 
-    @Test
-    void aContinuationLongerThanTheWindowIsAnErrorNamingTheItem() {
-        var e = assertThrows(IllegalArgumentException.class, () ->
-                new ModelScorer(new FakeLm(4), 64).score(List.of(new Request("piqa.jsonl:12", new int[] {1}, new int[] {1, 2, 3, 4, 5}))));
-        assertTrue(e.getMessage().contains("piqa.jsonl:12"), e.getMessage());
+    /**
+     * Continuations longer than the window: continuation token j (0-based) belongs to piece j / (L/2); the
+     * model reads the L tokens before the end of that piece (fewer at the start), so the token sees every
+     * token from there up to itself.
+     */
+    static Score longReference(Request r, int window) {
+        int[] whole = r.whole();
+        int half = Math.max(1, window / 2), n = r.context().length;
+        double ll = 0;
+        boolean greedy = true;
+        for (int j = 0; j < r.continuation().length; j++) {
+            int pieceEnd = n + Math.min(r.continuation().length, (j / half + 1) * half);   // exclusive, in whole
+            int from = Math.max(0, pieceEnd - 1 - window);
+            int[] input = java.util.Arrays.copyOfRange(whole, from, pieceEnd - 1);
+            float[] logits = logitsFor(input, n + j - 1 - from);
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (float x : logits) max = Math.max(max, x);
+            for (float x : logits) sum += Math.exp(x - max);
+            ll += logits[whole[n + j]] - max - Math.log(sum);
+            greedy &= LogSoftmax.argmax(logits, 0, VOCAB) == whole[n + j];
+        }
+        return new Score(ll, greedy);
+    }
+
+    @Property(tries = 30)
+    void continuationsLongerThanTheWindowAreScoredInPieces(@ForAll long seed,
+                                                           @ForAll @IntRange(min = 2, max = 9) int window,
+                                                           @ForAll @IntRange(min = 1, max = 40) int contLength) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Request> requests = new ArrayList<>();
+        for (int i = 0; i < 4; i++)
+            requests.add(new Request("long" + i, r.ints(1 + r.nextInt(12), 0, VOCAB).toArray(),
+                    r.ints(contLength + i, 0, VOCAB).toArray()));
+        List<Score> got = new ModelScorer(new FakeLm(window), 50).score(requests);
+        for (int i = 0; i < requests.size(); i++) {
+            Score want = requests.get(i).continuation().length <= window ? reference(requests.get(i), window)
+                    : longReference(requests.get(i), window);
+            assertEquals(want.logLikelihood(), got.get(i).logLikelihood(), 1e-9, "request " + i);
+            assertEquals(want.greedy(), got.get(i).greedy(), "greedy of request " + i);
+        }
     }
 
     @Test
