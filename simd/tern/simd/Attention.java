@@ -54,9 +54,9 @@ final class Attention {
         float scale = (float) (1 / Math.sqrt(headDim));
         boolean transposed = qLen >= MIN_QUERIES_FOR_TRANSPOSE;
         Parallel.range(batch * heads * qLen, minChunk((long) kvLen * headDim), (t0, t1) -> {
-            MemorySegment scores = Scratch.floats(kvLen);
-            MemorySegment kT = transposed ? Scratch.floats((long) headDim * kvLen) : null;
-            MemorySegment vT = transposed ? Scratch.floats((long) headDim * kvLen) : null;
+            MemorySegment scores = Scratch.reused(0, kvLen);
+            MemorySegment kT = transposed ? Scratch.reused(1, (long) headDim * kvLen) : null;
+            MemorySegment vT = transposed ? Scratch.reused(2, (long) headDim * kvLen) : null;
             int pairInScratch = -1;
             for (int t = t0; t < t1; t++) {
                 int pair = t / qLen, i = t % qLen;
@@ -109,9 +109,9 @@ final class Attention {
         long workPerPair = (long) qLen * kvLen * headDim * 5;
         long size = (long) headDim * kvLen;
         Parallel.range(batch * heads, minChunk(workPerPair), (p0, p1) -> {
-            MemorySegment probs = Scratch.floats(kvLen), dS = Scratch.floats(kvLen);
-            MemorySegment kT = Scratch.floats(size), vT = Scratch.floats(size);
-            MemorySegment dkT = Scratch.floats(size), dvT = Scratch.floats(size);
+            MemorySegment probs = Scratch.reused(0, kvLen), dS = Scratch.reused(1, kvLen);
+            MemorySegment kT = Scratch.reused(2, size), vT = Scratch.reused(3, size);
+            MemorySegment dkT = Scratch.reused(4, size), dvT = Scratch.reused(5, size);
             for (int pair = p0; pair < p1; pair++) {
                 Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
                 transpose(kk, head, kvLen, headDim, kT);

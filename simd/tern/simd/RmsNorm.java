@@ -28,29 +28,29 @@ final class RmsNorm {
 
     void backward(MemorySegment dout, MemorySegment x, MemorySegment w, MemorySegment rstd,
                   MemorySegment dx, MemorySegment dw, int rows, int cols) {
-        int minRows = minRows(cols);
-        int chunks = Math.min(Parallel.THREADS, Math.max(1, rows / minRows));
-        // Each chunk sums its rows' weight gradients privately; the partials are added in chunk order
-        // afterwards, so the result does not depend on thread timing.
-        MemorySegment[] partial = new MemorySegment[chunks];
-        for (int c = 0; c < chunks; c++) partial[c] = Scratch.floats(cols);
-        Parallel.range(chunks, 1, (c0, c1) -> {
-            for (int c = c0; c < c1; c++) {
-                int r0 = (int) ((long) c * rows / chunks), r1 = (int) ((long) (c + 1) * rows / chunks);
-                MemorySegment gwSeg = Scratch.floats(cols);
-                for (int r = r0; r < r1; r++) {
+        // Rows are cut into blocks whose size depends only on cols; each block sums its weight gradient
+        // privately and the partials are added in block order, so dweight is the same bits whatever the
+        // thread count or timing (a resumed run on another machine continues identically).
+        int rowsPerBlock = minRows(cols);
+        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        MemorySegment partial = Scratch.floats((long) blocks * cols);
+        Parallel.range(blocks, 1, (b0, b1) -> {
+            MemorySegment gw = Scratch.reused(0, cols);
+            for (int block = b0; block < b1; block++) {
+                long mine = (long) block * cols;
+                for (int r = block * rowsPerBlock; r < Math.min(rows, (block + 1) * rowsPerBlock); r++) {
                     long at = (long) r * cols;
                     float rs = ScalarFloatKernels.get(rstd, r);
-                    k.scaledProduct(1f, dout, at, w, 0, gwSeg, 0, cols);                  // g⊙w
-                    float dotGwx = k.dot(gwSeg, 0, x, at, cols);                            // Σ g·w·x
+                    k.scaledProduct(1f, dout, at, w, 0, gw, 0, cols);                     // g⊙w
+                    float dotGwx = k.dot(gw, 0, x, at, cols);                               // Σ g·w·x
                     // term 1: r·(g⊙w); term 2: −r³/n·(Σ g·w·x)·x
-                    k.scale(rs, gwSeg, 0, dx, at, cols);
+                    k.scale(rs, gw, 0, dx, at, cols);
                     k.axpy(-rs * rs * rs * dotGwx / cols, x, at, dx, at, cols);
-                    k.addScaledProduct(rs, dout, at, x, at, partial[c], 0, cols);         // dw += r·g⊙x
+                    k.addScaledProduct(rs, dout, at, x, at, partial, mine, cols);        // dw += r·g⊙x
                 }
             }
         });
-        for (MemorySegment p : partial) k.axpy(1f, p, 0, dw, 0, cols);
+        for (int block = 0; block < blocks; block++) k.axpy(1f, partial, (long) block * cols, dw, 0, cols);
     }
 
     private static int minRows(int cols) {
