@@ -6,7 +6,6 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntConsumer;
 
 /**
@@ -24,8 +23,6 @@ public final class Tokenizer {
     /** GPT-2's document separator; every tokenizer Tern trains has it as its last id. */
     public static final String END_OF_TEXT = "<|endoftext|>";
 
-    private static final int CACHE_LIMIT = 1 << 18;
-
     private final String[] tokens;
     private final byte[][] tokenBytes;
     private final boolean[] special;
@@ -33,7 +30,8 @@ public final class Tokenizer {
     private final int[] byteIds = new int[256];
     private final BpeMerges merges;
     private final boolean addPrefixSpace;
-    private final Map<String, int[]> cache = new ConcurrentHashMap<>();
+    /** Per thread, so that encoding from several threads needs no locks. */
+    private final ThreadLocal<TokenizerWordCache> cache = ThreadLocal.withInitial(TokenizerWordCache::new);
 
     /**
      * @param vocab          token strings by id (byte-level characters; a special token's plain text)
@@ -117,18 +115,17 @@ public final class Tokenizer {
     /** Streams the token ids of {@code text} to {@code out}, in order. */
     public void encode(CharSequence text, IntConsumer out) {
         CharSequence t = addPrefixSpace && (text.isEmpty() || text.charAt(0) != ' ') ? " " + text : text;
+        TokenizerWordCache cache = this.cache.get();
         ByteLevelPreTokenizer.split(t, (start, end) -> {
-            for (int id : encodeWord(t.subSequence(start, end).toString())) out.accept(id);
+            int h = TokenizerWordCache.hash(t, start, end);
+            int[] ids = cache.get(t, start, end, h);
+            if (ids == null) {
+                String word = t.subSequence(start, end).toString();
+                ids = mergeWord(word.getBytes(StandardCharsets.UTF_8));
+                cache.put(word, h, ids);
+            }
+            for (int id : ids) out.accept(id);
         });
-    }
-
-    private int[] encodeWord(String word) {
-        int[] hit = cache.get(word);
-        if (hit != null) return hit;
-        int[] ids = mergeWord(word.getBytes(StandardCharsets.UTF_8));
-        if (cache.size() >= CACHE_LIMIT) cache.clear(); // a crude bound: corpora's word lists are Zipfian
-        cache.put(word, ids);
-        return ids;
     }
 
     /**

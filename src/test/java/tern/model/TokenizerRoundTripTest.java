@@ -75,6 +75,26 @@ class TokenizerRoundTripTest {
         assertEquals(expected, Arrays.stream(TOKENIZER.encode(s)).boxed().toList());
     }
 
+    /** More distinct words than the per-thread cache holds: it starts over and encodings stay right. */
+    @net.jqwik.api.Example
+    void encodingsSurviveTheWordCacheStartingOver() {
+        StringBuilder sb = new StringBuilder();
+        List<String> words = new ArrayList<>();
+        for (int i = 0; i < 80_000; i++) { // the cache holds 65,536 words
+            StringBuilder w = new StringBuilder(" ");
+            for (int v = i * 7919 + 11; v > 0; v /= 26) w.append((char) ('a' + v % 26)); // distinct letter words
+            words.add(w.toString());
+            sb.append(w);
+        }
+        String text = sb.toString();
+        int[] first = TOKENIZER.encode(text), second = TOKENIZER.encode(text);
+        assertTrue(Arrays.equals(first, second));
+        assertEquals(text, TOKENIZER.decode(first));
+        List<Integer> expected = new ArrayList<>();
+        for (String w : words) expected.addAll(TokenizerTestSupport.referenceEncodeWord(TOKENIZER, w.getBytes(StandardCharsets.UTF_8)));
+        assertEquals(expected, Arrays.stream(second).boxed().toList());
+    }
+
     /** Chunked reading cuts only at pre-token boundaries, so chunk-by-chunk encoding equals whole encoding. */
     @Property(tries = 100) // three generated strings per try: 100 tries keep this test near a second
     void chunkedEncodingEqualsWholeEncoding(@ForAll("text") String a, @ForAll("text") String b, @ForAll("text") String c)

@@ -51,12 +51,14 @@ final class TokenizerTestSupport {
      * repeatedly take the adjacent pair of lowest rank and merge all its occurrences left to right.
      */
     static List<Integer> referenceEncodeWord(Tokenizer t, byte[] bytes) {
+        java.util.Map<Long, Integer> ranks = RANKS.computeIfAbsent(t, TokenizerTestSupport::rankTable);
         List<Integer> sym = new ArrayList<>();
         for (byte b : bytes) sym.add(t.id(String.valueOf(ByteLevel.charOf(b & 0xFF))));
         List<int[]> merges = t.merges();
         while (sym.size() > 1) {
             int best = Integer.MAX_VALUE;
-            for (int i = 0; i + 1 < sym.size(); i++) best = Math.min(best, rank(merges, sym.get(i), sym.get(i + 1)));
+            for (int i = 0; i + 1 < sym.size(); i++)
+                best = Math.min(best, ranks.getOrDefault(key(sym.get(i), sym.get(i + 1)), Integer.MAX_VALUE));
             if (best == Integer.MAX_VALUE) break;
             int[] m = merges.get(best);
             int merged = t.id(t.token(m[0]) + t.token(m[1]));
@@ -70,8 +72,15 @@ final class TokenizerTestSupport {
         return sym;
     }
 
-    private static int rank(List<int[]> merges, int a, int b) {
-        for (int r = 0; r < merges.size(); r++) if (merges.get(r)[0] == a && merges.get(r)[1] == b) return r;
-        return Integer.MAX_VALUE;
+    private static final java.util.Map<Tokenizer, java.util.Map<Long, Integer>> RANKS =
+            java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    private static java.util.Map<Long, Integer> rankTable(Tokenizer t) {
+        java.util.Map<Long, Integer> ranks = new java.util.HashMap<>();
+        List<int[]> merges = t.merges();
+        for (int r = merges.size() - 1; r >= 0; r--) ranks.put(key(merges.get(r)[0], merges.get(r)[1]), r);
+        return ranks;
     }
+
+    private static long key(int a, int b) { return ((long) a << 32) | b; }
 }
