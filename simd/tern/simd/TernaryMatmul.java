@@ -222,35 +222,39 @@ public final class TernaryMatmul {
         MemorySegment as = a.segment(), os = out.segment(), codes = w.packed().segment();
         float[] tbl = tables(k, p, as, m);
         float[] gamma = w.scales();
+        // The scale of each output row, when the shards cut the rows (so the inner loop has no division).
+        float[] rowScale = new float[segmentScales ? 0 : n];
+        for (int o = 0; o < rowScale.length; o++) rowScale[o] = gamma[shardOf(o, n, gamma.length)];
         long blockBytes = 16L * groups;
-        int units = p.paddedRows() / TernaryPanel.ROW_UNIT;
+        int unit = TernaryPanel.ROW_UNIT, units = p.paddedRows() / unit;
         int unitsPerChunk = (int) Math.max(1, L2_CODES / Math.max(1, 4 * blockBytes));
-        long workPerUnit = (long) m * groups * TernaryPanel.ROW_UNIT;
+        long workPerUnit = (long) m * groups * unit;
         Parallel.range(units, (int) Math.max(1, (1L << 18) / Math.max(1, workPerUnit)), (u0, u1) -> {
-            float[] sums = new float[4 * TernaryPanel.ROW_UNIT], acc = new float[4 * TernaryPanel.ROW_UNIT];
+            float[] sums = new float[4 * unit], acc = new float[4 * unit], old = new float[unit];
+            // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them.
             for (int c0 = u0; c0 < u1; c0 += unitsPerChunk)
                 for (int r0 = 0; r0 < m; r0 += 4) {
                     int xr = Math.min(4, m - r0);
                     for (int u = c0; u < Math.min(u1, c0 + unitsPerChunk); u++) {
-                        int o0 = u * TernaryPanel.ROW_UNIT, on = Math.min(TernaryPanel.ROW_UNIT, n - o0);
+                        int o0 = u * unit, on = Math.min(unit, n - o0);
                         if (on <= 0) continue;
                         for (int s = 0; s < p.segments(); s++) {
                             k.sums(tbl, r0 * stride, stride, xr, codes, blockBytes, p.offset(), 4 * u,
-                                    p.groupStart()[s], p.groupStart()[s + 1], sums, 0, TernaryPanel.ROW_UNIT);
+                                    p.groupStart()[s], p.groupStart()[s + 1], sums, 0, unit);
+                            // The one multiplication by γ per output and segment.
                             for (int r = 0; r < xr; r++)
-                                for (int j = 0; j < on; j++) {
-                                    int i = r * TernaryPanel.ROW_UNIT + j;
-                                    float g = segmentScales ? gamma[s] : gamma[shardOf(o0 + j, n, gamma.length)];
+                                for (int j = 0, i = r * unit; j < on; j++, i++) {
+                                    float g = segmentScales ? gamma[s] : rowScale[o0 + j];
                                     acc[i] = s == 0 ? g * sums[i] : acc[i] + g * sums[i];
                                 }
                         }
                         for (int r = 0; r < xr; r++) {
-                            long row = (long) (r0 + r) * n + o0;
-                            for (int j = 0; j < on; j++) {
-                                float v = acc[r * TernaryPanel.ROW_UNIT + j];
-                                os.setAtIndex(ValueLayout.JAVA_FLOAT, row + j,
-                                        accumulate ? os.getAtIndex(ValueLayout.JAVA_FLOAT, row + j) + v : v);
+                            long at = ((long) (r0 + r) * n + o0) * Float.BYTES;
+                            if (accumulate) {
+                                MemorySegment.copy(os, ValueLayout.JAVA_FLOAT, at, old, 0, on);
+                                for (int j = 0; j < on; j++) acc[r * unit + j] += old[j];
                             }
+                            MemorySegment.copy(acc, r * unit, os, ValueLayout.JAVA_FLOAT, at, on);
                         }
                     }
                 }
