@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -139,5 +140,20 @@ class TokenShardTest {
         assertTrue(!Files.exists(f), "nothing is renamed into place before close");
         w.close();
         try (TokenShard s = TokenShard.open(f)) { assertEquals(1, s.tokenCount()); }
+    }
+
+    @Test
+    void shardSetRefusesMixedVocabulariesAndMissingTrainingShards() throws IOException {
+        Path set = java.nio.file.Files.createDirectories(dir.resolve("set"));
+        DataException e = assertThrows(DataException.class, () -> TokenShardSet.open(set));
+        assertTrue(e.getMessage().contains("no training shards"), e.getMessage());
+        write(set.resolve("train-00000.tok"), 1000, randomTokens(1, 100, 1000));
+        write(set.resolve("val-00000.tok"), 2000, randomTokens(2, 100, 2000));
+        e = assertThrows(DataException.class, () -> TokenShardSet.open(set));
+        assertTrue(e.getMessage().contains("val-00000.tok") && e.getMessage().contains("vocabulary size 2000 differs from 1000"), e.getMessage());
+        write(set.resolve("val-00000.tok"), 1000, randomTokens(2, 100, 1000));
+        try (TokenShardSet ok = TokenShardSet.open(set)) {
+            assertEquals(List.of(100L, 100L), List.of(ok.trainTokens(), ok.valTokens()));
+        }
     }
 }
