@@ -44,7 +44,7 @@ public record Doc(String where, Map<String, Object> fields) {
         return List.copyOf(l);
     }
 
-    /** A list of strings, each non-empty once stripped. */
+    /** A list whose elements must all be strings. */
     public List<String> strings(String name) {
         List<Object> l = list(name);
         return l.stream().map(o -> {

@@ -11,7 +11,7 @@ import java.util.List;
  * exp(−mean over items of the target's summed log-likelihood).
  */
 public final class LambadaTask implements Task {
-    @Override public String name() { return "lambada"; }
+    @Override public String name() { return "lambada_openai"; }
 
     @Override public Metrics metrics() { return Metrics.GREEDY_AND_PERPLEXITY; }
 

@@ -105,7 +105,7 @@ class TaskPromptTest {
 
     @Test
     void taskNamesParseAndUnknownOnesAreNamed() {
-        assertEquals(List.of("lambada", "hellaswag", "arc_easy", "arc_challenge", "piqa", "sciq", "winogrande"),
+        assertEquals(List.of("lambada_openai", "hellaswag", "arc_easy", "arc_challenge", "piqa", "sciq", "winogrande"),
                 Tasks.parse("lambada,hellaswag,arc_easy,arc_challenge,piqa,sciq,winogrande").stream().map(Task::name).toList());
         var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Tasks.parse("piqa,boolq"));
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("boolq"), e.getMessage());
