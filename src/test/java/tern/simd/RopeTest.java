@@ -53,4 +53,22 @@ class RopeTest {
                         java.util.Arrays.copyOfRange(o, 4, 8), 1e-7f);
             }
     }
+
+    /** Decoding one position at a time (seq 1, growing posOffset) rotates exactly like the whole sequence. */
+    @Test
+    void oneTokenAtATimeEqualsTheWholeSequence() {
+        int seq = 70, heads = 3, headDim = 10, width = heads * headDim;
+        float[] x = uniform(new Random(3), seq * width, 1);
+        for (CpuBackend be : backends())
+            try (Tensor whole = Tensor.of(x, seq, width); Tensor all = Tensor.zeros(DType.F32, seq, width)) {
+                be.rope(whole, seq, heads, headDim, 500000f, 0, false, all);
+                float[] expected = all.toFloatArray();
+                for (int pos = 0; pos < seq; pos++)
+                    try (Tensor one = Tensor.of(java.util.Arrays.copyOfRange(x, pos * width, (pos + 1) * width), 1, width)) {
+                        be.rope(one, 1, heads, headDim, 500000f, pos, false, one);
+                        assertArrayEquals(java.util.Arrays.copyOfRange(expected, pos * width, (pos + 1) * width),
+                                one.toFloatArray(), pathOf(be) + " position " + pos);
+                    }
+            }
+    }
 }
