@@ -15,6 +15,8 @@ import tern.eval.TextEncoder;
 import tern.model.LlamaModel;
 import tern.model.Tokenizer;
 import tern.model.TokenizerFiles;
+import tern.cuda.CudaBackend;
+import tern.runtime.Backend;
 import tern.simd.CpuBackend;
 import tern.train.TrainCheckpoint;
 
@@ -47,7 +49,20 @@ final class EvalCommand {
               --context N         the window in tokens                                    [the model's context]
               --stride N          tokens between window ends (≤ context)                  [context / 2]
               --batch-tokens N    padded tokens per forward pass                          [4096]
+              --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
+
+    /** The backend named by --device; the CUDA classes are touched only when asked for (JCuda is optional). */
+    private static Backend backend(String device) {
+        return switch (device) {
+            case "cpu" -> new CpuBackend();
+            case "cuda" -> {
+                if (!CudaBackend.isAvailable()) throw new UsageException("--device cuda: " + CudaBackend.unavailableReason());
+                yield new CudaBackend();
+            }
+            default -> throw new UsageException("--device must be cpu or cuda, got '" + device + "'");
+        };
+    }
 
     static int run(String[] argv) throws IOException {
         if (List.of(argv).contains("--help")) {
@@ -66,7 +81,7 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "batch-tokens", "json"), Set.of());
+                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "batch-tokens", "device", "json"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         List<Task> tasks = List.of();
@@ -91,7 +106,8 @@ final class EvalCommand {
             throw new IOException(tokenizerFile + ": missing (evaluation needs the checkpoint's tokenizer.json)");
         Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
         TextEncoder encoder = TextEncoder.of(tokenizer);
-        try (CpuBackend backend = new CpuBackend(); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
+        String device = args.string("device", "cpu");
+        try (Backend backend = backend(device); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
             if (tokenizer.vocabSize() > model.config().vocabSize())
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
                         + model.config().vocabSize());
