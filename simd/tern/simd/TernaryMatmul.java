@@ -110,43 +110,68 @@ public final class TernaryMatmul {
             throw new IllegalArgumentException(w.describe() + " is too large to pack in one tensor");
         // T once, row-major, one byte per weight: both panels are cut from it.
         byte[] t = new byte[rows * cols];
+        float[] colScale = new float[cols];
+        for (int c = 0; c < cols; c++) colScale[c] = gamma[axis == ShardAxis.COLS ? shardOf(c, cols, gamma.length) : 0];
         MemorySegment src = w.segment();
         Parallel.range(rows, 64, (r0, r1) -> {
             float[] row = new float[cols];
             for (int r = r0; r < r1; r++) {
                 MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
-                for (int c = 0; c < cols; c++) {
-                    float g = gamma[axis == ShardAxis.ROWS ? shardOf(r, rows, gamma.length) : shardOf(c, cols, gamma.length)];
-                    t[r * cols + c] = (byte) ternary(row[c], g);
-                }
+                float rowScale = gamma[axis == ShardAxis.ROWS ? shardOf(r, rows, gamma.length) : 0];
+                for (int c = 0; c < cols; c++)
+                    t[r * cols + c] = (byte) ternary(row[c], axis == ShardAxis.ROWS ? rowScale : colScale[c]);
             }
         });
         Tensor packed = Tensor.zeros(DType.I8, (int) Math.max(1, bytes));
         MemorySegment dst = packed.segment();
-        writePanel(fwd, dst, (r, c) -> t[r * cols + c]);
-        writePanel(bwd, dst, (r, c) -> t[c * cols + r]);
+        writeForward(fwd, t, dst);
+        writeTransposed(bwd, t, rows, cols, dst);
         return new TernaryWeights(packed, rows, cols, gamma, axis);
     }
 
-    /** T[r][c] of a panel's logical matrix. */
-    @FunctionalInterface
-    private interface Weights {
-        byte at(int r, int c);
+    /** The code byte of up to 4 weights: bit i of the low nibble for +1, of the high nibble for −1. */
+    private static int code(byte t0, byte t1, byte t2, byte t3) {
+        return plus(t0) | plus(t1) << 1 | plus(t2) << 2 | plus(t3) << 3
+                | (minus(t0) | minus(t1) << 1 | minus(t2) << 2 | minus(t3) << 3) << 4;
     }
 
-    private static void writePanel(TernaryPanel p, MemorySegment dst, Weights t) {
-        Parallel.range(p.blocks(), 4, (b0, b1) -> {
-            for (int r = b0 * TernaryPanel.BLOCK; r < Math.min(p.rows(), b1 * TernaryPanel.BLOCK); r++)
-                for (int s = 0; s < p.segments(); s++)
-                    for (int c0 = p.segStart()[s], g = p.groupStart()[s]; c0 < p.segStart()[s + 1]; c0 += 4, g++) {
-                        int code = 0;
-                        for (int b = 0; b < 4 && c0 + b < p.segStart()[s + 1]; b++) {
-                            byte v = t.at(r, c0 + b);
-                            if (v > 0) code |= 1 << b;
-                            else if (v < 0) code |= 16 << b;
-                        }
-                        dst.set(ValueLayout.JAVA_BYTE, p.at(r, g), (byte) code);
+    private static int plus(byte t) { return t > 0 ? 1 : 0; }
+    private static int minus(byte t) { return t < 0 ? 1 : 0; }
+
+    /** The forward panel: row r of T, its segments cut into groups of 4 columns. */
+    private static void writeForward(TernaryPanel p, byte[] t, MemorySegment dst) {
+        int cols = p.cols();
+        Parallel.range(p.rows(), 64, (r0, r1) -> {
+            for (int r = r0; r < r1; r++)
+                for (int s = 0; s < p.segments(); s++) {
+                    int end = p.segStart()[s + 1];
+                    for (int c = p.segStart()[s], g = p.groupStart()[s]; c < end; c += 4, g++) {
+                        int at = r * cols + c;
+                        byte t0 = t[at], t1 = c + 1 < end ? t[at + 1] : 0, t2 = c + 2 < end ? t[at + 2] : 0, t3 = c + 3 < end ? t[at + 3] : 0;
+                        dst.set(ValueLayout.JAVA_BYTE, p.at(r, g), (byte) code(t0, t1, t2, t3));
                     }
+                }
+        });
+    }
+
+    /** The transposed panel: its row c is column c of T; its groups are 4 consecutive rows of T. */
+    private static void writeTransposed(TernaryPanel p, byte[] t, int rows, int cols, MemorySegment dst) {
+        Parallel.range(p.segments() == 1 ? p.groups() : p.segments(), 1, (i0, i1) -> {
+            for (int s = 0; s < p.segments(); s++) {
+                int end = p.segStart()[s + 1];
+                for (int g = p.groupStart()[s]; g < p.groupStart()[s + 1]; g++) {
+                    // One segment: threads split the groups; several: they split the segments.
+                    int owner = p.segments() == 1 ? g : s;
+                    if (owner < i0 || owner >= i1) continue;
+                    int r = p.segStart()[s] + 4 * (g - p.groupStart()[s]);
+                    int a0 = r * cols, a1 = r + 1 < end ? a0 + cols : -1, a2 = r + 2 < end ? a0 + 2 * cols : -1;
+                    int a3 = r + 3 < end ? a0 + 3 * cols : -1;
+                    for (int c = 0; c < cols; c++) {
+                        int code = code(t[a0 + c], a1 < 0 ? 0 : t[a1 + c], a2 < 0 ? 0 : t[a2 + c], a3 < 0 ? 0 : t[a3 + c]);
+                        dst.set(ValueLayout.JAVA_BYTE, p.at(c, g), (byte) code);
+                    }
+                }
+            }
         });
     }
 
