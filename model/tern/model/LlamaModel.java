@@ -82,6 +82,16 @@ public final class LlamaModel implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
+    /**
+     * The block linears (q, k, v, o, gate, up, down per layer, HF order) with their shard axes: what a packer
+     * needs to store ternary weights with the same per-shard scales as training used.
+     */
+    public List<Linear> blockLinears() {
+        List<Linear> all = new ArrayList<>();
+        for (Layer l : layers) all.addAll(List.of(l.linears()));
+        return Collections.unmodifiableList(all);
+    }
+
     /** The shape with the current precision (what a checkpoint's config.json records). */
     public LlamaConfig config() { return shape.withPrecision(precision); }
 

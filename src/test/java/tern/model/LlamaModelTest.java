@@ -34,6 +34,10 @@ class LlamaModelTest {
             assertArrayEquals(new int[]{64, 128}, m.parameter("model.layers.1.mlp.down_proj.weight").value.shape());
             assertArrayEquals(new int[]{96, 64}, m.parameter("lm_head.weight").value.shape());
             for (Parameter p : m.parameters()) assertEquals(p.value.rank() == 2, p.decay, p.name + " decay");
+            List<Linear> linears = m.blockLinears();
+            assertEquals(14, linears.size());
+            for (Linear l : linears)
+                assertEquals(LlamaModelGradientTest.axisOf(l.weight().name), l.shardAxis(), l.weight().name);
             var e = assertThrows(IllegalArgumentException.class, () -> m.parameter("model.layers.2.mlp.up_proj.weight"));
             assertTrue(e.getMessage().contains("model.layers.2.mlp.up_proj.weight"), e.getMessage());
         }
