@@ -42,6 +42,7 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas;          // null when cuBLAS did not load
     private final MatmulPath matmulPath;
     private final Scratch scratch;
+    private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
 
     /** True when a CUDA device can be used here; never throws. */
     public static boolean isAvailable() {
@@ -81,6 +82,7 @@ public final class CudaBackend implements Backend {
         this.cublas = b;
         this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
         this.scratch = new Scratch(context);
+        this.weightScratch = new Scratch(context);
     }
 
     private static MatmulPath pathFromProperty() {
@@ -266,14 +268,14 @@ public final class CudaBackend implements Backend {
         requireF32(w, "packTernary");
         int rows = w.rows(), cols = w.cols();
         float[] gammas = absmeanScales(w, shards, axis, eps);
-        int wpr = TernaryLayout.wordsPerRow(cols);
+        int kc = TernaryLayout.kcCount(cols);
         long packedBytes = TernaryLayout.packedBytes(rows, cols);
         DeviceStorage storage = new DeviceStorage(context, packedBytes + 4L * shards);
-        Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, rows, wpr * 16);
+        Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, TernaryLayout.paddedRows(rows), kc * 32);
         context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(gammas), 4L * shards);
-        long words = (long) rows * wpr;
+        long words = packedBytes / 4;
         kernels.launch("ternary", "tern_pack", kernels.gridFor(words, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).i32(wpr).ptr(storage.address() + packedBytes)
+                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).i32(kc).ptr(storage.address() + packedBytes)
                         .i32(shards).i32(axisCode(axis)).ptr(storage.address()));
         return new TernaryWeights(packed, rows, cols, gammas, axis);
     }
@@ -285,13 +287,19 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("unpackTernary: " + out.describe() + " is not [" + w.rows() + ", " + w.cols() + "]");
         long packed = packedAddress(w), n = (long) w.rows() * w.cols();
         kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.wordsPerRow(w.cols()))
+                KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(address(out)));
     }
 
-    /** Rows up to which {@link #ternaryMatmul} uses the matrix-vector kernel instead of the tiled one. */
+    /** Activation rows up to which {@link #ternaryMatmul} uses the tensor-core matrix-vector kernel. */
     static final int GEMV_MAX_ROWS = 4;
 
+    /**
+     * Few rows (decode) on sm_80+: the tensor-core kernel on the packed weights (ternary_mma.cu). Many rows
+     * (training): with cuBLAS, γT is unpacked once into a float scratch matrix and multiplied by cuBLAS,
+     * which outruns decoding inside our tiled kernel; without it (or on {@link MatmulPath#KERNEL}), the
+     * tiled kernel decodes the packed weights in its shared-memory staging.
+     */
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
         requireF32(x, "ternaryMatmul");
@@ -301,20 +309,36 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("ternaryMatmul: x " + x.describe() + " · W[" + w.rows() + ", " + w.cols()
                     + "]ᵀ → y " + y.describe());
         if (m == 0 || w.rows() == 0) return;
-        int wpr = TernaryLayout.wordsPerRow(w.cols());
-        int shared = m * wpr * 16 * 4;
-        if (m <= GEMV_MAX_ROWS && kernels.sharedFits(shared)) {
-            int groups = ceilDiv(w.rows(), 4), warpsPerBlock = THREADS / 32;
-            int blocksPerSm = Math.max(1, Math.min(4, (200 * 1024) / Math.max(1, shared)));
-            int grid = Math.min(ceilDiv(groups, warpsPerBlock), context.multiprocessors * blocksPerSm);
-            kernels.launch("ternary", m == 1 ? "tern_gemv1" : "tern_gemv4", grid, 1, 1, THREADS, shared,
-                    KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(wpr).ptr(scalesAddress(w))
-                            .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
-        } else {
-            kernels.launch("matmul", "tern_gemm", ceilDiv(w.rows(), 64), ceilDiv(m, 64), 1, THREADS, 0,
-                    KernelArgs.of().ptr(address(x)).ptr(packedAddress(w)).i32(wpr).ptr(scalesAddress(w)).i32(w.shards())
-                            .i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols()).ptr(address(y)).i32(m).i32(accumulate));
+        if (w.cols() == 0) {
+            if (!accumulate) fill(y, 0f);
+            return;
         }
+        int kc = TernaryLayout.kcCount(w.cols());
+        int shared = 2 * m * (kc * 32 + 8) * 2;
+        if (m <= GEMV_MAX_ROWS && kernels.has("ternary_mma") && kernels.sharedFits(shared + 8 * 1024)) {
+            int rowTiles = ceilDiv(w.rows(), 16);
+            int blocksPerSm = Math.max(1, Math.min(8, (220 * 1024) / (shared + 5 * 1024)));
+            int grid = Math.min(rowTiles, context.multiprocessors * blocksPerSm);
+            kernels.launch("ternary_mma", "tern_gemv_mma", grid, 1, 1, THREADS, shared,
+                    KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
+                            .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
+        } else if (matmulPath != MatmulPath.KERNEL) {
+            long wq = unpackToScratch(w);
+            context.makeCurrent();
+            cublas.gemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
+                    matmulPath == MatmulPath.CUBLAS_BF16);
+        } else {
+            ternaryGemmKernel(x, w, y, accumulate);
+        }
+    }
+
+    /** The tiled kernel on the packed weights whatever the configured path (tests, benchmarks). */
+    public void ternaryGemmKernel(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
+        int m = x.rows();
+        kernels.launch("matmul", "tern_gemm", ceilDiv(w.rows(), 64), ceilDiv(m, 64), 1, THREADS, 0,
+                KernelArgs.of().ptr(address(x)).ptr(packedAddress(w)).i32(TernaryLayout.kcCount(w.cols()))
+                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols())
+                        .ptr(address(y)).i32(m).i32(accumulate));
     }
 
     @Override
@@ -330,10 +354,33 @@ public final class CudaBackend implements Backend {
             if (!accumulate) fill(dx, 0f);
             return;
         }
+        if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
+            long wq = unpackToScratch(w);
+            context.makeCurrent();
+            cublas.gemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
+                    matmulPath == MatmulPath.CUBLAS_BF16);
+        } else {
+            ternaryGemmTKernel(dy, w, dx, accumulate);
+        }
+    }
+
+    /** The tiled input-gradient kernel on the packed weights whatever the configured path. */
+    public void ternaryGemmTKernel(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
+        int m = dy.rows();
         kernels.launch("matmul", "tern_gemm_t", ceilDiv(w.cols(), 64), ceilDiv(m, 64), 1, THREADS, 0,
-                KernelArgs.of().ptr(address(dy)).ptr(packedAddress(w)).i32(TernaryLayout.wordsPerRow(w.cols()))
+                KernelArgs.of().ptr(address(dy)).ptr(packedAddress(w)).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols())
                         .ptr(address(dx)).i32(m).i32(accumulate));
+    }
+
+    /** γT as a dense f32 [rows, cols] matrix in the weight scratch (valid until the next call). */
+    private long unpackToScratch(TernaryWeights w) {
+        long n = (long) w.rows() * w.cols();
+        long dst = weightScratch.reserve(4 * n);
+        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
+                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(dst));
+        return dst;
     }
 
     // ---- fake quantizers -----------------------------------------------------------------------------
@@ -680,7 +727,7 @@ public final class CudaBackend implements Backend {
     /** The packed words of weights this backend packed (layout and scales after them: TernaryLayout). */
     private static long packedAddress(TernaryWeights w) {
         Tensor p = w.packed();
-        if (p.dtype() != DType.TERNARY2 || p.rows() != w.rows() || p.cols() != TernaryLayout.wordsPerRow(w.cols()) * 16
+        if (p.dtype() != DType.TERNARY2 || p.rows() != TernaryLayout.paddedRows(w.rows()) || p.cols() != TernaryLayout.kcCount(w.cols()) * 32
                 || p.storage().byteSize() != p.byteSize() + 4L * w.shards() || p.offsetBytes() != 0)
             throw new IllegalArgumentException("ternary weights " + p.describe() + " [" + w.rows() + ", " + w.cols()
                     + "] were not packed by the CUDA backend");
@@ -719,6 +766,7 @@ public final class CudaBackend implements Backend {
     public void close() {
         if (cublas != null) cublas.close();
         scratch.close();
+        weightScratch.close();
         kernels.close();
         context.close();
     }

@@ -59,6 +59,7 @@ final class CudaContext implements AutoCloseable {
         driverVersion = v[0];
         cuDevicePrimaryCtxRetain(context, device);
         cuCtxSetCurrent(context);
+        CURRENT.set(context);
     }
 
     static CudaContext open(int ordinal) {
@@ -80,9 +81,15 @@ final class CudaContext implements AutoCloseable {
         return v[0];
     }
 
+    /** The context last made current on each thread: setting it again is a driver call per op saved. */
+    private static final ThreadLocal<CUcontext> CURRENT = new ThreadLocal<>();
+
     void makeCurrent() {
         if (closed) throw new IllegalStateException("CUDA context of " + name + " is closed");
-        cuCtxSetCurrent(context);
+        if (CURRENT.get() != context) {
+            cuCtxSetCurrent(context);
+            CURRENT.set(context);
+        }
     }
 
     DevicePointer allocate(long bytes) {
@@ -132,6 +139,7 @@ final class CudaContext implements AutoCloseable {
         if (closed) return;
         synchronize();
         closed = true;
+        CURRENT.remove();
         cuDevicePrimaryCtxRelease(device);
     }
 }

@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import jcuda.CudaException;
 import jcuda.driver.CUfunction;
@@ -28,6 +30,9 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  */
 final class Kernels implements AutoCloseable {
     static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention");
+    /** Sources that need sm_80 or later (tensor-core MMA with f16 inputs), loaded only there. */
+    static final List<String> AMPERE_SOURCES = List.of("ternary_mma");
+    private static final Pattern INCLUDE = Pattern.compile("(?m)^#include \"([A-Za-z0-9_.]+)\"\\s*$");
 
     private final CudaContext context;
     private final boolean checkEachLaunch;
@@ -39,16 +44,34 @@ final class Kernels implements AutoCloseable {
         this.context = context;
         this.checkEachLaunch = checkEachLaunch;
         context.makeCurrent();
-        for (String source : SOURCES) {
+        List<String> sources = new java.util.ArrayList<>(SOURCES);
+        if (context.arch >= 80) sources.addAll(AMPERE_SOURCES);
+        for (String source : sources) {
             CUmodule module = new CUmodule();
             cuModuleLoadData(module, cache.cubin(source(source), source + ".cu", context.arch));
             modules.put(source, module);
         }
     }
 
-    /** The text of kernel source {@code name} (without ".cu") from the class path. */
+    boolean has(String module) {
+        return modules.containsKey(module);
+    }
+
+    /**
+     * The text of kernel source {@code name} (without ".cu") from the class path, with its
+     * {@code #include "file"} lines replaced by those files (NVRTC is given no include path).
+     */
     static String source(String name) {
-        String path = "/tern/cuda/" + name + ".cu";
+        String text = resource(name + ".cu");
+        Matcher m = INCLUDE.matcher(text);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) m.appendReplacement(out, Matcher.quoteReplacement(resource(m.group(1))));
+        m.appendTail(out);
+        return out.toString();
+    }
+
+    private static String resource(String file) {
+        String path = "/tern/cuda/" + file;
         try (InputStream in = Kernels.class.getResourceAsStream(path)) {
             if (in == null) throw new IllegalStateException("kernel source " + path + " is not on the class path");
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);

@@ -28,30 +28,28 @@ struct FloatB {
     }
 };
 
-// Ternary packing (TernaryLayout.java): row r holds wpr 32-bit words; column c lives in word
-// (c / 512) * 32 + (c % 32), at bits 2 * ((c % 512) / 32); code 01 = +1, 10 = -1, 00 = 0.
-// The gamma of the element's shard is folded in, so the value read is gamma * T.
-__device__ __forceinline__ float ternary_value(const unsigned* w, int wpr, int r, int c,
+// Ternary packing: ternary_layout.h. The gamma of the element's shard is folded in, so the value read
+// is gamma * T.
+#include "ternary_layout.h"
+
+__device__ __forceinline__ float ternary_value(const unsigned* w, int kcCount, int r, int c,
                                                const float* gammas, int shards, int axis, int rows, int cols) {
-    unsigned word = w[(long)r * wpr + (c >> 9) * 32 + (c & 31)];
-    unsigned code = (word >> (2 * ((c & 511) >> 5))) & 3u;
-    float t = (float)(int)(code & 1u) - (float)(int)(code >> 1);
     int shard = axis == 0 ? (int)((long)r * shards / rows) : (int)((long)c * shards / cols);
-    return gammas[shard] * t;
+    return gammas[shard] * (float)tern_value(w, kcCount, r, c);
 }
 
 // B(k, j) = (gamma T)[j, k]: the forward product y = x (gamma T)^T, k runs over input columns.
 struct TernaryB {
-    const unsigned* w; int wpr; const float* gammas; int shards; int axis; int rows; int cols;
+    const unsigned* w; int kcCount; const float* gammas; int shards; int axis; int rows; int cols;
     __device__ bool kFast() const { return true; }
-    __device__ float operator()(int k, int j) const { return ternary_value(w, wpr, j, k, gammas, shards, axis, rows, cols); }
+    __device__ float operator()(int k, int j) const { return ternary_value(w, kcCount, j, k, gammas, shards, axis, rows, cols); }
 };
 
 // B(k, j) = (gamma T)[k, j]: the input gradient dx = dy (gamma T), k runs over output rows.
 struct TernaryBT {
-    const unsigned* w; int wpr; const float* gammas; int shards; int axis; int rows; int cols;
+    const unsigned* w; int kcCount; const float* gammas; int shards; int axis; int rows; int cols;
     __device__ bool kFast() const { return false; }
-    __device__ float operator()(int k, int j) const { return ternary_value(w, wpr, k, j, gammas, shards, axis, rows, cols); }
+    __device__ float operator()(int k, int j) const { return ternary_value(w, kcCount, k, j, gammas, shards, axis, rows, cols); }
 };
 
 template <class LA, class LB>
@@ -116,17 +114,17 @@ extern "C" __global__ void __launch_bounds__(256) sgemm_tiled(const float* A, co
 }
 
 // y[m, rows] = x[m, cols] (gamma T)^T (+ y).
-extern "C" __global__ void __launch_bounds__(256) tern_gemm(const float* x, const unsigned* w, int wpr,
+extern "C" __global__ void __launch_bounds__(256) tern_gemm(const float* x, const unsigned* w, int kcCount,
         const float* gammas, int shards, int axis, int rows, int cols, float* y, int m, int accumulate) {
     FloatA la{x, m, cols, false};
-    TernaryB lb{w, wpr, gammas, shards, axis, rows, cols};
+    TernaryB lb{w, kcCount, gammas, shards, axis, rows, cols};
     gemm_tile(la, lb, y, m, rows, cols, accumulate);
 }
 
 // dx[m, cols] = dy[m, rows] (gamma T) (+ dx).
-extern "C" __global__ void __launch_bounds__(256) tern_gemm_t(const float* dy, const unsigned* w, int wpr,
+extern "C" __global__ void __launch_bounds__(256) tern_gemm_t(const float* dy, const unsigned* w, int kcCount,
         const float* gammas, int shards, int axis, int rows, int cols, float* dx, int m, int accumulate) {
     FloatA la{dy, m, rows, false};
-    TernaryBT lb{w, wpr, gammas, shards, axis, rows, cols};
+    TernaryBT lb{w, kcCount, gammas, shards, axis, rows, cols};
     gemm_tile(la, lb, dx, m, cols, rows, accumulate);
 }

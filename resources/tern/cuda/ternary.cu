@@ -1,12 +1,16 @@
 // Ternary weights: absmean scale per shard, packing at 2 bits per weight, unpacking, fake quantization,
-// and the matrix-vector product for a few rows (decode, small batches) on the packed form.
-// Valid for sm_70 and later.
+// and the k-bit and binary fake quantizers. Valid for sm_70 and later.
 //
-// Packing (TernaryLayout.java): row r holds wpr = 32 * ceil(cols / 512) words. Each run of 512 columns
-// is 32 words; column c sits in word (c / 512) * 32 + (c % 32) at bits 2 * ((c % 512) / 32). So lane l
-// of a warp reading word l of a run needs columns l, l + 32, ..., l + 480: consecutive lanes read
-// consecutive words from global memory and consecutive floats of x from shared memory, without bank
-// conflicts. Codes: 00 = 0, 01 = +1, 10 = -1. Padding columns are 00.
+// Packing (TernaryLayout.java), shaped for the tensor-core matrix-vector kernel (ternary_mma.cu): the
+// matrix is cut into blocks of 16 rows x 32 columns (rows padded to 16, columns to 32), stored block-row
+// by block-row; a block is 32 words, word l for lane l of a warp, holding exactly the 16 weights that lane
+// needs as its A fragments of two m16n8k16 MMAs (k-tiles h = 0, 1). Within the block, weight (lr, lc):
+//   g = lr % 8, rowHalf = lr / 8, h = lc / 16, kk = lc % 16, tig = (kk % 8) / 2, kHalf = kk / 8, parity = kk % 2
+//   lane = 4 g + tig, pair p = 4 h + rowHalf + 2 kHalf, bit = 2 (p % 4) + 8 (p / 4) + 16 parity.
+// Each 2-bit code is t + 1 (0 = -1, 1 = 0, 2 = +1; padding holds 1): an affine code, so the tensor-core
+// kernel turns a code into an f16 t with one mask and one fused multiply-add, no branches.
+
+#include "ternary_layout.h"
 
 // Shard of a row (axis 0 = ROWS) or column (axis 1 = COLS): floor(index * shards / extent), as
 // TernaryWeights.shardOf.
@@ -60,38 +64,39 @@ __device__ __forceinline__ int ternary_of(float w, float gamma) {
     return q > 0.0f ? 1 : (q < 0.0f ? -1 : 0);
 }
 
-// One thread per packed word.
-extern "C" __global__ void tern_pack(const float* w, int rows, int cols, int wpr, const float* gammas,
+// One thread per packed word: it gathers its 16 weights (see the layout above) and writes the word whole.
+extern "C" __global__ void tern_pack(const float* w, int rows, int cols, int kcCount, const float* gammas,
                                      int shards, int axis, unsigned* packed) {
-    long words = (long)rows * wpr;
+    long words = (long)((rows + 15) / 16) * kcCount * 32;
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < words; i += (long)blockDim.x * gridDim.x) {
-        int r = (int)(i / wpr), wi = (int)(i - (long)r * wpr);
-        int base = (wi >> 5) * 512 + (wi & 31);
-        float rowGamma = axis == 0 ? gammas[shard_of(r, shards, rows)] : 0.0f;
+        int lane = (int)(i & 31);
+        long blk = i >> 5;
+        int rt = (int)(blk / kcCount), kc = (int)(blk - (long)rt * kcCount);
         unsigned word = 0;
 #pragma unroll
-        for (int j = 0; j < 16; j++) {
-            int c = base + 32 * j;
-            if (c < cols) {
-                float g = axis == 0 ? rowGamma : gammas[shard_of(c, shards, cols)];
-                int t = ternary_of(w[(long)r * cols + c], g);
-                word |= (t == 1 ? 1u : (t == -1 ? 2u : 0u)) << (2 * j);
+        for (int p = 0; p < 8; p++)
+#pragma unroll
+            for (int parity = 0; parity < 2; parity++) {
+                int r = rt * 16 + tern_block_row(lane, p), c = kc * 32 + tern_block_col(lane, p, parity);
+                int code = 1;                                    // padding: t = 0
+                if (r < rows && c < cols) {
+                    float g = gammas[axis == 0 ? shard_of(r, shards, rows) : shard_of(c, shards, cols)];
+                    code = ternary_of(w[(long)r * cols + c], g) + 1;
+                }
+                word |= (unsigned)code << tern_bit(p, parity);
             }
-        }
         packed[i] = word;
     }
 }
 
 // out[r, c] = gamma * T[r, c].
-extern "C" __global__ void tern_unpack(const unsigned* packed, int rows, int cols, int wpr, const float* gammas,
+extern "C" __global__ void tern_unpack(const unsigned* packed, int rows, int cols, int kcCount, const float* gammas,
                                        int shards, int axis, float* out) {
     long n = (long)rows * cols;
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)blockDim.x * gridDim.x) {
         int r = (int)(i / cols), c = (int)(i - (long)r * cols);
-        unsigned word = packed[(long)r * wpr + (c >> 9) * 32 + (c & 31)];
-        unsigned code = (word >> (2 * ((c & 511) >> 5))) & 3u;
         float g = gammas[axis == 0 ? shard_of(r, shards, rows) : shard_of(c, shards, cols)];
-        out[i] = code == 1u ? g : (code == 2u ? -g : 0.0f);
+        out[i] = g * (float)tern_value(packed, kcCount, r, c);
     }
 }
 
@@ -104,88 +109,6 @@ extern "C" __global__ void tern_fake_quant(const float* w, int rows, int cols, c
         float g = gammas[axis == 0 ? shard_of(r, shards, rows) : shard_of(c, shards, cols)];
         out[i] = g * (float)ternary_of(w[i], g);
     }
-}
-
-// y[m, rows] = x[m, cols] (gamma T)^T (+ y) for m <= MAXM. x is staged once per block in shared memory,
-// zero-padded to wpr * 16 columns and, for COLS shards, multiplied by its column's gamma. Each warp owns
-// RPW output rows at a time (a block loops over row groups: the staged x is reused), each lane one word
-// per run of 512 columns; a set bit of the pos (neg) plane adds (subtracts) the x value, so the inner
-// loop has no multiply. The partial sums meet by warp shuffles and one multiply by gamma per output.
-#define RPW 4
-template <int MAXM>
-__device__ void gemv_body(const unsigned* __restrict__ w, int rows, int cols, int wpr,
-                          const float* __restrict__ gammas, int shards, int axis,
-                          const float* __restrict__ x, int m, float* y, int accumulate) {
-    extern __shared__ float xs[];
-    const int colsPad = wpr * 16;
-    for (int i = threadIdx.x; i < m * colsPad; i += blockDim.x) {
-        int mi = i / colsPad, c = i - mi * colsPad;
-        float v = 0.0f;
-        if (c < cols) {
-            v = x[(long)mi * cols + c];
-            if (axis == 1) v *= gammas[shard_of(c, shards, cols)];
-        }
-        xs[i] = v;
-    }
-    __syncthreads();
-
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    const int groups = (rows + RPW - 1) / RPW;
-    for (int g = blockIdx.x * warps + warp; g < groups; g += gridDim.x * warps) {
-        const int r0 = g * RPW;
-        float pos[MAXM][RPW], neg[MAXM][RPW];
-#pragma unroll
-        for (int mi = 0; mi < MAXM; mi++)
-#pragma unroll
-            for (int r = 0; r < RPW; r++) { pos[mi][r] = 0.0f; neg[mi][r] = 0.0f; }
-        const unsigned* rowp[RPW];
-#pragma unroll
-        for (int r = 0; r < RPW; r++) rowp[r] = w + (long)min(r0 + r, rows - 1) * wpr;  // clamp: stay in bounds
-        for (int wi = lane; wi < wpr; wi += 32) {
-            unsigned word[RPW];
-#pragma unroll
-            for (int r = 0; r < RPW; r++) word[r] = __ldg(rowp[r] + wi);
-            const int cBase = (wi >> 5) * 512 + (wi & 31);
-#pragma unroll
-            for (int j = 0; j < 16; j++) {
-#pragma unroll
-                for (int mi = 0; mi < MAXM; mi++) {
-                    if (mi < m) {
-                        float xv = xs[mi * colsPad + cBase + 32 * j];
-#pragma unroll
-                        for (int r = 0; r < RPW; r++) {
-                            if (word[r] & (1u << (2 * j))) pos[mi][r] += xv;
-                            if (word[r] & (2u << (2 * j))) neg[mi][r] += xv;
-                        }
-                    }
-                }
-            }
-        }
-#pragma unroll
-        for (int mi = 0; mi < MAXM; mi++) {
-#pragma unroll
-            for (int r = 0; r < RPW; r++) {
-                float s = pos[mi][r] - neg[mi][r];
-                for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-                int row = r0 + r;
-                if (lane == 0 && mi < m && row < rows) {
-                    if (axis == 0) s *= gammas[shard_of(row, shards, rows)];
-                    long o = (long)mi * rows + row;
-                    y[o] = accumulate ? y[o] + s : s;
-                }
-            }
-        }
-    }
-}
-
-extern "C" __global__ void __launch_bounds__(256) tern_gemv1(const unsigned* w, int rows, int cols, int wpr,
-        const float* gammas, int shards, int axis, const float* x, int m, float* y, int accumulate) {
-    gemv_body<1>(w, rows, cols, wpr, gammas, shards, axis, x, m, y, accumulate);
-}
-
-extern "C" __global__ void __launch_bounds__(256) tern_gemv4(const unsigned* w, int rows, int cols, int wpr,
-        const float* gammas, int shards, int axis, const float* x, int m, float* y, int accumulate) {
-    gemv_body<4>(w, rows, cols, wpr, gammas, shards, axis, x, m, y, accumulate);
 }
 
 // ---- fake quantizers: per-unit reductions and the elementwise apply ---------------------------------

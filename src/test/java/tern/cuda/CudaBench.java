@@ -45,6 +45,7 @@ public final class CudaBench {
             System.out.println("bench on " + cuda.name());
             CudaBench b = new CudaBench(cuda, w);
             b.record("device", 0, cuda.deviceName() + " sm_" + cuda.arch());
+            b.launchOverhead();
             double copy = b.copyBandwidth();
             b.ternaryGemv(new int[][] {{3072, 3072}, {9216, 3072}, {3072, 9216}, {16384, 16384}, {1280, 512}}, copy);
             b.matmuls(tokens);
@@ -82,6 +83,19 @@ public final class CudaBench {
         return t[samples / 2];
     }
 
+    /** Host time per op for a one-element op: the cost of our launch path (JCuda), not of the GPU. */
+    private void launchOverhead() {
+        try (Tensor t = cuda.zeros(DType.F32, 1)) {
+            for (int i = 0; i < 2000; i++) cuda.scale(t, 1f);
+            cuda.synchronize();
+            int n = 20000;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) cuda.scale(t, 1f);
+            cuda.synchronize();
+            record("launch_host_us", (System.nanoTime() - t0) / 1e3 / n, "scale() of 1 element, host wall time per op");
+        }
+    }
+
     /** Device-to-device copy of 1 GiB, counting bytes read plus written: the DRAM ceiling. */
     private double copyBandwidth() {
         int n = 1 << 28;
@@ -106,6 +120,11 @@ public final class CudaBench {
                  Tensor x = cuda.upload(Gpu.random(rnd, cols), 1, cols); Tensor y = cuda.zeros(DType.F32, 1, rows)) {
                 for (int c = 0; c < copies; c++) ws.add(cuda.packTernary(w, 1, ShardAxis.ROWS, 1e-5f));
                 double ms = medianMs(15, 20, i -> cuda.ternaryMatmul(x, ws.get(i % copies), y, false));
+                cuda.synchronize();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < 200; i++) cuda.ternaryMatmul(x, ws.get(i % copies), y, false);
+                cuda.synchronize();
+                record("gemv_host_us_" + rows + "x" + cols, (System.nanoTime() - t0) / 1e3 / 200, "wall time per call, back to back");
                 long bytes = packed + 4L * cols + 4L * rows + 4;
                 double gbs = bytes / (ms * 1e6);
                 String shape = rows + "x" + cols;
@@ -143,14 +162,18 @@ public final class CudaBench {
                     if (!ta && tb) {            // the forward of a ternary linear at this shape: W is [n, k]
                         try (TernaryWeights w = cuda.packTernary(b, 1, ShardAxis.ROWS, 1e-5f)) {
                             double tern = medianMs(5, 2, i -> cuda.ternaryMatmul(a, w, c, false));
-                            record("mm_tflops_ternary_fwd_" + name, flops / (tern * 1e9), null);
+                            record("mm_tflops_ternary_fwd_" + name, flops / (tern * 1e9), "unpack + cuBLAS");
+                            double ternKernel = medianMs(3, 1, i -> cuda.ternaryGemmKernel(a, w, c, false));
+                            record("mm_tflops_ternary_fwd_kernel_" + name, flops / (ternKernel * 1e9), "tiled, packed");
                         }
                     }
                     if (!ta && !tb) {           // the input gradient of a ternary linear: W is [k, n]
                         try (Tensor wt = cuda.upload(Gpu.random(rnd, k * n), k, n);
                              TernaryWeights w = cuda.packTernary(wt, 1, ShardAxis.ROWS, 1e-5f)) {
                             double tern = medianMs(5, 2, i -> cuda.ternaryMatmulT(a, w, c, false));
-                            record("mm_tflops_ternary_dx_" + name, flops / (tern * 1e9), null);
+                            record("mm_tflops_ternary_dx_" + name, flops / (tern * 1e9), "unpack + cuBLAS");
+                            double ternKernel = medianMs(3, 1, i -> cuda.ternaryGemmTKernel(a, w, c, false));
+                            record("mm_tflops_ternary_dx_kernel_" + name, flops / (ternKernel * 1e9), "tiled, packed");
                         }
                     }
                 }

@@ -31,8 +31,14 @@ class KernelSourcesTest {
             for (int arch : new int[] {oldest, 90}) {
                 byte[] cubin = nvrtc.compile(Kernels.source(source), source + ".cu", arch);
                 // An ELF image: what the driver's module loader takes.
-                assertTrue(cubin.length > 4 && cubin[0] == 0x7f && cubin[1] == 'E' && cubin[2] == 'L' && cubin[3] == 'F',
-                        source + ".cu for sm_" + arch + " is not an ELF cubin");
+                assertElf(cubin, source, arch);
             }
+        for (String source : Kernels.AMPERE_SOURCES)
+            for (int arch : new int[] {80, 90}) assertElf(nvrtc.compile(Kernels.source(source), source + ".cu", arch), source, arch);
+    }
+
+    private static void assertElf(byte[] cubin, String source, int arch) {
+        assertTrue(cubin.length > 4 && cubin[0] == 0x7f && cubin[1] == 'E' && cubin[2] == 'L' && cubin[3] == 'F',
+                source + ".cu for sm_" + arch + " is not an ELF cubin");
     }
 }

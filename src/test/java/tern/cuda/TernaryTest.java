@@ -96,16 +96,26 @@ class TernaryTest {
             try (Tensor w = cuda.upload(k.w, k.rows, k.cols); TernaryWeights p = cuda.packTernary(w, k.shards, k.axis, 1e-5f);
                  Tensor out = Gpu.poisoned(cuda, k.rows, k.cols)) {
                 assertArrayEquals(g, p.scales(), k.name + ": scales");
-                int wpr = TernaryLayout.wordsPerRow(k.cols);
-                int[] words = new int[k.rows * wpr];
+                int[] words = new int[(int) (TernaryLayout.packedBytes(k.rows, k.cols) / 4)];
                 cudaDownload(p.packed(), words);
                 for (int r = 0; r < k.rows; r++)
                     for (int c = 0; c < k.cols; c++)
-                        assertEquals(t[r * k.cols + c], TernaryLayout.decode(words, wpr, r, c), k.name + ": T[" + r + ", " + c + "]");
+                        assertEquals(t[r * k.cols + c], TernaryLayout.decode(words, k.cols, r, c), k.name + ": T[" + r + ", " + c + "]");
+                // Padding (rows to 16, columns to 32) decodes to 0, so kernels may read it freely.
+                for (int r = 0; r < TernaryLayout.paddedRows(k.rows); r++)
+                    for (int c = 0; c < TernaryLayout.kcCount(k.cols) * 32; c++)
+                        if (r >= k.rows || c >= k.cols)
+                            assertEquals(0, TernaryLayout.decode(words, k.cols, r, c), k.name + ": padding (" + r + ", " + c + ")");
                 cuda.unpackTernary(p, out);
                 assertArrayEquals(dequantized(t, k.rows, k.cols, g, k.axis), cuda.download(out), k.name + ": unpacked γT");
             }
         }
+    }
+
+    /** Back to the accumulate start values, or poisoned. */
+    private static void reset(Tensor t, float[] start) {
+        if (start == null) cuda.fill(t, Float.NaN);
+        else try (Tensor s = cuda.upload(start, t.shape())) { cuda.copy(s, t); }
     }
 
     private static void cudaDownload(Tensor packed, int[] words) {
@@ -141,7 +151,8 @@ class TernaryTest {
         Random rnd = new Random(22);
         for (int i = 0; i < 20; i++) {
             Case k = randomCase(rnd, i);
-            // m = 1..4 takes the matrix-vector kernel, larger m the tiled one.
+            // m = 1..4 takes the tensor-core matrix-vector kernel (sm_80+), larger m cuBLAS on the unpacked γT;
+            // the tiled kernel on the packed weights is checked on every shape too.
             int m = i % 3 == 0 ? 1 : i % 3 == 1 ? 2 + rnd.nextInt(3) : 5 + rnd.nextInt(150);
             boolean acc = rnd.nextBoolean();
             float[] g = gammas(k.w, k.rows, k.cols, k.shards, k.axis, 1e-5f);
@@ -153,20 +164,30 @@ class TernaryTest {
                  Tensor tx = cuda.upload(x, m, k.cols); Tensor tdy = cuda.upload(dy, m, k.rows);
                  Tensor y = acc ? cuda.upload(y0, m, k.rows) : Gpu.poisoned(cuda, m, k.rows);
                  Tensor dx = acc ? cuda.upload(dx0, m, k.cols) : Gpu.poisoned(cuda, m, k.cols)) {
+                double[] yRef = product(x, wq, m, k.rows, k.cols, acc ? y0 : null);
+                double[] dxRef = productT(dy, wq, m, k.rows, k.cols, acc ? dx0 : null);
                 cuda.ternaryMatmul(tx, p, y, acc);
-                assertClose(cuda.download(y), product(x, wq, m, k.rows, k.cols, acc ? y0 : null), Gpu.F32, "y = x·(γT)ᵀ " + what);
+                assertClose(cuda.download(y), yRef, Gpu.F32, "y = x·(γT)ᵀ " + what);
                 cuda.ternaryMatmulT(tdy, p, dx, acc);
-                assertClose(cuda.download(dx), productT(dy, wq, m, k.rows, k.cols, acc ? dx0 : null), Gpu.F32, "dx = dy·γT " + what);
+                assertClose(cuda.download(dx), dxRef, Gpu.F32, "dx = dy·γT " + what);
+                reset(y, acc ? y0 : null);
+                cuda.ternaryGemmKernel(tx, p, y, acc);
+                assertClose(cuda.download(y), yRef, Gpu.F32, "tiled y = x·(γT)ᵀ " + what);
+                reset(dx, acc ? dx0 : null);
+                cuda.ternaryGemmTKernel(tdy, p, dx, acc);
+                assertClose(cuda.download(dx), dxRef, Gpu.F32, "tiled dx = dy·γT " + what);
             }
         }
     }
 
     @Test
     void gemvOnAWideMatrixNeedingLargeSharedMemory() {
-        // 16384 columns: x staged in 64 KiB of shared memory (above the 48 KiB default).
+        // 16384 columns: x staged as f16 hi/lo in 64 KiB of shared memory (above the 48 KiB default);
+        // activations spanning 12 orders of magnitude exercise the per-row power-of-two split.
         Random rnd = new Random(23);
         int rows = 70, cols = 16384;
         float[] wv = Gpu.random(rnd, rows * cols), x = Gpu.random(rnd, cols);
+        for (int c = 0; c < cols; c++) x[c] *= (float) Math.pow(10, rnd.nextInt(12) - 8);
         float[] g = gammas(wv, rows, cols, 1, ShardAxis.ROWS, 1e-5f);
         float[] wq = dequantized(ternary(wv, rows, cols, g, ShardAxis.ROWS), rows, cols, g, ShardAxis.ROWS);
         try (Tensor w = cuda.upload(wv, rows, cols); TernaryWeights p = cuda.packTernary(w, 1, ShardAxis.ROWS, 1e-5f);

@@ -1,0 +1,181 @@
+// Ternary matrix-vector product on tensor cores, for a few activation rows (decode, small batches):
+// y[m, rows] = x[m, cols] (gamma T)^T (+ y), m <= 4. Needs sm_80 or later (mma.sync m16n8k16 with f16
+// inputs); CudaBackend compiles and uses it only there, elsewhere the tiled kernel serves.
+//
+// Why tensor cores for a memory-bound product: at 2 bits per weight an H100 must retire ~50 weights per
+// clock per SM to keep up with DRAM, and on CUDA cores each weight costs a decode and an add (about four
+// instructions), which caps the kernel far below the bandwidth. Here a weight costs about one instruction:
+// the packing (ternary_layout.h) puts each lane's 16 weights of a 16x32 block in one word, already in
+// m16n8k16 A-fragment order, with codes t + 1; one LOP3 turns two codes into the f16 pair (1024 + c·4^p)
+// and one HFMA2 turns that into t exactly; the MMA does the multiply-adds, accumulating in f32.
+//
+// f32 accuracy with f16 inputs: each activation row i is scaled by a power of two s_i (its largest value
+// lands in [2^14, 2^15)) and split into hi = f16(x s_i) and lo = f16(x s_i - hi); hi and lo are two
+// columns (n = 2i, 2i+1) of the MMA's B operand, so one MMA yields both partial products and
+// y = (D[:, 2i] + D[:, 2i+1]) / s_i carries about 22 bits of each activation. T is exact in f16.
+//
+// Work split: a block of 8 warps takes a 16-row tile at a time (blocks loop over tiles, so x is staged in
+// shared memory once per block); the warps split the columns (warp w takes 32-column blocks w, w+8, ...),
+// and their partial D fragments meet through shared memory at the end of the tile.
+
+#include "ternary_layout.h"
+
+#define WARPS 8
+#define UNROLL 4
+
+__device__ __forceinline__ unsigned short f32_to_f16(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ float f16_to_f32(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned pair(unsigned short lo, unsigned short hi) {
+    return (unsigned)lo | ((unsigned)hi << 16);
+}
+
+__device__ __forceinline__ unsigned hfma2(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+__device__ __forceinline__ void mma16816(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                         unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ float block_max_abs(float v, float* partial) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    float m = 0.0f;
+    for (int i = 0; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, partial[i]);
+    return m;
+}
+
+// A power of two s with max * s in [2^14, 2^15) (1 for max = 0), kept inside the normal float range.
+__device__ float split_scale(float largest) {
+    if (largest == 0.0f) return 1.0f;
+    int e = (int)((__float_as_uint(largest) >> 23) & 0xff) - 127;  // floor(log2 largest) for a normal value
+    int s = 14 - e;
+    s = max(-126, min(127, s));
+    return __uint_as_float((unsigned)(s + 127) << 23);
+}
+
+extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
+        const unsigned* __restrict__ w, int rows, int cols, int kcCount, const float* __restrict__ gammas,
+        int shards, int axis, const float* __restrict__ x, int m, float* y, int accumulate) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float partial[WARPS];
+    __shared__ float scale[4];
+    __shared__ float red[WARPS][32][4];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int colsPad = kcCount * 32;
+    const int stride = colsPad + 8;          // halves per B column: +8 halves keeps fragment loads conflict-free
+    unsigned short* xs = (unsigned short*)smem;   // [2m][stride]: column 2i = hi of row i, 2i + 1 = lo
+
+    // Stage x: scale each row by a power of two, split into hi + lo f16 (COLS shards: gamma folded in first).
+    for (int i = 0; i < m; i++) {
+        float mx = 0.0f;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+            float v = x[(long)i * cols + c];
+            if (axis == 1) v *= gammas[(int)((long)c * shards / cols)];
+            mx = fmaxf(mx, fabsf(v));
+        }
+        mx = block_max_abs(mx, partial);
+        if (threadIdx.x == 0) scale[i] = split_scale(mx);
+    }
+    __syncthreads();
+    for (int e = threadIdx.x; e < m * colsPad; e += blockDim.x) {
+        int i = e / colsPad, c = e - i * colsPad;
+        float v = 0.0f;
+        if (c < cols) {
+            v = x[(long)i * cols + c];
+            if (axis == 1) v *= gammas[(int)((long)c * shards / cols)];
+            v *= scale[i];
+        }
+        unsigned short hi = f32_to_f16(v);
+        xs[(2 * i) * stride + c] = hi;
+        xs[(2 * i + 1) * stride + c] = f32_to_f16(v - f16_to_f32(hi));
+    }
+    __syncthreads();
+
+    // Per pair p (of 4 per half-word): t = (1024 + c 4^p) 4^-p - (1024 4^-p + 1), exactly, in f16.
+    unsigned mul[4], add[4];
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        float s = 1.0f / (float)(1 << (2 * p));
+        unsigned short hs = f32_to_f16(s), hb = f32_to_f16(-(1024.0f * s + 1.0f));
+        mul[p] = pair(hs, hs);
+        add[p] = pair(hb, hb);
+    }
+    const int n = lane >> 2;                  // this lane's B column
+    const bool hasB = n < 2 * m;
+    const unsigned* xcol = (const unsigned*)(xs + (hasB ? n : 0) * stride);   // half2 view of column n
+    const int k0 = 2 * (lane & 3);
+
+    const int rowTiles = (rows + 15) / 16;
+    for (int rt = blockIdx.x; rt < rowTiles; rt += gridDim.x) {
+        float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        const unsigned* wt = w + (long)rt * kcCount * 32 + lane;
+        for (int kc0 = warp; kc0 < kcCount; kc0 += WARPS * UNROLL) {
+            unsigned word[UNROLL];
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) {                  // all loads first: several in flight
+                int kc = kc0 + u * WARPS;
+                word[u] = kc < kcCount ? __ldg(wt + (long)kc * 32) : 0x55555555u;   // code 1 everywhere: t = 0
+            }
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) {
+                int kc = kc0 + u * WARPS;
+                if (kc >= kcCount) break;
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    unsigned bits = h == 0 ? word[u] : word[u] >> 8;
+                    unsigned a[4];
+#pragma unroll
+                    for (int q = 0; q < 4; q++)
+                        a[q] = hfma2((bits & (0x00030003u << (2 * q))) | 0x64006400u, mul[q], add[q]);
+                    int kb = (kc * 32 + 16 * h + k0) >> 1;           // half2 index of (k0, k0 + 1)
+                    unsigned b0 = hasB ? xcol[kb] : 0u, b1 = hasB ? xcol[kb + 4] : 0u;
+                    mma16816(d, a[0], a[1], a[2], a[3], b0, b1);
+                }
+            }
+        }
+        // d0, d1: row g, columns 2 tig (hi) and 2 tig + 1 (lo); d2, d3: row g + 8.
+#pragma unroll
+        for (int j = 0; j < 4; j++) red[warp][lane][j] = d[j];
+        __syncthreads();
+        if (warp == 0) {
+            float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int v = 0; v < WARPS; v++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) s[j] += red[v][lane][j];
+            int i = lane & 3, g = lane >> 2;
+            if (i < m) {
+                float inv = 1.0f / scale[i];
+#pragma unroll
+                for (int half = 0; half < 2; half++) {
+                    int r = rt * 16 + g + 8 * half;
+                    if (r < rows) {
+                        float val = (s[2 * half] + s[2 * half + 1]) * inv;
+                        if (axis == 0) val *= gammas[(int)((long)r * shards / rows)];
+                        long o = (long)i * rows + r;
+                        y[o] = accumulate ? y[o] + val : val;
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+}
