@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
 final class CrossEntropy {
     private static final int MIN_CHUNK_ELEMENTS = 1 << 15;
 
-    /** The value of {@link #IGNORE} in targets: the row does not count. */
+    /** A target equal to this marks a row that does not count (padding, prompt tokens). */
     static final int IGNORE = -1;
 
     private final FloatKernels k;
