@@ -117,6 +117,12 @@ public record LlamaConfig(int vocabSize, int hidden, int intermediate, int layer
     /** TriLM of this shape: ternary block linears with one scale per model-parallel shard, as Spectra trained. */
     public LlamaConfig ternary() { return withPolicy(new LinearPolicy.Ternary(modelParallel)); }
 
+    /** The same model over another vocabulary (a tokenizer trained for the demo, a padded vocabulary). */
+    public LlamaConfig withVocabSize(int vocab) {
+        return new LlamaConfig(vocab, hidden, intermediate, layers, heads, contextLength, rmsEps, ropeTheta,
+                modelParallel, precision);
+    }
+
     public LlamaConfig withContextLength(int context) {
         return new LlamaConfig(vocabSize, hidden, intermediate, layers, heads, context, rmsEps, ropeTheta,
                 modelParallel, precision);

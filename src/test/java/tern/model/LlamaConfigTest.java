@@ -48,6 +48,9 @@ class LlamaConfigTest {
         assertEquals(List.of(96, 64, 128, 2, 4, 64), List.of(golden.vocabSize(), golden.hidden(), golden.intermediate(),
                 golden.layers(), golden.heads(), golden.contextLength()));
         assertEquals(1e-5f, golden.rmsEps());
+        LlamaConfig resized = ten.withVocabSize(1000).withContextLength(128);
+        assertEquals(List.of(1000, 128, 256, 9), List.of(resized.vocabSize(), resized.contextLength(), resized.hidden(), resized.layers()));
+        assertThrows(IllegalArgumentException.class, () -> ten.withVocabSize(0));
         assertEquals(10000f, golden.ropeTheta());
     }
 
