@@ -59,8 +59,8 @@ public final class TernaryMatmul {
     /** Bytes of codes one chunk of output units should keep hot in L2 while rows of activations pass. */
     private static final long L2_CODES = 256 * 1024;
 
-    /** Per-thread tables, grown on demand and reused across calls. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[1][0]);
+    /** Per-thread tables (4 rows) and one padded activation row, grown on demand and reused across calls. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
 
     private TernaryMatmul() {}
 
@@ -245,7 +245,6 @@ public final class TernaryMatmul {
         int m = a.rows(), n = p.rows(), groups = p.groups(), stride = 16 * groups;
         if (m == 0 || n == 0) return;
         MemorySegment as = a.segment(), os = out.segment(), codes = w.packed().segment();
-        float[] tbl = tables(k, p, as, m);
         float[] gamma = w.scales();
         // The scale of each output row, when the shards cut the rows (so the inner loop has no division).
         float[] rowScale = new float[segmentScales ? 0 : n];
@@ -256,15 +255,22 @@ public final class TernaryMatmul {
         long workPerUnit = (long) m * groups * unit;
         Parallel.range(units, (int) Math.max(1, (1L << 18) / Math.max(1, workPerUnit)), (u0, u1) -> {
             float[] sums = new float[4 * unit], acc = new float[4 * unit], old = new float[unit];
-            // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them.
+            float[][] scratch = SCRATCH.get();
+            if (scratch[0].length < 4 * stride) scratch[0] = new float[4 * stride];
+            if (scratch[1].length < 4 * groups) scratch[1] = new float[4 * groups];
+            float[] tbl = scratch[0], padded = scratch[1];
+            // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them;
+            // each thread builds the tables of 4 rows at a time (a few hundred KiB at most), used by the
+            // whole chunk: a small, repeated cost (about 1/n of the sums) instead of tables for all m rows.
             for (int c0 = u0; c0 < u1; c0 += unitsPerChunk)
                 for (int r0 = 0; r0 < m; r0 += 4) {
                     int xr = Math.min(4, m - r0);
+                    for (int r = 0; r < xr; r++) tables(k, p, as, r0 + r, padded, tbl, r * stride);
                     for (int u = c0; u < Math.min(u1, c0 + unitsPerChunk); u++) {
                         int o0 = u * unit, on = Math.min(unit, n - o0);
                         if (on <= 0) continue;
                         for (int s = 0; s < p.segments(); s++) {
-                            k.sums(tbl, r0 * stride, stride, xr, codes, blockBytes, p.offset(), 4 * u,
+                            k.sums(tbl, 0, stride, xr, codes, blockBytes, p.offset(), 4 * u,
                                     p.groupStart()[s], p.groupStart()[s + 1], sums, 0, unit);
                             // The one multiplication by γ per output and segment.
                             for (int r = 0; r < xr; r++)
@@ -286,27 +292,15 @@ public final class TernaryMatmul {
         });
     }
 
-    /** The subset-sum tables of every row of a, over P's (padded) column groups: [m][groups][16]. */
-    private static float[] tables(TernaryKernels k, TernaryPanel p, MemorySegment a, int m) {
-        int groups = p.groups(), cols = p.cols();
-        long size = (long) m * groups * 16;
-        if (size > Integer.MAX_VALUE - 8)
-            throw new IllegalArgumentException("ternary product of " + m + " rows × " + cols + " columns is too large for one call");
-        float[][] scratch = SCRATCH.get();
-        if (scratch[0].length < size) scratch[0] = new float[(int) size];
-        float[] tbl = scratch[0];
-        Parallel.range(m, Math.max(1, (1 << 16) / Math.max(1, cols)), (r0, r1) -> {
-            float[] padded = new float[4 * groups];
-            for (int r = r0; r < r1; r++) {
-                for (int s = 0; s < p.segments(); s++) {
-                    int from = p.segStart()[s], len = p.segStart()[s + 1] - from, at = 4 * p.groupStart()[s];
-                    MemorySegment.copy(a, ValueLayout.JAVA_FLOAT, ((long) r * cols + from) * Float.BYTES, padded, at, len);
-                    java.util.Arrays.fill(padded, at + len, 4 * p.groupStart()[s + 1], 0f);
-                }
-                k.tables(padded, 0, groups, tbl, r * 16 * groups);
-            }
-        });
-        return tbl;
+    /** tbl[at ..] ← the subset-sum tables of row r of a, over P's column groups ([groups][16]). */
+    private static void tables(TernaryKernels k, TernaryPanel p, MemorySegment a, int r, float[] padded, float[] tbl, int at) {
+        int cols = p.cols();
+        for (int s = 0; s < p.segments(); s++) {
+            int from = p.segStart()[s], len = p.segStart()[s + 1] - from, to = 4 * p.groupStart()[s];
+            MemorySegment.copy(a, ValueLayout.JAVA_FLOAT, ((long) r * cols + from) * Float.BYTES, padded, to, len);
+            java.util.Arrays.fill(padded, to + len, 4 * p.groupStart()[s + 1], 0f);
+        }
+        k.tables(padded, 0, p.groups(), tbl, at);
     }
 
     // ---- checks ---------------------------------------------------------------------------------------
