@@ -21,6 +21,11 @@ import tern.runtime.TernaryWeights;
  * over the {@link Parallel} pool. This class checks arguments and dispatches; the math lives in one class
  * per op ({@link RmsNorm}, {@link Attention}, ...), the inner loops in {@link FloatKernels}, the matmuls in
  * {@link FloatMatmul} and {@link TernaryMatmul}.
+ *
+ * <p>Results are reproducible run to run: every reduction that spans parallel chunks (sumOfSquares,
+ * RMSNorm's weight gradient, the cross-entropy mean) sums per-block partials in block order, with block
+ * sizes that depend on the shapes only, not on the thread count. The instance is stateless apart from
+ * RoPE's cos/sin tables, so one backend may serve several threads.
  */
 public final class CpuBackend implements Backend {
     private final FloatKernels kernels;

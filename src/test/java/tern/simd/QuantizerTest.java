@@ -23,8 +23,8 @@ import tern.runtime.TernaryWeights;
 class QuantizerTest {
 
     @Property(tries = 40)
-    void ternaryMatchesTheReferenceAndThePackedMatrix(@ForAll @IntRange(min = 1, max = 150) int rows,
-                                                      @ForAll @IntRange(min = 1, max = 200) int cols,
+    void ternaryMatchesTheReferenceAndThePackedMatrix(@ForAll @IntRange(min = 1, max = 200) int rows,
+                                                      @ForAll @IntRange(min = 1, max = 300) int cols,
                                                       @ForAll @IntRange(min = 1, max = 4) int shards,
                                                       @ForAll boolean alongRows, @ForAll long seed) {
         ShardAxis axis = alongRows ? ShardAxis.ROWS : ShardAxis.COLS;
@@ -60,8 +60,8 @@ class QuantizerTest {
     }
 
     @Property(tries = 40)
-    void binaryMatchesTheReference(@ForAll @IntRange(min = 1, max = 150) int rows,
-                                   @ForAll @IntRange(min = 1, max = 200) int cols,
+    void binaryMatchesTheReference(@ForAll @IntRange(min = 1, max = 200) int rows,
+                                   @ForAll @IntRange(min = 1, max = 300) int cols,
                                    @ForAll boolean perRow, @ForAll long seed) {
         Granularity gr = perRow ? Granularity.ROW : Granularity.TENSOR;
         float[] w = uniform(new Random(seed), rows * cols, 1);
@@ -79,8 +79,8 @@ class QuantizerTest {
     }
 
     @Property(tries = 60)
-    void symmetricMatchesTheReference(@ForAll @IntRange(min = 1, max = 150) int rows,
-                                      @ForAll @IntRange(min = 1, max = 200) int cols,
+    void symmetricMatchesTheReference(@ForAll @IntRange(min = 1, max = 200) int rows,
+                                      @ForAll @IntRange(min = 1, max = 300) int cols,
                                       @ForAll @IntRange(min = 2, max = 16) int bits,
                                       @ForAll boolean perRow, @ForAll long seed) {
         Granularity gr = perRow ? Granularity.ROW : Granularity.TENSOR;
