@@ -48,7 +48,7 @@ final class EvalCommand {
               --perplexity FILE.. text files to score with a sliding window (UTF-8)
               --context N         the window in tokens                                    [the model's context]
               --stride N          tokens between window ends (≤ context)                  [context / 2]
-              --batch-tokens N    padded tokens per forward pass                          [4096]
+              --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
 
@@ -96,8 +96,8 @@ final class EvalCommand {
         if (tasks.isEmpty() && texts.isEmpty()) throw new UsageException("nothing to do: give --tasks and/or --perplexity");
         int limit = args.intValue("limit", Integer.MAX_VALUE);
         if (limit < 1) throw new UsageException("--limit must be at least 1, got " + limit);
-        int batchTokens = args.intValue("batch-tokens", 4096);
-        if (batchTokens < 1) throw new UsageException("--batch-tokens must be at least 1, got " + batchTokens);
+        int batchTokens = args.intValue("batch-tokens", 0);
+        if (args.has("batch-tokens") && batchTokens < 1) throw new UsageException("--batch-tokens must be at least 1, got " + batchTokens);
         for (Path t : texts) if (!Files.isRegularFile(t)) throw new UsageException("--perplexity " + t + ": no such file");
 
         Path folder = TrainCheckpoint.modelFolder(dir);
@@ -112,7 +112,10 @@ final class EvalCommand {
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
                         + model.config().vocabSize());
             LlamaLm lm = new LlamaLm(model);
-            ModelScorer scorer = new ModelScorer(lm, Math.max(batchTokens, lm.contextLength()));
+            // Default: 4096 tokens a pass, but logits of at most 64M floats (256 MB) for big vocabularies;
+            // never less than one full window.
+            int tokens = batchTokens > 0 ? batchTokens : Math.min(4096, (64 << 20) / lm.vocabSize());
+            ModelScorer scorer = new ModelScorer(lm, Math.max(tokens, lm.contextLength()));
             System.err.printf(Locale.ROOT, "model %s: %s; backend %s%n", folder, model.config().describe(), backend.name());
 
             List<TaskResult> results = new ArrayList<>();
