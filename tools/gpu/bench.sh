@@ -10,4 +10,17 @@ bash "$here/run.sh" -Xmx48g -cp "$cp" tern.cuda.CudaBench "$dest/bench-java.csv"
   || { echo "CudaBench failed:"; tail -40 "$dest/bench-java.log"; }
 PYTHONUNBUFFERED=1 python3 "$here/torch_bench.py" "$dest/bench-torch.csv" "${TOKENS:-16384}" > "$dest/bench-torch.log" 2>&1 \
   || { echo "torch_bench failed:"; tail -20 "$dest/bench-torch.log"; }
+if [[ -n "${TRAIN:-}" ]]; then
+  # Training step at the Spectra 99M shape: ours (float, ternary) and PyTorch eager (fp32, bf16 autocast).
+  B=${TRAIN_BATCH:-8}; S=${TRAIN_SEQ:-1024}
+  for p in float ternary; do
+    timeout 150 bash "$here/run.sh" -Xmx32g -cp "$cp" tern.cuda.CudaTrainStep "$dest/train.csv" 99M $p $B $S 10 3 >> "$dest/train-java.log" 2>&1 \
+      || { echo "CudaTrainStep $p failed:"; grep -E "Exception|Error|at tern" "$dest/train-java.log" | head -12; }
+    for m in fp32 bf16; do
+      PYTHONUNBUFFERED=1 timeout 120 python3 "$here/torch_train_step.py" "$dest/train.csv" $p $m $B $S 10 3 >> "$dest/train-torch.log" 2>&1 \
+        || { echo "torch_train_step $p $m failed:"; tail -5 "$dest/train-torch.log"; }
+    done
+  done
+  echo; echo "training step, Spectra 99M shape, $B x $S tokens (ms/step):"; cat "$dest/train.csv" 2>/dev/null
+fi
 python3 "$here/summary.py" "$dest/bench-java.csv" "$dest/bench-torch.csv"

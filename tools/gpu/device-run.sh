@@ -6,11 +6,11 @@ mode=${MODE:-all}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader
 ls /usr/local/cuda/lib64 2>/dev/null | grep -E "libnvrtc.so|libcublas.so" | head -4
 if [[ $mode != bench ]]; then
-  timeout 280 bash .gpu/test.sh --select-package tern.cuda > "$OUT/tests.log" 2>&1
+  timeout 150 bash .gpu/test.sh --select-package tern.cuda > "$OUT/tests.log" 2>&1
   echo "tests exit $?"
   grep -E "✘|MethodSource|Exception|expected|relative error" "$OUT/tests.log" | head -60
   grep -E "tests (successful|failed|aborted|found)|containers failed" "$OUT/tests.log"
 fi
 if [[ $mode != tests ]]; then
-  timeout 290 bash .gpu/bench.sh
+  timeout 400 bash .gpu/bench.sh
 fi

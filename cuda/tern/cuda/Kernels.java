@@ -17,14 +17,13 @@ import jcuda.driver.CUmodule;
 
 import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 
 /**
  * The kernels of {@code resources/tern/cuda/*.cu}, compiled for the device in hand (through the
- * {@link KernelCache}) and loaded as driver modules; launched by name. With {@code checkEachLaunch} every
+ * {@link KernelCache}) and loaded as driver modules (JCuda); launched by name through {@link DriverLaunch}. With {@code checkEachLaunch} every
  * launch is followed by a synchronize, so an error inside a kernel is reported against that kernel's name
  * instead of at some later copy (tests and debugging; it costs the overlap of host and device).
  */
@@ -37,7 +36,7 @@ final class Kernels implements AutoCloseable {
     private final CudaContext context;
     private final boolean checkEachLaunch;
     private final Map<String, CUmodule> modules = new HashMap<>();
-    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, KernelFunction> functions = new HashMap<>();
     private final Map<String, Integer> dynamicSharedLimit = new HashMap<>();
 
     Kernels(CudaContext context, KernelCache cache, boolean checkEachLaunch) {
@@ -80,9 +79,9 @@ final class Kernels implements AutoCloseable {
         }
     }
 
-    private CUfunction function(String module, String name) {
+    private KernelFunction function(String module, String name) {
         return functions.computeIfAbsent(name, n -> {
-            CUfunction f = new CUfunction();
+            KernelFunction f = new KernelFunction();
             cuModuleGetFunction(f, modules.get(module), n);
             return f;
         });
@@ -92,15 +91,23 @@ final class Kernels implements AutoCloseable {
     void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, KernelArgs args) {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;     // nothing to do (empty tensors)
         context.makeCurrent();
-        CUfunction f = function(module, name);
+        KernelFunction f = function(module, name);
         if (sharedBytes > 48 * 1024) raiseDynamicShared(name, f, sharedBytes);
-        try {
-            cuLaunchKernel(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, null, args.pointer(), null);
-            if (checkEachLaunch) cuCtxSynchronize();
-        } catch (CudaException e) {
-            throw new IllegalStateException("CUDA kernel " + name + " (grid " + gridX + "x" + gridY + "x" + gridZ
-                    + ", block " + threads + ", shared " + sharedBytes + " B) failed: " + e.getMessage(), e);
+        int rc = DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, args);
+        if (rc != 0) throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, DriverLaunch.describe(rc), null);
+        if (checkEachLaunch) {
+            try {
+                cuCtxSynchronize();
+            } catch (CudaException e) {
+                throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, e.getMessage(), e);
+            }
         }
+    }
+
+    private static IllegalStateException failure(String name, int gx, int gy, int gz, int threads, int shared,
+                                                 String why, Throwable cause) {
+        return new IllegalStateException("CUDA kernel " + name + " (grid " + gx + "x" + gy + "x" + gz
+                + ", block " + threads + ", shared " + shared + " B) failed: " + why, cause);
     }
 
     void launch(String module, String name, int gridX, int threads, KernelArgs args) {

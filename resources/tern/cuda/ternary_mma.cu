@@ -21,7 +21,7 @@
 #include "ternary_layout.h"
 
 #define WARPS 8
-#define UNROLL 4
+#define UNROLL 16               // 32-column blocks whose loads a warp issues before using the first: bytes in flight
 
 __device__ __forceinline__ unsigned short f32_to_f16(float f) {
     unsigned short h;

@@ -1,0 +1,77 @@
+package tern.cuda;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+
+import tern.model.LlamaConfig;
+import tern.model.LlamaModel;
+import tern.train.BatchSampler;
+import tern.train.TokenShard;
+import tern.train.TokenShardWriter;
+import tern.train.TrainConfig;
+import tern.train.TrainRun;
+import tern.train.Trainer;
+
+/**
+ * The trainer's optimizer step (forward, backward, clipping, AdamW; the same code as on the CPU) on the
+ * CUDA backend, for a preset and precision on random tokens, after a warm-up: the Java side of the
+ * training-step comparison with PyTorch eager (tools/gpu/torch_train_step.py). A main for the GPU machine:
+ * <pre>
+ *   bash .gpu/run.sh -cp CP tern.cuda.CudaTrainStep OUT.csv PRESET PRECISION BATCH SEQ [STEPS [WARMUP]]
+ * </pre>
+ */
+public final class CudaTrainStep {
+    private CudaTrainStep() {}
+
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of(args[0]);
+        String preset = args[1], precision = args[2];
+        int batch = Integer.parseInt(args[3]), seq = Integer.parseInt(args[4]);
+        int steps = args.length > 5 ? Integer.parseInt(args[5]) : 10;
+        int warmup = args.length > 6 ? Integer.parseInt(args[6]) : 3;
+        Path dir = Files.createTempDirectory("tern-cuda-train");
+        try (CudaBackend cuda = new CudaBackend()) {
+            int vocab = LlamaConfig.preset(preset).vocabSize();
+            Path shard = dir.resolve("train-00000.tok");
+            Random rnd = new Random(42);
+            try (TokenShardWriter w = new TokenShardWriter(shard, vocab)) {
+                for (int i = 0; i < 4_000_000; i++) w.accept(rnd.nextInt(vocab));
+            }
+            Map<String, Object> settings = new HashMap<>();
+            settings.put("preset", preset);
+            settings.put("precision", precision);
+            settings.put("steps", (long) steps + warmup);
+            settings.put("accum", 1);
+            settings.put("batch", batch);
+            settings.put("seq", seq);
+            TrainConfig c = TrainConfig.resolve(settings);
+            try (TokenShard s = TokenShard.open(shard);
+                 LlamaModel model = new LlamaModel(cuda, TrainRun.modelConfig(c, vocab))) {
+                model.initialize(1);
+                Trainer t = new Trainer(c, model, new BatchSampler(List.of(s), c.batch(), c.seq(), 1), List.of());
+                t.run(warmup, null, null, null, null);
+                cuda.synchronize();
+                long t0 = System.nanoTime();
+                t.run(warmup + steps, null, null, null, null);
+                cuda.synchronize();
+                double perStep = (System.nanoTime() - t0) / 1e9 / steps;
+                String line = String.format(Locale.ROOT, "train_ms_%s_%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s on %s",
+                        preset, precision, perStep * 1e3, batch, seq, model.config().parameterCount() / 1e6,
+                        c.tokensPerStep() / perStep, cuda.name());
+                System.out.println(line);
+                Files.writeString(out, line + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+            }
+        } finally {
+            try (var files = Files.walk(dir)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
+        }
+    }
+}

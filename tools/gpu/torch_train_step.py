@@ -1,0 +1,73 @@
+"""PyTorch eager training step for the Spectra 99M shape, the comparison for tern.cuda.CudaTrainStep.
+
+transformers' LlamaForCausalLM with the same shape (hidden 512, GLU 1280, 8 heads, 16 layers, vocabulary
+50304, untied embedding and head, RMSNorm eps 1e-5, rope theta 10000), random tokens, forward + backward
++ clip 1.0 + torch.optim.AdamW(0.9, 0.95, wd 0.1). "ternary" swaps every block linear for an absmean
+ternary fake-quantized one with the straight-through estimator (the TriLM recipe). Modes: fp32 with TF32
+off (what Tern's f32 backend computes) and bf16 autocast (PyTorch's usual fast path).
+Usage: python3 torch_train_step.py OUT.csv PRECISION MODE BATCH SEQ [STEPS [WARMUP]]
+"""
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from transformers import LlamaConfig, LlamaForCausalLM
+
+out_path, precision, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+batch, seq = int(sys.argv[4]), int(sys.argv[5])
+steps = int(sys.argv[6]) if len(sys.argv) > 6 else 10
+warmup = int(sys.argv[7]) if len(sys.argv) > 7 else 3
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+dev = torch.device("cuda")
+
+
+class TernaryLinear(torch.nn.Linear):
+    def forward(self, x):
+        w = self.weight
+        gamma = w.abs().mean() + 1e-5
+        q = (w / gamma).round().clamp(-1, 1) * gamma
+        return F.linear(x, w + (q - w).detach())
+
+
+cfg = LlamaConfig(vocab_size=50304, hidden_size=512, intermediate_size=1280, num_hidden_layers=16,
+                  num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=2048, rms_norm_eps=1e-5,
+                  rope_theta=10000.0, tie_word_embeddings=False, attn_implementation="sdpa")
+model = LlamaForCausalLM(cfg).to(dev)
+if precision == "ternary":
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, mod in list(parent.named_children()):
+                if isinstance(mod, torch.nn.Linear):
+                    t = TernaryLinear(mod.in_features, mod.out_features, bias=False).to(dev)
+                    t.weight.data.copy_(mod.weight.data)
+                    setattr(parent, name, t)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+params = sum(p.numel() for p in model.parameters())
+
+
+def step():
+    ids = torch.randint(0, 50304, (batch, seq + 1), device=dev)
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=(mode == "bf16")):
+        logits = model(input_ids=ids[:, :-1]).logits
+    loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss
+
+
+for _ in range(warmup):
+    step()
+torch.cuda.synchronize()
+t0 = time.perf_counter()
+for _ in range(steps):
+    step()
+torch.cuda.synchronize()
+per = (time.perf_counter() - t0) / steps
+line = f"torch_train_ms_{precision}_{mode},{per * 1e3:.3f},{batch} x {seq} tokens {params / 1e6:.2f}M params {batch * seq / per:.0f} tokens/s"
+print(line, flush=True)
+with open(out_path, "a") as f:
+    f.write(line + "\n")
