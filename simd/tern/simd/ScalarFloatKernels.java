@@ -6,7 +6,8 @@ import java.lang.foreign.ValueLayout;
 /**
  * The plain-Java twin of {@code VectorFloatKernels}: one element at a time, in index order. It is the path
  * taken without {@code jdk.incubator.vector} (or with -Dtern.simd=scalar), and the one the vector kernels
- * are tested against.
+ * are tested against. Exponentials go through {@link Exp#exp}, whose bits do not depend on the JIT and
+ * equal its vector twin's.
  */
 public final class ScalarFloatKernels implements FloatKernels {
     public static final ScalarFloatKernels INSTANCE = new ScalarFloatKernels();
@@ -101,13 +102,13 @@ public final class ScalarFloatKernels implements FloatKernels {
     @Override
     public double sumExp(MemorySegment x, long xi, int n, float shift) {
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += (float) Math.exp(get(x, xi + i) - shift);
+        for (int i = 0; i < n; i++) sum += Exp.exp(get(x, xi + i) - shift);
         return sum;
     }
 
     @Override
     public void expShiftScale(MemorySegment x, long xi, int n, float shift, float alpha, MemorySegment out, long oi) {
-        for (int i = 0; i < n; i++) set(out, oi + i, (float) Math.exp(get(x, xi + i) - shift) * alpha);
+        for (int i = 0; i < n; i++) set(out, oi + i, Exp.exp(get(x, xi + i) - shift) * alpha);
     }
 
     @Override
@@ -124,7 +125,7 @@ public final class ScalarFloatKernels implements FloatKernels {
     public void swiglu(MemorySegment gate, MemorySegment up, MemorySegment out, long from, int n) {
         for (long i = from; i < from + n; i++) {
             float g = get(gate, i);
-            float sig = 1f / (1f + (float) Math.exp(-g));
+            float sig = 1f / (1f + Exp.exp(-g));
             set(out, i, g * sig * get(up, i));
         }
     }
@@ -134,7 +135,7 @@ public final class ScalarFloatKernels implements FloatKernels {
                                MemorySegment dgate, MemorySegment dup, long from, int n) {
         for (long i = from; i < from + n; i++) {
             float g = get(gate, i), u = get(up, i), d = get(dout, i);
-            float sig = 1f / (1f + (float) Math.exp(-g));
+            float sig = 1f / (1f + Exp.exp(-g));
             float silu = g * sig;
             // silu'(g) = σ(g)·(1 + g·(1 − σ(g)))
             float dsilu = sig * (1f + g * (1f - sig));

@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * The Vector API kernels: each loop runs whole vectors of the preferred species over the segment and
  * leaves the ragged end (shorter than one vector) to {@link ScalarFloatKernels}. Loaded only when
  * {@link Vectorization#ENABLED}. Elementwise kernels use the same operations in the same order as the scalar
- * twin, so they agree bit for bit; reductions differ only in summation order, exponentials by ≤ 1 ulp.
+ * twin (exponentials through {@link ExpVector}, the lane-wise twin of {@link Exp}), so they agree bit for
+ * bit; reductions differ only in summation order.
  */
 public final class VectorFloatKernels implements FloatKernels {
     public static final VectorFloatKernels INSTANCE = new VectorFloatKernels();
@@ -169,7 +170,7 @@ public final class VectorFloatKernels implements FloatKernels {
         DoubleVector acc = DoubleVector.zero(D);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L)
-            acc = acc.add(widenSum(load(x, xi + i).sub(shift).lanewise(VectorOperators.EXP)));
+            acc = acc.add(widenSum(ExpVector.exp(load(x, xi + i).sub(shift))));
         return acc.reduceLanes(VectorOperators.ADD) + TAIL.sumExp(x, xi + i, n - i, shift);
     }
 
@@ -177,7 +178,7 @@ public final class VectorFloatKernels implements FloatKernels {
     public void expShiftScale(MemorySegment x, long xi, int n, float shift, float alpha, MemorySegment out, long oi) {
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L)
-            store(load(x, xi + i).sub(shift).lanewise(VectorOperators.EXP).mul(alpha), out, oi + i);
+            store(ExpVector.exp(load(x, xi + i).sub(shift)).mul(alpha), out, oi + i);
         TAIL.expShiftScale(x, xi + i, n - i, shift, alpha, out, oi + i);
     }
 
@@ -209,7 +210,7 @@ public final class VectorFloatKernels implements FloatKernels {
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L) {
             FloatVector g = load(gate, from + i);
-            FloatVector sig = ONE.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector sig = ONE.div(ExpVector.exp(g.neg()).add(1f));
             store(g.mul(sig).mul(load(up, from + i)), out, from + i);
         }
         TAIL.swiglu(gate, up, out, from + i, n - i);
@@ -224,7 +225,7 @@ public final class VectorFloatKernels implements FloatKernels {
         for (int bound = F.loopBound(n); i < bound; i += L) {
             long at = from + i;
             FloatVector g = load(gate, at), u = load(up, at), d = load(dout, at);
-            FloatVector sig = ONE.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector sig = ONE.div(ExpVector.exp(g.neg()).add(1f));
             FloatVector silu = g.mul(sig);
             FloatVector dsilu = sig.mul(g.mul(ONE.sub(sig)).add(1f));
             store(d.mul(u).mul(dsilu), dgate, at);
