@@ -52,7 +52,7 @@ public final class Demo {
     }
 
     /** Steps of the default demo: about three minutes of the tiny preset on two cores. */
-    public static final long DEFAULT_STEPS = 1500;
+    public static final long DEFAULT_STEPS = 1200;
 
     /** What the demo made. */
     public record Outcome(Path checkpoint, double validationLoss, double modelBits, double floatBits, StreamingText.Stats sample) {}

@@ -119,8 +119,7 @@ public final class TrainRun implements AutoCloseable {
      */
     public static LlamaConfig modelConfig(TrainConfig config, int vocabSize) {
         LlamaConfig p = LlamaConfig.preset(config.preset());
-        LlamaConfig shaped = new LlamaConfig(vocabSize, p.hidden(), p.intermediate(), p.layers(), p.heads(),
-                Math.max(p.contextLength(), config.seq()), p.rmsEps(), p.ropeTheta(), p.modelParallel(), p.precision());
+        LlamaConfig shaped = p.withVocabSize(vocabSize).withContextLength(Math.max(p.contextLength(), config.seq()));
         return switch (config.precision()) {
             case "float" -> shaped.withPolicy(LinearPolicy.FLOAT);
             case "ternary" -> shaped.ternary();
