@@ -1,0 +1,62 @@
+package tern.simd;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The float tensors of a packed model file read in place: y = W·x for the LM head and row lookups for
+ * the embedding, with W [rows, cols] stored as little-endian f32 or IEEE f16 (half the bytes: the LM
+ * head is most of a small TriLM's decode traffic). Rows are split over {@link Parallel}'s threads.
+ */
+public final class PackedFloatMatvec {
+    /** Element type of a stored float matrix. */
+    public enum Format {
+        F32(4), F16(2);
+        public final int bytes;
+        Format(int bytes) { this.bytes = bytes; }
+    }
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final boolean VECTOR = Vectorization.ENABLED && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+
+    private PackedFloatMatvec() {}
+
+    /** y[r] ← Σ_c W[r][c]·x[c] for r &lt; rows (sums in f32). */
+    public static void matvec(MemorySegment w, Format format, int rows, int cols, float[] x, float[] y) {
+        matvec(VECTOR, w, format, rows, cols, x, y);
+    }
+
+    static void matvec(boolean vector, MemorySegment w, Format format, int rows, int cols, float[] x, float[] y) {
+        if (w.byteSize() != (long) rows * cols * format.bytes)
+            throw new IllegalArgumentException(rows + "×" + cols + " " + format + " needs " + (long) rows * cols * format.bytes
+                    + " bytes, got " + w.byteSize());
+        if (x.length < cols || y.length < rows)
+            throw new IllegalArgumentException("x needs " + cols + " values and y " + rows + ", got " + x.length + " and " + y.length);
+        int minRows = Math.max(1, (1 << 16) / Math.max(1, cols * format.bytes));
+        Parallel.range(rows, minRows, (r0, r1) -> {
+            if (vector) PackedFloatVector.rows(w, format == Format.F16, cols, x, y, r0, r1);
+            else scalarRows(w, format, cols, x, y, r0, r1);
+        });
+    }
+
+    private static void scalarRows(MemorySegment w, Format format, int cols, float[] x, float[] y, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
+            long base = (long) r * cols;
+            float s = 0f;
+            for (int c = 0; c < cols; c++) s += element(w, format, base + c) * x[c];
+            y[r] = s;
+        }
+    }
+
+    /** dst[off + c] ← W[row][c]: one embedding row as f32. */
+    public static void row(MemorySegment w, Format format, int cols, int row, float[] dst, int off) {
+        long base = (long) row * cols;
+        for (int c = 0; c < cols; c++) dst[off + c] = element(w, format, base + c);
+    }
+
+    static float element(MemorySegment w, Format format, long i) {
+        return format == Format.F32 ? w.get(F32, 4 * i) : Float.float16ToFloat(w.get(F16, 2 * i));
+    }
+}

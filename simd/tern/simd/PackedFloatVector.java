@@ -1,0 +1,52 @@
+package tern.simd;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Vector API rows of {@link PackedFloatMatvec}. f16 is widened without a conversion instruction the
+ * Vector API lacks: the 15 magnitude bits shifted into an f32's exponent and mantissa and multiplied by
+ * 2¹¹² rebias the exponent (15 → 127) and turn f16 subnormals into the right f32 values in one multiply;
+ * the sign bit is put back with an OR. (Infinities and NaNs, which the writer refuses, would not survive.)
+ */
+final class PackedFloatVector {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final float REBIAS = Float.intBitsToFloat(0x77800000);   // 2^112
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private PackedFloatVector() {}
+
+    static void rows(MemorySegment w, boolean f16, int cols, float[] x, float[] y, int r0, int r1) {
+        int n = F.length(), bulk = cols - cols % (4 * n);
+        for (int r = r0; r < r1; r++) {
+            long base = (long) r * cols;
+            // 4 independent FMA chains hide the FMA latency behind the loads.
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int c = 0;
+            for (; c < bulk; c += 4 * n) {
+                a0 = load(w, f16, base + c, F).fma(FloatVector.fromArray(F, x, c), a0);
+                a1 = load(w, f16, base + c + n, F).fma(FloatVector.fromArray(F, x, c + n), a1);
+                a2 = load(w, f16, base + c + 2 * n, F).fma(FloatVector.fromArray(F, x, c + 2 * n), a2);
+                a3 = load(w, f16, base + c + 3 * n, F).fma(FloatVector.fromArray(F, x, c + 3 * n), a3);
+            }
+            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) s += PackedFloatMatvec.element(w, f16 ? PackedFloatMatvec.Format.F16 : PackedFloatMatvec.Format.F32, base + c) * x[c];
+            y[r] = s;
+        }
+    }
+
+    private static FloatVector load(MemorySegment w, boolean f16, long i, VectorSpecies<Float> f) {
+        if (!f16) return FloatVector.fromMemorySegment(f, w, 4 * i, LE);
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(H, w, 2 * i, LE).convertShape(VectorOperators.S2I, I, 0);
+        FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(REBIAS);
+        return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+}

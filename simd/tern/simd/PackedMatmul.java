@@ -1,0 +1,134 @@
+package tern.simd;
+
+/**
+ * Inference products on packed ternary weights ({@link PackedTernary}): y [m, out] ← x [m, in] · (γT)ᵀ,
+ * for one activation row (decode: a matrix-vector product that streams the codes once) or a few rows
+ * (prompt prefill, small batches: each 8 KiB run of a tile's codes is read from memory once and reused
+ * from L1 for every row). Additions and subtractions of activations only; one multiplication by the
+ * scale(s) per output. Tiles of 64 outputs are split over {@link Parallel}'s threads.
+ *
+ * <p>Two activation types:
+ * <ul>
+ * <li>{@link Activations#FLOAT}: f32 activations, f32 sums (the model exactly as trained);</li>
+ * <li>{@link Activations#INT8}: each row quantized to int8 by absmax (s = max|x|/127,
+ *     q = clamp(rint(x/s), −127, 127)), exact integer sums, then y = acc·(s·γ): BitNet b1.58's
+ *     activation quantizer, which changes the numbers slightly for a model trained without it.</li>
+ * </ul>
+ */
+public final class PackedMatmul {
+    /** How activations enter the sums. */
+    public enum Activations { FLOAT, INT8 }
+
+    private static final PackedKernels PREFERRED = PackedKernels.preferred();
+    /** Groups per run of a tile when several rows share its codes: 128 · 64 B = 8 KiB, L1-resident. */
+    private static final int BATCH_GROUPS = 128;
+    /** Code bytes one thread should get at least, so a fork (microseconds) pays for itself. */
+    private static final long MIN_BYTES_PER_THREAD = 1 << 16;
+
+    private PackedMatmul() {}
+
+    /** Which kernel twin runs here: "vector" or "scalar". */
+    public static String path() { return PREFERRED == PackedScalar.INSTANCE ? "scalar" : "vector"; }
+
+    /** y[r·out + o] ← Σ_c x[r·in + c]·γT[o][c] for r &lt; m (y is overwritten). */
+    public static void matmul(PackedTernary w, float[] x, int m, float[] y, Activations activations) {
+        matmul(PREFERRED, w, x, m, y, activations);
+    }
+
+    static void matmul(PackedKernels k, PackedTernary w, float[] x, int m, float[] y, Activations activations) {
+        int in = w.cols(), out = w.rows();
+        if (m < 1) throw new IllegalArgumentException("need at least one activation row, got " + m);
+        if (x.length < (long) m * in)
+            throw new IllegalArgumentException(m + " rows of " + in + " activations need " + (long) m * in + " values, x has " + x.length);
+        if (y.length < (long) m * out)
+            throw new IllegalArgumentException(m + " rows of " + out + " outputs need " + (long) m * out + " values, y has " + y.length);
+        int segments = w.segments();
+        int[] segStart = w.segStart(), groupStart = w.groupStart();
+        if (activations == Activations.FLOAT) {
+            float[][] tables = new float[m][16 * w.groups()];
+            for (int r = 0; r < m; r++)
+                for (int s = 0; s < segments; s++) {
+                    float[] part = new float[16 * (groupStart[s + 1] - groupStart[s])];
+                    k.floatTables(x, r * in, segStart[s], segStart[s + 1], part);
+                    System.arraycopy(part, 0, tables[r], 16 * groupStart[s], part.length);
+                }
+            run(w, m, (t0, t1) -> floatTiles(k, w, tables, m, y, t0, t1));
+        } else {
+            short[][] tables = new short[m][32 * w.groups()];
+            float[] rowScale = new float[m];
+            byte[] q = new byte[in];
+            for (int r = 0; r < m; r++) {
+                rowScale[r] = quantizeInt8(x, r * in, in, q);
+                for (int s = 0; s < segments; s++) {
+                    short[] part = new short[32 * (groupStart[s + 1] - groupStart[s])];
+                    k.int8Tables(q, 0, segStart[s], segStart[s + 1], part);
+                    System.arraycopy(part, 0, tables[r], 32 * groupStart[s], part.length);
+                }
+            }
+            run(w, m, (t0, t1) -> int8Tiles(k, w, tables, rowScale, m, y, t0, t1));
+        }
+    }
+
+    /**
+     * Absmax int8 quantization of x[off, off + n) into q[0, n): returns s = max|x|/127 (1 when all are 0),
+     * q = clamp(rint(x/s), −127, 127).
+     */
+    public static float quantizeInt8(float[] x, int off, int n, byte[] q) {
+        float max = 0f;
+        for (int i = 0; i < n; i++) max = Math.max(max, Math.abs(x[off + i]));
+        float s = max > 0f ? max / 127f : 1f;
+        for (int i = 0; i < n; i++) q[i] = (byte) Math.max(-127, Math.min(127, (int) Math.rint(x[off + i] / s)));
+        return s;
+    }
+
+    private static void run(PackedTernary w, int m, Parallel.Range body) {
+        long tileBytes = (long) w.groups() * PackedTernary.TILE * m;
+        Parallel.range(w.tiles(), (int) Math.max(1, MIN_BYTES_PER_THREAD / Math.max(1, tileBytes)), body);
+    }
+
+    private static void floatTiles(PackedKernels k, PackedTernary w, float[][] tables, int m, float[] y, int t0, int t1) {
+        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS;
+        float[] acc = new float[m * PackedTernary.TILE];
+        for (int t = t0; t < t1; t++) {
+            long tile = w.tileAt(t);
+            int rows = Math.min(PackedTernary.TILE, out - t * PackedTernary.TILE);
+            for (int s = 0; s < w.segments(); s++) {
+                java.util.Arrays.fill(acc, 0f);
+                int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
+                for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
+                    int g1 = (int) Math.min(ge, (long) g0 + step);
+                    for (int r = 0; r < m; r++) k.floatTile(tables[r], 16 * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
+                }
+                for (int r = 0; r < m; r++)
+                    for (int i = 0; i < rows; i++) {
+                        int o = t * PackedTernary.TILE + i;
+                        float v = w.scale(o, s) * acc[r * PackedTernary.TILE + i];
+                        y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                    }
+            }
+        }
+    }
+
+    private static void int8Tiles(PackedKernels k, PackedTernary w, short[][] tables, float[] rowScale, int m, float[] y, int t0, int t1) {
+        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS;
+        int[] acc = new int[m * PackedTernary.TILE];
+        for (int t = t0; t < t1; t++) {
+            long tile = w.tileAt(t);
+            int rows = Math.min(PackedTernary.TILE, out - t * PackedTernary.TILE);
+            for (int s = 0; s < w.segments(); s++) {
+                java.util.Arrays.fill(acc, 0);
+                int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
+                for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
+                    int g1 = (int) Math.min(ge, (long) g0 + step);
+                    for (int r = 0; r < m; r++) k.int8Tile(tables[r], 32 * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
+                }
+                for (int r = 0; r < m; r++)
+                    for (int i = 0; i < rows; i++) {
+                        int o = t * PackedTernary.TILE + i;
+                        float v = acc[r * PackedTernary.TILE + i] * (rowScale[r] * w.scale(o, s));
+                        y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                    }
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package tern.simd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+import tern.runtime.ShardAxis;
+
+/**
+ * The packed inference kernels against plain references in double: y = x·(γT)ᵀ from the dequantized
+ * matrix γ·T, on the scalar and the Vector API twin, for float activations and for int8 activations
+ * (whose reference quantizes x by its own definition, absmax per row to ±127, and then multiplies in
+ * double). Shapes are random up to 300 with ragged tails (rows not a multiple of the 64-row tile,
+ * columns not a multiple of the 4-column group, shards that cut groups). Tolerance: 1e-5·Σ|x·γT| per
+ * output, the float-matmul bound; the int8 sums are exact integers, so only the final scaling rounds.
+ */
+class PackedMatmulTest {
+    private static final double RTOL = 1e-5;
+
+    static final PackedKernels[] PATHS = Vectorization.ENABLED && PackedVector.SUPPORTED
+            ? new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE}
+            : new PackedKernels[] {PackedScalar.INSTANCE};
+
+    /** Random trits with about a third zeros, and positive scales. */
+    static byte[] trits(Random rnd, int n) {
+        byte[] t = new byte[n];
+        for (int i = 0; i < n; i++) t[i] = (byte) (rnd.nextInt(3) - 1);
+        return t;
+    }
+
+    static PackedTernary pack(Arena arena, byte[] t, int rows, int cols, float[] scales, ShardAxis axis) {
+        MemorySegment codes = arena.allocate(PackedTernary.bytes(rows, cols, scales.length, axis), 64);
+        return PackedTernary.pack(t, rows, cols, scales, axis, codes);
+    }
+
+    /** γ·T written from the definition (not through the codes). */
+    static float[] dequantized(byte[] t, int rows, int cols, float[] scales, ShardAxis axis) {
+        float[] w = new float[rows * cols];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                int s = MatmulReference.shard(axis == ShardAxis.ROWS ? r : c, axis == ShardAxis.ROWS ? rows : cols, scales.length);
+                w[r * cols + c] = t[r * cols + c] * scales[s];
+            }
+        return w;
+    }
+
+    /** x with each row replaced by s·q, q = clamp(rint(x/s), −127, 127), s = max|x|/127 (1 for a zero row). */
+    static float[] int8Rounded(float[] x, int m, int in) {
+        float[] out = new float[x.length];
+        for (int r = 0; r < m; r++) {
+            double max = 0;
+            for (int c = 0; c < in; c++) max = Math.max(max, Math.abs(x[r * in + c]));
+            float s = max > 0 ? (float) max / 127f : 1f;
+            for (int c = 0; c < in; c++) {
+                long q = Math.max(-127, Math.min(127, Math.round(Math.rint(x[r * in + c] / s))));
+                out[r * in + c] = (float) ((double) q * s);
+            }
+        }
+        return out;
+    }
+
+    // 60 tries: each runs a reference of up to 9·300·300 terms and 4 kernel runs; keeps the class ~2 s.
+    @Property(tries = 60)
+    void productsMatchTheDequantizedReference(@ForAll @IntRange(min = 1, max = 9) int m,
+                                              @ForAll @IntRange(min = 1, max = 300) int in,
+                                              @ForAll @IntRange(min = 1, max = 300) int out,
+                                              @ForAll @IntRange(min = 1, max = 6) int shards,
+                                              @ForAll boolean alongRows, @ForAll long seed) {
+        ShardAxis axis = alongRows ? ShardAxis.ROWS : ShardAxis.COLS;
+        shards = Math.min(shards, alongRows ? out : in);
+        Random rnd = new Random(seed);
+        byte[] t = trits(rnd, out * in);
+        float[] scales = new float[shards];
+        for (int s = 0; s < shards; s++) scales[s] = 0.01f + rnd.nextFloat();
+        float[] x = MatmulReference.gaussian(rnd, m * in);
+        float[] w = dequantized(t, out, in, scales, axis);
+        MatmulReference.Product floatRef = MatmulReference.matmul(x, false, w, true, null, m, in, out);
+        MatmulReference.Product int8Ref = MatmulReference.matmul(int8Rounded(x, m, in), false, w, true, null, m, in, out);
+        String what = "m=" + m + " in=" + in + " out=" + out + " " + shards + " shards along " + axis;
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary p = pack(arena, t, out, in, scales, axis);
+            for (PackedKernels k : PATHS) {
+                float[] y = new float[m * out];
+                PackedMatmul.matmul(k, p, x, m, y, PackedMatmul.Activations.FLOAT);
+                MatmulReference.assertClose(k.getClass().getSimpleName() + " float " + what, y, floatRef, RTOL);
+                float[] yq = new float[m * out];
+                PackedMatmul.matmul(k, p, x, m, yq, PackedMatmul.Activations.INT8);
+                MatmulReference.assertClose(k.getClass().getSimpleName() + " int8 " + what, yq, int8Ref, RTOL);
+            }
+        }
+    }
+
+    @Property(tries = 40)
+    void codesReadBackEveryTrit(@ForAll @IntRange(min = 1, max = 200) int rows, @ForAll @IntRange(min = 1, max = 200) int cols,
+                                @ForAll @IntRange(min = 1, max = 5) int shards, @ForAll boolean alongRows, @ForAll long seed) {
+        ShardAxis axis = alongRows ? ShardAxis.ROWS : ShardAxis.COLS;
+        shards = Math.min(shards, alongRows ? rows : cols);
+        byte[] t = trits(new Random(seed), rows * cols);
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary p = pack(arena, t, rows, cols, new float[shards], axis);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++)
+                    if (p.trit(r, c) != t[r * cols + c]) throw new AssertionError("trit (" + r + ", " + c + ") of " + rows + "×" + cols);
+        }
+    }
+
+    /** The int8 path is exact: with x already on the int8 grid its output equals the float reference's to f32 rounding. */
+    @Test
+    void largeSumsStayExactInTheInt16Accumulators() {
+        // 1024 columns of +127 against all-(+1) weights: 64 groups per int16 flush at the bound 64·508.
+        int in = 1024, out = 64;
+        byte[] t = new byte[in * out];
+        java.util.Arrays.fill(t, (byte) 1);
+        float[] x = new float[in];
+        java.util.Arrays.fill(x, 1f);
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary p = pack(arena, t, out, in, new float[] {1f}, ShardAxis.ROWS);
+            for (PackedKernels k : PATHS) {
+                float[] y = new float[out];
+                PackedMatmul.matmul(k, p, x, 1, y, PackedMatmul.Activations.INT8);
+                for (float v : y) assertEquals(1024f, v, 0f, k.getClass().getSimpleName());
+            }
+        }
+    }
+
+    @Test
+    void badShapesAreRefused() {
+        try (Arena arena = Arena.ofShared()) {
+            assertThrows(IllegalArgumentException.class, () -> PackedTernary.of(arena.allocate(10), 64, 8, new float[] {1f}, ShardAxis.ROWS));
+            PackedTernary p = pack(arena, new byte[64 * 8], 64, 8, new float[] {1f}, ShardAxis.ROWS);
+            assertThrows(IllegalArgumentException.class, () -> PackedMatmul.matmul(p, new float[7], 1, new float[64], PackedMatmul.Activations.FLOAT));
+            assertThrows(IllegalArgumentException.class, () -> PackedMatmul.matmul(p, new float[8], 1, new float[63], PackedMatmul.Activations.INT8));
+        }
+    }
+
+    @Property(tries = 40)
+    void floatMatvecMatchesTheReference(@ForAll @IntRange(min = 1, max = 200) int rows, @ForAll @IntRange(min = 1, max = 300) int cols,
+                                        @ForAll boolean half, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        float[] w = MatmulReference.gaussian(rnd, rows * cols), x = MatmulReference.gaussian(rnd, cols);
+        PackedFloatMatvec.Format f = half ? PackedFloatMatvec.Format.F16 : PackedFloatMatvec.Format.F32;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate((long) rows * cols * f.bytes);
+            for (int i = 0; i < w.length; i++) {
+                if (half) {
+                    short h = Float.floatToFloat16(w[i]);
+                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * i, h);
+                    w[i] = Float.float16ToFloat(h);   // the reference multiplies what is stored
+                } else {
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i, w[i]);
+                }
+            }
+            MatmulReference.Product ref = MatmulReference.matmul(x, false, w, true, null, 1, cols, rows);
+            for (boolean vector : Vectorization.ENABLED ? new boolean[] {false, true} : new boolean[] {false}) {
+                float[] y = new float[rows];
+                PackedFloatMatvec.matvec(vector, seg, f, rows, cols, x, y);
+                MatmulReference.assertClose((vector ? "vector " : "scalar ") + f + " " + rows + "×" + cols, y, ref, RTOL);
+                float[] row = new float[cols];
+                int r = rows / 2;
+                PackedFloatMatvec.row(seg, f, cols, r, row, 0);
+                for (int c = 0; c < cols; c++) assertEquals(w[r * cols + c], row[c], 0f);
+            }
+        }
+    }
+
+    @Test
+    void everyFiniteHalfFloatWidensExactly() {
+        // The 63488 finite f16 patterns (subnormals included) as a 992×64 matrix; one-hot x picks column j,
+        // so y[r] must be exactly Float.float16ToFloat of W[r][j] on both paths.
+        short[] all = new short[65536];
+        int n = 0;
+        for (int b = 0; b < 65536; b++) if (Float.isFinite(Float.float16ToFloat((short) b))) all[n++] = (short) b;
+        int cols = 64, rows = n / cols;
+        assertEquals(0, n % cols);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate(2L * n);
+            for (int i = 0; i < n; i++) seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * i, all[i]);
+            for (boolean vector : Vectorization.ENABLED ? new boolean[] {false, true} : new boolean[] {false})
+                for (int j = 0; j < cols; j++) {
+                    float[] x = new float[cols], y = new float[rows];
+                    x[j] = 1f;
+                    PackedFloatMatvec.matvec(vector, seg, PackedFloatMatvec.Format.F16, rows, cols, x, y);
+                    for (int r = 0; r < rows; r++)
+                        if (Float.compare(Math.abs(y[r]), Math.abs(Float.float16ToFloat(all[r * cols + j]))) != 0)
+                            throw new AssertionError((vector ? "vector" : "scalar") + " f16 " + Integer.toHexString(all[r * cols + j] & 0xFFFF)
+                                    + " widened to " + y[r]);
+                }
+        }
+    }
+}
