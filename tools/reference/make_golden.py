@@ -11,7 +11,8 @@ Usage:  python3 tools/reference/make_golden.py --out src/test/resources/golden
 Layout (at most 8 files, two folders deep, so the device tool can bring them back):
   OUT/<model>/model.safetensors   initial weights, Hugging Face names, f32, metadata format=pt
   OUT/<model>/config.json         transformers' own config.save_pretrained
-  OUT/<model>/golden.safetensors  logits [2,8,96], loss [1], grad.<name> (before clipping), step3.<name>
+  OUT/<model>/golden.safetensors  logits [2,8,96], loss [1], grad.<name> (step 0, before clipping),
+                                  step1.<name>, step2.<name>, step3.<name> (weights after each AdamW step)
   OUT/<model>/golden.json         tokens, per-step loss / lr / wd / grad norm, versions, conventions
 with <model> = float | ternary.
 
@@ -149,8 +150,10 @@ def run(model, inputs, targets):
         opt.param_groups[1]["weight_decay"] = 0.0
         opt.step()
         history.append({"step": s, "loss": loss.item(), "grad_norm": norm.item(), "lr": lr, "weight_decay": wd})
-    for name, p in params.items():
-        tensors["step3." + name] = p.detach().clone()
+        # Weights after every update, not only the last: a test can restart each step from the reference's
+        # own weights, so one step's rounding differences never compound through later ternary roundings.
+        for name, p in params.items():
+            tensors[f"step{s + 1}." + name] = p.detach().clone()
     with torch.no_grad():
         _, final_loss = loss_of(model, inputs, targets)
     return tensors, history, final_loss.item()
@@ -175,7 +178,7 @@ def write(out, name, model, initial, all_ids, inputs, targets):
         "conventions": {
             "loss": "mean cross-entropy over batch x seq positions; inputs = tokens[:, :-1], targets = tokens[:, 1:]",
             "grad": "grad.<name>: gradient of the step-0 loss, before clipping",
-            "step3": "step3.<name>: weights after 3 AdamW steps (clip to global norm 1 before each)",
+            "stepN": "stepN.<name>: weights after N AdamW steps, N = 1..3 (clip to global norm 1 before each)",
             "optimizer": {"betas": list(BETAS), "eps": EPS, "clip": CLIP, "decay_on": "every 2-D weight",
                           "foreach": False},
             "schedule": {"kind": "spectra", "total": STEPS, "warmup": WARMUP, "peak_lr": PEAK_LR,
