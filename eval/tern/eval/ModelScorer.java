@@ -24,7 +24,8 @@ import java.util.List;
  * <p>Batching: requests are sorted by length, longest first (the harness's order), and packed into batches
  * of at most {@code tokensPerBatch} padded tokens; shorter rows are padded on the right, which causal
  * attention makes invisible to the positions that are read. The choices of one item share their context,
- * so they have nearly equal lengths and land in the same batch. Only the logits rows that are read are
+ * so they have nearly equal lengths and usually land in the same batch (there is no KV-cache reuse of the
+ * shared context: the model's cached decoding returns only the last position's logits). Only the logits rows that are read are
  * gathered on the device ({@link Backend#embedding} used as a row gather) and brought to the host, where
  * log-softmax runs in double.
  */
