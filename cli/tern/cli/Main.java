@@ -24,6 +24,7 @@ public final class Main {
         COMMANDS.put("tokenizer", new Command("train a byte-level BPE tokenizer (tokenizer train), or encode a text", TokenizerCommand::run));
         COMMANDS.put("prepare", new Command("encode text files into token shards for training", PrepareCommand::run));
         COMMANDS.put("eval", new Command("zero-shot tasks scored like lm-evaluation-harness, and sliding-window perplexity", EvalCommand::run));
+        COMMANDS.put("sweep", new Command("train a grid of runs (precision, switch, size) one after another, resumable", SweepCommand::run));
         COMMANDS.put("bench", new Command("measure kernels: bench kernels [--json] (float vs ternary matmul, bandwidth, FMA peak)", BenchKernels::dispatch));
     }
 
