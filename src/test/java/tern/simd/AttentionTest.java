@@ -1,6 +1,7 @@
 package tern.simd;
 
 import static tern.simd.OpsTestSupport.assertClose;
+import static tern.simd.OpsTestSupport.assertWithin;
 import static tern.simd.OpsTestSupport.backends;
 import static tern.simd.OpsTestSupport.gaussian;
 import static tern.simd.OpsTestSupport.pathOf;
@@ -51,8 +52,11 @@ class AttentionTest {
                 assertClose(p + " out", out.toFloatArray(), ref.out(), 1e-5, 1e-5);
                 be.attentionBackward(tg, tq, tk, tv, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
                 // Gradients sum up to 64 products of such values; D_i = dout·out adds one more dot: 2e-5.
-                assertClose(p + " dq", dq.toFloatArray(), grads.dq(), 2e-5, 2e-5);
-                assertClose(p + " dk", dk.toFloatArray(), grads.dk(), 2e-5, 2e-5);
+                // dS = p·(dP − D) cancels exactly where a query sees one key (dq = dk = 0 in exact math, a
+                // rounding residue here), so the floor is 2e-5 of the gradients' common scale, max|dv|.
+                double floor = 2e-5 * Math.max(OpsTestSupport.maxAbs(grads.dv()), OpsTestSupport.maxAbs(grads.dq()));
+                assertWithin(p + " dq", dq.toFloatArray(), grads.dq(), 2e-5, floor);
+                assertWithin(p + " dk", dk.toFloatArray(), grads.dk(), 2e-5, floor);
                 assertClose(p + " dv", dv.toFloatArray(), grads.dv(), 2e-5, 2e-5);
             }
     }
