@@ -79,7 +79,7 @@ public final class CheckpointWriter {
             AtomicFiles.fsyncDirectory(root);
             current = root.resolve(LATEST);
             AtomicFiles.writeString(current, name + "\n");
-            if (replacing) AtomicFiles.deleteRecursively(old);
+            if (replacing) AtomicFiles.deleteQuietly(old);     // the new one is complete: a leftover .old is only litter
             return dir;
         } catch (IOException | RuntimeException e) {
             AtomicFiles.deleteQuietly(tmp);

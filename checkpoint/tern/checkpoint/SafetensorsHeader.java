@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,6 +42,8 @@ public record SafetensorsHeader(Path file, long dataStart, long dataSize, Map<St
 
         public long byteSize() { return end - begin; }
 
+        @Override public int[] shape() { return shape.clone(); }
+
         @Override public String toString() { return name + " " + dtype + Arrays.toString(shape) + " [" + begin + ", " + end + ")"; }
     }
 
@@ -71,7 +74,8 @@ public record SafetensorsHeader(Path file, long dataStart, long dataSize, Map<St
             else entries.put(e.getKey(), parseEntry(file, e.getKey(), e.getValue(), dataSize));
         }
         checkTiling(file, entries.values(), dataSize);
-        return new SafetensorsHeader(file, dataStart, dataSize, entries, metadata);
+        return new SafetensorsHeader(file, dataStart, dataSize, Collections.unmodifiableMap(entries),
+                Collections.unmodifiableMap(metadata));
     }
 
     private static String decodeUtf8(Path file, MemorySegment header) {

@@ -107,6 +107,21 @@ class SafetensorsRoundTripTest {
         }
     }
 
+    /** A foreign writer that does not pad its header: f32 data at an odd offset is copied, not viewed. */
+    @Test
+    void unalignedDataIsCopiedNotViewed() throws IOException {
+        byte[] header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue((8 + header.length) % 4 != 0, "the test needs an unaligned data start");
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header).putFloat(1.5f).putFloat(-2.25f);
+        Path file = dir.resolve("unaligned.safetensors");
+        Files.write(file, b.array());
+        try (SafetensorsFile f = Safetensors.open(file); Tensor w = f.tensor("w")) {
+            assertArrayEquals(new float[]{1.5f, -2.25f}, w.toFloatArray());
+            assertEquals(8, w.storage().byteSize(), "an owned copy of the 8 bytes");
+        }
+    }
+
     /** The header is padded so the data section starts 8-byte aligned, as Python's writer does. */
     @Test
     void dataStartsAligned() throws IOException {
