@@ -50,18 +50,42 @@ final class FloatMatmulVector implements FloatMatmulKernels {
             FloatVector a3 = FloatVector.broadcast(F, ap[a + 3]);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
         }
-        storeRow(c, cOff, cols, add, c00, c01, c02, c03);
-        if (rows > 1) storeRow(c, cOff + ldc, cols, add, c10, c11, c12, c13);
-        if (rows > 2) storeRow(c, cOff + 2L * ldc, cols, add, c20, c21, c22, c23);
-        if (rows > 3) storeRow(c, cOff + 3L * ldc, cols, add, c30, c31, c32, c33);
+        if (rows == MR && cols == NR) {
+            // Full tile, the common case: straight-line loads and stores that C2 keeps in registers (a
+            // store helper taking vectors as arguments is not inlined and would box all 16).
+            long r0 = cOff, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
+            if (add) {
+                c00 = c00.add(ld(c, r0)); c01 = c01.add(ld(c, r0 + L)); c02 = c02.add(ld(c, r0 + 2 * L)); c03 = c03.add(ld(c, r0 + 3 * L));
+                c10 = c10.add(ld(c, r1)); c11 = c11.add(ld(c, r1 + L)); c12 = c12.add(ld(c, r1 + 2 * L)); c13 = c13.add(ld(c, r1 + 3 * L));
+                c20 = c20.add(ld(c, r2)); c21 = c21.add(ld(c, r2 + L)); c22 = c22.add(ld(c, r2 + 2 * L)); c23 = c23.add(ld(c, r2 + 3 * L));
+                c30 = c30.add(ld(c, r3)); c31 = c31.add(ld(c, r3 + L)); c32 = c32.add(ld(c, r3 + 2 * L)); c33 = c33.add(ld(c, r3 + 3 * L));
+            }
+            st(c00, c, r0); st(c01, c, r0 + L); st(c02, c, r0 + 2 * L); st(c03, c, r0 + 3 * L);
+            st(c10, c, r1); st(c11, c, r1 + L); st(c12, c, r1 + 2 * L); st(c13, c, r1 + 3 * L);
+            st(c20, c, r2); st(c21, c, r2 + L); st(c22, c, r2 + 2 * L); st(c23, c, r2 + 3 * L);
+            st(c30, c, r3); st(c31, c, r3 + L); st(c32, c, r3 + 2 * L); st(c33, c, r3 + 3 * L);
+            return;
+        }
+        // Edge tile (ragged rows or columns): spill to an array, then write only the valid corner.
+        float[] t = new float[MR * NR];
+        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L); c03.intoArray(t, 3 * L);
+        c10.intoArray(t, NR); c11.intoArray(t, NR + L); c12.intoArray(t, NR + 2 * L); c13.intoArray(t, NR + 3 * L);
+        c20.intoArray(t, 2 * NR); c21.intoArray(t, 2 * NR + L); c22.intoArray(t, 2 * NR + 2 * L); c23.intoArray(t, 2 * NR + 3 * L);
+        c30.intoArray(t, 3 * NR); c31.intoArray(t, 3 * NR + L); c32.intoArray(t, 3 * NR + 2 * L); c33.intoArray(t, 3 * NR + 3 * L);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) {
+                long at = cOff + (long) r * ldc + j;
+                float v = t[r * NR + j];
+                c.setAtIndex(ValueLayout.JAVA_FLOAT, at, add ? c.getAtIndex(ValueLayout.JAVA_FLOAT, at) + v : v);
+            }
     }
 
-    private static void storeRow(MemorySegment c, long row, int cols, boolean add,
-                                 FloatVector v0, FloatVector v1, FloatVector v2, FloatVector v3) {
-        store(c, row, 0, cols, add, v0);
-        store(c, row, L, cols, add, v1);
-        store(c, row, 2 * L, cols, add, v2);
-        store(c, row, 3 * L, cols, add, v3);
+    private static FloatVector ld(MemorySegment c, long element) {
+        return FloatVector.fromMemorySegment(F, c, element * Float.BYTES, ORDER);
+    }
+
+    private static void st(FloatVector v, MemorySegment c, long element) {
+        v.intoMemorySegment(c, element * Float.BYTES, ORDER);
     }
 
     /** Writes (or adds) lanes of v to c[row + j ..], only those before column {@code cols}. */
