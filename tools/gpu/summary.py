@@ -45,3 +45,10 @@ for n in names:
     print(f"{n:>24} {v(ours, f'mm_tflops_cublas_f32_{n}'):10.1f} {v(ours, f'mm_tflops_cublas_bf16_{n}'):11.1f} "
           f"{v(ours, f'mm_tflops_kernel_f32_{n}'):10.1f} {tern:11.1f} {tk:11.1f} {v(torch, f'torch_mm_tflops_bf16_{n}'):10.1f} "
           f"{v(torch, f'torch_mm_tflops_f32_{n}'):9.1f}")
+
+shape = "8x1024x8x64"
+print()
+print(f"causal attention {shape} (batch x seq x heads x headDim), ms: ours fwd {v(ours, 'attn_fwd_ms_' + shape):.2f} "
+      f"bwd {v(ours, 'attn_bwd_ms_' + shape):.2f} | torch SDPA f32 fwd {v(torch, 'torch_attn_fwd_ms_f32_' + shape):.2f} "
+      f"bwd {v(torch, 'torch_attn_bwd_ms_f32_' + shape):.2f} | bf16 fwd {v(torch, 'torch_attn_fwd_ms_bf16_' + shape):.2f} "
+      f"bwd {v(torch, 'torch_attn_bwd_ms_bf16_' + shape):.2f}")

@@ -76,4 +76,14 @@ for m, n_, k, ta, tb in shapes:
         ms = median_ms(lambda i: torch.matmul(aa, bb), 7, 3)
         record(f"torch_mm_tflops_{label}_{name}", flops / (ms * 1e9))
         del a, b, aa, bb
+
+b_, t_, h_, d_ = 8, 1024, 8, 64
+for dtype, label in [(torch.float32, "f32"), (torch.bfloat16, "bf16")]:
+    q, k, v = (torch.randn(b_, h_, t_, d_, device=dev, dtype=dtype, requires_grad=True) for _ in range(3))
+    g = torch.randn(b_, h_, t_, d_, device=dev, dtype=dtype)
+    fwd = median_ms(lambda i: torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True), 7, 3)
+    o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    bwd = median_ms(lambda i: torch.autograd.grad(o, (q, k, v), g, retain_graph=True), 7, 3)
+    record(f"torch_attn_fwd_ms_{label}_{b_}x{t_}x{h_}x{d_}", fwd)
+    record(f"torch_attn_bwd_ms_{label}_{b_}x{t_}x{h_}x{d_}", bwd)
 out.close()

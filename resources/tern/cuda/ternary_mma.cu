@@ -52,6 +52,12 @@ __device__ __forceinline__ void mma16816(float* d, unsigned a0, unsigned a1, uns
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// gamma of column c's shard, floor(c * shards / cols): in double, exact here (c * shards < 2^53, and a
+// quotient just below an integer stays below it), and cheaper than a 64-bit integer division.
+__device__ __forceinline__ float col_gamma(const float* gammas, int shards, int cols, int c) {
+    return gammas[(int)floor((double)c * shards / cols)];
+}
+
 __device__ float block_max_abs(float v, float* partial) {
     for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -85,28 +91,68 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     unsigned short* xs = (unsigned short*)smem;   // [2m][stride]: column 2i = hi of row i, 2i + 1 = lo
 
     // Stage x: scale each row by a power of two, split into hi + lo f16 (COLS shards: gamma folded in first).
+    // Both passes read x with 16-byte loads, several in flight per thread: this staging is a block's
+    // start-up latency, and with one-element loads it cost more than the weight stream at 16384 columns.
+    const bool vec = (cols & 3) == 0 && (((unsigned long long)x) & 15) == 0;
     for (int i = 0; i < m; i++) {
+        const float* xr = x + (long)i * cols;
         float mx = 0.0f;
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-            float v = x[(long)i * cols + c];
-            if (axis == 1) v *= gammas[(int)((long)c * shards / cols)];
-            mx = fmaxf(mx, fabsf(v));
+        if (vec) {
+            const float4* x4 = (const float4*)xr;
+            const int n4 = cols >> 2;
+            for (int c4 = threadIdx.x; c4 < n4; c4 += 4 * blockDim.x) {
+                float4 v[4];
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    int j = c4 + u * blockDim.x;
+                    v[u] = j < n4 ? __ldg(x4 + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                }
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    int c = 4 * (c4 + u * blockDim.x);
+                    float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int t = 0; t < 4; t++) mx = fmaxf(mx, fabsf(axis == 1 && c + t < cols ? e[t] * col_gamma(gammas, shards, cols, c + t) : e[t]));
+                }
+            }
+        } else {
+            for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+                float v = xr[c];
+                if (axis == 1) v *= col_gamma(gammas, shards, cols, c);
+                mx = fmaxf(mx, fabsf(v));
+            }
         }
         mx = block_max_abs(mx, partial);
         if (threadIdx.x == 0) scale[i] = split_scale(mx);
     }
     __syncthreads();
-    for (int e = threadIdx.x; e < m * colsPad; e += blockDim.x) {
-        int i = e / colsPad, c = e - i * colsPad;
-        float v = 0.0f;
-        if (c < cols) {
-            v = x[(long)i * cols + c];
-            if (axis == 1) v *= gammas[(int)((long)c * shards / cols)];
-            v *= scale[i];
+    for (int i = 0; i < m; i++) {
+        const float* xr = x + (long)i * cols;
+        const float s = scale[i];
+        unsigned short* hiRow = xs + (2 * i) * stride;
+        unsigned short* loRow = xs + (2 * i + 1) * stride;
+        // Four columns per step (colsPad is a multiple of 32): hi and lo go out as 8-byte stores.
+        for (int c0 = 4 * threadIdx.x; c0 < colsPad; c0 += 4 * blockDim.x) {
+            float v[4];
+            if (vec && c0 + 3 < cols) {
+                float4 q = __ldg((const float4*)(xr + c0));
+                v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+            } else {
+#pragma unroll
+                for (int t = 0; t < 4; t++) v[t] = c0 + t < cols ? xr[c0 + t] : 0.0f;
+            }
+            unsigned short hi[4], lo[4];
+#pragma unroll
+            for (int t = 0; t < 4; t++) {
+                float e = v[t];
+                if (axis == 1 && c0 + t < cols) e *= col_gamma(gammas, shards, cols, c0 + t);
+                e *= s;
+                hi[t] = f32_to_f16(e);
+                lo[t] = f32_to_f16(e - f16_to_f32(hi[t]));
+            }
+            *(uint2*)(hiRow + c0) = make_uint2(pair(hi[0], hi[1]), pair(hi[2], hi[3]));
+            *(uint2*)(loRow + c0) = make_uint2(pair(lo[0], lo[1]), pair(lo[2], lo[3]));
         }
-        unsigned short hi = f32_to_f16(v);
-        xs[(2 * i) * stride + c] = hi;
-        xs[(2 * i + 1) * stride + c] = f32_to_f16(v - f16_to_f32(hi));
     }
     __syncthreads();
 

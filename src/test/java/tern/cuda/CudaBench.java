@@ -49,6 +49,7 @@ public final class CudaBench {
             double copy = b.copyBandwidth();
             b.ternaryGemv(new int[][] {{3072, 3072}, {9216, 3072}, {3072, 9216}, {16384, 16384}, {1280, 512}}, copy);
             b.matmuls(tokens);
+            b.attention(8, 1024, 8, 64);
         }
     }
 
@@ -134,6 +135,24 @@ public final class CudaBench {
             } finally {
                 ws.forEach(TernaryWeights::close);
             }
+        }
+    }
+
+    /** Causal attention forward and forward+backward at one training shape (causal FLOPs: half the square). */
+    private void attention(int batch, int t, int heads, int d) {
+        Random rnd = new Random(9);
+        int rows = batch * t, width = heads * d;
+        try (Tensor q = cuda.upload(Gpu.random(rnd, rows * width), rows, width); Tensor k = cuda.upload(Gpu.random(rnd, rows * width), rows, width);
+             Tensor v = cuda.upload(Gpu.random(rnd, rows * width), rows, width); Tensor o = cuda.zeros(DType.F32, rows, width);
+             Tensor lse = cuda.zeros(DType.F32, batch, heads, t); Tensor g = cuda.upload(Gpu.random(rnd, rows * width), rows, width);
+             Tensor dq = cuda.zeros(DType.F32, rows, width); Tensor dk = cuda.zeros(DType.F32, rows, width);
+             Tensor dv = cuda.zeros(DType.F32, rows, width)) {
+            double fwdFlops = 4.0 * batch * heads * (double) t * t * d / 2;
+            double fwd = medianMs(7, 3, i -> cuda.attention(q, k, v, batch, t, t, heads, d, o, lse));
+            double bwd = medianMs(7, 3, i -> cuda.attentionBackward(g, q, k, v, o, lse, batch, t, t, heads, d, dq, dk, dv));
+            String shape = batch + "x" + t + "x" + heads + "x" + d;
+            record("attn_fwd_ms_" + shape, fwd, String.format(Locale.ROOT, "%.1f TFLOP/s", fwdFlops / (fwd * 1e9)));
+            record("attn_bwd_ms_" + shape, bwd, String.format(Locale.ROOT, "%.1f TFLOP/s", 2.5 * fwdFlops / (bwd * 1e9)));
         }
     }
 
