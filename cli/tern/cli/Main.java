@@ -25,6 +25,7 @@ public final class Main {
         COMMANDS.put("prepare", new Command("encode text files into token shards for training", PrepareCommand::run));
         COMMANDS.put("eval", new Command("zero-shot tasks scored like lm-evaluation-harness, and sliding-window perplexity", EvalCommand::run));
         COMMANDS.put("sweep", new Command("train a grid of runs (precision, switch, size) one after another, resumable", SweepCommand::run));
+        COMMANDS.put("quantize", new Command("post-training quantization of a FloatLM to a k-bit QuantLM (RTN or GPTQ)", QuantizeCommand::run));
         COMMANDS.put("bench", new Command("measure kernels: bench kernels [--json] (float vs ternary matmul, bandwidth, FMA peak)", BenchKernels::dispatch));
     }
 
