@@ -4,6 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 /** Token embedding lookup and its gradient (a scatter-add into the table). */
 final class Embedding {
+    /** A row copy is memory bound: only fork when each thread copies at least this many floats. */
+    private static final int MIN_CHUNK_ELEMENTS = 1 << 15;
+
     private final FloatKernels k;
 
     Embedding(FloatKernels kernels) { this.k = kernels; }
@@ -18,7 +21,7 @@ final class Embedding {
 
     void forward(MemorySegment table, int[] ids, int dim, MemorySegment out) {
         long rowBytes = (long) dim * Float.BYTES;
-        Parallel.range(ids.length, Math.max(1, 4096 / Math.max(1, dim)), (from, to) -> {
+        Parallel.range(ids.length, Math.max(1, MIN_CHUNK_ELEMENTS / Math.max(1, dim)), (from, to) -> {
             for (int i = from; i < to; i++)
                 MemorySegment.copy(table, ids[i] * rowBytes, out, i * rowBytes, rowBytes);
         });
