@@ -1,0 +1,118 @@
+package tern.model;
+
+import tern.checkpoint.Json;
+import tern.checkpoint.PackedFileWriter;
+import tern.runtime.Parameter;
+import tern.runtime.ShardAxis;
+import tern.runtime.Tensor;
+import tern.simd.PackedFloatMatvec;
+import tern.simd.PackedTernary;
+import tern.simd.TernaryMatmul;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A TriLM ({@link LlamaModel} with ternary block linears) → one packed inference file: every block linear
+ * quantized exactly as training's forward pass quantizes it (per-shard γ = ε + mean|W|,
+ * T = clamp(rint(W/γ), −1, 1)) and packed at 2 bits per weight ({@link PackedTernary}, dtype "t2") with
+ * its scales; embedding and LM head as f32 or f16; norms f32; the config and the tokenizer's JSON.
+ * {@link InferenceModel} reads it back.
+ */
+public final class PackedModelWriter {
+    /** Dtype names in the file. */
+    static final String T2 = "t2", F32 = "f32", F16 = "f16", UTF8 = "u8";
+    static final String TOKENIZER = "tokenizer.json";
+
+    private PackedModelWriter() {}
+
+    /** Packs {@code model} (host tensors) into {@code out}; {@code tokenizerJson} may be null. */
+    public static void write(LlamaModel model, String tokenizerJson, PackedFloatMatvec.Format floats, Path out) {
+        LlamaConfig c = model.config();
+        Precision p = c.precision();
+        if (!(p.weights() instanceof LinearPolicy.Ternary(int shards)))
+            throw new IllegalArgumentException("only ternary models (TriLM) can be packed; this one's block precision is "
+                    + p.weights().label());
+        if (p.phaseIn() != 1f)
+            throw new IllegalArgumentException("the model is still phasing ternary in (λ = " + p.phaseIn() + "); pack needs λ = 1");
+        if (p.activationBits() != 0 || p.kvBits() != 0)
+            throw new IllegalArgumentException("activation/KV fake quantization (" + p.activationBits() + "/" + p.kvBits()
+                    + " bits) is not supported by packed inference");
+        PackedFileWriter w = new PackedFileWriter();
+        try (Arena arena = Arena.ofShared()) {
+            for (Parameter param : model.parameters()) {
+                Linear linear = linearOf(model, param);
+                if (linear != null) addTernary(w, arena, param, shards, linear.shardAxis());
+                else if (param.value.rank() == 2) addFloat(w, arena, param, floats);
+                else addFloat(w, arena, param, PackedFloatMatvec.Format.F32);
+            }
+            if (tokenizerJson != null) {
+                MemorySegment t = PackedFileWriter.utf8(tokenizerJson);
+                w.add(TOKENIZER, UTF8, new long[] {t.byteSize()}, Map.of(), t);
+            }
+            Map<String, Object> meta = new LinkedHashMap<>();
+            meta.put("packed_by", "tern pack");
+            meta.put("ternary_packing", "t2: 2 bits per weight, 64-row tiles of 4-column nibble codes");
+            w.write(out, Json.parseObject(HfConfig.write(c)), meta);
+        }
+    }
+
+    private static Linear linearOf(LlamaModel model, Parameter p) {
+        for (Linear l : model.blockLinears()) if (l.weight() == p) return l;
+        return null;
+    }
+
+    private static void addTernary(PackedFileWriter w, Arena arena, Parameter param, int shards, ShardAxis axis) {
+        Tensor t = param.value;
+        int rows = t.dim(0), cols = t.dim(1);
+        // The same γ (summed in double, row-major) and the same rounding as training's ternary forward.
+        float[] gamma = TernaryMatmul.scales(t, shards, axis, Linear.TERNARY_EPS);
+        byte[] trits = new byte[Math.multiplyExact(rows, cols)];
+        MemorySegment src = t.segment();
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * 4, row, 0, cols);
+            for (int col = 0; col < cols; col++) {
+                float g = gamma[axis == ShardAxis.ROWS ? (int) ((long) r * shards / rows) : (int) ((long) col * shards / cols)];
+                trits[r * cols + col] = (byte) Math.max(-1f, Math.min(1f, (float) Math.rint(row[col] / g)));
+            }
+        }
+        MemorySegment codes = arena.allocate(PackedTernary.bytes(rows, cols, shards, axis), 64);
+        PackedTernary.pack(trits, rows, cols, gamma, axis, codes);
+        List<Object> scales = new ArrayList<>();
+        for (float g : gamma) scales.add((double) g);
+        Map<String, Object> attrs = new LinkedHashMap<>();
+        attrs.put("scales", scales);
+        attrs.put("shard_axis", axis == ShardAxis.ROWS ? "rows" : "cols");
+        w.add(param.name, T2, new long[] {rows, cols}, attrs, codes);
+    }
+
+    private static void addFloat(PackedFileWriter w, Arena arena, Parameter param, PackedFloatMatvec.Format format) {
+        Tensor t = param.value;
+        long n = t.size();
+        long[] shape = new long[t.rank()];
+        for (int i = 0; i < shape.length; i++) shape[i] = t.dim(i);
+        MemorySegment dst = arena.allocate(n * format.bytes, 64), src = t.segment();
+        ValueLayout.OfFloat f32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        ValueLayout.OfShort f16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (long i = 0; i < n; i++) {
+            float v = src.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            if (!Float.isFinite(v)) throw new IllegalArgumentException(param.name + " holds a non-finite value at element " + i);
+            if (format == PackedFloatMatvec.Format.F32) dst.set(f32, 4 * i, v);
+            else {
+                short h = Float.floatToFloat16(v);
+                if (!Float.isFinite(Float.float16ToFloat(h)))
+                    throw new IllegalArgumentException(param.name + " element " + i + " = " + v + " overflows f16; pack with --floats f32");
+                dst.set(f16, 2 * i, h);
+            }
+        }
+        w.add(param.name, format == PackedFloatMatvec.Format.F32 ? F32 : F16, shape, Map.of(), dst);
+    }
+}

@@ -1,0 +1,122 @@
+package tern.model;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+
+/**
+ * Tern for embedding: a packed ternary model ({@code tern pack}) loaded from one file, text in, text out,
+ * streamed as it is generated. Needs nothing but the Tern jar (add {@code --add-modules
+ * jdk.incubator.vector} for the fast kernels; without it a scalar path runs).
+ *
+ * <pre>{@code
+ * try (TernModel m = TernModel.load(Path.of("model.tern"))) {
+ *     TernModel.Result r = m.generate("Once upon a time", SamplingOptions.greedy(), 50, System.out::print);
+ *     System.out.printf("%n%.1f tokens/s%n", r.tokensPerSecond());
+ * }
+ * }</pre>
+ * One generation at a time per instance (it owns one KV cache).
+ */
+public final class TernModel implements AutoCloseable {
+    private final InferenceModel model;
+    private final Tokenizer tokenizer;
+
+    /** What one call produced: the new text, token counts and the time spent after the prompt was encoded. */
+    public record Result(String text, int promptTokens, int newTokens, double seconds) {
+        public double tokensPerSecond() { return seconds > 0 ? newTokens / seconds : Double.NaN; }
+    }
+
+    private TernModel(InferenceModel model, Tokenizer tokenizer) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+    }
+
+    /** Maps and validates a packed model file; it must hold its tokenizer (tern pack stores it). */
+    public static TernModel load(Path file) throws IOException {
+        InferenceModel m = InferenceModel.load(file);
+        try {
+            if (m.tokenizerJson() == null)
+                throw new IOException(file + ": holds no tokenizer.json (pack a checkpoint that has one)");
+            // TokenizerFiles reads files: hand it the stored JSON through a temporary copy.
+            Path tmp = Files.createTempFile("tern-tokenizer", ".json");
+            try {
+                Files.writeString(tmp, m.tokenizerJson(), StandardCharsets.UTF_8);
+                Tokenizer t = TokenizerFiles.load(tmp);
+                if (t.vocabSize() > m.config().vocabSize())
+                    throw new IOException(file + ": the tokenizer has " + t.vocabSize() + " tokens, more than the model's " + m.config().vocabSize());
+                return new TernModel(m, t);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    public LlamaConfig config() { return model.config(); }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    /** The model underneath (token-level generation, activation type). */
+    public InferenceModel model() { return model; }
+
+    /** {@link #generate(String, SamplingOptions, int, Consumer)} with as many tokens as the context allows. */
+    public Result generate(String prompt, SamplingOptions options, Consumer<String> onText) {
+        return generate(prompt, options, Integer.MAX_VALUE, onText);
+    }
+
+    /**
+     * Continues {@code prompt} by up to {@code maxTokens} tokens (fewer at the end of the context or at
+     * {@code <|endoftext|>}), handing each piece of text to {@code onText} as soon as its bytes form whole
+     * characters.
+     */
+    public Result generate(String prompt, SamplingOptions options, int maxTokens, Consumer<String> onText) {
+        int[] ids = tokenizer.encode(prompt);
+        if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens: give some text");
+        int context = model.config().contextLength();
+        if (ids.length >= context)
+            throw new IllegalArgumentException("the prompt is " + ids.length + " tokens; the model's context is " + context);
+        int budget = Math.min(maxTokens, context - ids.length);
+        int eot = tokenizer.endOfText();
+        SamplingOptions opts = eot >= 0 ? options.withStopToken(eot) : options;
+        Utf8Stream text = new Utf8Stream(onText);
+        long start = System.nanoTime();
+        int[] produced = model.generate(ids, budget, opts, token -> {
+            if (token != eot) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
+        });
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new Result(text.all.toString(), ids.length, produced.length, seconds);
+    }
+
+    /** Bytes in, whole characters out: a multi-byte character split over two tokens waits for its end. */
+    private static final class Utf8Stream {
+        private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
+        private final Consumer<String> sink;
+        private final StringBuilder all = new StringBuilder();
+        private ByteBuffer pending = ByteBuffer.allocate(0);
+
+        Utf8Stream(Consumer<String> sink) { this.sink = sink; }
+
+        void accept(byte[] bytes) {
+            ByteBuffer in = ByteBuffer.allocate(pending.remaining() + bytes.length);
+            in.put(pending).put(bytes).flip();
+            CharBuffer chars = CharBuffer.allocate(in.remaining() + 1);
+            utf8.decode(in, chars, false);
+            pending = in.slice();
+            String s = chars.flip().toString();
+            if (s.isEmpty()) return;
+            all.append(s);
+            if (sink != null) sink.accept(s);
+        }
+    }
+
+    @Override public void close() { model.close(); }
+}

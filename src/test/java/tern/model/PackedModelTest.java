@@ -1,0 +1,156 @@
+package tern.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tern.checkpoint.CheckpointException;
+import tern.checkpoint.Safetensors;
+import tern.runtime.Parameter;
+import tern.runtime.Tape;
+import tern.runtime.Tensor;
+import tern.simd.CpuBackend;
+import tern.simd.PackedFloatMatvec;
+import tern.simd.PackedMatmul;
+import tern.train.TrainCheckpoint;
+
+/**
+ * A random-weight TriLM (tiny preset, 2 ternary shards per matrix so both shard axes are exercised) saved
+ * as a checkpoint with the checkpoint code, loaded back, packed, and served from the packed file: the
+ * packed model's logits equal the checkpoint model's (f32 float tensors: only summation order differs,
+ * tolerance 1e-4 of the largest logit), its greedy tokens are the same, and the embedding API streams the
+ * same text. Damaged files are refused with the file and the problem named.
+ */
+class PackedModelTest {
+    private static LlamaConfig CONFIG;
+    private static final int[] PROMPT = {5, 17, 300, 42, 7, 99};   // ids below the tokenizer's 400
+
+    @TempDir static Path dir;
+    static Path ckpt, packed, packedHalf;
+    static Tokenizer tokenizer;
+
+    @BeforeAll
+    static void saveAndPack() throws Exception {
+        ckpt = dir.resolve("step-000001");
+        Files.createDirectories(ckpt);
+        tokenizer = TokenizerTestSupport.trained(400);
+        LlamaConfig tiny = LlamaConfig.preset("tiny");
+        // The tiny shape with the tokenizer's vocabulary, so every generated id decodes.
+        CONFIG = new LlamaConfig(tokenizer.vocabSize(), tiny.hidden(), tiny.intermediate(), tiny.layers(), tiny.heads(),
+                tiny.contextLength(), tiny.rmsEps(), tiny.ropeTheta(), 2, Precision.of(new LinearPolicy.Ternary(2)));
+        TokenizerFiles.save(tokenizer, ckpt.resolve(TrainCheckpoint.TOKENIZER));
+        try (LlamaModel m = new LlamaModel(new CpuBackend(), CONFIG)) {
+            m.initialize(11);
+            // Larger embedding/head weights than the 0.02 init, so logits are far apart and greedy is decisive.
+            for (Parameter p : List.of(m.parameter("model.embed_tokens.weight"), m.parameter("lm_head.weight")))
+                m.backend().scale(p.value, 50f);
+            Map<String, Tensor> weights = new LinkedHashMap<>();
+            for (Parameter p : m.parameters()) weights.put(p.name, p.value);
+            Safetensors.write(ckpt.resolve(TrainCheckpoint.MODEL), weights, Map.of("format", "pt"));
+            Files.writeString(ckpt.resolve(TrainCheckpoint.CONFIG), HfConfig.write(m.config()));
+        }
+        String tokJson = Files.readString(ckpt.resolve(TrainCheckpoint.TOKENIZER));
+        try (LlamaModel m = TrainCheckpoint.loadModel(ckpt, new CpuBackend())) {
+            packed = dir.resolve("model.tern");
+            PackedModelWriter.write(m, tokJson, PackedFloatMatvec.Format.F32, packed);
+            packedHalf = dir.resolve("model-f16.tern");
+            PackedModelWriter.write(m, tokJson, PackedFloatMatvec.Format.F16, packedHalf);
+        }
+    }
+
+    @Test
+    void packedLogitsAndGreedyTokensMatchTheCheckpoint() throws Exception {
+        float[] expected;
+        int[] expectedTokens;
+        try (LlamaModel m = TrainCheckpoint.loadModel(ckpt, new CpuBackend())) {
+            try (Tape tape = new Tape(m.backend(), false)) {
+                float[] all = m.backend().download(m.logits(tape, PROMPT, 1, PROMPT.length).value);
+                expected = java.util.Arrays.copyOfRange(all, all.length - CONFIG.vocabSize(), all.length);
+            }
+            try (Generator g = new Generator(m)) {
+                expectedTokens = g.generate(PROMPT, 40, SamplingOptions.greedy(), null);
+            }
+        }
+        try (InferenceModel im = InferenceModel.load(packed)) {
+            im.generate(PROMPT, 0, SamplingOptions.greedy(), null);   // sets up the cache
+            float[] got;
+            im.generate(new int[] {PROMPT[0]}, 0, SamplingOptions.greedy(), null);
+            // Prefill of the whole prompt through the packed path: compare every logit.
+            got = prefill(im, PROMPT);
+            float max = 0;
+            for (float v : expected) max = Math.max(max, Math.abs(v));
+            for (int i = 0; i < expected.length; i++)
+                assertEquals(expected[i], got[i], 1e-4 * max, "logit " + i);
+            List<Integer> streamed = new java.util.ArrayList<>();
+            int[] tokens = im.generate(PROMPT, 40, SamplingOptions.greedy(), streamed::add);
+            assertArrayEquals(expectedTokens, tokens, "greedy tokens from the packed file");
+            assertEquals(40, streamed.size());
+            // The int8-activation path is a different (BitNet-style) model: it runs and stays close.
+            im.setActivations(PackedMatmul.Activations.INT8);
+            float[] q = prefill(im, PROMPT);
+            double diff = 0;
+            for (int i = 0; i < q.length; i++) diff = Math.max(diff, Math.abs(q[i] - expected[i]));
+            assertTrue(diff < 0.1 * max, "int8 activations moved a logit by " + diff + " of " + max);
+        }
+        try (InferenceModel im = InferenceModel.load(packedHalf)) {
+            assertTrue(Files.size(packedHalf) < Files.size(packed), "f16 embeddings make the file smaller");
+            assertEquals(40, im.generate(PROMPT, 40, SamplingOptions.greedy(), null).length);
+        }
+    }
+
+    private static float[] prefill(InferenceModel im, int[] prompt) {
+        im.generate(prompt, 0, SamplingOptions.greedy(), null);   // resets the cache
+        return im.logits(prompt);
+    }
+
+    @Test
+    void embeddingApiStreamsTheSameTextAsTheCheckpoint() throws Exception {
+        String prompt = "ka ro mi";
+        StringBuilder streamed = new StringBuilder();
+        TernModel.Result r;
+        try (TernModel m = TernModel.load(packed)) {
+            r = m.generate(prompt, SamplingOptions.greedy(), 20, streamed::append);
+        }
+        assertEquals(r.text(), streamed.toString());
+        assertTrue(r.newTokens() > 0 && r.tokensPerSecond() > 0);
+        try (LlamaModel m = TrainCheckpoint.loadModel(ckpt, new CpuBackend());
+             java.io.PrintStream sink = new java.io.PrintStream(java.io.OutputStream.nullOutputStream())) {
+            assertEquals(tern.train.StreamingText.generate(m, tokenizer, prompt, 20, SamplingOptions.greedy(), sink).text(), r.text());
+        }
+    }
+
+    @Test
+    void damagedFilesAreRefusedNamingTheFile() throws Exception {
+        byte[] good = Files.readAllBytes(packed);
+        Path truncated = dir.resolve("truncated.tern");
+        Files.write(truncated, java.util.Arrays.copyOf(good, good.length - 1000));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> InferenceModel.load(truncated));
+        assertTrue(e.getMessage().startsWith(truncated.toString()) && e.getMessage().contains("truncated"), e.getMessage());
+
+        Path flipped = dir.resolve("flipped.tern");
+        byte[] bad = good.clone();
+        bad[bad.length - 5000] ^= 0x10;                 // inside the data sections
+        Files.write(flipped, bad);
+        e = assertThrows(CheckpointException.class, () -> InferenceModel.load(flipped));
+        assertTrue(e.getMessage().contains("checksum mismatch") && e.getMessage().contains("tensor '"), e.getMessage());
+
+        Path header = dir.resolve("header.tern");
+        bad = good.clone();
+        bad[100] ^= 0x01;                               // inside the JSON header
+        Files.write(header, bad);
+        e = assertThrows(CheckpointException.class, () -> InferenceModel.load(header));
+        assertTrue(e.getMessage().contains("header checksum mismatch"), e.getMessage());
+
+        e = assertThrows(CheckpointException.class, () -> InferenceModel.load(ckpt.resolve(TrainCheckpoint.MODEL)));
+        assertTrue(e.getMessage().contains("TERNPACK"), e.getMessage());
+    }
+}
