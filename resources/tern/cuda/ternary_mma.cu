@@ -170,37 +170,57 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     const unsigned* xcol = (const unsigned*)(xs + (hasB ? n : 0) * stride);   // half2 view of column n
     const int k0 = 2 * (lane & 3);
 
+    // The warp's work is a list of batches, UNROLL column blocks each, tile after tile (every warp has the
+    // same count, so the per-tile barriers line up). Double-buffered: the loads of batch b + 1 are issued
+    // before batch b is decoded and multiplied, so the memory latency hides behind the math, also across
+    // the reduction at a tile's end.
     const int rowTiles = (rows + 15) / 16;
-    for (int rt = blockIdx.x; rt < rowTiles; rt += gridDim.x) {
-        float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const int myTiles = blockIdx.x < rowTiles ? (rowTiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
+    const int perTile = (kcCount + WARPS * UNROLL - 1) / (WARPS * UNROLL);
+    const int batches = myTiles * perTile;
+    unsigned cur[UNROLL], nxt[UNROLL];
+    auto load = [&](int b, unsigned* dst) {
+        int rt = blockIdx.x + (b / perTile) * gridDim.x, kc0 = warp + (b % perTile) * WARPS * UNROLL;
         const unsigned* wt = w + (long)rt * kcCount * 32 + lane;
-        for (int kc0 = warp; kc0 < kcCount; kc0 += WARPS * UNROLL) {
-            unsigned word[UNROLL];
 #pragma unroll
-            for (int u = 0; u < UNROLL; u++) {                  // all loads first: several in flight
-                int kc = kc0 + u * WARPS;
-                word[u] = kc < kcCount ? __ldg(wt + (long)kc * 32) : 0x55555555u;   // code 1 everywhere: t = 0
-            }
+        for (int u = 0; u < UNROLL; u++) {
+            int kc = kc0 + u * WARPS;
+            dst[u] = kc < kcCount ? __ldg(wt + (long)kc * 32) : 0x55555555u;   // code 1 everywhere: t = 0
+        }
+    };
+    if (batches > 0) load(0, cur);
+    float d0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, d1[4] = {0.0f, 0.0f, 0.0f, 0.0f};   // k-tiles 0 and 1: two MMA chains
+    for (int b = 0; b < batches; b++) {
+        if (b + 1 < batches) load(b + 1, nxt);
+        const int rt = blockIdx.x + (b / perTile) * gridDim.x, kc0 = warp + (b % perTile) * WARPS * UNROLL;
 #pragma unroll
-            for (int u = 0; u < UNROLL; u++) {
-                int kc = kc0 + u * WARPS;
-                if (kc >= kcCount) break;
+        for (int u = 0; u < UNROLL; u++) {
+            int kc = kc0 + u * WARPS;
+            if (kc < kcCount) {
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
-                    unsigned bits = h == 0 ? word[u] : word[u] >> 8;
+                    unsigned bits = h == 0 ? cur[u] : cur[u] >> 8;
                     unsigned a[4];
 #pragma unroll
                     for (int q = 0; q < 4; q++)
                         a[q] = hfma2((bits & (0x00030003u << (2 * q))) | 0x64006400u, mul[q], add[q]);
                     int kb = (kc * 32 + 16 * h + k0) >> 1;           // half2 index of (k0, k0 + 1)
                     unsigned b0 = hasB ? xcol[kb] : 0u, b1 = hasB ? xcol[kb + 4] : 0u;
-                    mma16816(d, a[0], a[1], a[2], a[3], b0, b1);
+                    mma16816(h == 0 ? d0 : d1, a[0], a[1], a[2], a[3], b0, b1);
                 }
             }
         }
-        // d0, d1: row g, columns 2 tig (hi) and 2 tig + 1 (lo); d2, d3: row g + 8.
 #pragma unroll
-        for (int j = 0; j < 4; j++) red[warp][lane][j] = d[j];
+        for (int u = 0; u < UNROLL; u++) cur[u] = nxt[u];
+        if (b % perTile != perTile - 1) continue;
+
+        // Tile done. d: row g, columns 2 tig (hi) and 2 tig + 1 (lo) in [0], [1]; row g + 8 in [2], [3].
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            red[warp][lane][j] = d0[j] + d1[j];
+            d0[j] = 0.0f;
+            d1[j] = 0.0f;
+        }
         __syncthreads();
         if (warp == 0) {
             float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
