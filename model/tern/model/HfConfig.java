@@ -82,6 +82,15 @@ public final class HfConfig {
                     + ") is not hidden_size / num_attention_heads (" + hidden / Math.max(1, heads) + ")");
         if (m.get("rope_scaling") != null)
             throw new IllegalArgumentException(source + ": rope_scaling is set; Tern implements plain rotary positions");
+        // transformers 5 moved rope_theta into rope_parameters {rope_type, rope_theta}; 4.x keeps it at the top level.
+        double ropeTheta = r.number("rope_theta", 10000.0);
+        if (m.get("rope_parameters") instanceof Map<?, ?> rp) {
+            Reader rope = new Reader(castMap(rp), source + " rope_parameters");
+            String ropeType = rope.string("rope_type", "default");
+            if (!ropeType.equals("default"))
+                throw new IllegalArgumentException(source + ": rope_parameters.rope_type is '" + ropeType + "'; Tern implements plain rotary positions");
+            ropeTheta = rope.number("rope_theta", ropeTheta);
+        }
         int mp = r.integer("pretraining_model_parallel", 1);
         int shards = r.integer("tern_ternary_shards", mp);
         try {
@@ -96,7 +105,7 @@ public final class HfConfig {
                     (float) r.number("tern_phase_in", 1.0), r.integer("tern_activation_bits", 0), r.integer("tern_kv_bits", 0));
             return new LlamaConfig(r.integer("vocab_size", null), hidden, r.integer("intermediate_size", null),
                     r.integer("num_hidden_layers", null), heads, r.integer("max_position_embeddings", null),
-                    (float) r.number("rms_norm_eps", 1e-6), (float) r.number("rope_theta", 10000.0), mp, precision);
+                    (float) r.number("rms_norm_eps", 1e-6), (float) ropeTheta, mp, precision);
         } catch (IllegalArgumentException e) {
             if (e.getMessage() != null && e.getMessage().startsWith(source + ":")) throw e;
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
@@ -136,5 +145,10 @@ public final class HfConfig {
             if (v instanceof Boolean b) return b;
             throw new IllegalArgumentException(source + ": '" + key + "' must be true or false, got " + Json.write(v));
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> castMap(Map<?, ?> m) {
+        return (Map<String, Object>) m;
     }
 }

@@ -58,6 +58,15 @@ class HfConfigTest {
     }
 
     @Test
+    void readsTransformers5RopeParameters() {
+        // transformers 5 writes rope_theta inside rope_parameters, not at the top level.
+        String v5 = HfConfig.write(LlamaConfig.preset("golden")).replace("\"rope_theta\": 10000.0",
+                "\"rope_parameters\": {\"rope_type\": \"default\", \"rope_theta\": 500000.0}");
+        assertEquals(500000f, HfConfig.read(v5, "v5/config.json").ropeTheta());
+        expect(v5.replace("\"default\"", "\"yarn\""), "rope_parameters.rope_type is 'yarn'");
+    }
+
+    @Test
     void badConfigsNameTheFileAndKey() {
         String good = HfConfig.write(LlamaConfig.preset("golden"));
         expect(good.replace("\"hidden_size\": 64,", ""), "missing required key 'hidden_size'");
