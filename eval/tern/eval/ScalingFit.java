@@ -1,0 +1,61 @@
+package tern.eval;
+
+import java.util.Locale;
+
+/**
+ * Fits a {@link Law} to measured points by {@link LeastSquares} from the law's several starting points, and
+ * reports the constants with their standard errors and the fit's error.
+ *
+ * @param constants   the fitted constants, in the law's order
+ * @param errors      their standard errors
+ * @param rmse        root mean square residual (in ln L for log-space laws, in the data's unit otherwise)
+ * @param maxRelError the largest |prediction − y| / |y| over the points
+ */
+public record ScalingFit(Law law, double[] constants, double[] errors, double rmse, double maxRelError, int points,
+                         LeastSquares.Fit raw) {
+
+    /** Fits {@code law} to x[i] ↦ y[i] (x[i] has law.arity() entries, all positive). */
+    public static ScalingFit fit(Law law, double[][] x, double[] y) {
+        int p = law.names().length;
+        if (x.length != y.length) throw new IllegalArgumentException(x.length + " inputs for " + y.length + " outputs");
+        if (x.length <= p) throw new IllegalArgumentException("the " + law + " law has " + p + " constants: it needs more than " + p + " points, got " + x.length);
+        for (int i = 0; i < x.length; i++) {
+            if (x[i].length != law.arity()) throw new IllegalArgumentException("point " + i + " has " + x[i].length + " inputs, the law takes " + law.arity());
+            for (double v : x[i]) if (!(v > 0)) throw new IllegalArgumentException("point " + i + " has a non-positive input " + v);
+            if (law.logResiduals() && !(y[i] > 0)) throw new IllegalArgumentException("point " + i + " has a non-positive loss " + y[i]);
+        }
+        double scale = 0;
+        for (double v : y) scale += v * v / y.length;
+        double unit = law.logResiduals() ? 1 : Math.sqrt(Math.max(scale, 1e-300));
+        LeastSquares.Residuals r = theta -> {
+            double[] c = law.constants(theta);
+            double[] out = new double[y.length];
+            for (int i = 0; i < y.length; i++) {
+                double pred = law.predict(c, x[i]);
+                out[i] = law.logResiduals() ? Math.log(pred) - Math.log(y[i]) : (pred - y[i]) / unit;
+                if (!Double.isFinite(out[i])) out[i] = 1e6;          // outside the law's domain: a wall, not NaN
+            }
+            return out;
+        };
+        LeastSquares.Fit f = LeastSquares.fit(r, law.starts(x, y));
+        double[] c = law.constants(f.theta());
+        double maxRel = 0;
+        for (int i = 0; i < y.length; i++) maxRel = Math.max(maxRel, Math.abs(law.predict(c, x[i]) - y[i]) / Math.abs(y[i]));
+        double rmse = f.rmse() * unit;
+        return new ScalingFit(law, c, law.constantErrors(f.theta(), f.stderr()), rmse, maxRel, y.length, f);
+    }
+
+    public double predict(double[] x) { return law.predict(constants, x); }
+
+    /** A table of the constants with ± one standard error, and the fit error. */
+    public String describe() {
+        StringBuilder b = new StringBuilder();
+        String[] names = law.names();
+        b.append(String.format(Locale.ROOT, "%s law, %d points%n", law.name().toLowerCase(Locale.ROOT), points));
+        for (int i = 0; i < names.length; i++)
+            b.append(String.format(Locale.ROOT, "  %-10s = %12.5g ± %.3g%n", names[i], constants[i], errors[i]));
+        b.append(String.format(Locale.ROOT, "  rmse %.4g (%s), max relative error %.3g%%%n", rmse,
+                law.logResiduals() ? "of ln L" : "of the data", 100 * maxRelError));
+        return b.toString();
+    }
+}
