@@ -34,6 +34,7 @@ final class BenchKernels {
 
     static {
         SUBCOMMANDS.put("kernels", BenchKernels::run);
+        SUBCOMMANDS.put("generate", BenchGenerate::run);
     }
 
     // Training shape: a 512-token batch through a 1024 → 4096 linear layer.
@@ -77,7 +78,7 @@ final class BenchKernels {
         log.line("copy bandwidth", "%.1f GB/s (read + write)", copy);
 
         double flops = 2.0 * TRAIN_M * TRAIN_K * TRAIN_N;
-        double floatMm, ternMm, ternMmT;
+        double floatMm, ternMm, ternMmT, pack;
         try (Tensor x = random(1, TRAIN_M, TRAIN_K); Tensor w = random(2, TRAIN_N, TRAIN_K);
              Tensor b = random(3, TRAIN_K, TRAIN_N); Tensor y = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_N);
              Tensor dx = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_K);
@@ -85,6 +86,7 @@ final class BenchKernels {
             floatMm = median(() -> FloatMatmul.matmul(x, false, b, false, y, false), 3, 9);
             ternMm = median(() -> TernaryMatmul.forward(x, tw, y, false), 3, 9);
             ternMmT = median(() -> TernaryMatmul.backward(y, tw, dx, false), 3, 9);
+            pack = median(() -> TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f).close(), 1, 5);
         }
         out.put("train_m", TRAIN_M);
         out.put("train_k", TRAIN_K);
@@ -94,10 +96,12 @@ final class BenchKernels {
         out.put("ternary_matmul_gflops", round(flops / ternMm / 1e9));
         out.put("ternary_matmul_t_gflops", round(flops / ternMmT / 1e9));
         out.put("ternary_vs_float_matmul", round(floatMm / ternMm));
+        out.put("ternary_pack_ms", round(pack * 1e3));
         log.line("float matmul " + TRAIN_M + "x" + TRAIN_K + " · " + TRAIN_K + "x" + TRAIN_N, "%.1f GFLOP/s (%.0f%% of peak)",
                 flops / floatMm / 1e9, 100 * flops / floatMm / 1e9 / peak);
         log.line("ternary x·Wᵀ, same shape", "%.1f GFLOP/s equivalent (%.2fx float)", flops / ternMm / 1e9, floatMm / ternMm);
         log.line("ternary dy·W, same shape", "%.1f GFLOP/s equivalent (%.2fx float)", flops / ternMmT / 1e9, floatMm / ternMmT);
+        log.line("ternary pack of W " + TRAIN_N + "x" + TRAIN_K, "%.1f ms (quantize + both panels)", pack * 1e3);
 
         double floatMv, ternMv;
         long packedBytes = (long) DECODE_OUT * DECODE_IN / 4;   // the forward panel: 2 bits per weight
