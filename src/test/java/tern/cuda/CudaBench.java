@@ -40,6 +40,13 @@ public final class CudaBench {
     public static void main(String[] args) throws IOException {
         Path file = Path.of(args.length > 0 ? args[0] : "bench-java.csv");
         int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 16384;
+        if (args.length > 2 && args[2].equals("gemv")) {           // one shape, few launches: for ncu
+            try (CudaBackend cuda = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, false);
+                 PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
+                new CudaBench(cuda, w).ternaryGemv(new int[][] {{16384, 16384}}, 3000);
+            }
+            return;
+        }
         try (CudaBackend cuda = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, false);
              PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
             System.out.println("bench on " + cuda.name());
