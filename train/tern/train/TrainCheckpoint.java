@@ -36,7 +36,14 @@ import tern.runtime.Tensor;
  *       train config;</li>
  *   <li>{@code manifest.json}: sizes and CRC32s of the above.</li>
  * </ul>
- * The checkpoint package writes the folder crash-safely ({@link CheckpointWriter}: a {@code .tmp} folder,
+ * For a TriLM or BiLM, model.safetensors holds the float latent weights (what training and an exact resume
+ * need; config.json's {@code tern_precision} tells Tern to quantize them again as it trained). Transformers
+ * ignores that key and would run those latent weights as a FloatLM: to serve a TriLM there, the weights
+ * must first be replaced by their quantized values γ·T (Spectra's "Unpacked" form). Checked on the GPU
+ * machine for a float demo checkpoint: {@code LlamaForCausalLM.from_pretrained} loads the folder and its
+ * logits match Tern's within 6e-7, and the tokenizer.json encodes to the same ids.
+ *
+ * <p>The checkpoint package writes the folder crash-safely ({@link CheckpointWriter}: a {@code .tmp} folder,
  * fsync, rename, then the {@code latest} marker) and keeps the newest config.keep() of them. Weights and
  * moments stay f32, the training precision, so resuming is exact.
  */
