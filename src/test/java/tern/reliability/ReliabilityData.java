@@ -1,0 +1,42 @@
+package tern.reliability;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import tern.model.BpeTrainer;
+import tern.model.Tokenizer;
+import tern.model.TokenizerFiles;
+import tern.train.GrammarCorpus;
+import tern.train.Prepare;
+
+/** Inputs the reliability tests share: a small shard folder, and how to start {@code tern} in a child JVM. */
+final class ReliabilityData {
+    private ReliabilityData() {}
+
+    /** About 60 kB of the grammar corpus as token shards with a 320-token vocabulary and tokenizer.json. */
+    static Path grammarShards(Path dir) throws IOException {
+        String text = GrammarCorpus.generate(5, 60_000);
+        Tokenizer tokenizer = BpeTrainer.train(text, 320);
+        Files.createDirectories(dir);
+        TokenizerFiles.save(tokenizer, dir.resolve("tokenizer.json"));
+        Prepare.fromText(text, tokenizer, dir, 0.05);
+        return dir;
+    }
+
+    /**
+     * The command line of {@code tern.cli.Main} in a fresh JVM on this test's class path. The scalar element
+     * kernels are forced: the Vector API ones change their last bits when HotSpot compiles them, so a cold
+     * resumed process could not repeat a warm uninterrupted one bit for bit (see ResumeTest).
+     */
+    static List<String> tern(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-Dtern.simd=scalar", "-XX:+UseSerialGC", "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), "tern.cli.Main"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+}
