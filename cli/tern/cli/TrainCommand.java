@@ -28,6 +28,8 @@ final class TrainCommand {
     /** Flags that set a {@link TrainConfig} value (flag name = JSON key with '-' for '_'). */
     private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().map(k -> k.replace('_', '-')).toList();
     private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after");
+    /** Continual QAT and k-bit training (a PrecisionSwitch plan); with these, a PrecisionSwitchTraining runs. */
+    private static final List<String> PRECISION_FLAGS = List.of("switch-to", "switch-at", "phase-in", "weight-bits", "act-bits", "kv-bits");
 
     static final String USAGE = """
             usage: tern train --preset NAME --precision float|ternary|binary --data DIR --steps N --out DIR [options]
@@ -45,6 +47,11 @@ final class TrainCommand {
               --config FILE        JSON object of the same settings (snake_case keys); flags override it
               --resume DIR         continue the run in DIR from its latest complete checkpoint
               --stop-after N       stop (with a checkpoint) after N more steps in this invocation
+              --switch-to ternary --switch-at STEP|FRACTION   continual QAT: from that step on train in ternary
+              --keep-optimizer | --reset-optimizer            at the switch keep (default) or zero the AdamW state
+              --phase-in STEPS     W + λ·(Q(W) − W) with λ rising linearly 0 → 1 over STEPS after the switch
+              --weight-bits K --act-bits K --kv-bits K      k-bit (2..16) integer fake quantization, weights per output channel
+              --init DIR           start from an existing checkpoint's weights (e.g. a FloatLM)
             Ctrl-C saves a checkpoint at the next step boundary and exits.""";
 
     static int run(String[] argv) throws IOException {
@@ -54,13 +61,27 @@ final class TrainCommand {
         }
         Set<String> withValue = new java.util.HashSet<>(SETTING_FLAGS);
         withValue.addAll(OTHER_FLAGS);
-        Args args = Args.parse("train", argv, withValue, Set.of());
+        withValue.addAll(PRECISION_FLAGS);
+        withValue.add("init");
+        Args args = Args.parse("train", argv, withValue, Set.of("keep-optimizer", "reset-optimizer"));
         Map<String, Object> settings = new LinkedHashMap<>();
         if (args.has("config")) settings.putAll(readConfigFile(Path.of(args.required("config"))));
         args.givenAmong(SETTING_FLAGS).forEach((flag, value) -> settings.put(flag.replace('-', '_'), value));
         long stopAfter = args.longValue("stop-after", Long.MAX_VALUE);
         if (stopAfter < 1) throw new UsageException("--stop-after must be at least 1, got " + stopAfter);
 
+        Map<String, Object> precision = new LinkedHashMap<>();
+        args.givenAmong(PRECISION_FLAGS).forEach((flag, value) -> precision.put(flag.replace('-', '_'), value));
+        if (args.has("keep-optimizer") && args.has("reset-optimizer")) throw new UsageException("--keep-optimizer and --reset-optimizer exclude each other");
+        if (args.has("reset-optimizer")) precision.put("reset_optimizer", "true");
+        Path resume = args.has("resume") ? Path.of(args.required("resume")) : null;
+        if (!precision.isEmpty() || args.has("init") || (resume != null && tern.train.PrecisionSwitchRun.isSwitchRun(resume))) {
+            try {
+                return tern.train.PrecisionSwitchTraining.run(settings, precision, resume, args.has("init") ? Path.of(args.required("init")) : null, stopAfter, System.out);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
         CpuBackend backend = new CpuBackend();
         TrainRun run;
         try {
