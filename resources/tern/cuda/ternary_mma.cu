@@ -166,53 +166,55 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
         add[p] = pair(hb, hb);
     }
     const int n = lane >> 2;                  // this lane's B column
-    const bool hasB = n < 2 * m;
-    const unsigned* xcol = (const unsigned*)(xs + (hasB ? n : 0) * stride);   // half2 view of column n
     const int k0 = 2 * (lane & 3);
+    // Lanes whose column is unused (n >= 2m) read column 0 and mask it to zero: no branch, no predicate.
+    const unsigned bmask = n < 2 * m ? 0xffffffffu : 0u;
+    const unsigned* xb = (const unsigned*)(xs + (n < 2 * m ? n : 0) * stride) + (k0 >> 1);   // half2 (k0, k0+1)
 
     // The warp's work is a list of batches, UNROLL column blocks each, tile after tile (every warp has the
     // same count, so the per-tile barriers line up). Double-buffered: the loads of batch b + 1 are issued
     // before batch b is decoded and multiplied, so the memory latency hides behind the math, also across
-    // the reduction at a tile's end.
+    // the reduction at a tile's end. Column blocks past the matrix load the padding word (t = 0) and read
+    // the last block's x: no bounds branches in the loop (profiling showed the branches and index
+    // arithmetic, not the loads or the MMAs, bounding this kernel).
     const int rowTiles = (rows + 15) / 16;
     const int myTiles = blockIdx.x < rowTiles ? (rowTiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
     const int perTile = (kcCount + WARPS * UNROLL - 1) / (WARPS * UNROLL);
     const int batches = myTiles * perTile;
-    unsigned cur[UNROLL], nxt[UNROLL];
-    auto load = [&](int b, unsigned* dst) {
-        int rt = blockIdx.x + (b / perTile) * gridDim.x, kc0 = warp + (b % perTile) * WARPS * UNROLL;
-        const unsigned* wt = w + (long)rt * kcCount * 32 + lane;
+    const int lastKc = kcCount - 1;
+
+    int ldTile = blockIdx.x, ldKc0 = warp, ldInTile = 0;          // the next batch to load
+    auto load = [&](unsigned* dst) {
+        const unsigned* wt = w + (long)ldTile * kcCount * 32 + lane;
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
-            int kc = kc0 + u * WARPS;
-            dst[u] = kc < kcCount ? __ldg(wt + (long)kc * 32) : 0x55555555u;   // code 1 everywhere: t = 0
+            int kc = ldKc0 + u * WARPS;
+            unsigned v = __ldg(wt + min(kc, lastKc) * 32);
+            dst[u] = kc < kcCount ? v : 0x55555555u;              // code 1 everywhere: t = 0
         }
+        ldKc0 += WARPS * UNROLL;
+        if (++ldInTile == perTile) { ldInTile = 0; ldKc0 = warp; ldTile += gridDim.x; }
     };
-    if (batches > 0) load(0, cur);
+
     float d0[4] = {0.0f, 0.0f, 0.0f, 0.0f}, d1[4] = {0.0f, 0.0f, 0.0f, 0.0f};   // k-tiles 0 and 1: two MMA chains
-    for (int b = 0; b < batches; b++) {
-        if (b + 1 < batches) load(b + 1, nxt);
-        const int rt = blockIdx.x + (b / perTile) * gridDim.x, kc0 = warp + (b % perTile) * WARPS * UNROLL;
+    int prTile = blockIdx.x, prKc0 = warp, prInTile = 0;          // the batch being multiplied
+    auto process = [&](const unsigned* words) {
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
-            int kc = kc0 + u * WARPS;
-            if (kc < kcCount) {
+            const unsigned* xk = xb + min(prKc0 + u * WARPS, lastKc) * 16;
 #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    unsigned bits = h == 0 ? cur[u] : cur[u] >> 8;
-                    unsigned a[4];
+            for (int h = 0; h < 2; h++) {
+                unsigned bits = h == 0 ? words[u] : words[u] >> 8;
+                unsigned a[4];
 #pragma unroll
-                    for (int q = 0; q < 4; q++)
-                        a[q] = hfma2((bits & (0x00030003u << (2 * q))) | 0x64006400u, mul[q], add[q]);
-                    int kb = (kc * 32 + 16 * h + k0) >> 1;           // half2 index of (k0, k0 + 1)
-                    unsigned b0 = hasB ? xcol[kb] : 0u, b1 = hasB ? xcol[kb + 4] : 0u;
-                    mma16816(h == 0 ? d0 : d1, a[0], a[1], a[2], a[3], b0, b1);
-                }
+                for (int q = 0; q < 4; q++)
+                    a[q] = hfma2((bits & (0x00030003u << (2 * q))) | 0x64006400u, mul[q], add[q]);
+                unsigned b0 = xk[8 * h] & bmask, b1 = xk[8 * h + 4] & bmask;
+                mma16816(h == 0 ? d0 : d1, a[0], a[1], a[2], a[3], b0, b1);
             }
         }
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) cur[u] = nxt[u];
-        if (b % perTile != perTile - 1) continue;
+        prKc0 += WARPS * UNROLL;
+        if (++prInTile < perTile) return;
 
         // Tile done. d: row g, columns 2 tig (hi) and 2 tig + 1 (lo) in [0], [1]; row g + 8 in [2], [3].
 #pragma unroll
@@ -232,7 +234,7 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
                 float inv = 1.0f / scale[i];
 #pragma unroll
                 for (int half = 0; half < 2; half++) {
-                    int r = rt * 16 + g + 8 * half;
+                    int r = prTile * 16 + g + 8 * half;
                     if (r < rows) {
                         float val = (s[2 * half] + s[2 * half + 1]) * inv;
                         if (axis == 0) val *= gammas[(int)((long)r * shards / rows)];
@@ -243,5 +245,18 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
             }
         }
         __syncthreads();
+        prInTile = 0;
+        prKc0 = warp;
+        prTile += gridDim.x;
+    };
+
+    unsigned bufA[UNROLL], bufB[UNROLL];
+    if (batches > 0) load(bufA);
+    for (int b = 0; b < batches; b += 2) {
+        if (b + 1 < batches) load(bufB);
+        process(bufA);
+        if (b + 1 >= batches) break;
+        if (b + 2 < batches) load(bufA);
+        process(bufB);
     }
 }
