@@ -29,6 +29,7 @@ final class GenerateCommand {
               --seed S         sampling seed                                            [0]""";
 
     static int run(String[] argv) throws IOException {
+        if (java.util.Arrays.stream(argv).anyMatch(a -> a.equals("--model") || a.startsWith("--model="))) return PackedGenerateCommand.run(argv);
         if (List.of(argv).contains("--help")) {
             System.out.println(USAGE);
             return 0;

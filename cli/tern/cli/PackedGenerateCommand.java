@@ -1,0 +1,63 @@
+package tern.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import tern.model.SamplingOptions;
+import tern.model.TernModel;
+import tern.simd.PackedMatmul;
+
+/** {@code tern generate --model FILE}: continue a prompt with a packed model, streaming tokens as they come. */
+final class PackedGenerateCommand {
+    private PackedGenerateCommand() {}
+
+    static final String USAGE = """
+            usage: tern generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--activations float|int8]
+              --model FILE     a packed model (tern pack)
+              --activations A  float: as trained; int8: absmax int8 activations, integer sums (BitNet b1.58 style)   [float]
+              (other flags as for tern generate --ckpt)""";
+
+    static int run(String[] argv) throws java.io.IOException {
+        if (List.of(argv).contains("--help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
+        Args args = Args.parse("generate", argv,
+                Set.of("model", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "activations"), Set.of());
+        Path file = Path.of(args.required("model"));
+        String prompt = args.required("prompt");
+        int maxTokens = args.intValue("max-tokens", 100);
+        if (maxTokens < 1) throw new UsageException("--max-tokens must be at least 1, got " + maxTokens);
+        PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
+            case "float" -> PackedMatmul.Activations.FLOAT;
+            case "int8" -> PackedMatmul.Activations.INT8;
+            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
+        };
+        SamplingOptions options;
+        try {
+            options = SamplingOptions.sample((float) args.doubleValue("temperature", 0.8), args.intValue("top-k", 40),
+                    (float) args.doubleValue("top-p", 0.95), args.longValue("seed", 0));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
+        try (TernModel m = TernModel.load(file)) {
+            m.model().setActivations(activations);
+            System.out.print(prompt);
+            System.out.flush();
+            TernModel.Result r;
+            try {
+                r = m.generate(prompt, options, maxTokens, s -> { System.out.print(s); System.out.flush(); });
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            System.out.println();
+            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (%s, prompt %d tokens, %s activations, %s kernels)%n",
+                    r.newTokens(), r.seconds(), r.tokensPerSecond(), file, r.promptTokens(),
+                    activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
+        }
+        return 0;
+    }
+}
