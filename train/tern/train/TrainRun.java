@@ -8,6 +8,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import tern.checkpoint.CheckpointWriter;
 import tern.model.LinearPolicy;
 import tern.model.LlamaConfig;
 import tern.model.LlamaModel;
@@ -43,6 +44,9 @@ public final class TrainRun implements AutoCloseable {
     /** A fresh run: the model initialized from config.seed(), the sampler at its start, a new log. */
     public static TrainRun start(TrainConfig config, Backend backend) throws IOException {
         Path out = outDir(config);
+        if (!new CheckpointWriter(out.resolve(TrainCheckpoint.FOLDER)).complete().isEmpty())
+            throw new IllegalArgumentException(out + " already holds checkpoints of a run: continue it with --resume " + out
+                    + ", or choose another --out");
         TokenShardSet data = openData(config);
         LlamaModel model = null;
         try {

@@ -67,6 +67,16 @@ class TrainFlagsTest {
     }
 
     @Test
+    void aFreshRunRefusesAFolderThatHoldsCheckpoints(@TempDir Path tmp) throws IOException {
+        Path ckpt = tmp.resolve("run/checkpoints/step-000003");
+        Files.createDirectories(ckpt);
+        Files.writeString(ckpt.resolve("manifest.json"), "{\"format\": \"tern-checkpoint/1\", \"sequence\": 1, \"files\": {}}");
+        Files.writeString(tmp.resolve("run/checkpoints/latest"), "step-000003\n");
+        String m = usageError(TrainCommand::run, "--data", tmp.toString(), "--out", tmp.resolve("run").toString());
+        assertTrue(m.endsWith("already holds checkpoints of a run: continue it with --resume " + tmp.resolve("run") + ", or choose another --out"), m);
+    }
+
+    @Test
     void resumingCannotChangeTheTrajectory() {
         String m = usageError(TrainCommand::run, "--resume", "/nonexistent", "--lr", "0.1");
         assertTrue(m.startsWith("cannot change 'lr' when resuming"), m);
