@@ -44,6 +44,7 @@ public final class Trainer {
     private final List<Batch> validation;
     private long step;
     private double secondsBefore;
+    private NanPolicy.Handler onNan;
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -66,6 +67,9 @@ public final class Trainer {
     public LlamaModel model() { return model; }
     public AdamW optimizer() { return optimizer; }
     public BatchSampler sampler() { return sampler; }
+
+    /** What a step with a NaN/Inf loss or gradient does ({@link NanPolicy}); null (the default) throws {@link TrainingDiverged}. */
+    public void onNan(NanPolicy.Handler handler) { this.onNan = handler; }
 
     /** Updates applied so far. */
     public long step() { return step; }
@@ -108,7 +112,14 @@ public final class Trainer {
                 stopped = true;
                 break;
             }
-            TrainLog.Step s = trainStep();
+            TrainLog.Step s;
+            try {
+                s = trainStep();
+            } catch (TrainingDiverged e) {
+                if (onNan == null) throw e;
+                onNan.handle(this, e, progress);          // skips the batch or rolls back; throws to stop
+                continue;
+            }
             tokensThisRun += config.tokensPerStep();
             secondsBefore = before + (System.nanoTime() - startNanos) / 1e9;
             s = new TrainLog.Step(s.step(), s.loss(), s.lr(), s.weightDecay(), s.gradNorm(), s.tokens(), secondsBefore);
@@ -155,6 +166,7 @@ public final class Trainer {
                 tape.backward();
             }
         }
+        Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
         float loss = (float) (sum / accum);
         if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
         double norm = optimizer.gradNorm();
