@@ -66,7 +66,9 @@ public final class Plot {
             int left = 90, right = 30, top = 50, bottom = 70;
             Frame f = new Frame(left, top, width - left - right, height - top - bottom, xr, yr);
             drawAxes(g, f);
+            g.setClip(f.x0, f.y0, f.w + 1, f.h + 1);
             for (Series s : series) drawSeries(g, f, s);
+            g.setClip(null);
             drawLegend(g, f);
             g.setColor(Color.BLACK);
             g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
@@ -104,10 +106,13 @@ public final class Plot {
 
     private static double axis(double v, boolean log) { return log ? Math.log10(v) : v; }
 
+    /** The data range in axis space: of the measured points when there are any (fitted curves are clipped to it). */
     private double[] range(boolean isX) {
         double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
         boolean log = isX ? logX : logY;
+        boolean anyPoints = series.stream().anyMatch(s -> !s.line());
         for (Series s : series) {
+            if (anyPoints && s.line() && !isX) continue;
             double[] v = isX ? s.x() : s.y();
             for (double d : v) {
                 if (!Double.isFinite(d) || (log && d <= 0)) continue;
