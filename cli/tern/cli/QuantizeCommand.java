@@ -81,7 +81,7 @@ final class QuantizeCommand {
             double seconds = (System.nanoTime() - t0) / 1e9;
             double after = Quantize.loss(model, val, 8, seq);
             System.out.printf(Locale.ROOT, "%s %d-bit, group %d: validation loss %.4f → %.4f (%+.4f) in %.1f s%n",
-                    method, bits, report.group() == 0 ? group : group, before, after, after - before, seconds);
+                    method, bits, group, before, after, after - before, seconds);
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("source", ckpt.toString());
             summary.put("method", method.name().toLowerCase(Locale.ROOT));
