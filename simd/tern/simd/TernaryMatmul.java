@@ -82,13 +82,25 @@ public final class TernaryMatmul {
         double[] sum = new double[shards];
         long[] count = new long[shards];
         float[] row = new float[cols];
-        // Element by element in row-major order, so the sums are exactly reproducible by a plain reference.
+        // Element by element in row-major order, so the sums are exactly reproducible by a plain reference;
+        // shard boundaries are walked as ranges (no division per element).
+        int[] start = new int[shards + 1];
+        for (int s = 0; s <= shards; s++) start[s] = (int) (((long) s * extent + shards - 1) / shards);
         for (int r = 0; r < rows; r++) {
             MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
-            for (int c = 0; c < cols; c++) {
-                int s = shardOf(axis == ShardAxis.ROWS ? r : c, extent, shards);
-                sum[s] += Math.abs(row[c]);
-                count[s]++;
+            if (axis == ShardAxis.ROWS) {
+                int s = shardOf(r, rows, shards);
+                double acc = sum[s];
+                for (int c = 0; c < cols; c++) acc += Math.abs(row[c]);
+                sum[s] = acc;
+                count[s] += cols;
+            } else {
+                for (int s = 0; s < shards; s++) {
+                    double acc = sum[s];
+                    for (int c = start[s]; c < start[s + 1]; c++) acc += Math.abs(row[c]);
+                    sum[s] = acc;
+                    count[s] += start[s + 1] - start[s];
+                }
             }
         }
         float[] gamma = new float[shards];
