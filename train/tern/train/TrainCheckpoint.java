@@ -101,7 +101,7 @@ public final class TrainCheckpoint {
         Path checkpoints = Files.isDirectory(dir.resolve(FOLDER)) ? dir.resolve(FOLDER) : dir;
         CheckpointWriter writer = new CheckpointWriter(checkpoints);
         writer.recover();                                      // a save cut short leaves .tmp / .old folders
-        Optional<Path> latest = writer.latest();
+        Optional<Path> latest = Rollback.newestIntact(writer);    // a damaged latest one falls back to the previous, with a warning
         if (latest.isEmpty()) throw new IOException("no complete checkpoint in " + dir + " (looked for " + checkpoints.resolve("step-NNNNNN") + ")");
         return latest.get();
     }

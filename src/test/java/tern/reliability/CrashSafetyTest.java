@@ -101,6 +101,54 @@ class CrashSafetyTest {
         assertTrue(killed >= KILLS);
     }
 
+    @Test
+    void ctrlCSavesTheStepItStoppedAtAndResumesExactly() throws Exception {
+        Path out = shared.resolve("interrupted");
+        int status;
+        String printed;
+        try (ChildRun run = ChildRun.start(shared, trainArgs(out))) {
+            assertTrue(run.awaitLine(l -> l.contains("checkpoint saved in") && l.contains("step-000004"), 120_000), run::output);
+            Thread.sleep(150);                                       // somewhere in steps 5..6
+            run.interrupt();
+            status = run.await(120);
+            printed = run.output();
+        }
+        assertTrue(status == 0 || status == 130, "exit status " + status + "\n" + printed);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("stopped at step (\\d+)").matcher(printed);
+        assertTrue(m.find(), printed);
+        long step = Long.parseLong(m.group(1));
+        assertTrue(step >= 4 && step < STEPS, printed);
+        Path ckpt = out.resolve(String.format("checkpoints/step-%06d", step));
+        CheckpointInvariants.check(out.resolve("checkpoints"));
+        assertEquals(String.format("step-%06d", step), Files.readString(out.resolve("checkpoints/latest")).strip());
+        assertEquals(step, tern.checkpoint.TrainingState.read(ckpt).step());
+        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+            assertEquals(0, resumed.await(300), resumed::output);
+            assertTrue(resumed.output().contains("resuming from step " + step), resumed::output);
+        }
+        assertFinalStateEqualsReference(out);
+    }
+
+    @Test
+    void aDamagedLatestCheckpointFallsBackToThePreviousWithAWarning() throws Exception {
+        Path out = shared.resolve("damaged");
+        try (ChildRun run = ChildRun.start(shared, trainArgs(out, "--stop-after", "6"))) {
+            assertEquals(0, run.await(300), run::output);
+        }
+        Path latest = out.resolve("checkpoints/step-000006");
+        assertEquals("step-000006", Files.readString(out.resolve("checkpoints/latest")).strip());
+        NanPolicyTest.flipByte(latest.resolve("model.safetensors"), Files.size(latest.resolve("model.safetensors")) / 2);
+        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+            int status = resumed.await(300);
+            String printed = resumed.output();
+            assertEquals(0, status, printed);
+            assertTrue(printed.contains("warning: checkpoint " + latest + " is damaged"), printed);
+            assertTrue(printed.contains("checksum mismatch"), printed);
+            assertTrue(printed.contains("resuming from step 4"), printed);
+        }
+        assertFinalStateEqualsReference(out);
+    }
+
     /**
      * Waits for the chosen moment; true when the process is to be killed now, false when it ended (or
      * the moment never came) first.
