@@ -181,7 +181,9 @@ public final class CheckpointWriter {
             Path p = all.get(i);
             if (latest.isPresent() && latest.get().equals(p)) continue;
             try {
-                AtomicFiles.deleteRecursively(p);
+                Path doomed = root.resolve(p.getFileName() + TMP);   // renamed first: a kill mid-delete leaves no half checkpoint under a complete name
+                AtomicFiles.move(p, doomed);
+                AtomicFiles.deleteRecursively(doomed);
             } catch (IOException e) {
                 throw new CheckpointException(p, "could not delete an old checkpoint", e);
             }
