@@ -101,6 +101,8 @@ public final class PackedFile implements AutoCloseable {
         int version = m.get(U32, 8);
         if (version != VERSION)
             throw new CheckpointException(file, "format version " + version + ", this Tern reads version " + VERSION);
+        for (long at : new long[] {12, 52, 56, 60})
+            if (m.get(U32, at) != 0) throw new CheckpointException(file, "reserved preamble bytes at " + at + " are not zero: the preamble is corrupt");
         long headerOffset = m.get(U64, 16), headerBytes = m.get(U64, 24), dataOffset = m.get(U64, 32), fileBytes = m.get(U64, 40);
         if (fileBytes != size)
             throw new CheckpointException(file, "is " + size + " bytes but its preamble says " + fileBytes
@@ -142,6 +144,13 @@ public final class PackedFile implements AutoCloseable {
         for (int i = 1; i < spans.size(); i++)
             if (spans.get(i)[0] < spans.get(i - 1)[1])
                 throw new CheckpointException(file, "two tensors overlap at byte " + spans.get(i)[0]);
+        // Alignment gaps must be zero: then no byte of the file can change unnoticed.
+        long gapStart = headerOffset + headerBytes;
+        for (long[] span : spans) {
+            requireZeros(file, m, gapStart, span[0]);
+            gapStart = Math.max(gapStart, span[1]);
+        }
+        requireZeros(file, m, gapStart, size);
         for (Entry e : entries.values()) {
             long actual = crc32c(m.asSlice(e.offset(), e.bytes()));
             if (actual != e.crc32c())
@@ -150,6 +159,12 @@ public final class PackedFile implements AutoCloseable {
         }
         return new PackedFile(file, arena, m, Collections.unmodifiableMap(config), Collections.unmodifiableMap(metadata),
                 Collections.unmodifiableMap(entries));
+    }
+
+    private static void requireZeros(Path file, MemorySegment m, long from, long to) {
+        for (long at = from; at < to; at++)
+            if (m.get(ValueLayout.JAVA_BYTE, at) != 0)
+                throw new CheckpointException(file, "padding byte " + at + " is not zero: the file is corrupt");
     }
 
     private static Entry entry(Path file, Map<String, Object> o) {

@@ -90,6 +90,7 @@ public final class PackedFileWriter {
                 for (long at = 0; at < b.byteSize(); at += 1 << 24)
                     pos += writeAll(out, b.asSlice(at, Math.min(1 << 24, b.byteSize() - at)).asByteBuffer());
             }
+            if (pos < total) pos += writeAll(out, ByteBuffer.allocate((int) (total - pos)));   // no sections: pad to the data offset
             if (pos != total) throw new IOException("wrote " + pos + " bytes, expected " + total);
         });
     }

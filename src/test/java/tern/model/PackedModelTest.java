@@ -153,4 +153,27 @@ class PackedModelTest {
         e = assertThrows(CheckpointException.class, () -> InferenceModel.load(ckpt.resolve(TrainCheckpoint.MODEL)));
         assertTrue(e.getMessage().contains("TERNPACK"), e.getMessage());
     }
+
+    /** A self-consistent file whose tensors do not fit its config, or lack one, is refused naming the tensor. */
+    @Test
+    void tensorsThatDoNotFitTheConfigAreRefused() throws Exception {
+        Path wrongShape = dir.resolve("wrong-shape.tern"), missing = dir.resolve("missing.tern");
+        try (tern.checkpoint.PackedFile f = tern.checkpoint.PackedFile.open(packed)) {
+            Map<String, Object> config = new LinkedHashMap<>(f.config());
+            config.put("intermediate_size", 128L);   // the MLP matrices were packed at 192
+            rewrite(f, config, null, wrongShape);
+            rewrite(f, f.config(), "model.layers.1.mlp.up_proj.weight", missing);
+        }
+        CheckpointException e = assertThrows(CheckpointException.class, () -> InferenceModel.load(wrongShape));
+        assertTrue(e.getMessage().startsWith(wrongShape.toString()) && e.getMessage().contains("mlp.gate_proj.weight' has shape [192, 64]"), e.getMessage());
+        e = assertThrows(CheckpointException.class, () -> InferenceModel.load(missing));
+        assertTrue(e.getMessage().contains("has no tensor 'model.layers.1.mlp.up_proj.weight'"), e.getMessage());
+    }
+
+    private static void rewrite(tern.checkpoint.PackedFile f, Map<String, Object> config, String drop, Path out) {
+        tern.checkpoint.PackedFileWriter w = new tern.checkpoint.PackedFileWriter();
+        for (tern.checkpoint.PackedFile.Entry e : f.entries().values())
+            if (!e.name().equals(drop)) w.add(e.name(), e.dtype(), e.shape(), e.attributes(), f.bytes(e.name()));
+        w.write(out, config, f.metadata());
+    }
 }
