@@ -314,7 +314,10 @@ public final class CudaBackend implements Backend {
             return;
         }
         int kc = TernaryLayout.kcCount(w.cols());
-        int shared = 2 * m * (kc * 32 + 8) * 2;
+        // x as f16 hi and lo rows over every column block the kernel's batches touch (8 warps × 16 blocks
+        // of 32 columns per batch; ternary_mma.cu), +8 halves of padding per row.
+        long stagedCols = (long) ceilDiv(kc, 128) * 128 * 32;
+        int shared = (int) Math.min(Integer.MAX_VALUE, 2L * m * (stagedCols + 8) * 2);
         if (m <= GEMV_MAX_ROWS && kernels.has("ternary_mma") && kernels.sharedFits(shared + 8 * 1024)) {
             int rowTiles = ceilDiv(w.rows(), 16);
             int blocksPerSm = Math.max(1, Math.min(8, (220 * 1024) / (shared + 5 * 1024)));

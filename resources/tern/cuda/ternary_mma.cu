@@ -45,6 +45,13 @@ __device__ __forceinline__ unsigned hfma2(unsigned a, unsigned b, unsigned c) {
     return d;
 }
 
+// (a & b) | c in one LOP3: written out because with two immediate constants the compiler emits two.
+__device__ __forceinline__ unsigned and_or(unsigned a, unsigned b, unsigned c) {
+    unsigned d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
 __device__ __forceinline__ void mma16816(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
                                          unsigned b0, unsigned b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
@@ -86,7 +93,10 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     __shared__ float scale[4];
     __shared__ float red[WARPS][32][4];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int colsPad = kcCount * 32;
+    // x is staged for every column block the warps' batches touch (zeros past the matrix), so the loop
+    // reads it without bounds checks: perTile batches of WARPS x UNROLL blocks of 32 columns.
+    const int perTile = (kcCount + WARPS * UNROLL - 1) / (WARPS * UNROLL);
+    const int colsPad = perTile * WARPS * UNROLL * 32;
     const int stride = colsPad + 8;          // halves per B column: +8 halves keeps fragment loads conflict-free
     unsigned short* xs = (unsigned short*)smem;   // [2m][stride]: column 2i = hi of row i, 2i + 1 = lo
 
@@ -167,9 +177,13 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     }
     const int n = lane >> 2;                  // this lane's B column
     const int k0 = 2 * (lane & 3);
-    // Lanes whose column is unused (n >= 2m) read column 0 and mask it to zero: no branch, no predicate.
-    const unsigned bmask = n < 2 * m ? 0xffffffffu : 0u;
+    // Lanes whose column is unused (n >= 2m) read column 0: column n of B only reaches column n of D,
+    // which nobody reads, so no mask, branch or predicate is needed.
     const unsigned* xb = (const unsigned*)(xs + (n < 2 * m ? n : 0) * stride) + (k0 >> 1);   // half2 (k0, k0+1)
+    unsigned mask[4], magic;
+#pragma unroll
+    for (int q = 0; q < 4; q++) mask[q] = 0x00030003u << (2 * q);
+    magic = 0x64006400u;
 
     // The warp's work is a list of batches, UNROLL column blocks each, tile after tile (every warp has the
     // same count, so the per-tile barriers line up). Double-buffered: the loads of batch b + 1 are issued
@@ -179,18 +193,22 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     // arithmetic, not the loads or the MMAs, bounding this kernel).
     const int rowTiles = (rows + 15) / 16;
     const int myTiles = blockIdx.x < rowTiles ? (rowTiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
-    const int perTile = (kcCount + WARPS * UNROLL - 1) / (WARPS * UNROLL);
     const int batches = myTiles * perTile;
     const int lastKc = kcCount - 1;
 
     int ldTile = blockIdx.x, ldKc0 = warp, ldInTile = 0;          // the next batch to load
     auto load = [&](unsigned* dst) {
         const unsigned* wt = w + (long)ldTile * kcCount * 32 + lane;
+        if (ldKc0 + (UNROLL - 1) * WARPS < kcCount) {             // the whole batch inside the matrix
 #pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            int kc = ldKc0 + u * WARPS;
-            unsigned v = __ldg(wt + min(kc, lastKc) * 32);
-            dst[u] = kc < kcCount ? v : 0x55555555u;              // code 1 everywhere: t = 0
+            for (int u = 0; u < UNROLL; u++) dst[u] = __ldg(wt + (ldKc0 + u * WARPS) * 32);
+        } else {
+#pragma unroll
+            for (int u = 0; u < UNROLL; u++) {
+                int kc = ldKc0 + u * WARPS;
+                unsigned v = __ldg(wt + min(kc, lastKc) * 32);
+                dst[u] = kc < kcCount ? v : 0x55555555u;          // code 1 everywhere: t = 0
+            }
         }
         ldKc0 += WARPS * UNROLL;
         if (++ldInTile == perTile) { ldInTile = 0; ldKc0 = warp; ldTile += gridDim.x; }
@@ -201,15 +219,15 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
     auto process = [&](const unsigned* words) {
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
-            const unsigned* xk = xb + min(prKc0 + u * WARPS, lastKc) * 16;
+            const unsigned* xk = xb + (prKc0 + u * WARPS) * 16;
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 unsigned bits = h == 0 ? words[u] : words[u] >> 8;
                 unsigned a[4];
 #pragma unroll
                 for (int q = 0; q < 4; q++)
-                    a[q] = hfma2((bits & (0x00030003u << (2 * q))) | 0x64006400u, mul[q], add[q]);
-                unsigned b0 = xk[8 * h] & bmask, b1 = xk[8 * h + 4] & bmask;
+                    a[q] = hfma2(and_or(bits, mask[q], magic), mul[q], add[q]);
+                unsigned b0 = xk[8 * h], b1 = xk[8 * h + 4];
                 mma16816(h == 0 ? d0 : d1, a[0], a[1], a[2], a[3], b0, b1);
             }
         }
