@@ -50,7 +50,7 @@ public final class TrainRun implements AutoCloseable {
         TokenShardSet data = openData(config);
         LlamaModel model = null;
         try {
-            model = new LlamaModel(backend, modelConfig(config, data.vocabSize()));
+            model = MemoryPlan.training(modelConfig(config, data.vocabSize()), config).allocate(c -> new LlamaModel(backend, c));
             model.initialize(config.seed());
             Trainer trainer = newTrainer(config, data, model);
             Files.createDirectories(out);
@@ -79,7 +79,7 @@ public final class TrainRun implements AutoCloseable {
         TokenShardSet data = openData(config);
         LlamaModel model = null;
         try {
-            model = new LlamaModel(backend, modelConfig(config, data.vocabSize()));
+            model = MemoryPlan.training(modelConfig(config, data.vocabSize()), config).allocate(c -> new LlamaModel(backend, c));
             Trainer trainer = newTrainer(config, data, model);
             TrainCheckpoint.restore(ckpt, state, trainer);
             return new TrainRun(config, data, model, trainer, out, TrainLog.resume(out, trainer.step()));

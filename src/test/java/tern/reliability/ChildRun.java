@@ -27,7 +27,21 @@ final class ChildRun implements AutoCloseable {
     }
 
     static ChildRun start(Path workDir, String... ternArgs) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(ReliabilityData.tern(ternArgs)).directory(workDir.toFile()).redirectErrorStream(true);
+        return start(workDir, List.of(), null, ternArgs);
+    }
+
+    /**
+     * With extra JVM options, and with {@code ulimit} options (e.g. "-f 1500": no file over 1500 KiB, the
+     * write fails with EFBIG as on a full disk; HotSpot ignores SIGXFSZ) applied by a shell first, or null.
+     */
+    static ChildRun start(Path workDir, List<String> jvmOptions, String ulimit, String... ternArgs) throws IOException {
+        List<String> cmd = ReliabilityData.tern(jvmOptions, ternArgs);
+        if (ulimit != null) {
+            List<String> shell = new ArrayList<>(List.of("bash", "-c", "ulimit " + ulimit + " && exec \"$@\"", "bash"));
+            shell.addAll(cmd);
+            cmd = shell;
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true);
         return new ChildRun(pb.start());
     }
 

@@ -149,6 +149,31 @@ class CrashSafetyTest {
         assertFinalStateEqualsReference(out);
     }
 
+    @Test
+    void aFullDiskWhileSavingNamesThePathKeepsThePreviousCheckpointAndResumesExactly() throws Exception {
+        Path out = shared.resolve("disk-full");
+        try (ChildRun run = ChildRun.start(shared, trainArgs(out, "--stop-after", "4"))) {
+            assertEquals(0, run.await(300), run::output);
+        }
+        // No file over 1500 KiB: model.safetensors (~1 MiB) fits, optimizer.safetensors (~2 MiB) fails with EFBIG.
+        try (ChildRun full = ChildRun.start(shared, List.of(), "-f 1500", "train", "--resume", out.toString())) {
+            assertEquals(1, full.await(300), full::output);
+            String printed = full.output();
+            assertTrue(printed.contains("tern train: " + out.resolve("checkpoints/step-000006.tmp/optimizer.safetensors")
+                    + ": checkpoint 'step-000006' could not be written (File too large)"), printed);
+        }
+        List<Path> left = CheckpointInvariants.check(out.resolve("checkpoints"));
+        assertEquals(List.of(out.resolve("checkpoints/step-000002"), out.resolve("checkpoints/step-000004")), left);
+        assertEquals("step-000004", Files.readString(out.resolve("checkpoints/latest")).strip());
+        try (Stream<Path> s = Files.list(out.resolve("checkpoints"))) {
+            assertTrue(s.noneMatch(p -> p.toString().endsWith(".tmp")), "the partial folder is removed");
+        }
+        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+            assertEquals(0, resumed.await(300), resumed::output);
+        }
+        assertFinalStateEqualsReference(out);
+    }
+
     /**
      * Waits for the chosen moment; true when the process is to be killed now, false when it ended (or
      * the moment never came) first.

@@ -31,11 +31,18 @@ final class ReliabilityData {
      * resumed process could not repeat a warm uninterrupted one bit for bit (see ResumeTest).
      */
     static List<String> tern(String... args) {
+        return tern(List.of(), args);
+    }
+
+    /** {@link #tern(String...)} with extra JVM options (system properties for fault injection). */
+    static List<String> tern(List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Dtern.simd=scalar", "-XX:+UseSerialGC", "-Xmx256m",
-                "-cp", System.getProperty("java.class.path"), "tern.cli.Main"));
+                "-cp", System.getProperty("java.class.path")));
+        cmd.addAll(jvmOptions);
+        cmd.add("tern.cli.Main");
         cmd.addAll(List.of(args));
         return cmd;
     }
