@@ -3,7 +3,7 @@ package tern.cuda;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,8 +15,10 @@ import org.junit.jupiter.api.Test;
 class KernelSourcesTest {
     private static Nvrtc nvrtc;
 
-    @BeforeAll
-    static void loadNvrtc() {
+    /** Per test, so it is reported skipped (not silently absent) where there is no NVRTC. */
+    @BeforeEach
+    void loadNvrtc() {
+        if (nvrtc != null) return;
         try {
             nvrtc = Nvrtc.load();
         } catch (RuntimeException | LinkageError e) {
