@@ -28,11 +28,11 @@ final class FitCommand {
               --runs DIR     chinchilla, precision: a sweep's folder (DIR/*/result.json);
                              ptq: a folder searched for quantization.json files (from tern quantize)
               --law L        chinchilla: L = A·N^-α + B·D^-β + E over float runs (every validation of each run)
-                             precision: N → N·(1 − e^(−P_w/γ_w)) over float and k-bit runs (ternary/binary and switched
-                                        runs are drawn but not fitted)
+                             precision: N → N·(1 − e^(−P_w/γ_w)) over the float and k-bit runs of one size (ternary,
+                                        binary and other sizes are drawn but not fitted; switched runs are left out)
                              ptq: δ = C_T·D^γ_D·N^−γ_N·e^(−P/γ_post) over the quantizations of one method
-              --joint        precision: fit all six constants at once (default: A, α, B, β, E from the float runs'
-                             Chinchilla fit, then γ_w alone from the k-bit runs)
+              --all-sizes    precision: fit the runs of every size (default: the size with the most weight
+                             precisions, where N·(1 − e^(−P/γ_w)) is separated from N by the bits alone)
               --skip F       drop validations in the first fraction F of each run (warmup)                   [0.25]
               --method M     ptq: which quantizations to fit                                                 [gptq]
               --out FILE     the plot (PNG) [DIR/fit-LAW.png]; the constants go to the same name with .json""";
@@ -42,7 +42,7 @@ final class FitCommand {
             System.out.println(USAGE);
             return 0;
         }
-        Args a = Args.parse("fit", argv, Set.of("runs", "law", "out", "skip", "method"), Set.of("joint"));
+        Args a = Args.parse("fit", argv, Set.of("runs", "law", "out", "skip", "method"), Set.of("all-sizes"));
         Path dir = Path.of(a.required("runs"));
         if (!Files.isDirectory(dir)) throw new UsageException("--runs " + dir + ": no such folder");
         Law law;
@@ -56,27 +56,14 @@ final class FitCommand {
         Path png = Path.of(a.string("out", dir.resolve("fit-" + law.name().toLowerCase(Locale.ROOT) + ".png").toString()));
         System.setProperty("java.awt.headless", "true");
         Data d = switch (law) {
-            case CHINCHILLA, PRECISION -> fromRuns(dir, law, skip);
+            case CHINCHILLA -> fromRuns(dir, law, skip);
+            case PRECISION -> a.has("all-sizes") ? fromRuns(dir, law, skip) : oneSize(fromRuns(dir, law, skip));
             case PTQ -> fromQuantizations(dir, a.string("method", "gptq"));
         };
         if (d.x.isEmpty()) throw new UsageException("no usable points for the " + law + " law under " + dir);
         double[][] x = d.x.toArray(double[][]::new);
         double[] y = d.y.stream().mapToDouble(Double::doubleValue).toArray();
-        ScalingFit fit;
-        if (law == Law.PRECISION && !a.has("joint")) {
-            // the Chinchilla constants from the float runs, then γ_w alone from the k-bit runs: our few sizes
-            // cannot pin down all six constants at once (a joint fit is --joint)
-            Data floats = fromRuns(dir, Law.CHINCHILLA, skip);
-            ScalingFit chin = ScalingFit.fit(Law.CHINCHILLA, floats.x.toArray(double[][]::new), floats.y.stream().mapToDouble(Double::doubleValue).toArray());
-            System.out.print("step 1: " + chin.describe());
-            double[] held = new double[6];
-            System.arraycopy(chin.constants(), 0, held, 0, 5);
-            held[5] = Double.NaN;
-            fit = ScalingFit.fit(law, x, y, held);
-            System.out.print("step 2: ");
-        } else {
-            fit = ScalingFit.fit(law, x, y);
-        }
+        ScalingFit fit = ScalingFit.fit(law, x, y);
         System.out.print(fit.describe());
         plot(law, fit, d).writePng(png, 900, 620);
         Map<String, Object> json = new LinkedHashMap<>();
@@ -136,6 +123,28 @@ final class FitCommand {
         return d;
     }
 
+    /**
+     * The precision law's points restricted to the model size trained at the most weight precisions: with a
+     * few sizes whose losses barely follow N (our CPU runs), N and γ_w are only told apart through the bits
+     * at one size. The other sizes' points are kept for the plot, not fitted.
+     */
+    private static Data oneSize(Data all) {
+        Map<Double, java.util.Set<Double>> bitsBySize = new TreeMap<>();
+        for (double[] x : all.x) bitsBySize.computeIfAbsent(x[0], k -> new java.util.TreeSet<>()).add(x[2]);
+        double n = bitsBySize.entrySet().stream().max(java.util.Comparator.comparingInt(e -> e.getValue().size())).map(Map.Entry::getKey).orElse(0.0);
+        Data d = new Data();
+        for (int i = 0; i < all.x.size(); i++) {
+            boolean keep = all.x.get(i)[0] == n;
+            (keep ? d.x : d.extraX).add(all.x.get(i));
+            (keep ? d.y : d.extraY).add(all.y.get(i));
+            (keep ? d.group : d.extraGroup).add(all.group.get(i));
+        }
+        d.extraX.addAll(all.extraX);
+        d.extraY.addAll(all.extraY);
+        d.extraGroup.addAll(all.extraGroup);
+        return d;
+    }
+
     private static Data fromQuantizations(Path dir, String method) throws IOException {
         Data d = new Data();
         List<Path> files;
@@ -168,7 +177,7 @@ final class FitCommand {
     private static Plot plot(Law law, ScalingFit fit, Data d) {
         Plot p = switch (law) {
             case CHINCHILLA -> new Plot("Validation loss vs tokens, FloatLMs: L = A·N^-α + B·D^-β + E", "training tokens D", "validation loss", true, true);
-            case PRECISION -> new Plot("Loss vs weight bits at the end of training: N_eff = N(1 - e^(-P/γ_w))", "weight bits P_w", "validation loss", false, false);
+            case PRECISION -> new Plot("Loss vs weight bits at the end of training: N_eff = N(1 - e^(-P/γ_w))", "weight bits P_w", "validation loss", false, false).legendBottom();
             case PTQ -> new Plot("PTQ loss increase vs training tokens: δ = C_T D^γ_D N^-γ_N e^(-P/γ_post)", "training tokens D", "δ_PTQ (loss after − before)", true, false);
         };
         Map<String, List<double[]>> groups = new TreeMap<>(), extra = new TreeMap<>();
@@ -183,7 +192,10 @@ final class FitCommand {
             }
         }
         int color = 0;
-        for (Map.Entry<String, List<double[]>> e : groups.entrySet()) {
+        List<Map.Entry<String, List<double[]>>> ordered = new ArrayList<>(groups.entrySet());
+        ordered.sort(java.util.Comparator.comparingDouble((Map.Entry<String, List<double[]>> e) -> e.getValue().getFirst()[3])
+                .thenComparingDouble(e -> e.getValue().getFirst()[2]));         // by bits (PTQ), then by size
+        for (Map.Entry<String, List<double[]>> e : ordered) {
             List<double[]> pts = e.getValue();
             double[] xs = pts.stream().mapToDouble(v -> v[0]).toArray(), ys = pts.stream().mapToDouble(v -> v[1]).toArray();
             p.add(new Plot.Series(e.getKey(), xs, ys, false, color));
@@ -224,7 +236,7 @@ final class FitCommand {
             if (prev == null || x[1] > prev[3]) last.put(key, new double[]{x[2], ys.get(i), x[0], x[1]});
         }
         for (double[] v : last.values()) {
-            String g = String.format(Locale.ROOT, "N = %,.0f", v[2]) + (byN ? "" : v[0] < 2 ? ", ternary" : "");
+            String g = String.format(Locale.ROOT, "N = %,.0f", v[2]) + (byN ? "" : v[0] < 2 ? ", ternary" : v[0] >= 16 ? ", float" : "");
             groups.computeIfAbsent(g, k -> new ArrayList<>()).add(v);
         }
         for (List<double[]> l : groups.values()) l.sort((p, q) -> Double.compare(p[0], q[0]));

@@ -39,6 +39,7 @@ public final class Plot {
     private final String title, xLabel, yLabel;
     private final boolean logX, logY;
     private final List<Series> series = new ArrayList<>();
+    private boolean legendBottom;
 
     public Plot(String title, String xLabel, String yLabel, boolean logX, boolean logY) {
         this.title = title;
@@ -46,6 +47,12 @@ public final class Plot {
         this.yLabel = yLabel;
         this.logX = logX;
         this.logY = logY;
+    }
+
+    /** Puts the legend in the lower right corner instead of the upper right (where data would hide under it). */
+    public Plot legendBottom() {
+        legendBottom = true;
+        return this;
     }
 
     public Plot add(Series s) {
@@ -192,7 +199,9 @@ public final class Plot {
         if (a != 0 && (a >= 1e5 || a < 1e-3)) {
             int e = (int) Math.floor(Math.log10(a) + 1e-9);
             double m = v / Math.pow(10, e);
-            return Math.abs(m - 1) < 1e-6 ? "1e" + e : String.format(Locale.ROOT, "%.3ge%d", m, e);
+            String mant = String.format(Locale.ROOT, "%.3g", m);
+            if (mant.contains(".")) mant = mant.replaceAll("0+$", "").replaceAll("\\.$", "");
+            return mant.equals("1") ? "1e" + e : mant + "e" + e;
         }
         String s = String.format(Locale.ROOT, "%.4g", v);
         if (s.contains(".") && !s.contains("e")) s = s.replaceAll("0+$", "").replaceAll("\\.$", "");
@@ -237,7 +246,7 @@ public final class Plot {
         int wMax = 0;
         for (Series s : series) wMax = Math.max(wMax, fm.stringWidth(s.label()));
         int lineH = 18, boxW = wMax + 44, boxH = series.size() * lineH + 10;
-        int bx = f.x0 + f.w - boxW - 10, by = f.y0 + 10;
+        int bx = f.x0 + f.w - boxW - 10, by = legendBottom ? f.y0 + f.h - boxH - 10 : f.y0 + 10;
         g.setColor(new Color(255, 255, 255, 230));
         g.fillRect(bx, by, boxW, boxH);
         g.setColor(Color.GRAY);

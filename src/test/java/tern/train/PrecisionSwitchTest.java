@@ -208,6 +208,22 @@ class PrecisionSwitchTest {
         return m.parameter("model.layers.1.mlp.down_proj.weight").value.toFloatArray();
     }
 
+    /** --weight-bits 4 --act-bits 8 --kv-bits 6: the model trains in that precision and its checkpoint says so. */
+    @Test
+    void kBitTrainingIsWired() throws IOException {
+        PrecisionSwitch p = PrecisionSwitch.fromSettings(Map.of("weight_bits", "4", "act_bits", "8", "kv_bits", "6"), 2, 1);
+        Path out = tmp.resolve("kbit");
+        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(out, 2), p, null, null, backend())) {
+            Trainer.Result r = run.run(2, null, null);
+            assertTrue(Double.isFinite(r.lastValidationLoss()));
+            assertEquals(new Precision(new LinearPolicy.Int(4, Granularity.ROW), 1f, 8, 6), run.model().precision());
+        }
+        Map<String, Object> config = Json.parseObject(Files.readString(TrainCheckpoint.find(out).resolve(TrainCheckpoint.CONFIG)));
+        assertEquals("int4-row", config.get("tern_precision"));
+        assertEquals(8L, ((Number) config.get("tern_activation_bits")).longValue());
+        assertEquals(6L, ((Number) config.get("tern_kv_bits")).longValue());
+    }
+
     @Test
     void initFromAnotherCheckpoint() throws IOException {
         Path first = tmp.resolve("init-src");
