@@ -33,6 +33,8 @@ public final class TokenizerFiles {
             root = Json.parseObject(Files.readString(file, StandardCharsets.UTF_8));
         } catch (Json.JsonException e) {
             throw new TokenizerFormatException(file, e.getMessage(), e);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new TokenizerFormatException(file, "not valid UTF-8 text", e);
         }
         Map<String, Object> model = object(root.get("model"), file, "model");
         Object type = model.get("type");
