@@ -22,6 +22,10 @@ import tern.runtime.TernaryWeights;
  * products go to cuBLAS (FFM) when it loads, else to our tiled kernel ({@link MatmulPath}).
  *
  * <p>{@link #isAvailable()} answers without throwing where there is no driver, GPU or JCuda.
+ *
+ * <p>One thread at a time per backend (ops share a scratch buffer); any thread may be that thread, the
+ * context is made current where needed. Ternary weights are packed in this backend's own layout
+ * ({@link TernaryLayout}); weights packed by another backend are refused by name.
  */
 public final class CudaBackend implements Backend {
 
