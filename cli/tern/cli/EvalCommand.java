@@ -48,6 +48,8 @@ final class EvalCommand {
               --perplexity FILE.. text files to score with a sliding window (UTF-8)
               --context N         the window in tokens                                    [the model's context]
               --stride N          tokens between window ends (≤ context)                  [context / 2]
+              --documents D       file: each file is one document; paragraphs: blank-line-separated
+                                  paragraphs are separate documents, as tern prepare cuts them  [file]
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
@@ -81,7 +83,7 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "batch-tokens", "device", "json"), Set.of());
+                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "device", "json"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         List<Task> tasks = List.of();
@@ -99,6 +101,9 @@ final class EvalCommand {
         int batchTokens = args.intValue("batch-tokens", 0);
         if (args.has("batch-tokens") && batchTokens < 1) throw new UsageException("--batch-tokens must be at least 1, got " + batchTokens);
         for (Path t : texts) if (!Files.isRegularFile(t)) throw new UsageException("--perplexity " + t + ": no such file");
+        String documents = args.string("documents", "file");
+        if (!documents.equals("file") && !documents.equals("paragraphs"))
+            throw new UsageException("--documents must be file or paragraphs, got '" + documents + "'");
 
         Path folder = TrainCheckpoint.modelFolder(dir);
         Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
@@ -141,12 +146,13 @@ final class EvalCommand {
                 String text = Files.readString(t, StandardCharsets.UTF_8);
                 PerplexityResult p;
                 try {
-                    p = SlidingWindowPerplexity.evaluate(t.toString(), text, encoder, scorer, context, stride);
+                    List<String> docs = documents.equals("paragraphs") ? SlidingWindowPerplexity.paragraphs(text) : List.of(text);
+                    p = SlidingWindowPerplexity.evaluate(t.toString(), docs, encoder, scorer, context, stride);
                 } catch (IllegalArgumentException e) {
                     throw new UsageException(e.getMessage());
                 }
-                System.err.printf(Locale.ROOT, "%s: %d tokens in %d windows (context %d, stride %d) in %.1f s%n",
-                        t, p.tokens(), p.windows(), context, stride, (System.nanoTime() - t0) / 1e9);
+                System.err.printf(Locale.ROOT, "%s: %d documents, %d tokens in %d windows (context %d, stride %d) in %.1f s%n",
+                        t, p.documents(), p.tokens(), p.windows(), context, stride, (System.nanoTime() - t0) / 1e9);
                 ppl.add(p);
             }
 
@@ -158,6 +164,7 @@ final class EvalCommand {
                 header.put("limit", limit == Integer.MAX_VALUE ? null : limit);
                 header.put("context", context);
                 header.put("stride", stride);
+                header.put("documents", documents);
                 Path out = Path.of(args.required("json"));
                 Files.writeString(out, Report.json(header, results, ppl), StandardCharsets.UTF_8);
                 System.err.println("wrote " + out);

@@ -18,7 +18,12 @@ public final class Documents {
     private Documents() {}
 
     public static List<Doc> read(Path file) throws IOException {
-        String text = Files.readString(file, StandardCharsets.UTF_8);
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new TaskFormatException(file + ": not valid UTF-8 text");
+        }
         if (text.startsWith("\uFEFF")) text = text.substring(1);
         return PyText.lstrip(text).startsWith("[") ? readArray(file, text) : readLines(file, text);
     }

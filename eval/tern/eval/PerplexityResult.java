@@ -1,10 +1,10 @@
 package tern.eval;
 
 /**
- * The perplexity of one text: {@code nll} is the summed negative log-likelihood (nats) of its
- * {@code tokens} tokens, {@code bytes} its UTF-8 length.
+ * The perplexity of a text of {@code documents} documents: {@code nll} is the summed negative
+ * log-likelihood (nats) of its {@code tokens} tokens, {@code bytes} their UTF-8 length.
  */
-public record PerplexityResult(String name, int tokens, long bytes, double nll, int windows) {
+public record PerplexityResult(String name, int documents, long tokens, long bytes, double nll, int windows) {
     /** exp(mean NLL per token). */
     public double tokenPerplexity() { return Math.exp(nll / tokens); }
 

@@ -33,11 +33,11 @@ public final class Report {
         if (!texts.isEmpty()) {
             if (!sb.isEmpty()) sb.append('\n');
             int w = Math.max(4, texts.stream().mapToInt(p -> p.name().length()).max().orElse(4));
-            String row = "| %-" + w + "s | %9s | %10s | %8s | %12s | %9s |%n";
-            sb.append(String.format(Locale.ROOT, row, "text", "tokens", "bytes", "windows", "token ppl", "bits/byte"));
-            sb.append("|").append("-".repeat(w + 2)).append("|-----------|------------|----------|--------------|-----------|\n");
+            String row = "| %-" + w + "s | %9s | %9s | %10s | %8s | %12s | %9s |%n";
+            sb.append(String.format(Locale.ROOT, row, "text", "documents", "tokens", "bytes", "windows", "token ppl", "bits/byte"));
+            sb.append("|").append("-".repeat(w + 2)).append("|-----------|-----------|------------|----------|--------------|-----------|\n");
             for (PerplexityResult p : texts)
-                sb.append(String.format(Locale.ROOT, row, p.name(), p.tokens(), p.bytes(), p.windows(),
+                sb.append(String.format(Locale.ROOT, row, p.name(), p.documents(), p.tokens(), p.bytes(), p.windows(),
                         number(p.tokenPerplexity()), String.format(Locale.ROOT, "%.4f", p.bitsPerByte())));
         }
         return sb.toString();
@@ -66,6 +66,7 @@ public final class Report {
         Map<String, Object> byText = new LinkedHashMap<>();
         for (PerplexityResult p : texts) {
             Map<String, Object> m = new LinkedHashMap<>();
+            m.put("documents", p.documents());
             m.put("tokens", p.tokens());
             m.put("bytes", p.bytes());
             m.put("windows", p.windows());

@@ -38,16 +38,48 @@ public final class SlidingWindowPerplexity {
         return out;
     }
 
-    /** Scores a text: total negative log-likelihood, token count, UTF-8 byte count. */
+    /** Scores a text as one document: total negative log-likelihood, token count, UTF-8 byte count. */
     public static PerplexityResult evaluate(String name, String text, TextEncoder encoder, LogLikelihood scorer,
+                                            int context, int stride) {
+        return evaluate(name, List.of(text), encoder, scorer, context, stride);
+    }
+
+    /**
+     * Scores documents, each on its own: each starts after the end-of-text token and its windows never
+     * reach into another document (how the harness scores a corpus of documents, and how the trainer's
+     * shards separate them). All windows go to the scorer in one call, so they batch together.
+     */
+    public static PerplexityResult evaluate(String name, List<String> documents, TextEncoder encoder, LogLikelihood scorer,
                                             int context, int stride) {
         int prefix = encoder.endOfText();
         if (prefix < 0) throw new IllegalArgumentException(name + ": the tokenizer has no end-of-text token to start the text with");
-        int[] tokens = encoder.encode(text);
-        List<Request> requests = requests(name, prefix, tokens, context, stride);
+        if (documents.isEmpty()) throw new IllegalArgumentException(name + ": no documents to score");
+        List<Request> requests = new ArrayList<>();
+        long tokens = 0, bytes = 0;
+        for (int d = 0; d < documents.size(); d++) {
+            int[] ids = encoder.encode(documents.get(d));
+            String where = documents.size() == 1 ? name : name + " document " + (d + 1);
+            requests.addAll(requests(where, prefix, ids, context, stride));
+            tokens += ids.length;
+            bytes += documents.get(d).getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        }
         double nll = 0;
         for (Score s : scorer.score(requests)) nll -= s.logLikelihood();
-        long bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        return new PerplexityResult(name, tokens.length, bytes, nll, requests.size());
+        return new PerplexityResult(name, documents.size(), tokens, bytes, nll, requests.size());
+    }
+
+    /** A line end followed by one or more whitespace-only lines: what separates paragraphs. */
+    private static final java.util.regex.Pattern PARAGRAPH_BREAK = java.util.regex.Pattern.compile("\\r?\\n(?:[ \\t\\f\\u000B\\r]*\\n)+");
+
+    /**
+     * The blank-line-separated paragraphs of a text, as tern.train.Prepare cuts documents for training
+     * (separator lines dropped, trailing whitespace at the end dropped); paragraphs with no characters
+     * left hold nothing to score and are not returned.
+     */
+    public static List<String> paragraphs(String text) {
+        List<String> out = new ArrayList<>();
+        for (String p : PARAGRAPH_BREAK.split(text.stripTrailing(), -1))
+            if (!p.isEmpty()) out.add(p);
+        return out;
     }
 }

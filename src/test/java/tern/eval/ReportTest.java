@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ReportTest {
     final TaskResult piqa = new TaskResult("piqa", 4, 1, List.of(new Metric("acc", 0.75, 0.25), new Metric("acc_norm", 1.0, 0.0)));
     final TaskResult one = new TaskResult("winogrande", 1, 0, List.of(new Metric("acc", 1.0, Double.NaN)));
-    final PerplexityResult text = new PerplexityResult("a.txt", 10, 40, 10 * Math.log(8), 2);
+    final PerplexityResult text = new PerplexityResult("a.txt", 1, 10, 40, 10 * Math.log(8), 2);
 
     @Test
     @SuppressWarnings("unchecked")
@@ -40,7 +40,7 @@ class ReportTest {
         assertTrue(table.contains("|                |        | acc_norm   |     1.0000 |     0.0000 |"), table);
         assertTrue(table.contains("| winogrande     |      1 | acc        |     1.0000 |        n/a |"), table);
         assertTrue(table.contains("piqa: 1 requests left-truncated"), table);
-        assertTrue(table.contains("| a.txt |        10 |         40 |        2 |       8.0000 |    0.7500 |"), table);
+        assertTrue(table.contains("| a.txt |         1 |        10 |         40 |        2 |       8.0000 |    0.7500 |"), table);
         assertTrue(Report.number(6.8e11).equals("6.8000e+11"));
     }
 }

@@ -74,6 +74,24 @@ class SlidingWindowPerplexityTest {
     }
 
     @Test
+    void paragraphsAreCutAtBlankLinesAndScoredAsSeparateDocuments() {
+        String text = "one two\nthree\n\nfour\n \t\nfive six\n\n\n";
+        assertEquals(List.of("one two\nthree", "four", "five six"), SlidingWindowPerplexity.paragraphs(text));
+        List<int[]> seen = new ArrayList<>();
+        LogLikelihood recorder = requests -> requests.stream().map(r -> { seen.add(r.whole()); return new Score(-1.0, false); }).toList();
+        PerplexityResult p = SlidingWindowPerplexity.evaluate("t", SlidingWindowPerplexity.paragraphs(text),
+                TextEncoder.bytes(256), recorder, 64, 32);
+        assertEquals(3, p.documents());
+        assertEquals(13 + 4 + 8, p.tokens());
+        assertEquals(13 + 4 + 8, p.bytes());
+        assertEquals(3, p.windows());
+        assertEquals(3.0, p.nll(), 0);
+        for (int[] w : seen) assertEquals(255, w[0]);   // every document starts after end-of-text
+        assertEquals("four", new String(java.util.Arrays.stream(seen.get(1)).skip(1).collect(StringBuilder::new,
+                StringBuilder::appendCodePoint, StringBuilder::append)));
+    }
+
+    @Test
     void aStrideLongerThanTheContextIsRefused() {
         var e = assertThrows(IllegalArgumentException.class, () -> SlidingWindowPerplexity.requests("t", 0, new int[] {1, 2}, 4, 5));
         assertTrue(e.getMessage().contains("--stride"), e.getMessage());
