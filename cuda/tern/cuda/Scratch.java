@@ -5,8 +5,8 @@ import jcuda.Pointer;
 /**
  * One growable device buffer for an op's small temporaries (ids, per-row losses, reduction results,
  * scales). Ops run in issue order on one stream and read results back synchronously, so the next op may
- * reuse the buffer; an op asks once for all the room it needs and carves it. Growing frees the old buffer
- * (which waits for work in flight) and allocates twice the size, so growth is rare.
+ * reuse the buffer; an op asks once for all the room it needs and carves it. Growing waits for the work
+ * in flight, frees the old buffer and allocates twice the size, so growth is rare.
  */
 final class Scratch implements AutoCloseable {
     private final CudaContext context;
@@ -20,7 +20,10 @@ final class Scratch implements AutoCloseable {
     /** The address of at least {@code bytes} of scratch (contents undefined). */
     long reserve(long bytes) {
         if (bytes > capacity || buffer == null) {
-            if (buffer != null) context.free(buffer);
+            if (buffer != null) {
+                context.synchronize();            // kernels issued earlier may still read the old buffer
+                context.free(buffer);
+            }
             capacity = Math.max(Math.max(bytes, 2 * capacity), 1 << 16);
             buffer = context.allocate(capacity);
         }
