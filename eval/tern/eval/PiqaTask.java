@@ -21,7 +21,12 @@ public final class PiqaTask implements Task {
         Path file = Task.find(dataDir, name(), "piqa_valid.jsonl", "valid.jsonl");
         Path labelsFile = Task.find(dataDir, name(), "piqa_valid-labels.lst", "valid-labels.lst");
         List<Doc> docs = Documents.read(file);
-        List<String> labels = new ArrayList<>(Files.readAllLines(labelsFile, StandardCharsets.UTF_8));
+        List<String> labels;
+        try {
+            labels = new ArrayList<>(Files.readAllLines(labelsFile, StandardCharsets.UTF_8));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new TaskFormatException(labelsFile + ": not valid UTF-8 text");
+        }
         while (!labels.isEmpty() && labels.getLast().isBlank()) labels.removeLast();
         if (labels.size() != docs.size())
             throw new TaskFormatException(labelsFile + ": " + labels.size() + " labels for " + docs.size()
