@@ -67,11 +67,21 @@ for b, n, l in sorted(rows):
 
 files = sorted(glob.glob(os.path.join(ptq_dir, '*', 'quantization.json')))
 if files:
-    print('\n### (4) Post-training quantization of the FloatLMs (QuantLMs), validation loss before → after\n')
-    print('| checkpoint | N | training tokens D | method | bits | before | after | δ_PTQ |')
-    print('|---|---|---|---|---|---|---|---|')
+    Q = {}
     for f in files:
         q = json.load(open(f))
-        src = q['source'].split('/')
-        print(f"| {src[-3]}/{src[-1]} | {q['non_embedding_params']:,} | {q['training_tokens']:,} | {q['method']} | {q['bits']} | "
-              f"{q['val_loss_before']:.4f} | {q['val_loss_after']:.4f} | {q['val_loss_after'] - q['val_loss_before']:+.4f} |")
+        run = q['source'].split('/')[-3]
+        key = (q['non_embedding_params'], run, q['training_tokens'])
+        Q.setdefault(key, {})[(q['method'], q['bits'])] = (q['val_loss_before'], q['val_loss_after'])
+    bits = sorted({b for v in Q.values() for (m, b) in v})
+    print('\n### (4) Post-training quantization of the FloatLMs: δ_PTQ = val loss after − before\n')
+    print('| checkpoint | N | training tokens D | val loss (float) | ' + ' | '.join(f'GPTQ {b}-bit' for b in bits) + ' | ' +
+          ' | '.join(f'RTN {b}-bit' for b in bits) + ' |')
+    print('|---|---|---|---|' + '---|' * (2 * len(bits)))
+    for (n, run, d), v in sorted(Q.items()):
+        before = next(iter(v.values()))[0]
+        cells = []
+        for m in ('gptq', 'rtn'):
+            for b in bits:
+                cells.append(f'{v[(m, b)][1] - v[(m, b)][0]:+.4f}' if (m, b) in v else '')
+        print(f'| {run} | {n:,} | {d:,} | {before:.4f} | ' + ' | '.join(cells) + ' |')

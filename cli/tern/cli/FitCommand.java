@@ -75,6 +75,7 @@ final class FitCommand {
         json.put("constants_with_stderr", constants);
         json.put("rmse", fit.rmse());
         json.put("max_relative_error", fit.maxRelError());
+        json.put("max_abs_error", fit.maxAbsError());
         Path jsonFile = Path.of(png.toString().replaceAll("\\.png$", "") + ".json");
         Files.writeString(jsonFile, Json.pretty(json));
         System.out.println("plot " + png + ", constants " + jsonFile);
@@ -177,8 +178,8 @@ final class FitCommand {
     private static Plot plot(Law law, ScalingFit fit, Data d) {
         Plot p = switch (law) {
             case CHINCHILLA -> new Plot("Validation loss vs tokens, FloatLMs: L = A·N^-α + B·D^-β + E", "training tokens D", "validation loss", true, true);
-            case PRECISION -> new Plot("Loss vs weight bits at the end of training: N_eff = N(1 - e^(-P/γ_w))", "weight bits P_w", "validation loss", false, false).legendBottom();
-            case PTQ -> new Plot("PTQ loss increase vs training tokens: δ = C_T D^γ_D N^-γ_N e^(-P/γ_post)", "training tokens D", "δ_PTQ (loss after − before)", true, false);
+            case PRECISION -> new Plot("Loss vs weight bits at the end of training: N_eff = N(1 - e^(-P/γ_w))", "weight bits P_w", "validation loss", false, false).legendAt(Plot.Corner.LOWER_RIGHT);
+            case PTQ -> new Plot("PTQ loss increase vs training tokens: δ = C_T D^γ_D N^-γ_N e^(-P/γ_post)", "training tokens D", "δ_PTQ (loss after − before)", true, false).legendAt(Plot.Corner.UPPER_LEFT);
         };
         Map<String, List<double[]>> groups = new TreeMap<>(), extra = new TreeMap<>();
         if (law == Law.PRECISION) {

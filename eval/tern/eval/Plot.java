@@ -39,7 +39,10 @@ public final class Plot {
     private final String title, xLabel, yLabel;
     private final boolean logX, logY;
     private final List<Series> series = new ArrayList<>();
-    private boolean legendBottom;
+    private Corner legend = Corner.UPPER_RIGHT;
+
+    /** Where the legend box goes (pick the corner the data leave empty). */
+    public enum Corner { UPPER_RIGHT, LOWER_RIGHT, UPPER_LEFT }
 
     public Plot(String title, String xLabel, String yLabel, boolean logX, boolean logY) {
         this.title = title;
@@ -49,9 +52,8 @@ public final class Plot {
         this.logY = logY;
     }
 
-    /** Puts the legend in the lower right corner instead of the upper right (where data would hide under it). */
-    public Plot legendBottom() {
-        legendBottom = true;
+    public Plot legendAt(Corner corner) {
+        legend = corner;
         return this;
     }
 
@@ -195,8 +197,9 @@ public final class Plot {
 
     private static String label(double axisValue, boolean log) {
         double v = log ? Math.pow(10, axisValue) : axisValue;
+        if (Math.abs(v) < 1e-12) v = 0;                        // a tick at 0 computed as ±1e-19 reads "-0"
         double a = Math.abs(v);
-        if (a != 0 && (a >= 1e5 || a < 1e-3)) {
+        if (a != 0 && (a >= 1e4 || a < 1e-3)) {
             int e = (int) Math.floor(Math.log10(a) + 1e-9);
             double m = v / Math.pow(10, e);
             String mant = String.format(Locale.ROOT, "%.3g", m);
@@ -246,7 +249,8 @@ public final class Plot {
         int wMax = 0;
         for (Series s : series) wMax = Math.max(wMax, fm.stringWidth(s.label()));
         int lineH = 18, boxW = wMax + 44, boxH = series.size() * lineH + 10;
-        int bx = f.x0 + f.w - boxW - 10, by = legendBottom ? f.y0 + f.h - boxH - 10 : f.y0 + 10;
+        int bx = legend == Corner.UPPER_LEFT ? f.x0 + 10 : f.x0 + f.w - boxW - 10;
+        int by = legend == Corner.LOWER_RIGHT ? f.y0 + f.h - boxH - 10 : f.y0 + 10;
         g.setColor(new Color(255, 255, 255, 230));
         g.fillRect(bx, by, boxW, boxH);
         g.setColor(Color.GRAY);

@@ -10,8 +10,9 @@ import java.util.Locale;
  * @param errors      their standard errors
  * @param rmse        root mean square residual (in ln L for log-space laws, in the data's unit otherwise)
  * @param maxRelError the largest |prediction − y| / |y| over the points
+ * @param maxAbsError the largest |prediction − y| (what to read for PTQ's δ, which can be near 0)
  */
-public record ScalingFit(Law law, double[] constants, double[] errors, double rmse, double maxRelError, int points,
+public record ScalingFit(Law law, double[] constants, double[] errors, double rmse, double maxRelError, double maxAbsError, int points,
                          LeastSquares.Fit raw) {
 
     /** Fits {@code law} to x[i] ↦ y[i] (x[i] has law.arity() entries, all positive). */
@@ -69,10 +70,14 @@ public record ScalingFit(Law law, double[] constants, double[] errors, double rm
         double[] theta = full.apply(f.theta()), thetaErr = new double[fixed.length];
         for (int k = 0; k < p; k++) thetaErr[freeIndex[k]] = f.stderr()[k];
         double[] c = law.constants(theta);
-        double maxRel = 0;
-        for (int i = 0; i < y.length; i++) maxRel = Math.max(maxRel, Math.abs(law.predict(c, x[i]) - y[i]) / Math.abs(y[i]));
+        double maxRel = 0, maxAbs = 0;
+        for (int i = 0; i < y.length; i++) {
+            double e = Math.abs(law.predict(c, x[i]) - y[i]);
+            maxAbs = Math.max(maxAbs, e);
+            maxRel = Math.max(maxRel, e / Math.abs(y[i]));
+        }
         double rmse = f.rmse() * unit;
-        return new ScalingFit(law, c, law.constantErrors(theta, thetaErr), rmse, maxRel, y.length, f);
+        return new ScalingFit(law, c, law.constantErrors(theta, thetaErr), rmse, maxRel, maxAbs, y.length, f);
     }
 
     public double predict(double[] x) { return law.predict(constants, x); }
@@ -86,8 +91,9 @@ public record ScalingFit(Law law, double[] constants, double[] errors, double rm
             b.append(errors[i] == 0
                     ? String.format(Locale.ROOT, "  %-10s = %12.5g (held)%n", names[i], constants[i])
                     : String.format(Locale.ROOT, "  %-10s = %12.5g ± %.3g%n", names[i], constants[i], errors[i]));
-        b.append(String.format(Locale.ROOT, "  rmse %.4g (%s), max relative error %.3g%%%n", rmse,
-                law.logResiduals() ? "of ln L" : "of the data", 100 * maxRelError));
+        b.append(law.logResiduals()
+                ? String.format(Locale.ROOT, "  rmse %.4g (of ln L), max relative error %.3g%%%n", rmse, 100 * maxRelError)
+                : String.format(Locale.ROOT, "  rmse %.4g, max |error| %.4g (in the data's unit)%n", rmse, maxAbsError));
         return b.toString();
     }
 }
