@@ -105,6 +105,10 @@ final class EvalCommand {
         if (!documents.equals("file") && !documents.equals("paragraphs"))
             throw new UsageException("--documents must be file or paragraphs, got '" + documents + "'");
 
+        // Every task file is read and checked before the model loads: bad input fails at once.
+        Map<Task, List<Item>> itemsByTask = new LinkedHashMap<>();
+        for (Task task : tasks) itemsByTask.put(task, task.load(Path.of(args.required("data"))));
+
         Path folder = TrainCheckpoint.modelFolder(dir);
         Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
         if (!Files.isRegularFile(tokenizerFile))
@@ -126,7 +130,7 @@ final class EvalCommand {
             List<TaskResult> results = new ArrayList<>();
             Evaluator evaluator = new Evaluator(scorer, new RequestEncoder(encoder), lm.contextLength());
             for (Task task : tasks) {
-                List<Item> all = task.load(Path.of(args.required("data")));
+                List<Item> all = itemsByTask.get(task);
                 List<Item> items = all.size() > limit ? all.subList(0, limit) : all;
                 long t0 = System.nanoTime();
                 TaskResult r = evaluator.run(task.name(), task.metrics(), items);
