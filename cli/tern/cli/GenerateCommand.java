@@ -10,7 +10,7 @@ import tern.model.LlamaModel;
 import tern.model.SamplingOptions;
 import tern.model.Tokenizer;
 import tern.model.TokenizerFiles;
-import tern.simd.CpuBackend;
+import tern.runtime.Backend;
 import tern.train.StreamingText;
 import tern.train.TrainCheckpoint;
 
@@ -26,7 +26,8 @@ final class GenerateCommand {
               --temperature T  0 = greedy                                               [0.8]
               --top-k K        keep the K likeliest tokens, 0 = all                     [40]
               --top-p P        nucleus sampling mass in (0, 1]                          [0.95]
-              --seed S         sampling seed                                            [0]""";
+              --seed S         sampling seed                                            [0]
+              --device cpu|cuda  the backend                                            [cpu]""";
 
     static int run(String[] argv) throws IOException {
         if (java.util.Arrays.stream(argv).anyMatch(a -> a.equals("--model") || a.startsWith("--model="))) return PackedGenerateCommand.run(argv);
@@ -35,7 +36,7 @@ final class GenerateCommand {
             return 0;
         }
         Args args = Args.parse("generate", argv,
-                Set.of("ckpt", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed"), Set.of());
+                Set.of("ckpt", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "device"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         String prompt = args.required("prompt");
         int maxTokens = args.intValue("max-tokens", 100);
@@ -53,7 +54,7 @@ final class GenerateCommand {
         if (!Files.isRegularFile(tokenizerFile))
             throw new IOException(tokenizerFile + ": missing (the checkpoint needs its tokenizer.json to read and write text)");
         Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
-        try (LlamaModel model = TrainCheckpoint.loadModel(folder, new CpuBackend())) {
+        try (Backend backend = Devices.open(args.string("device", "cpu")); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
             if (tokenizer.vocabSize() > model.config().vocabSize())
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of " + model.config().vocabSize());
             StreamingText.Stats s;

@@ -9,7 +9,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import tern.checkpoint.Json;
-import tern.simd.CpuBackend;
+import tern.runtime.Backend;
 import tern.train.Progress;
 import tern.train.TrainConfig;
 import tern.train.TrainRun;
@@ -27,7 +27,7 @@ final class TrainCommand {
 
     /** Flags that set a {@link TrainConfig} value (flag name = JSON key with '-' for '_'). */
     private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().map(k -> k.replace('_', '-')).toList();
-    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after");
+    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device");
     /** Continual QAT and k-bit training (a PrecisionSwitch plan); with these, a PrecisionSwitchTraining runs. */
     private static final List<String> PRECISION_FLAGS = List.of("switch-to", "switch-at", "phase-in", "weight-bits", "act-bits", "kv-bits");
 
@@ -47,6 +47,7 @@ final class TrainCommand {
               --config FILE        JSON object of the same settings (snake_case keys); flags override it
               --resume DIR         continue the run in DIR from its latest complete checkpoint
               --stop-after N       stop (with a checkpoint) after N more steps in this invocation
+              --device cpu|cuda    the backend the run computes on                            [cpu]
               --switch-to ternary --switch-at STEP|FRACTION   continual QAT: from that step on train in ternary
               --keep-optimizer | --reset-optimizer            at the switch keep (default) or zero the AdamW state
               --phase-in STEPS     W + λ·(Q(W) − W) with λ rising linearly 0 → 1 over STEPS after the switch
@@ -76,13 +77,14 @@ final class TrainCommand {
         if (args.has("reset-optimizer")) precision.put("reset_optimizer", "true");
         Path resume = args.has("resume") ? Path.of(args.required("resume")) : null;
         if (!precision.isEmpty() || args.has("init") || (resume != null && tern.train.PrecisionSwitchRun.isSwitchRun(resume))) {
+            if (!args.string("device", "cpu").equals("cpu")) throw new UsageException("--device: precision-plan runs (--switch-to, --weight-bits, --init) run on the CPU only");
             try {
                 return tern.train.PrecisionSwitchTraining.run(settings, precision, resume, args.has("init") ? Path.of(args.required("init")) : null, stopAfter, System.out);
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
         }
-        CpuBackend backend = new CpuBackend();
+        Backend backend = Devices.open(args.string("device", "cpu"));
         TrainRun run;
         try {
             run = args.has("resume")
@@ -95,6 +97,7 @@ final class TrainCommand {
             TrainConfig c = run.config();
             Trainer trainer = run.trainer();
             System.out.printf(Locale.ROOT, "%s %s: %s%n", c.precision(), c.preset(), run.model().config().describe());
+            System.out.println("backend " + backend.name());
             System.out.printf(Locale.ROOT, "data %s: %,d training tokens, %,d validation tokens; %,d tokens per step (%d×%d×%d)%n",
                     run.data().dir(), run.data().trainTokens(), run.data().valTokens(), c.tokensPerStep(), c.batch(), c.seq(), c.accum());
             System.out.printf(Locale.ROOT, "schedule %s: lr %.2e → %.2e, warmup %d, weight decay %.2f; %s from step %d to %d%n",
