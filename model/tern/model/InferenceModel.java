@@ -219,26 +219,22 @@ public final class InferenceModel implements AutoCloseable {
              Tensor q = Tensor.zeros(DType.F32, n, h); Tensor k = Tensor.zeros(DType.F32, n, h); Tensor v = Tensor.zeros(DType.F32, n, h);
              Tensor att = Tensor.zeros(DType.F32, n, h); Tensor lse = Tensor.zeros(DType.F32, 1, heads, n);
              Tensor g = Tensor.zeros(DType.F32, n, ffn); Tensor u = Tensor.zeros(DType.F32, n, ffn); Tensor mid = Tensor.zeros(DType.F32, n, ffn)) {
-            float[] in = new float[n * Math.max(h, ffn)], res = new float[n * Math.max(h, ffn)];
             for (int i = 0; i < layers.size(); i++) {
                 Layer l = layers.get(i);
                 PackedTernary[] w = l.linears();
                 backend.rmsnorm(x, l.inputNorm(), config.rmsEps(), normed, rstd);
-                linear(normed, w[0], q, in, res);
-                linear(normed, w[1], k, in, res);
-                linear(normed, w[2], v, in, res);
+                linears(normed, new PackedTernary[] {w[0], w[1], w[2]}, q, k, v);
                 backend.rope(q, n, heads, hd, config.ropeTheta(), pos, false, q);
                 backend.rope(k, n, heads, hd, config.ropeTheta(), pos, false, k);
                 backend.copy(k, cache.keys(i, pos, pos + n));
                 backend.copy(v, cache.values(i, pos, pos + n));
                 backend.attention(q, cache.keys(i, 0, pos + n), cache.values(i, 0, pos + n), 1, n, pos + n, heads, hd, att, lse);
-                linear(att, w[3], q, in, res);                       // q's buffer now holds the o projection
+                linears(att, new PackedTernary[] {w[3]}, q);          // q's buffer now holds the o projection
                 backend.add(x, q, x);
                 backend.rmsnorm(x, l.postNorm(), config.rmsEps(), normed, rstd);
-                linear(normed, w[4], g, in, res);
-                linear(normed, w[5], u, in, res);
+                linears(normed, new PackedTernary[] {w[4], w[5]}, g, u);
                 backend.swiglu(g, u, mid);
-                linear(mid, w[6], q, in, res);
+                linears(mid, new PackedTernary[] {w[6]}, q);
                 backend.add(x, q, x);
             }
             cache.advance(n);
@@ -251,12 +247,17 @@ public final class InferenceModel implements AutoCloseable {
         }
     }
 
-    /** out [n, w.rows] ← in [n, w.cols] · (γT)ᵀ through the packed kernel (host arrays as staging). */
-    private void linear(Tensor input, PackedTernary w, Tensor output, float[] xs, float[] ys) {
+    /**
+     * outputs[i] [n, ws[i].rows] ← input [n, cols] · (γT_i)ᵀ through the packed kernel: matrices reading
+     * the same input (q, k, v; gate, up) share one table build and one parallel loop.
+     */
+    private void linears(Tensor input, PackedTernary[] ws, Tensor... outputs) {
         int n = input.rows();
-        MemorySegment.copy(input.segment(), ValueLayout.JAVA_FLOAT, 0, xs, 0, n * w.cols());
-        PackedMatmul.matmul(w, xs, n, ys, activations);
-        MemorySegment.copy(ys, 0, output.segment(), ValueLayout.JAVA_FLOAT, 0, n * w.rows());
+        float[] xs = input.toFloatArray();
+        float[][] ys = new float[ws.length][];
+        for (int i = 0; i < ws.length; i++) ys[i] = new float[n * ws[i].rows()];
+        PackedMatmul.matmul(ws, xs, n, ys, activations);
+        for (int i = 0; i < ws.length; i++) MemorySegment.copy(ys[i], 0, outputs[i].segment(), ValueLayout.JAVA_FLOAT, 0, ys[i].length);
     }
 
     @Override

@@ -36,14 +36,38 @@ public final class PackedMatmul {
     }
 
     static void matmul(PackedKernels k, PackedTernary w, float[] x, int m, float[] y, Activations activations) {
-        int in = w.cols(), out = w.rows();
+        matmul(k, new PackedTernary[] {w}, x, m, new float[][] {y}, activations);
+    }
+
+    /**
+     * Several products of the same input, y_i ← x · (γT_i)ᵀ (e.g. q, k and v; gate and up): the matrices
+     * must have the same columns and column segments, so the subset-sum tables are built once and all
+     * tiles share one parallel loop (one fork instead of one per matrix).
+     */
+    public static void matmul(PackedTernary[] ws, float[] x, int m, float[][] ys, Activations activations) {
+        matmul(PREFERRED, ws, x, m, ys, activations);
+    }
+
+    static void matmul(PackedKernels k, PackedTernary[] ws, float[] x, int m, float[][] ys, Activations activations) {
+        PackedTernary w = ws[0];
+        int in = w.cols();
         if (m < 1) throw new IllegalArgumentException("need at least one activation row, got " + m);
+        if (ws.length != ys.length) throw new IllegalArgumentException(ws.length + " matrices but " + ys.length + " outputs");
         if (x.length < (long) m * in)
             throw new IllegalArgumentException(m + " rows of " + in + " activations need " + (long) m * in + " values, x has " + x.length);
-        if (y.length < (long) m * out)
-            throw new IllegalArgumentException(m + " rows of " + out + " outputs need " + (long) m * out + " values, y has " + y.length);
+        int[] firstTile = new int[ws.length + 1];
+        for (int i = 0; i < ws.length; i++) {
+            if (ws[i].cols() != in || !java.util.Arrays.equals(ws[i].segStart(), w.segStart()))
+                throw new IllegalArgumentException("matrices sharing an input need the same columns and segments: " + ws[i] + " vs " + w);
+            if (ys[i].length < (long) m * ws[i].rows())
+                throw new IllegalArgumentException(m + " rows of " + ws[i].rows() + " outputs need " + (long) m * ws[i].rows()
+                        + " values, y has " + ys[i].length);
+            firstTile[i + 1] = firstTile[i] + ws[i].tiles();
+        }
         int segments = w.segments();
         int[] segStart = w.segStart(), groupStart = w.groupStart();
+        long tileBytes = (long) w.groups() * PackedTernary.TILE * m;
+        int minTiles = (int) Math.max(1, MIN_BYTES_PER_THREAD / Math.max(1, tileBytes));
         if (activations == Activations.FLOAT) {
             float[][] tables = new float[m][16 * w.groups()];
             for (int r = 0; r < m; r++)
@@ -52,7 +76,8 @@ public final class PackedMatmul {
                     k.floatTables(x, r * in, segStart[s], segStart[s + 1], part);
                     System.arraycopy(part, 0, tables[r], 16 * groupStart[s], part.length);
                 }
-            run(w, m, (t0, t1) -> floatTiles(k, w, tables, m, y, t0, t1));
+            Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
+                    (i, a, b) -> floatTiles(k, ws[i], tables, m, ys[i], a, b)));
         } else {
             short[][] tables = new short[m][32 * w.groups()];
             float[] rowScale = new float[m];
@@ -65,7 +90,18 @@ public final class PackedMatmul {
                     System.arraycopy(part, 0, tables[r], 32 * groupStart[s], part.length);
                 }
             }
-            run(w, m, (t0, t1) -> int8Tiles(k, w, tables, rowScale, m, y, t0, t1));
+            Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
+                    (i, a, b) -> int8Tiles(k, ws[i], tables, rowScale, m, ys[i], a, b)));
+        }
+    }
+
+    private interface TileRange { void run(int matrix, int t0, int t1); }
+
+    /** Splits global tiles [t0, t1) (matrix i owns [firstTile[i], firstTile[i+1])) into per-matrix ranges. */
+    private static void forEachMatrix(int[] firstTile, int t0, int t1, TileRange body) {
+        for (int i = 0; i + 1 < firstTile.length; i++) {
+            int a = Math.max(t0, firstTile[i]), b = Math.min(t1, firstTile[i + 1]);
+            if (a < b) body.run(i, a - firstTile[i], b - firstTile[i]);
         }
     }
 
@@ -79,11 +115,6 @@ public final class PackedMatmul {
         float s = max > 0f ? max / 127f : 1f;
         for (int i = 0; i < n; i++) q[i] = (byte) Math.max(-127, Math.min(127, (int) Math.rint(x[off + i] / s)));
         return s;
-    }
-
-    private static void run(PackedTernary w, int m, Parallel.Range body) {
-        long tileBytes = (long) w.groups() * PackedTernary.TILE * m;
-        Parallel.range(w.tiles(), (int) Math.max(1, MIN_BYTES_PER_THREAD / Math.max(1, tileBytes)), body);
     }
 
     private static void floatTiles(PackedKernels k, PackedTernary w, float[][] tables, int m, float[] y, int t0, int t1) {

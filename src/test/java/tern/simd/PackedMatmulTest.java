@@ -98,6 +98,35 @@ class PackedMatmulTest {
         }
     }
 
+    /** Products sharing an input (q, k, v) in one call give exactly the bits of separate calls. */
+    @Property(tries = 30)
+    void groupedProductsEqualSeparateOnes(@ForAll @IntRange(min = 1, max = 5) int m, @ForAll @IntRange(min = 1, max = 200) int in,
+                                          @ForAll @IntRange(min = 1, max = 3) int matrices, @ForAll boolean int8, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        PackedMatmul.Activations act = int8 ? PackedMatmul.Activations.INT8 : PackedMatmul.Activations.FLOAT;
+        float[] x = MatmulReference.gaussian(rnd, m * in);
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary[] ws = new PackedTernary[matrices];
+            float[][] ys = new float[matrices][];
+            for (int i = 0; i < matrices; i++) {
+                int out = 1 + rnd.nextInt(200);
+                ws[i] = pack(arena, trits(rnd, out * in), out, in, new float[] {0.5f + i}, ShardAxis.ROWS);
+                ys[i] = new float[m * out];
+            }
+            for (PackedKernels k : PATHS) {
+                PackedMatmul.matmul(k, ws, x, m, ys, act);
+                for (int i = 0; i < matrices; i++) {
+                    float[] alone = new float[m * ws[i].rows()];
+                    PackedMatmul.matmul(k, ws[i], x, m, alone, act);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(alone, ys[i], 0f, "matrix " + i);
+                }
+            }
+            PackedTernary other = pack(arena, new byte[64 * (in + 1)], 64, in + 1, new float[] {1f}, ShardAxis.ROWS);
+            assertThrows(IllegalArgumentException.class,
+                    () -> PackedMatmul.matmul(new PackedTernary[] {ws[0], other}, x, m, new float[][] {ys[0], new float[64 * m]}, act));
+        }
+    }
+
     @Property(tries = 40)
     void codesReadBackEveryTrit(@ForAll @IntRange(min = 1, max = 200) int rows, @ForAll @IntRange(min = 1, max = 200) int cols,
                                 @ForAll @IntRange(min = 1, max = 5) int shards, @ForAll boolean alongRows, @ForAll long seed) {
