@@ -41,7 +41,7 @@ public record Doc(String where, Map<String, Object> fields) {
     public List<Object> list(String name) {
         Object v = require(name);
         if (!(v instanceof List<?> l)) throw bad(name, "is not a list");
-        return List.copyOf(l);
+        return java.util.Collections.unmodifiableList(new java.util.ArrayList<Object>(l));   // JSON nulls allowed here, refused by the caller
     }
 
     /** A list whose elements must all be strings. */

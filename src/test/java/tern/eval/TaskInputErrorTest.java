@@ -80,6 +80,15 @@ class TaskInputErrorTest {
     }
 
     @Test
+    void nullChoicesAndBrokenUtf8AreNamedToo() throws Exception {
+        Files.writeString(dir.resolve("ARC-Easy-Test.jsonl"), "{\"question\": {\"stem\": \"q\", \"choices\": [null]}, \"answerKey\": \"A\"}\n");
+        assertFails(ArcTask.easy(), "ARC-Easy-Test.jsonl:1", "non-object");
+        Files.writeString(dir.resolve("piqa_valid.jsonl"), "{\"goal\": \"g\", \"sol1\": \"a\", \"sol2\": \"b\"}\n");
+        Files.write(dir.resolve("piqa_valid-labels.lst"), new byte[] {'0', (byte) 0xff, '\n'});
+        assertFails(new PiqaTask(), "piqa_valid-labels.lst", "UTF-8");
+    }
+
+    @Test
     void aMissingFileListsTheNamesLookedFor() {
         assertFails(new WinoGrandeTask(), "winogrande_dev.jsonl", "dev.jsonl", dir.toString());
     }
