@@ -177,6 +177,11 @@ public final class TokenizerFiles {
     private static Tokenizer build(Map<Integer, String> byId, Set<Integer> specials, List<String[]> merges,
                                    boolean prefixSpace, Path file) throws TokenizerFormatException {
         int size = byId.keySet().stream().mapToInt(Integer::intValue).max().orElse(-1) + 1;
+        if (size > byId.size()) {   // a gap: found before allocating, since a hostile id would ask for a huge array
+            int missing = 0;
+            while (byId.containsKey(missing)) missing++;
+            throw new TokenizerFormatException(file, "no token has id " + missing + " (ids must be dense, 0.." + (size - 1) + ")");
+        }
         String[] vocab = new String[size];
         byId.forEach((id, t) -> vocab[id] = t);
         for (int id = 0; id < size; id++)
