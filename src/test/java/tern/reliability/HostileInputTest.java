@@ -1,0 +1,79 @@
+package tern.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.management.ManagementFactory;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tern.checkpoint.Safetensors;
+import tern.model.TokenizerFiles;
+import tern.train.TokenShard;
+
+/**
+ * Hand-made hostile inputs the random fuzzer reaches only rarely: sizes and ids that would make a parser
+ * allocate gigabytes, or overflow, if it trusted them. Each must be refused with a clear error naming the
+ * file, allocating little.
+ */
+class HostileInputTest {
+    private static final com.sun.management.ThreadMXBean THREADS = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+    private static final long ALLOCATION_LIMIT = 4 << 20;
+
+    @TempDir Path tmp;
+
+    private static void assertRefusedCheaply(Path file, FuzzTarget.Parser parser) {
+        long id = Thread.currentThread().threadId();
+        long before = THREADS.getThreadAllocatedBytes(id);
+        Throwable error = null;
+        try {
+            parser.parse(file);
+        } catch (Throwable t) {
+            error = t;
+        }
+        long allocated = THREADS.getThreadAllocatedBytes(id) - before;
+        assertTrue(error != null, file + " was accepted");
+        assertNull(FuzzTarget.bug(error, file), file + " refused with " + error);
+        assertTrue(allocated < ALLOCATION_LIMIT, "allocated " + allocated + " bytes refusing " + file);
+    }
+
+    @Test
+    void aTokenizerIdOfTwoBillionIsRefusedWithoutAllocatingAVocabularyArray() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        Files.writeString(f, """
+                {"model": {"type": "BPE", "vocab": {"a": 0, "b": 2000000000}, "merges": []},
+                 "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}}""");
+        assertRefusedCheaply(f, TokenizerFiles::load);
+    }
+
+    @Test
+    void aSafetensorsShapeThatOverflowsIsRefused() throws Exception {
+        Path f = tmp.resolve("big.safetensors");
+        byte[] header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,8],\"data_offsets\":[0,8]}}".getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header);
+        Files.write(f, b.array());
+        assertRefusedCheaply(f, file -> Safetensors.open(file).close());
+    }
+
+    @Test
+    void aSafetensorsHeaderSizeNearLongMaxIsRefused() throws Exception {
+        Path f = tmp.resolve("size.safetensors");
+        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(Long.MAX_VALUE - 3).putLong(0);
+        Files.write(f, b.array());
+        assertRefusedCheaply(f, file -> Safetensors.open(file).close());
+    }
+
+    @Test
+    void aTokenShardCountingMoreTokensThanItHoldsIsRefused() throws Exception {
+        Path f = tmp.resolve("train-00000.tok");
+        ByteBuffer b = ByteBuffer.allocate(64 + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("TERNTOKS".getBytes(StandardCharsets.US_ASCII)).putInt(1).putInt(320).putInt(2).putInt(0).putLong(Long.MAX_VALUE / 2);
+        Files.write(f, b.array());
+        assertRefusedCheaply(f, file -> TokenShard.open(file).close());
+    }
+}
