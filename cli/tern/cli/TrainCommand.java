@@ -27,7 +27,7 @@ final class TrainCommand {
 
     /** Flags that set a {@link TrainConfig} value (flag name = JSON key with '-' for '_'). */
     private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().map(k -> k.replace('_', '-')).toList();
-    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device");
+    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device", "on-nan");
     /** Continual QAT and k-bit training (a PrecisionSwitch plan); with these, a PrecisionSwitchTraining runs. */
     private static final List<String> PRECISION_FLAGS = List.of("switch-to", "switch-at", "phase-in", "weight-bits", "act-bits", "kv-bits");
 
@@ -47,6 +47,7 @@ final class TrainCommand {
               --config FILE        JSON object of the same settings (snake_case keys); flags override it
               --resume DIR         continue the run in DIR from its latest complete checkpoint
               --stop-after N       stop (with a checkpoint) after N more steps in this invocation
+              --on-nan P           a NaN/Inf loss or gradient: stop (exit 1), skip the batch, or rollback to the last checkpoint [stop]
               --device cpu|cuda    the backend the run computes on                            [cpu]
               --switch-to ternary --switch-at STEP|FRACTION   continual QAT: from that step on train in ternary
               --keep-optimizer | --reset-optimizer            at the switch keep (default) or zero the AdamW state
@@ -70,6 +71,12 @@ final class TrainCommand {
         args.givenAmong(SETTING_FLAGS).forEach((flag, value) -> settings.put(flag.replace('-', '_'), value));
         long stopAfter = args.longValue("stop-after", Long.MAX_VALUE);
         if (stopAfter < 1) throw new UsageException("--stop-after must be at least 1, got " + stopAfter);
+        tern.train.NanPolicy onNan;
+        try {
+            onNan = tern.train.NanPolicy.parse(args.string("on-nan", "stop"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
 
         Map<String, Object> precision = new LinkedHashMap<>();
         args.givenAmong(PRECISION_FLAGS).forEach((flag, value) -> precision.put(flag.replace('-', '_'), value));
@@ -96,6 +103,7 @@ final class TrainCommand {
         try (run) {
             TrainConfig c = run.config();
             Trainer trainer = run.trainer();
+            trainer.onNan(onNan.handler(run.checkpoints()));
             System.out.printf(Locale.ROOT, "%s %s: %s%n", c.precision(), c.preset(), run.model().config().describe());
             System.out.println("backend " + backend.name());
             System.out.printf(Locale.ROOT, "data %s: %,d training tokens, %,d validation tokens; %,d tokens per step (%d×%d×%d)%n",
