@@ -67,13 +67,24 @@ public final class AdamW implements AutoCloseable {
         return (float) Math.min(1.0, maxNorm / (norm + 1e-6));
     }
 
-    /** One update of every parameter; gradients are multiplied by gradScale first. */
+    /**
+     * One update of every parameter; gradients are multiplied by gradScale first. The two groups (with and
+     * without weight decay) go to {@link Backend#adamwAll} as one call each, which a GPU does in one launch.
+     */
     public void update(float lr, float weightDecay, float gradScale) {
         step++;
-        for (Parameter p : params) {
-            Tensor[] m = moments.get(p);
-            float wd = p.decay ? weightDecay : 0f;
-            backend.adamw(p.value, p.grad, m[0], m[1], new AdamWParams(lr, beta1, beta2, eps, wd, step, gradScale));
+        for (boolean decay : new boolean[]{true, false}) {
+            List<Tensor> values = new ArrayList<>(), grads = new ArrayList<>(), m1 = new ArrayList<>(), m2 = new ArrayList<>();
+            for (Parameter p : params) {
+                if (p.decay != decay) continue;
+                Tensor[] m = moments.get(p);
+                values.add(p.value);
+                grads.add(p.grad);
+                m1.add(m[0]);
+                m2.add(m[1]);
+            }
+            if (!values.isEmpty())
+                backend.adamwAll(values, grads, m1, m2, new AdamWParams(lr, beta1, beta2, eps, decay ? weightDecay : 0f, step, gradScale));
         }
     }
 

@@ -146,5 +146,16 @@ public interface Backend extends AutoCloseable {
     /** One AdamW update of param in place, with its moments m and v (same shape), from grad. */
     void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p);
 
+    /**
+     * {@link #adamw} of each (params[i], grads[i], ms[i], vs[i]) with the same settings. A backend may
+     * override it to update them all at once (CUDA: one launch instead of one per tensor).
+     */
+    default void adamwAll(java.util.List<Tensor> params, java.util.List<Tensor> grads, java.util.List<Tensor> ms,
+                          java.util.List<Tensor> vs, AdamWParams p) {
+        if (grads.size() != params.size() || ms.size() != params.size() || vs.size() != params.size())
+            throw new IllegalArgumentException("adamwAll: lists of " + params.size() + ", " + grads.size() + ", " + ms.size() + ", " + vs.size() + " tensors");
+        for (int i = 0; i < params.size(); i++) adamw(params.get(i), grads.get(i), ms.get(i), vs.get(i), p);
+    }
+
     @Override default void close() {}
 }
