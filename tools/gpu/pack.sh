@@ -11,7 +11,7 @@
 set -euo pipefail
 root=$(git rev-parse --show-toplevel)
 cd "$root"
-build=target-cuda
+build=${GPU_BUILD:-target-cuda}     # GPU_BUILD=target-NAME: another engineer's own build folder
 jdk=""
 for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/*25* /usr/lib/jvm/*; do
   [[ -x "$c/bin/jlink" ]] || continue
