@@ -179,7 +179,7 @@ final class FitCommand {
         Plot p = switch (law) {
             case CHINCHILLA -> new Plot("Validation loss vs tokens, FloatLMs: L = A·N^-α + B·D^-β + E", "training tokens D", "validation loss", true, true);
             case PRECISION -> new Plot("Loss vs weight bits at the end of training: N_eff = N(1 - e^(-P/γ_w))", "weight bits P_w", "validation loss", false, false).legendAt(Plot.Corner.LOWER_RIGHT);
-            case PTQ -> new Plot("PTQ loss increase vs training tokens: δ = C_T D^γ_D N^-γ_N e^(-P/γ_post)", "training tokens D", "δ_PTQ (loss after − before)", true, false).legendAt(Plot.Corner.UPPER_LEFT);
+            case PTQ -> new Plot("PTQ loss increase vs tokens (largest model drawn): δ = C_T D^γ_D N^-γ_N e^(-P/γ_post)", "training tokens D", "δ_PTQ (loss after − before)", true, false).legendAt(Plot.Corner.UPPER_LEFT);
         };
         Map<String, List<double[]>> groups = new TreeMap<>(), extra = new TreeMap<>();
         if (law == Law.PRECISION) {
@@ -194,6 +194,11 @@ final class FitCommand {
         }
         int color = 0;
         List<Map.Entry<String, List<double[]>>> ordered = new ArrayList<>(groups.entrySet());
+        if (law == Law.PTQ) {
+            // every size is fitted, but one size's bit widths already fill a legend: draw the largest model's
+            double maxN = ordered.stream().mapToDouble(e -> e.getValue().getFirst()[2]).max().orElse(0);
+            ordered.removeIf(e -> e.getValue().getFirst()[2] != maxN);
+        }
         ordered.sort(java.util.Comparator.comparingDouble((Map.Entry<String, List<double[]>> e) -> e.getValue().getFirst()[3])
                 .thenComparingDouble(e -> e.getValue().getFirst()[2]));         // by bits (PTQ), then by size
         for (Map.Entry<String, List<double[]>> e : ordered) {
