@@ -16,7 +16,9 @@ import java.lang.foreign.ValueLayout;
  * tile reads unit-stride heap arrays (no bounds or liveness checks per load), and the blocks are sized
  * for the cache: an MR×KC panel of A (4 KiB) stays in L1 while it sweeps the KC×NC block of B
  * (512 KiB), which stays in the 1 MiB L2 of a Zen 4 core. Packing costs O(mk + kn) per block against
- * O(mnk) arithmetic.
+ * O(mnk) arithmetic. Measured (one Zen 4 core, best of 2000, a 256×512 block of B in L2): the tile reads
+ * packed heap panels at 112–116 GFLOP/s, and the same tile reading B straight from its off-heap segment
+ * ({@code FloatVector.fromMemorySegment}, row stride 4096 floats) at 99–109 GFLOP/s; so we pack.
  *
  * <p>One-row products (a decode step) skip packing: they read the matrix once, straight from its
  * off-heap segment, which is what a memory-bound product wants.
