@@ -145,7 +145,10 @@ public final class Json {
                 // an integer outside the long range: a double, as for any other large number
             }
         }
-        return Double.parseDouble(s);
+        double d = Double.parseDouble(s);
+        // 1e400 would read as infinity, which the writer (and every error message quoting it) refuses
+        if (Double.isInfinite(d)) throw error("number " + s + " is out of range");
+        return d;
     }
 
     private void digits() {
