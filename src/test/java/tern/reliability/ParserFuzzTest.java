@@ -13,13 +13,8 @@ import net.jqwik.api.Property;
 import net.jqwik.api.PropertyDefaults;
 import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.lifecycle.AddLifecycleHook;
 import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.AroundPropertyHook;
 import net.jqwik.api.lifecycle.BeforeContainer;
-import net.jqwik.api.lifecycle.PropertyExecutionResult;
-import net.jqwik.api.lifecycle.PropertyExecutor;
-import net.jqwik.api.lifecycle.PropertyLifecycleContext;
 import tern.checkpoint.CheckpointManifest;
 import tern.checkpoint.CheckpointWriter;
 import tern.checkpoint.Safetensors;
@@ -61,21 +56,10 @@ import tern.train.TokenShard;
  * {@code -Dtern.fuzz=N} spreads N inputs over the parsers (the nightly size is 100,000).
  */
 @PropertyDefaults(tries = ParserFuzzTest.CI_TRIES, afterFailure = net.jqwik.api.AfterFailureMode.RANDOM_SEED)
-@AddLifecycleHook(ParserFuzzTest.Budget.class)
 class ParserFuzzTest {
     static final int CI_TRIES = 400;
     private static final int PARSERS = 9;
     private static final Map<String, FuzzTarget> TARGETS = new LinkedHashMap<>();
-
-    /** Sets the tries of every property from {@code -Dtern.fuzz}, when given. */
-    public static final class Budget implements AroundPropertyHook {
-        @Override
-        public PropertyExecutionResult aroundProperty(PropertyLifecycleContext context, PropertyExecutor property) {
-            Integer total = Integer.getInteger("tern.fuzz");
-            if (total != null) context.attributes().setTries(Math.max(1, total / PARSERS));
-            return property.execute();
-        }
-    }
 
     @BeforeContainer
     static void seeds() throws Exception {
@@ -102,21 +86,40 @@ class ParserFuzzTest {
     @Provide
     Arbitrary<List<Mutation>> chains() { return Mutation.chains(); }
 
-    private static void fuzz(String target, int seed, List<Mutation> chain) throws Exception {
+    /**
+     * Inputs per jqwik try: 1 in CI; with {@code -Dtern.fuzz=N}, enough that the {@value #CI_TRIES} tries of
+     * the {@value #PARSERS} parsers make N (a try's further inputs come from the same jqwik arbitrary,
+     * drawn with a generator seeded by the try's {@code random}, so a failure reproduces from the report).
+     */
+    private static final int PER_TRY = Math.max(1, Integer.getInteger("tern.fuzz", CI_TRIES * PARSERS) / (CI_TRIES * PARSERS));
+
+    private static void fuzz(String target, int seed, List<Mutation> chain, long random) throws Exception {
         FuzzTarget t = TARGETS.get(target);
         int i = seed % t.seeds.size();
         t.fuzz(i, Mutation.applyAll(chain, t.seeds.get(i).bytes()));
+        if (PER_TRY == 1) return;
+        net.jqwik.api.RandomGenerator<List<Mutation>> more = Mutation.chains().generator(1000);
+        java.util.Random r = new java.util.Random(random);
+        for (int k = 1; k < PER_TRY; k++) {
+            int j = r.nextInt(t.seeds.size());
+            List<Mutation> c = more.next(r).value();
+            try {
+                t.fuzz(j, Mutation.applyAll(c, t.seeds.get(j).bytes()));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\n  seed file " + t.seeds.get(j).label() + ", mutations " + c, e.getCause());
+            }
+        }
     }
 
-    @Property void safetensors(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("safetensors", seed, m); }
-    @Property void configJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("config.json", seed, m); }
-    @Property void tokenizerJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("tokenizer.json", seed, m); }
-    @Property void tokenShard(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("token shard", seed, m); }
-    @Property void packedModel(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("packed model", seed, m); }
-    @Property void evalJsonl(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("eval jsonl", seed, m); }
-    @Property void manifestJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("manifest.json", seed, m); }
-    @Property void trainingStateJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("training_state", seed, m); }
-    @Property void optimizerState(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed) throws Exception { fuzz("optimizer state", seed, m); }
+    @Property void safetensors(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("safetensors", seed, m, random); }
+    @Property void configJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("config.json", seed, m, random); }
+    @Property void tokenizerJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("tokenizer.json", seed, m, random); }
+    @Property void tokenShard(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("token shard", seed, m, random); }
+    @Property void packedModel(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("packed model", seed, m, random); }
+    @Property void evalJsonl(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("eval jsonl", seed, m, random); }
+    @Property void manifestJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("manifest.json", seed, m, random); }
+    @Property void trainingStateJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("training_state", seed, m, random); }
+    @Property void optimizerState(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("optimizer state", seed, m, random); }
 
     // ---- seeds and parsers ---------------------------------------------------------------------------
 
