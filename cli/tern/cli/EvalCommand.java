@@ -15,9 +15,7 @@ import tern.eval.TextEncoder;
 import tern.model.LlamaModel;
 import tern.model.Tokenizer;
 import tern.model.TokenizerFiles;
-import tern.cuda.CudaBackend;
 import tern.runtime.Backend;
-import tern.simd.CpuBackend;
 import tern.train.TrainCheckpoint;
 
 import java.io.IOException;
@@ -53,18 +51,6 @@ final class EvalCommand {
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
-
-    /** The backend named by --device; the CUDA classes are touched only when asked for (JCuda is optional). */
-    private static Backend backend(String device) {
-        return switch (device) {
-            case "cpu" -> new CpuBackend();
-            case "cuda" -> {
-                if (!CudaBackend.isAvailable()) throw new UsageException("--device cuda: " + CudaBackend.unavailableReason());
-                yield new CudaBackend();
-            }
-            default -> throw new UsageException("--device must be cpu or cuda, got '" + device + "'");
-        };
-    }
 
     static int run(String[] argv) throws IOException {
         if (List.of(argv).contains("--help")) {
@@ -116,7 +102,7 @@ final class EvalCommand {
         Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
         TextEncoder encoder = TextEncoder.of(tokenizer);
         String device = args.string("device", "cpu");
-        try (Backend backend = backend(device); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
+        try (Backend backend = Devices.open(device); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
             if (tokenizer.vocabSize() > model.config().vocabSize())
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
                         + model.config().vocabSize());
