@@ -55,12 +55,12 @@ public final class VectorFloatKernels implements FloatKernels {
                 s2 = load(a, ai + i + 2 * L).fma(load(b, bi + i + 2 * L), s2);
                 s3 = load(a, ai + i + 3 * L).fma(load(b, bi + i + 3 * L), s3);
             }
-            sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+            sum = VectorSums.sum(s0.add(s1).add(s2.add(s3)));
         }
         if (n - i >= L) {
             FloatVector s = FloatVector.zero(F);
             for (int bound = F.loopBound(n); i < bound; i += L) s = load(a, ai + i).fma(load(b, bi + i), s);
-            sum += s.reduceLanes(VectorOperators.ADD);
+            sum += VectorSums.sum(s);
         }
         return sum + TAIL.dot(a, ai + i, b, bi + i, n - i);
     }
@@ -75,7 +75,7 @@ public final class VectorFloatKernels implements FloatKernels {
             DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, D, 1);
             acc = lo.fma(lo, hi.fma(hi, acc));   // squares of floats are exact in double
         }
-        return acc.reduceLanes(VectorOperators.ADD) + TAIL.sumOfSquares(x, xi + i, n - i);
+        return VectorSums.sum(acc) + TAIL.sumOfSquares(x, xi + i, n - i);
     }
 
     @Override
@@ -83,7 +83,7 @@ public final class VectorFloatKernels implements FloatKernels {
         DoubleVector acc = DoubleVector.zero(D);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L) acc = acc.add(widenSum(load(x, xi + i).abs()));
-        return acc.reduceLanes(VectorOperators.ADD) + TAIL.sumOfAbs(x, xi + i, n - i);
+        return VectorSums.sum(acc) + TAIL.sumOfAbs(x, xi + i, n - i);
     }
 
     @Override
@@ -171,7 +171,7 @@ public final class VectorFloatKernels implements FloatKernels {
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += L)
             acc = acc.add(widenSum(ExpVector.exp(load(x, xi + i).sub(shift))));
-        return acc.reduceLanes(VectorOperators.ADD) + TAIL.sumExp(x, xi + i, n - i, shift);
+        return VectorSums.sum(acc) + TAIL.sumExp(x, xi + i, n - i, shift);
     }
 
     @Override
