@@ -16,7 +16,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import tern.runtime.Backend;
 import tern.simd.CpuBackend;
-import tern.simd.ScalarFloatKernels;
 
 /**
  * Exact resumption on the CPU: a run interrupted and continued from its checkpoint logs the same losses,
@@ -36,15 +35,12 @@ class ResumeTest {
     }
 
     /**
-     * The CPU backend on the scalar element kernels (the matmuls keep their Vector API paths, which are
-     * bit-identical to their scalar twins). The Vector API element kernels are not reproducible from one
-     * JVM to the next: {@code reduceLanes(ADD)} and {@code lanewise(EXP)} give different bits before and
-     * after HotSpot compiles them (measured: the same backward pass repeated in one JVM changes its
-     * attention, RMSNorm, cross-entropy and SwiGLU gradients in the last bits during warm-up), so a resumed
-     * run, which starts cold, cannot repeat a warm one bit for bit on that path. Reported to the lead.
+     * The default CPU backend (Vector API where present). Its kernels give the same bits cold and warm
+     * (fixed-order lane sums, an exp from basic IEEE operations: see JitDeterminismTest), which is what lets
+     * a resumed JVM, starting cold, continue a warm run bit for bit.
      */
     private static Backend backend() {
-        return new CpuBackend(ScalarFloatKernels.INSTANCE);
+        return new CpuBackend();
     }
 
     private static Map<String, Object> settings(String precision, Path out) {
