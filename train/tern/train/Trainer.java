@@ -19,10 +19,9 @@ import tern.runtime.Tape;
  *
  * <p>Exact resumption. Everything a step depends on is saved in a checkpoint and nothing else: the weights
  * (f32), the AdamW moments and step count, the sampler's RNG state, the step (the schedule is a pure
- * function of it) and the config. The CPU kernels split work by fixed chunk boundaries, so on the scalar
- * element kernels ({@code -Dtern.simd=scalar}; ResumeTest) a resumed run repeats the uninterrupted one bit
- * for bit. On the Vector API kernels it does not yet: float {@code reduceLanes(ADD)} (e.g. in dot products)
- * gives other last bits once HotSpot compiles it, so a cold JVM differs from a warm one. Validation draws
+ * function of it) and the config. The CPU kernels split work by fixed chunk boundaries and give the same bits
+ * interpreted and JIT-compiled (fixed-order lane sums, an exp from basic IEEE operations), so a resumed run,
+ * starting in a cold JVM, repeats the uninterrupted one bit for bit (ResumeTest, on the Vector API path). Validation draws
  * no random numbers, so evaluating or not does not change the training trajectory.
  */
 public final class Trainer {
