@@ -187,7 +187,12 @@ public final class InferenceModel implements AutoCloseable {
         if (prompt.length + maxNew > config.contextLength())
             throw new IllegalArgumentException("prompt of " + prompt.length + " tokens + " + maxNew
                     + " new tokens exceeds the context length " + config.contextLength());
-        if (cache == null) cache = new KvCache(backend, config, config.contextLength());
+        // The cache holds what this call needs (not the whole context: 400 MB for a Spectra 390M), grown on demand.
+        int need = prompt.length + maxNew;
+        if (cache == null || cache.capacity() < need) {
+            if (cache != null) cache.close();
+            cache = new KvCache(backend, config, Math.max(1, need));
+        }
         cache.reset();
         Sampler sampler = new Sampler(options);
         int[] out = new int[maxNew];
