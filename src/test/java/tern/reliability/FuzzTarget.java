@@ -48,14 +48,24 @@ final class FuzzTarget {
 
     final String name;
     final List<Seed> seeds;
+    /**
+     * Repairs a checksum the format carries over the part that was mutated, so the edit reaches the checks
+     * behind it (half the inputs of a checksummed format get it); identity where there is none.
+     */
+    final java.util.function.UnaryOperator<byte[]> fixup;
     private final Parser parser;
     private final long[] seedAllocation;
     final AtomicLong inputs = new AtomicLong(), parsed = new AtomicLong(), refused = new AtomicLong();
     volatile long maxAllocated;
 
     FuzzTarget(String name, List<Seed> seeds, Parser parser) throws Exception {
+        this(name, seeds, java.util.function.UnaryOperator.identity(), parser);
+    }
+
+    FuzzTarget(String name, List<Seed> seeds, java.util.function.UnaryOperator<byte[]> fixup, Parser parser) throws Exception {
         this.name = name;
         this.seeds = List.copyOf(seeds);
+        this.fixup = fixup;
         this.parser = parser;
         this.seedAllocation = new long[seeds.size()];
         for (int i = 0; i < seeds.size(); i++) {

@@ -50,7 +50,9 @@ import tern.train.TokenShard;
  * byte sets, truncations, insertions (random bytes, JSON syntax, hostile numbers), deletions, splices,
  * decimal numbers swapped for huge / negative / non-integral ones, and binary header words overwritten,
  * are parsed, and the parser must either accept the input or refuse it with one of Tern's clear errors,
- * within a time limit and without allocating more than the input justifies ({@link FuzzTarget}).
+ * within a time limit and without allocating more than the input justifies ({@link FuzzTarget}). For
+ * formats with a checksum over the mutated part (token shard payloads, packed-file headers), half the inputs
+ * get it recomputed, so the edits reach the checks behind it.
  *
  * <p>CI size: {@value #CI_TRIES} inputs per parser, 9 parsers (about half a minute on 2 cores).
  * {@code -Dtern.fuzz=N} spreads N inputs over the parsers (the nightly size is 100,000).
@@ -91,20 +93,22 @@ class ParserFuzzTest {
      * the {@value #PARSERS} parsers make N (a try's further inputs come from the same jqwik arbitrary,
      * drawn with a generator seeded by the try's {@code random}, so a failure reproduces from the report).
      */
-    private static final int PER_TRY = Math.max(1, Integer.getInteger("tern.fuzz", CI_TRIES * PARSERS) / (CI_TRIES * PARSERS));
+    private static final int PER_TRY = Math.max(1, (Integer.getInteger("tern.fuzz", CI_TRIES * PARSERS) + CI_TRIES * PARSERS - 1) / (CI_TRIES * PARSERS));
 
     private static void fuzz(String target, int seed, List<Mutation> chain, long random) throws Exception {
         FuzzTarget t = TARGETS.get(target);
         int i = seed % t.seeds.size();
-        t.fuzz(i, Mutation.applyAll(chain, t.seeds.get(i).bytes()));
+        byte[] input = Mutation.applyAll(chain, t.seeds.get(i).bytes());
+        t.fuzz(i, (random & 1) == 0 ? t.fixup.apply(input) : input);
         if (PER_TRY == 1) return;
         net.jqwik.api.RandomGenerator<List<Mutation>> more = Mutation.chains().generator(1000);
         java.util.Random r = new java.util.Random(random);
         for (int k = 1; k < PER_TRY; k++) {
             int j = r.nextInt(t.seeds.size());
             List<Mutation> c = more.next(r).value();
+            byte[] in = Mutation.applyAll(c, t.seeds.get(j).bytes());
             try {
-                t.fuzz(j, Mutation.applyAll(c, t.seeds.get(j).bytes()));
+                t.fuzz(j, r.nextBoolean() ? t.fixup.apply(in) : in);
             } catch (AssertionError e) {
                 throw new AssertionError(e.getMessage() + "\n  seed file " + t.seeds.get(j).label() + ", mutations " + c, e.getCause());
             }
@@ -170,7 +174,7 @@ class ParserFuzzTest {
         List<FuzzTarget.Seed> seeds = new ArrayList<>();
         for (Path shard : List.of(s.trainShards().getFirst(), s.valShards().getFirst()))
             seeds.add(new FuzzTarget.Seed(shard.getFileName().toString(), shard, Files.readAllBytes(shard)));
-        return new FuzzTarget("token shard", seeds, file -> TokenShard.open(file).close());
+        return new FuzzTarget("token shard", seeds, ParserFuzzTest::fixShardCrc, file -> TokenShard.open(file).close());
     }
 
     private static FuzzTarget packedModel(Path dir) throws Exception {
@@ -182,7 +186,36 @@ class ParserFuzzTest {
             PackedModelWriter.write(m, null, PackedFloatMatvec.Format.F16, f);
         }
         return new FuzzTarget("packed model", List.of(new FuzzTarget.Seed("ternary 1-layer", f, Files.readAllBytes(f))),
-                file -> InferenceModel.load(file).close());
+                ParserFuzzTest::fixPackedPreamble, file -> InferenceModel.load(file).close());
+    }
+
+    private static final java.nio.ByteOrder LE = java.nio.ByteOrder.LITTLE_ENDIAN;
+
+    /** A token shard's payload CRC32 (at 32) recomputed, so bad token ids and counts reach their checks. */
+    static byte[] fixShardCrc(byte[] b) {
+        if (b.length < 64) return b;
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(b, 64, b.length - 64);
+        byte[] out = b.clone();
+        java.nio.ByteBuffer.wrap(out).order(LE).putInt(32, (int) crc.getValue());
+        return out;
+    }
+
+    /**
+     * A packed file's preamble made to agree with the mutated bytes: the file length (at 40) and the header's
+     * CRC32C (at 48), so a mutated header JSON reaches the header and model checks.
+     */
+    static byte[] fixPackedPreamble(byte[] b) {
+        if (b.length < 64) return b;
+        byte[] out = b.clone();
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(out).order(LE);
+        bb.putLong(40, out.length);
+        long off = bb.getLong(16), len = bb.getLong(24);
+        if (off < 0 || len < 0 || off > out.length || len > out.length - off) return out;
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(out, (int) off, (int) len);
+        bb.putInt(48, (int) crc.getValue());
+        return out;
     }
 
     private static FuzzTarget evalTasks(Path dir) throws Exception {
