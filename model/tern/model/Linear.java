@@ -47,12 +47,12 @@ public final class Linear {
     }
 
     /** Ŵ as a dense float matrix; {@code owned} when it is a copy (not W itself). */
-    record Dense(Tensor used, boolean owned) implements Prepared {
+    public record Dense(Tensor used, boolean owned) implements Prepared {
         @Override public void close() { if (owned) used.close(); }
     }
 
     /** Ŵ = γ·T packed for the backend's add/subtract kernel (ternary policy at λ = 1). */
-    record Packed(TernaryWeights weights) implements Prepared {
+    public record Packed(TernaryWeights weights) implements Prepared {
         @Override public void close() { weights.close(); }
     }
 
