@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-target-rel}
 KILLS=${KILLS:-20}
-mvn -q -B -o -Dtern.build="$BUILD" test -Dtest='CrashSafetyTest' -Dtern.kills="$KILLS" -Dsurefire.failIfNoSpecifiedTests=false
+SEED=${SEED:-20261123}
+mvn -q -B -o -Dtern.build="$BUILD" test -Dtest='CrashSafetyTest' -Dtern.kills="$KILLS" -Dtern.kills.seed="$SEED" -Dsurefire.failIfNoSpecifiedTests=false
 grep -h "crash harness" "$BUILD"/surefire-reports/*CrashSafetyTest-output.txt
