@@ -274,11 +274,13 @@ public final class TernaryMatmul {
             // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them;
             // each thread builds the tables of 4 rows at a time (a few hundred KiB at most), used by the
             // whole chunk: a small, repeated cost (about 1/n of the sums) instead of tables for all m rows.
-            for (int c0 = u0; c0 < u1; c0 += unitsPerChunk)
+            // With a single tile of rows (decode) the codes are read once anyway: one chunk, tables built once.
+            int chunk = m <= 4 ? u1 - u0 : unitsPerChunk;
+            for (int c0 = u0; c0 < u1; c0 += chunk)
                 for (int r0 = 0; r0 < m; r0 += 4) {
                     int xr = Math.min(4, m - r0);
                     for (int r = 0; r < xr; r++) tables(k, p, as, r0 + r, padded, tbl, r * stride);
-                    for (int u = c0; u < Math.min(u1, c0 + unitsPerChunk); u++) {
+                    for (int u = c0; u < Math.min(u1, c0 + chunk); u++) {
                         int o0 = u * unit, on = Math.min(unit, n - o0);
                         if (on <= 0) continue;
                         for (int s = 0; s < p.segments(); s++) {
