@@ -73,6 +73,8 @@ final class FuzzTarget {
             Outcome o = run(s.file(), s.bytes());
             if (o.error() != null) throw new AssertionError(name + ": the valid seed " + s.label() + " does not parse", o.error());
             seedAllocation[i] = o.allocated();
+            Outcome fixed = run(s.file(), fixup.apply(s.bytes()));   // a fix-up must keep a valid file valid
+            if (fixed.error() != null) throw new AssertionError(name + ": the checksum fix-up breaks the valid seed " + s.label(), fixed.error());
         }
     }
 
