@@ -49,8 +49,9 @@ import java.lang.foreign.ValueLayout;
  * group, the 16 subset sums of the group's 4 activations (a table that fills one 512-bit register); a
  * block's 16 code bytes, widened to int lanes, then index that table for 16 outputs at once
  * ({@link TernaryVector}): per 64 weights one code load, two permutes and two adds, no multiply. The
- * decode product (one activation row) streams the first panel once, sequentially per block, so it runs
- * near memory bandwidth on 2 bits per weight. The input gradient uses the same kernel on the second
+ * decode product (one activation row) streams the first panel once, sequentially per block, 2 bits per
+ * weight: at 16384² it measured 8.7–10× faster than the f32 matvec (BENCHMARKS.md), bounded by the
+ * permute rate (about 48 G weights/s per core) rather than by memory. The input gradient uses the same kernel on the second
  * panel, which is why training keeps both (4 bits per weight, still 8× smaller than f32).
  */
 public final class TernaryMatmul {
