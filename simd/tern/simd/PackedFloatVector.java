@@ -25,6 +25,7 @@ final class PackedFloatVector {
     private PackedFloatVector() {}
 
     static void rows(MemorySegment w, boolean f16, int cols, float[] x, float[] y, int r0, int r1) {
+        if (f16) { halfRows(w, cols, x, y, r0, r1); return; }
         int n = F.length(), bulk = cols - cols % (4 * n);
         for (int r = r0; r < r1; r++) {
             long base = (long) r * cols;
@@ -32,15 +33,49 @@ final class PackedFloatVector {
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             int c = 0;
             for (; c < bulk; c += 4 * n) {
-                a0 = load(w, f16, base + c, F).fma(FloatVector.fromArray(F, x, c), a0);
-                a1 = load(w, f16, base + c + n, F).fma(FloatVector.fromArray(F, x, c + n), a1);
-                a2 = load(w, f16, base + c + 2 * n, F).fma(FloatVector.fromArray(F, x, c + 2 * n), a2);
-                a3 = load(w, f16, base + c + 3 * n, F).fma(FloatVector.fromArray(F, x, c + 3 * n), a3);
+                a0 = load(w, false, base + c, F).fma(FloatVector.fromArray(F, x, c), a0);
+                a1 = load(w, false, base + c + n, F).fma(FloatVector.fromArray(F, x, c + n), a1);
+                a2 = load(w, false, base + c + 2 * n, F).fma(FloatVector.fromArray(F, x, c + 2 * n), a2);
+                a3 = load(w, false, base + c + 3 * n, F).fma(FloatVector.fromArray(F, x, c + 3 * n), a3);
             }
             float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-            for (; c < cols; c++) s += PackedFloatMatvec.element(w, f16 ? PackedFloatMatvec.Format.F16 : PackedFloatMatvec.Format.F32, base + c) * x[c];
+            for (; c < cols; c++) s += PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F32, base + c) * x[c];
             y[r] = s;
         }
+    }
+
+    /**
+     * f16 rows read as int lanes of two halves each (no short-to-int lane conversion, which compiles
+     * poorly): the low halves are the even columns, the high halves the odd ones, so x is split into its
+     * even and odd columns once per call and each half-vector multiplies its own.
+     */
+    private static void halfRows(MemorySegment w, int cols, float[] x, float[] y, int r0, int r1) {
+        int n = I.length(), step = 2 * n, bulk = cols - cols % (2 * step);
+        float[] even = new float[bulk / 2], odd = new float[bulk / 2];
+        for (int i = 0; i < bulk / 2; i++) { even[i] = x[2 * i]; odd[i] = x[2 * i + 1]; }
+        for (int r = r0; r < r1; r++) {
+            long base = (long) r * cols;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int c = 0;
+            for (; c < bulk; c += 2 * step) {
+                IntVector v0 = IntVector.fromMemorySegment(I, w, 2 * (base + c), LE);
+                IntVector v1 = IntVector.fromMemorySegment(I, w, 2 * (base + c + step), LE);
+                int h = c / 2;
+                a0 = widen(v0).fma(FloatVector.fromArray(F, even, h), a0);
+                a1 = widen(v0.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, odd, h), a1);
+                a2 = widen(v1).fma(FloatVector.fromArray(F, even, h + n), a2);
+                a3 = widen(v1.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, odd, h + n), a3);
+            }
+            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+            for (; c < cols; c++) s += PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F16, base + c) * x[c];
+            y[r] = s;
+        }
+    }
+
+    /** The f16 in the low 16 bits of each lane as f32 (upper bits ignored). */
+    private static FloatVector widen(IntVector h) {
+        FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(REBIAS);
+        return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     private static FloatVector load(MemorySegment w, boolean f16, long i, VectorSpecies<Float> f) {
