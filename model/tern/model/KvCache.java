@@ -35,6 +35,16 @@ public final class KvCache implements AutoCloseable {
     /** Forgets every position (a new sequence); the memory is reused. */
     public void reset() { length = 0; }
 
+    /**
+     * Forgets the positions from {@code length} on, keeping the prefix before it: the next decode writes
+     * over them (scoring several continuations of one cached context).
+     */
+    public void truncate(int length) {
+        if (length < 0 || length > this.length)
+            throw new IllegalArgumentException("cannot truncate a KV cache of " + this.length + " positions to " + length);
+        this.length = length;
+    }
+
     /** Rows [from, to) of layer {@code layer}'s keys. */
     Tensor keys(int layer, int from, int to) { return keys[layer].slice(from, to); }
 

@@ -176,7 +176,19 @@ public final class LlamaModel implements AutoCloseable {
      * Runs {@code tokens} (one sequence) at positions cache.length() … on a non-recording tape, appending
      * their keys and values to the cache; returns the logits of the last token only [1, vocab].
      */
-    Var decode(Tape tape, int[] tokens, KvCache cache, PreparedWeights w) {
+    public Var decode(Tape tape, int[] tokens, KvCache cache, PreparedWeights w) {
+        return decode(tape, tokens, cache, w, false);
+    }
+
+    /**
+     * As {@link #decode}, but returns the logits of every one of the n tokens [n, vocab], row j the
+     * distribution of the token after tokens[j] (scoring continuations from a cached prefix needs them all).
+     */
+    public Var decodeAll(Tape tape, int[] tokens, KvCache cache, PreparedWeights w) {
+        return decode(tape, tokens, cache, w, true);
+    }
+
+    private Var decode(Tape tape, int[] tokens, KvCache cache, PreparedWeights w, boolean allPositions) {
         if (tape.recording()) throw new IllegalArgumentException("cached decoding runs on a non-recording tape");
         int n = tokens.length, pos = cache.length();
         if (n == 0) throw new IllegalArgumentException("no tokens to decode");
@@ -204,6 +216,7 @@ public final class LlamaModel implements AutoCloseable {
             x = mlp(tape, x, l, pw);
         }
         cache.advance(n);
+        if (allPositions) return head(tape, x);
         Var last = tape.constant(x.value.slice(n - 1, n));
         return head(tape, last);
     }

@@ -8,15 +8,16 @@ import java.util.List;
 /**
  * Every block linear's weight as one forward pass uses it (see {@link Linear#prepare}): quantized and packed
  * once, then applied to every row of the batch. On a tape the tape owns what was allocated (the backward
- * pass of a ternary linear reads the packed weights); a {@link Generator} keeps its own for its lifetime.
+ * pass of a ternary linear reads the packed weights); a {@link Generator} keeps its own for its lifetime, and
+ * so may any caller of {@link LlamaModel#decode} outside this package (e.g. prefix-cached scoring).
  */
-final class PreparedWeights implements AutoCloseable {
+public final class PreparedWeights implements AutoCloseable {
     private final Linear.Prepared[][] perLayer;
 
     private PreparedWeights(Linear.Prepared[][] perLayer) { this.perLayer = perLayer; }
 
     /** Prepared for the model's current precision and weights; the caller closes it. */
-    static PreparedWeights of(LlamaModel model) {
+    public static PreparedWeights of(LlamaModel model) {
         List<LlamaModel.Layer> layers = model.layers();
         Precision p = model.precision();
         Linear.Prepared[][] all = new Linear.Prepared[layers.size()][];
