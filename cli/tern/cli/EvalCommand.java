@@ -3,7 +3,9 @@ package tern.cli;
 import tern.eval.Evaluator;
 import tern.eval.Item;
 import tern.eval.LlamaLm;
+import tern.eval.LogLikelihood;
 import tern.eval.ModelScorer;
+import tern.eval.PrefixCachedScorer;
 import tern.eval.PerplexityResult;
 import tern.eval.Report;
 import tern.eval.RequestEncoder;
@@ -49,6 +51,7 @@ final class EvalCommand {
               --documents D       file: each file is one document; paragraphs: blank-line-separated
                                   paragraphs are separate documents, as tern prepare cuts them  [file]
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
+              --scorer S          task scoring: prefix (a shared context runs once) or batched [prefix]
               --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
 
@@ -69,7 +72,7 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "device", "json"), Set.of());
+                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         List<Task> tasks = List.of();
@@ -111,10 +114,16 @@ final class EvalCommand {
             // never less than one full window.
             int tokens = batchTokens > 0 ? batchTokens : Math.min(4096, (64 << 20) / lm.vocabSize());
             ModelScorer scorer = new ModelScorer(lm, Math.max(tokens, lm.contextLength()));
+            String scorerName = args.string("scorer", "prefix");
+            if (!scorerName.equals("prefix") && !scorerName.equals("batched"))
+                throw new UsageException("--scorer must be prefix or batched, got '" + scorerName + "'");
+            // Tasks' choices share their context: the prefix scorer runs it once; perplexity windows share nothing.
+            LogLikelihood taskScorer = scorerName.equals("prefix")
+                    ? new PrefixCachedScorer(model, Math.max(tokens, lm.contextLength())) : scorer;
             System.err.printf(Locale.ROOT, "model %s: %s; backend %s%n", folder, model.config().describe(), backend.name());
 
             List<TaskResult> results = new ArrayList<>();
-            Evaluator evaluator = new Evaluator(scorer, new RequestEncoder(encoder), lm.contextLength());
+            Evaluator evaluator = new Evaluator(taskScorer, new RequestEncoder(encoder), lm.contextLength());
             for (Task task : tasks) {
                 List<Item> all = itemsByTask.get(task);
                 List<Item> items = all.size() > limit ? all.subList(0, limit) : all;

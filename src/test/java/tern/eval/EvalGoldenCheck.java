@@ -103,6 +103,8 @@ abstract class EvalGoldenCheck {
             }
             // A small batch budget so the 64-token rows come in several batches of mixed lengths.
             List<Score> scores = new ModelScorer(lm, 700).score(requests);
+            // tern eval's default task scorer (each shared context decoded once, KV-cached) must agree too.
+            List<Score> prefixScores = new PrefixCachedScorer(model, 700).score(requests);
             int k = 0;
             for (int i = 0; i < items.size(); i++)
                 for (Object oo : list(map(want.get(i)).get("options"))) {
@@ -111,6 +113,9 @@ abstract class EvalGoldenCheck {
                     String at = items.get(i).where() + " option " + (k - 1);
                     assertEquals(num(o.get("ll")), s.logLikelihood(), LL_TOLERANCE, at);
                     if (num(o.get("margin")) > GREEDY_MARGIN) assertEquals(o.get("greedy"), s.greedy(), at + " greedy");
+                    Score p = prefixScores.get(k - 1);
+                    assertEquals(num(o.get("ll")), p.logLikelihood(), LL_TOLERANCE, at + " (prefix-cached)");
+                    if (num(o.get("margin")) > GREEDY_MARGIN) assertEquals(o.get("greedy"), p.greedy(), at + " greedy (prefix-cached)");
                 }
 
             // The metrics from these scores (the Evaluator's aggregation, without scoring everything twice).
