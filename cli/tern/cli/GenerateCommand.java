@@ -39,15 +39,8 @@ final class GenerateCommand {
                 Set.of("ckpt", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "device"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         String prompt = args.required("prompt");
-        int maxTokens = args.intValue("max-tokens", 100);
-        if (maxTokens < 1) throw new UsageException("--max-tokens must be at least 1, got " + maxTokens);
-        SamplingOptions options;
-        try {
-            options = SamplingOptions.sample((float) args.doubleValue("temperature", 0.8), args.intValue("top-k", 40),
-                    (float) args.doubleValue("top-p", 0.95), args.longValue("seed", 0));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
+        int maxTokens = maxTokens(args);
+        SamplingOptions options = samplingOptions(args);
         if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         Path folder = TrainCheckpoint.modelFolder(dir);
         Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
@@ -67,5 +60,22 @@ final class GenerateCommand {
                     s.newTokens(), s.seconds(), s.tokensPerSecond(), folder, s.promptTokens());
         }
         return 0;
+    }
+
+    /** --max-tokens, at least 1 (shared with the packed-model path). */
+    static int maxTokens(Args args) {
+        int maxTokens = args.intValue("max-tokens", 100);
+        if (maxTokens < 1) throw new UsageException("--max-tokens must be at least 1, got " + maxTokens);
+        return maxTokens;
+    }
+
+    /** --temperature, --top-k, --top-p, --seed as sampling options (shared with the packed-model path). */
+    static SamplingOptions samplingOptions(Args args) {
+        try {
+            return SamplingOptions.sample((float) args.doubleValue("temperature", 0.8), args.intValue("top-k", 40),
+                    (float) args.doubleValue("top-p", 0.95), args.longValue("seed", 0));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
     }
 }

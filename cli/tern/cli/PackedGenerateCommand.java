@@ -28,20 +28,13 @@ final class PackedGenerateCommand {
                 Set.of("model", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "activations"), Set.of());
         Path file = Path.of(args.required("model"));
         String prompt = args.required("prompt");
-        int maxTokens = args.intValue("max-tokens", 100);
-        if (maxTokens < 1) throw new UsageException("--max-tokens must be at least 1, got " + maxTokens);
+        int maxTokens = GenerateCommand.maxTokens(args);
         PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
             case "float" -> PackedMatmul.Activations.FLOAT;
             case "int8" -> PackedMatmul.Activations.INT8;
             default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
         };
-        SamplingOptions options;
-        try {
-            options = SamplingOptions.sample((float) args.doubleValue("temperature", 0.8), args.intValue("top-k", 40),
-                    (float) args.doubleValue("top-p", 0.95), args.longValue("seed", 0));
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage());
-        }
+        SamplingOptions options = GenerateCommand.samplingOptions(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
         try (TernModel m = TernModel.load(file)) {
             m.model().setActivations(activations);
