@@ -51,7 +51,7 @@ final class EvalCommand {
               --documents D       file: each file is one document; paragraphs: blank-line-separated
                                   paragraphs are separate documents, as tern prepare cuts them  [file]
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
-              --scorer S          task scoring: prefix (a shared context runs once) or batched [prefix]
+              --scorer S          task scoring: batched, or prefix (a shared context runs once, KV-cached) [batched]
               --device cpu|cuda   the backend                                             [cpu]
               --json FILE         also write the results as JSON""";
 
@@ -114,7 +114,9 @@ final class EvalCommand {
             // never less than one full window.
             int tokens = batchTokens > 0 ? batchTokens : Math.min(4096, (64 << 20) / lm.vocabSize());
             ModelScorer scorer = new ModelScorer(lm, Math.max(tokens, lm.contextLength()));
-            String scorerName = args.string("scorer", "prefix");
+            // batched is the default: measured faster on the CPU for the demo and 10M models (EXPERIMENTS.md,
+            // Evaluation), where many small cached decodes cost more than the context tokens they save.
+            String scorerName = args.string("scorer", "batched");
             if (!scorerName.equals("prefix") && !scorerName.equals("batched"))
                 throw new UsageException("--scorer must be prefix or batched, got '" + scorerName + "'");
             // Tasks' choices share their context: the prefix scorer runs it once; perplexity windows share nothing.
