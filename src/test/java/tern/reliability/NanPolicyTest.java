@@ -31,7 +31,7 @@ import tern.train.TrainingDiverged;
  * step ({@link Fault}). Each policy is checked against what it promises, bit for bit: a skipped step equals
  * a clean run that drew and dropped that batch; a rollback equals a clean run that dropped the batch at the
  * same step, whether it replays steps from an older checkpoint or not, and falls back past a damaged
- * latest checkpoint. The scalar CPU backend is used: in one JVM it repeats itself exactly.
+ * latest checkpoint. The default CPU backend repeats itself exactly, cold or warm (JitDeterminismTest).
  */
 class NanPolicyTest {
     private static final long STEPS = 10;
@@ -65,7 +65,7 @@ class NanPolicyTest {
     }
 
     private static TrainRun start(Path out) throws IOException {
-        return TrainRun.start(TrainConfig.resolve(settings(out)), CpuBackend.scalar());
+        return TrainRun.start(TrainConfig.resolve(settings(out)), new CpuBackend());
     }
 
     /** Final weights of a clean run that draws and drops one step's batch just before step {@code droppedAt}. */

@@ -27,8 +27,8 @@ final class ReliabilityData {
 
     /**
      * The command line of {@code tern.cli.Main} in a fresh JVM on this test's class path. The scalar element
-     * kernels are forced: the Vector API ones change their last bits when HotSpot compiles them, so a cold
-     * resumed process could not repeat a warm uninterrupted one bit for bit (see ResumeTest).
+     * kernels are forced because these child JVMs live for a few steps each and the scalar path needs no
+     * JIT warm-up; the Vector API kernels resume bit for bit as well (JitDeterminismTest, ResumeTest).
      */
     static List<String> tern(String... args) {
         return tern(List.of(), args);

@@ -26,7 +26,6 @@ import tern.runtime.Granularity;
 import tern.runtime.Parameter;
 import tern.runtime.Tape;
 import tern.simd.CpuBackend;
-import tern.simd.ScalarFloatKernels;
 
 /**
  * Continual QAT: the plan as a function of the step, the forward pass at the switch (λ = 0 is float, λ = 1 is
@@ -41,8 +40,8 @@ class PrecisionSwitchTest {
         data = TrainTestData.shards(GrammarCorpus.generate(5, 60_000), 300, 0.05, tmp.resolve("data"));
     }
 
-    /** The CPU backend on its scalar element kernels: bit-reproducible across a resume (see ResumeTest). */
-    private static Backend backend() { return new CpuBackend(ScalarFloatKernels.INSTANCE); }
+    /** The default CPU backend: bit-reproducible across a resume on either kernel path (see ResumeTest). */
+    private static Backend backend() { return new CpuBackend(); }
 
     private static PrecisionSwitch plan(long at, boolean reset, long phase) {
         return new PrecisionSwitch(LinearPolicy.FLOAT, new LinearPolicy.Ternary(1), at, reset, new PhaseIn(phase), 0, 0);
