@@ -1,5 +1,6 @@
 package tern.cuda;
 
+import tern.model.GoldenModelTest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -99,7 +100,7 @@ class TrainStepCpuGpuTest {
                 Gpu.assertClose(cuda.download(gpuTrainer.optimizer().secondMoment(g)),
                         Gpu.toDouble(cpu.download(cpuTrainer.optimizer().secondMoment(c))), 2e-4, precision + " v." + c.name);
                 float[] after = cpu.download(c.value);
-                GoldenCudaTest.assertWeightsClose(after, cuda.download(g.value), lr, precision + " weights." + c.name);
+                GoldenModelTest.assertWeightsClose(after, cuda.download(g.value), lr, precision + " weights." + c.name);
                 float[] old = weightsBefore.get(i);
                 for (int k = 0; k < old.length; k++) if (old[k] != after[k]) { moved++; break; }
             }

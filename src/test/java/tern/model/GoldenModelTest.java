@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,29 +23,36 @@ import tern.simd.CpuBackend;
  * magnitude: logits 1e-4, loss 1e-4 (of itself), every parameter gradient 1e-3, and the weights after
  * each of three clipped AdamW steps under the Spectra schedule 1e-4, as {@link #eachStepFromTheReferenceWeights}
  * explains. The reference was computed in f32 on a CPU; Tern runs the scalar CPU backend (reproducible).
+ * Other backends run the same checks by overriding {@link #backend()} (tern.cuda.GoldenCudaTest).
  */
-class GoldenModelTest {
-    static final Backend BACKEND = CpuBackend.scalar();
+public class GoldenModelTest {
+    private Backend backend;
 
-    static LlamaModel model(GoldenLoaderTest.Golden g) throws IOException {
+    /** The backend under test; subclasses for other devices override it (and may skip with an assumption). */
+    protected Backend backend() { return CpuBackend.scalar(); }
+
+    @BeforeEach
+    public void openBackend() { backend = backend(); }
+
+    private LlamaModel model(GoldenLoaderTest.Golden g) throws IOException {
         LlamaConfig config = HfConfig.read(Files.readString(GoldenLoaderTest.folder(g.model()).resolve("config.json")), "config.json");
         if (g.model().equals("ternary")) config = config.withPrecision(Precision.of(new LinearPolicy.Ternary(1)));
-        LlamaModel m = new LlamaModel(BACKEND, config);
+        LlamaModel m = new LlamaModel(backend, config);
         assertEquals(g.weights().names().size(), m.parameters().size(), "parameter count");
         for (Parameter p : m.parameters())
             try (Tensor t = g.weights().tensor(p.name, p.value.shape())) {
-                BACKEND.copy(t, p.value);
+                backend.copy(t, p.value);
             }
         return m;
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"float", "ternary"})
-    void logitsAndLoss(String model) throws IOException {
+    public void logitsAndLoss(String model) throws IOException {
         try (GoldenLoaderTest.Golden g = GoldenLoaderTest.load(model); LlamaModel m = model(g);
              Tensor expected = g.outputs().tensor("logits"); Tensor loss = g.outputs().tensor("loss");
-             Tape tape = new Tape(BACKEND, false)) {
-            float[] logits = BACKEND.download(m.logits(tape, g.inputs(), GoldenLoaderTest.BATCH, GoldenLoaderTest.SEQ).value);
+             Tape tape = new Tape(backend, false)) {
+            float[] logits = backend.download(m.logits(tape, g.inputs(), GoldenLoaderTest.BATCH, GoldenLoaderTest.SEQ).value);
             assertClose(expected.toFloatArray(), logits, 1e-4, model + " logits");
             float l = ModelTestSupport.loss(m, g.inputs(), g.targets(), GoldenLoaderTest.BATCH, GoldenLoaderTest.SEQ);
             assertEquals(loss.get(0), l, 1e-4 * loss.get(0), model + " loss");
@@ -53,12 +61,12 @@ class GoldenModelTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"float", "ternary"})
-    void gradients(String model) throws IOException {
+    public void gradients(String model) throws IOException {
         try (GoldenLoaderTest.Golden g = GoldenLoaderTest.load(model); LlamaModel m = model(g)) {
             ModelTestSupport.lossAndGradients(m, g.inputs(), g.targets(), GoldenLoaderTest.BATCH, GoldenLoaderTest.SEQ);
             for (Parameter p : m.parameters())
                 try (Tensor expected = g.outputs().tensor("grad." + p.name)) {
-                    assertClose(expected.toFloatArray(), BACKEND.download(p.grad), 1e-3, model + " grad." + p.name);
+                    assertClose(expected.toFloatArray(), backend.download(p.grad), 1e-3, model + " grad." + p.name);
                 }
         }
     }
@@ -74,15 +82,15 @@ class GoldenModelTest {
      */
     @ParameterizedTest
     @ValueSource(strings = {"float", "ternary"})
-    void eachStepFromTheReferenceWeights(String model) throws IOException {
+    public void eachStepFromTheReferenceWeights(String model) throws IOException {
         try (GoldenLoaderTest.Golden g = GoldenLoaderTest.load(model); LlamaModel m = model(g);
-             AdamW opt = new AdamW(BACKEND, m.parameters(), 0.9f, 0.95f, 1e-8f)) {
+             AdamW opt = new AdamW(backend, m.parameters(), 0.9f, 0.95f, 1e-8f)) {
             for (int s = 0; s < GoldenLoaderTest.STEPS; s++) {
                 if (s > 0) loadWeights(m, g, "step" + s + ".");
                 step(m, opt, g, s, model);
                 for (Parameter p : m.parameters())
                     try (Tensor expected = g.outputs().tensor("step" + (s + 1) + "." + p.name)) {
-                        assertWeightsClose(expected.toFloatArray(), BACKEND.download(p.value), GoldenLoaderTest.SCHEDULE.lr(s),
+                        assertWeightsClose(expected.toFloatArray(), backend.download(p.value), GoldenLoaderTest.SCHEDULE.lr(s),
                                 model + " step" + (s + 1) + "." + p.name);
                     }
             }
@@ -94,9 +102,9 @@ class GoldenModelTest {
      * conditioned: no rounding boundaries). Same tolerances as above, the outlier bound summed over steps.
      */
     @Test
-    void floatModelTrainedFreelyForThreeSteps() throws IOException {
+    public void floatModelTrainedFreelyForThreeSteps() throws IOException {
         try (GoldenLoaderTest.Golden g = GoldenLoaderTest.load("float"); LlamaModel m = model(g);
-             AdamW opt = new AdamW(BACKEND, m.parameters(), 0.9f, 0.95f, 1e-8f)) {
+             AdamW opt = new AdamW(backend, m.parameters(), 0.9f, 0.95f, 1e-8f)) {
             double lrSum = 0;
             for (int s = 0; s < GoldenLoaderTest.STEPS; s++) {
                 step(m, opt, g, s, "float");
@@ -104,13 +112,13 @@ class GoldenModelTest {
             }
             for (Parameter p : m.parameters())
                 try (Tensor expected = g.outputs().tensor("step3." + p.name)) {
-                    assertWeightsClose(expected.toFloatArray(), BACKEND.download(p.value), lrSum, "float free step3." + p.name);
+                    assertWeightsClose(expected.toFloatArray(), backend.download(p.value), lrSum, "float free step3." + p.name);
                 }
         }
     }
 
     /** One training step as the reference script takes it; checks the loss and gradient norm on the way. */
-    private static void step(LlamaModel m, AdamW opt, GoldenLoaderTest.Golden g, int s, String model) {
+    private void step(LlamaModel m, AdamW opt, GoldenLoaderTest.Golden g, int s, String model) {
         opt.zeroGrad();
         float loss = ModelTestSupport.lossAndGradients(m, g.inputs(), g.targets(), GoldenLoaderTest.BATCH, GoldenLoaderTest.SEQ);
         double norm = opt.gradNorm();
@@ -121,10 +129,10 @@ class GoldenModelTest {
         opt.update((float) GoldenLoaderTest.SCHEDULE.lr(s), (float) GoldenLoaderTest.SCHEDULE.weightDecay(s), AdamW.clipScale(norm, 1.0));
     }
 
-    private static void loadWeights(LlamaModel m, GoldenLoaderTest.Golden g, String prefix) {
+    private void loadWeights(LlamaModel m, GoldenLoaderTest.Golden g, String prefix) {
         for (Parameter p : m.parameters())
             try (Tensor t = g.outputs().tensor(prefix + p.name, p.value.shape())) {
-                BACKEND.copy(t, p.value);
+                backend.copy(t, p.value);
             }
     }
 
@@ -137,7 +145,7 @@ class GoldenModelTest {
      * PyTorch 2.11 and 2.13 differ so on single elements (up to 3e-4 of the tensor's largest weight after 3
      * steps); a real error (a wrong schedule value, moment or decay) moves most elements of a tensor.
      */
-    static void assertWeightsClose(float[] expected, float[] actual, double lrBound, String what) {
+    public static void assertWeightsClose(float[] expected, float[] actual, double lrBound, String what) {
         assertEquals(expected.length, actual.length, what + " size");
         double max = 0;
         for (float v : expected) max = Math.max(max, Math.abs(v));
@@ -154,7 +162,7 @@ class GoldenModelTest {
     }
 
     /** Every element within {@code tol} × the golden tensor's largest magnitude. */
-    static void assertClose(float[] expected, float[] actual, double tol, String what) {
+    public static void assertClose(float[] expected, float[] actual, double tol, String what) {
         assertEquals(expected.length, actual.length, what + " size");
         double max = 0;
         for (float v : expected) max = Math.max(max, Math.abs(v));
