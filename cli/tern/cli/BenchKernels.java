@@ -87,11 +87,17 @@ final class BenchKernels {
              Tensor b = random(3, TRAIN_K, TRAIN_N); Tensor y = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_N);
              Tensor dx = Tensor.zeros(DType.F32, TRAIN_M, TRAIN_K);
              TernaryWeights tw = TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f)) {
-            floatMm = median(() -> FloatMatmul.matmul(x, false, b, false, y, false), 3, 9);
-            out.put("float_matmul_gflops_fastest", round(flops / fastest() / 1e9));
-            ternMm = median(() -> TernaryMatmul.forward(x, tw, y, false), 3, 9);
-            out.put("ternary_matmul_gflops_fastest", round(flops / fastest() / 1e9));
-            ternMmT = median(() -> TernaryMatmul.backward(y, tw, dx, false), 3, 9);
+            // The three products take turns, run after run, so that a change in the machine's load falls on all
+            // of them alike; the ratios are medians of the per-turn ratios.
+            double[][] t = interleaved(3, 11, () -> FloatMatmul.matmul(x, false, b, false, y, false),
+                    () -> TernaryMatmul.forward(x, tw, y, false), () -> TernaryMatmul.backward(y, tw, dx, false));
+            floatMm = medianOf(t[0]);
+            ternMm = medianOf(t[1]);
+            ternMmT = medianOf(t[2]);
+            out.put("float_matmul_gflops_fastest", round(flops / Arrays.stream(t[0]).min().orElseThrow() / 1e9));
+            out.put("ternary_matmul_gflops_fastest", round(flops / Arrays.stream(t[1]).min().orElseThrow() / 1e9));
+            out.put("ternary_vs_float_matmul", round(medianOf(ratios(t[0], t[1]))));
+            out.put("ternary_t_vs_float_matmul", round(medianOf(ratios(t[0], t[2]))));
             pack = median(() -> TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f).close(), 1, 5);
         }
         out.put("train_m", TRAIN_M);
@@ -101,7 +107,7 @@ final class BenchKernels {
         out.put("float_matmul_fraction_of_peak", round(flops / floatMm / 1e9 / peak));
         out.put("ternary_matmul_gflops", round(flops / ternMm / 1e9));
         out.put("ternary_matmul_t_gflops", round(flops / ternMmT / 1e9));
-        out.put("ternary_vs_float_matmul", round(floatMm / ternMm));
+        out.put("ternary_vs_float_matmul_of_medians", round(floatMm / ternMm));
         out.put("ternary_pack_ms", round(pack * 1e3));
         log.line("float matmul " + TRAIN_M + "x" + TRAIN_K + " · " + TRAIN_K + "x" + TRAIN_N, "%.1f GFLOP/s (%.0f%% of peak)",
                 flops / floatMm / 1e9, 100 * flops / floatMm / 1e9 / peak);
@@ -152,6 +158,35 @@ final class BenchKernels {
         Arrays.sort(t);
         FASTEST.get()[0] = t[0];
         return t[reps / 2];
+    }
+
+    /**
+     * Seconds of each task over {@code reps} turns after {@code warmup} untimed ones; in every turn each task
+     * runs once, in order. Returns [task][turn].
+     */
+    static double[][] interleaved(int warmup, int reps, Runnable... tasks) {
+        for (int i = 0; i < warmup; i++) for (Runnable r : tasks) r.run();
+        double[][] t = new double[tasks.length][reps];
+        for (int i = 0; i < reps; i++)
+            for (int k = 0; k < tasks.length; k++) {
+                long t0 = System.nanoTime();
+                tasks[k].run();
+                t[k][i] = (System.nanoTime() - t0) / 1e9;
+            }
+        return t;
+    }
+
+    /** base[i] / other[i] for each turn: the speed of {@code other} relative to {@code base} (> 1: faster). */
+    static double[] ratios(double[] base, double[] other) {
+        double[] r = new double[base.length];
+        for (int i = 0; i < r.length; i++) r[i] = base[i] / other[i];
+        return r;
+    }
+
+    static double medianOf(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static double fastest() {
