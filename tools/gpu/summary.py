@@ -46,9 +46,10 @@ for n in names:
           f"{v(ours, f'mm_tflops_kernel_f32_{n}'):10.1f} {tern:11.1f} {tk:11.1f} {v(torch, f'torch_mm_tflops_bf16_{n}'):10.1f} "
           f"{v(torch, f'torch_mm_tflops_f32_{n}'):9.1f}")
 
-shape = "8x1024x8x64"
 print()
-print(f"causal attention {shape} (batch x seq x heads x headDim), ms: ours fwd {v(ours, 'attn_fwd_ms_' + shape):.2f} "
-      f"bwd {v(ours, 'attn_bwd_ms_' + shape):.2f} | torch SDPA f32 fwd {v(torch, 'torch_attn_fwd_ms_f32_' + shape):.2f} "
-      f"bwd {v(torch, 'torch_attn_bwd_ms_f32_' + shape):.2f} | bf16 fwd {v(torch, 'torch_attn_fwd_ms_bf16_' + shape):.2f} "
-      f"bwd {v(torch, 'torch_attn_bwd_ms_bf16_' + shape):.2f}")
+print("causal attention (batch x seq x heads x headDim), ms fwd / bwd")
+for shape in ["8x1024x8x64", "4x2048x8x128"]:
+    print(f"{shape:>14}: ours f32 {v(ours, 'attn_fwd_ms_' + shape):.3f} / {v(ours, 'attn_bwd_ms_' + shape):.3f} | "
+          f"ours bf16 tensor cores {v(ours, 'attn_tc_fwd_ms_' + shape):.3f} / {v(ours, 'attn_tc_bwd_ms_' + shape):.3f} | "
+          f"torch SDPA f32 {v(torch, 'torch_attn_fwd_ms_f32_' + shape):.3f} / {v(torch, 'torch_attn_bwd_ms_f32_' + shape):.3f} | "
+          f"bf16 {v(torch, 'torch_attn_fwd_ms_bf16_' + shape):.3f} / {v(torch, 'torch_attn_bwd_ms_bf16_' + shape):.3f}")

@@ -39,12 +39,22 @@ public final class CudaBackend implements Backend {
         KERNEL
     }
 
+    /** Which kernels compute {@link #attention} and {@link #attentionBackward}. */
+    public enum AttentionPath {
+        /** attention.cu on CUDA cores, f32 throughout (any architecture; relative error ~1e-6). */
+        F32,
+        /** attention_mma.cu on tensor cores, bf16 products with f32 accumulation (sm_80+; error ~2^-8). */
+        BF16
+    }
+
     private static final int THREADS = 256;
 
     private final CudaContext context;
     private final Kernels kernels;
     private final Cublas cublas;          // null when cuBLAS did not load
     private final MatmulPath matmulPath;
+    private final AttentionPath attentionPath;
+    private final TensorCoreAttention tensorCoreAttention;   // null below sm_80
     private final Scratch scratch;
     private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
 
@@ -60,14 +70,24 @@ public final class CudaBackend implements Backend {
 
     /**
      * Device 0, the matmul path of {@code -Dtern.cuda.matmul=cublas|bf16|kernel} (default cuBLAS when it
-     * loads), and a synchronize after every launch when {@code -Dtern.cuda.checkLaunches=true}.
+     * loads), and a synchronize after every launch when {@code -Dtern.cuda.checkLaunches=true}. The attention
+     * path is {@code -Dtern.cuda.attention=f32|bf16}; by default bf16 tensor cores go with the bf16 matmul
+     * path (where the device has them) and f32 with the others.
      */
     public CudaBackend() {
         this(0, pathFromProperty(), Boolean.getBoolean("tern.cuda.checkLaunches"));
     }
 
-    /** {@code matmulPath} null picks cuBLAS when it loads, else the kernel. */
+    /** {@code matmulPath} null picks cuBLAS when it loads, else the kernel; the attention path as {@link #CudaBackend()}. */
     public CudaBackend(int device, MatmulPath matmulPath, boolean checkEachLaunch) {
+        this(device, matmulPath, attentionFromProperty(), checkEachLaunch);
+    }
+
+    /**
+     * {@code attentionPath} null picks bf16 tensor cores with the bf16 matmul path where the device has them,
+     * else f32; {@link AttentionPath#BF16} on a device below sm_80 is refused.
+     */
+    public CudaBackend(int device, MatmulPath matmulPath, AttentionPath attentionPath, boolean checkEachLaunch) {
         if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
         this.context = CudaContext.open(device);
         Kernels k = null;
@@ -87,6 +107,23 @@ public final class CudaBackend implements Backend {
         this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
         this.scratch = new Scratch(context);
         this.weightScratch = new Scratch(context);
+        this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
+        if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
+            close();
+            throw new IllegalStateException("the bf16 tensor-core attention needs sm_80 or later, the device is sm_" + context.arch);
+        }
+        this.attentionPath = attentionPath != null ? attentionPath
+                : this.matmulPath == MatmulPath.CUBLAS_BF16 && tensorCoreAttention != null ? AttentionPath.BF16 : AttentionPath.F32;
+    }
+
+    private static AttentionPath attentionFromProperty() {
+        String p = System.getProperty("tern.cuda.attention", "");
+        return switch (p) {
+            case "" -> null;
+            case "f32" -> AttentionPath.F32;
+            case "bf16" -> AttentionPath.BF16;
+            default -> throw new IllegalArgumentException("-Dtern.cuda.attention=" + p + ": expected f32 or bf16");
+        };
     }
 
     private static MatmulPath pathFromProperty() {
@@ -100,11 +137,16 @@ public final class CudaBackend implements Backend {
         };
     }
 
-    @Override public String name() { return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ")"; }
+    @Override public String name() { return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ", attention " + attentionPath + ")"; }
 
     @Override public Device device() { return Device.CUDA; }
 
     public MatmulPath matmulPath() { return matmulPath; }
+
+    public AttentionPath attentionPath() { return attentionPath; }
+
+    /** Whether this device has the tensor-core attention ({@link AttentionPath#BF16}): sm_80 or later. */
+    public boolean hasTensorCoreAttention() { return tensorCoreAttention != null; }
 
     /** Compute capability as major·10 + minor. */
     public int arch() { return context.arch; }
@@ -112,6 +154,22 @@ public final class CudaBackend implements Backend {
     public String deviceName() { return context.name; }
 
     public int multiprocessors() { return context.multiprocessors; }
+
+    /**
+     * Switches the per-kernel GPU timer on or off (benchmarks); on, each launch also records two CUDA events,
+     * so time profiled work apart from measured work. Switching on clears what was gathered.
+     */
+    public void profile(boolean on) {
+        context.makeCurrent();
+        if (on) kernels.profile.reset();
+        kernels.profile.enable(on);
+    }
+
+    /** GPU time per kernel name gathered while {@link #profile} was on, per {@code steps} (largest first). */
+    public String profileReport(double steps) {
+        context.makeCurrent();
+        return kernels.profile.report(steps);
+    }
 
     /** Waits for all issued work (for timing from the host). */
     public void synchronize() { context.synchronize(); }
@@ -245,14 +303,23 @@ public final class CudaBackend implements Backend {
         }
         switch (matmulPath) {
             case CUBLAS, CUBLAS_BF16 -> {
-                context.makeCurrent();
-                cublas.gemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate,
+                cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate,
                         matmulPath == MatmulPath.CUBLAS_BF16);
             }
             case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
                     KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
                             .i32(m).i32(n).i32(k).i32(transA).i32(transB).i32(accumulate));
         }
+    }
+
+    /** cuBLAS on the current context, timed under its precision and shape when profiling. */
+    private void cublasGemm(long a, boolean transA, long b, boolean transB, long c, int m, int n, int k, boolean accumulate,
+                            boolean bf16) {
+        context.makeCurrent();
+        jcuda.driver.CUevent[] timed = kernels.profile.begin();
+        cublas.gemm(a, transA, b, transB, c, m, n, k, accumulate, bf16);
+        if (timed != null)
+            kernels.profile.end(timed, (bf16 ? "gemm_bf16 " : "gemm ") + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""));
     }
 
     /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
@@ -331,8 +398,7 @@ public final class CudaBackend implements Backend {
                             .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
         } else if (matmulPath != MatmulPath.KERNEL) {
             long wq = unpackToScratch(w);
-            context.makeCurrent();
-            cublas.gemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
+            cublasGemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
             ternaryGemmKernel(x, w, y, accumulate);
@@ -363,8 +429,7 @@ public final class CudaBackend implements Backend {
         }
         if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
             long wq = unpackToScratch(w);
-            context.makeCurrent();
-            cublas.gemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
+            cublasGemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
             ternaryGemmTKernel(dy, w, dx, accumulate);
@@ -571,6 +636,10 @@ public final class CudaBackend implements Backend {
         if (out.size() != q.size() || lse.size() != (long) batch * heads * qLen)
             throw new IllegalArgumentException("attention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
         if (batch == 0 || qLen == 0 || heads == 0) return;
+        if (attentionPath == AttentionPath.BF16) {
+            tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim);
+            return;
+        }
         kernels.launch("attention", "attn_fwd", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
                 KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(out)).ptr(address(lse))
                         .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim))));
@@ -589,6 +658,11 @@ public final class CudaBackend implements Backend {
         if (qLen == 0) {
             fill(dk, 0f);
             fill(dv, 0f);
+            return;
+        }
+        if (attentionPath == AttentionPath.BF16) {
+            tensorCoreAttention.backward(address(dout), address(q), address(k), address(v), address(out), address(lse),
+                    batch, qLen, kvLen, heads, headDim, address(dq), address(dk), address(dv));
             return;
         }
         float scale = (float) (1.0 / Math.sqrt(headDim));

@@ -29,8 +29,8 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  */
 final class Kernels implements AutoCloseable {
     static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention");
-    /** Sources that need sm_80 or later (tensor-core MMA with f16 inputs), loaded only there. */
-    static final List<String> AMPERE_SOURCES = List.of("ternary_mma");
+    /** Sources that need sm_80 or later (tensor-core MMA with f16 or bf16 inputs, cp.async), loaded only there. */
+    static final List<String> AMPERE_SOURCES = List.of("ternary_mma", "attention_mma");
     private static final Pattern INCLUDE = Pattern.compile("(?m)^#include \"([A-Za-z0-9_.]+)\"\\s*$");
 
     private final CudaContext context;
@@ -38,6 +38,8 @@ final class Kernels implements AutoCloseable {
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, KernelFunction> functions = new HashMap<>();
     private final Map<String, Integer> dynamicSharedLimit = new HashMap<>();
+    /** GPU time per kernel while switched on (CudaBackend.profile); also used around cuBLAS calls. */
+    final LaunchProfile profile = new LaunchProfile();
 
     Kernels(CudaContext context, KernelCache cache, boolean checkEachLaunch) {
         this.context = context;
@@ -93,7 +95,9 @@ final class Kernels implements AutoCloseable {
         context.makeCurrent();
         KernelFunction f = function(module, name);
         if (sharedBytes > 48 * 1024) raiseDynamicShared(name, f, sharedBytes);
+        jcuda.driver.CUevent[] timed = profile.begin();
         int rc = DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, args);
+        profile.end(timed, name);
         if (rc != 0) throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, DriverLaunch.describe(rc), null);
         if (checkEachLaunch) {
             try {
@@ -136,6 +140,7 @@ final class Kernels implements AutoCloseable {
     @Override
     public void close() {
         context.makeCurrent();
+        profile.close();
         for (CUmodule m : modules.values()) cuModuleUnload(m);
         modules.clear();
         functions.clear();

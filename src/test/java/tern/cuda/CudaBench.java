@@ -47,16 +47,24 @@ public final class CudaBench {
             }
             return;
         }
-        try (CudaBackend cuda = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, false);
+        boolean attentionOnly = args.length > 2 && args[2].equals("attention");     // the other parts unchanged: skip
+        try (CudaBackend cuda = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, CudaBackend.AttentionPath.F32, false);
              PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
             System.out.println("bench on " + cuda.name());
             CudaBench b = new CudaBench(cuda, w);
             b.record("device", 0, cuda.deviceName() + " sm_" + cuda.arch());
             b.launchOverhead();
-            double copy = b.copyBandwidth();
-            b.ternaryGemv(new int[][] {{3072, 3072}, {9216, 3072}, {3072, 9216}, {16384, 16384}, {1280, 512}}, copy);
-            b.matmuls(tokens);
-            b.attention(8, 1024, 8, 64);
+            if (!attentionOnly) {
+                double copy = b.copyBandwidth();
+                b.ternaryGemv(new int[][] {{3072, 3072}, {9216, 3072}, {3072, 9216}, {16384, 16384}, {1280, 512}}, copy);
+                b.matmuls(tokens);
+            }
+            b.attention(cuda, "", 8, 1024, 8, 64);
+            if (cuda.hasTensorCoreAttention())
+                try (CudaBackend tc = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, CudaBackend.AttentionPath.BF16, false)) {
+                    b.attention(tc, "tc_", 8, 1024, 8, 64);
+                    b.attention(tc, "tc_", 4, 2048, 8, 128);
+                }
         }
     }
 
@@ -145,8 +153,11 @@ public final class CudaBench {
         }
     }
 
-    /** Causal attention forward and forward+backward at one training shape (causal FLOPs: half the square). */
-    private void attention(int batch, int t, int heads, int d) {
+    /**
+     * Causal attention forward and backward at one training shape (causal FLOPs: half the square) on the
+     * backend's attention path; {@code label} tells the paths apart in the records.
+     */
+    private void attention(CudaBackend cuda, String label, int batch, int t, int heads, int d) {
         Random rnd = new Random(9);
         int rows = batch * t, width = heads * d;
         try (Tensor q = cuda.upload(Gpu.random(rnd, rows * width), rows, width); Tensor k = cuda.upload(Gpu.random(rnd, rows * width), rows, width);
@@ -158,8 +169,8 @@ public final class CudaBench {
             double fwd = medianMs(7, 3, i -> cuda.attention(q, k, v, batch, t, t, heads, d, o, lse));
             double bwd = medianMs(7, 3, i -> cuda.attentionBackward(g, q, k, v, o, lse, batch, t, t, heads, d, dq, dk, dv));
             String shape = batch + "x" + t + "x" + heads + "x" + d;
-            record("attn_fwd_ms_" + shape, fwd, String.format(Locale.ROOT, "%.1f TFLOP/s", fwdFlops / (fwd * 1e9)));
-            record("attn_bwd_ms_" + shape, bwd, String.format(Locale.ROOT, "%.1f TFLOP/s", 2.5 * fwdFlops / (bwd * 1e9)));
+            record("attn_" + label + "fwd_ms_" + shape, fwd, String.format(Locale.ROOT, "%.1f TFLOP/s", fwdFlops / (fwd * 1e9)));
+            record("attn_" + label + "bwd_ms_" + shape, bwd, String.format(Locale.ROOT, "%.1f TFLOP/s", 2.5 * fwdFlops / (bwd * 1e9)));
         }
     }
 

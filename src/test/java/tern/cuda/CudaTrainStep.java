@@ -24,8 +24,9 @@ import tern.train.Trainer;
  * CUDA backend, for a preset and precision on random tokens, after a warm-up: the Java side of the
  * training-step comparison with PyTorch eager (tools/gpu/torch_train_step.py). A main for the GPU machine:
  * <pre>
- *   bash .gpu/run.sh -cp CP tern.cuda.CudaTrainStep OUT.csv PRESET PRECISION BATCH SEQ [STEPS [WARMUP]]
+ *   bash .gpu/run.sh -cp CP tern.cuda.CudaTrainStep OUT.csv PRESET PRECISION BATCH SEQ [STEPS [WARMUP [PROFILED]]]
  * </pre>
+ * PROFILED more steps after the timed ones print the GPU time per kernel ({@link CudaBackend#profile}).
  */
 public final class CudaTrainStep {
     private CudaTrainStep() {}
@@ -36,6 +37,7 @@ public final class CudaTrainStep {
         int batch = Integer.parseInt(args[3]), seq = Integer.parseInt(args[4]);
         int steps = args.length > 5 ? Integer.parseInt(args[5]) : 10;
         int warmup = args.length > 6 ? Integer.parseInt(args[6]) : 3;
+        int profiled = args.length > 7 ? Integer.parseInt(args[7]) : 0;
         Path dir = Files.createTempDirectory("tern-cuda-train");
         try (CudaBackend cuda = new CudaBackend()) {
             int vocab = LlamaConfig.preset(preset).vocabSize();
@@ -47,7 +49,7 @@ public final class CudaTrainStep {
             Map<String, Object> settings = new HashMap<>();
             settings.put("preset", preset);
             settings.put("precision", precision);
-            settings.put("steps", (long) steps + warmup);
+            settings.put("steps", (long) steps + warmup + profiled);
             settings.put("accum", 1);
             settings.put("batch", batch);
             settings.put("seq", seq);
@@ -62,11 +64,19 @@ public final class CudaTrainStep {
                 t.run(warmup + steps, null, null, null, null);
                 cuda.synchronize();
                 double perStep = (System.nanoTime() - t0) / 1e9 / steps;
-                String line = String.format(Locale.ROOT, "train_ms_%s_%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s on %s",
-                        preset, precision, perStep * 1e3, batch, seq, model.config().parameterCount() / 1e6,
+                String mode = cuda.matmulPath() == CudaBackend.MatmulPath.CUBLAS_BF16 ? "bf16" : "fp32";
+                String line = String.format(Locale.ROOT, "train_ms_%s_%s_%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s on %s",
+                        preset, precision, mode, perStep * 1e3, batch, seq, model.config().parameterCount() / 1e6,
                         c.tokensPerStep() / perStep, cuda.name());
                 System.out.println(line);
                 Files.writeString(out, line + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                if (profiled > 0) {           // after the timed steps: events around each launch cost host time
+                    cuda.profile(true);
+                    t.run(warmup + steps + profiled, null, null, null, null);
+                    cuda.profile(false);
+                    System.out.println("GPU time per kernel, " + line.substring(0, line.indexOf(',')) + ", over " + profiled + " steps:");
+                    System.out.print(cuda.profileReport(profiled));
+                }
             }
         } finally {
             try (var files = Files.walk(dir)) {

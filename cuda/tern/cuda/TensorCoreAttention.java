@@ -1,0 +1,94 @@
+package tern.cuda;
+
+/**
+ * Launches the tensor-core causal attention of {@code attention_mma.cu} (sm_80+, bf16 products with f32
+ * accumulation): q, k, v (and dout) are first copied to bf16 [batch, heads, len, DP] in scratch (DP the
+ * head dimension rounded up to 64 or 128), which the kernels stream through shared memory with cp.async.
+ * Arguments are device addresses already checked by {@link CudaBackend}; outputs are f32 in the caller's
+ * layout.
+ */
+final class TensorCoreAttention {
+    private static final String MODULE = "attention_mma";
+    private static final int THREADS = 128;      // 4 warps of 16 rows each
+    private static final int ROWS = 64;          // rows per block
+    private static final int ALIGN = 256;        // scratch carving: cp.async reads 16-byte pieces
+
+    private final Kernels kernels;
+    private final Scratch scratch;
+
+    TensorCoreAttention(Kernels kernels, Scratch scratch) {
+        this.kernels = kernels;
+        this.scratch = scratch;
+    }
+
+    static boolean supports(Kernels kernels) {
+        return kernels.has(MODULE);
+    }
+
+    /** The padded head dimension the kernels are compiled for: 64 or 128. */
+    private static int padded(int headDim) {
+        return headDim <= 64 ? 64 : 128;
+    }
+
+    private static long bf16Bytes(int batch, int heads, int len, int dp) {
+        long b = 2L * batch * heads * len * dp;
+        return (b + ALIGN - 1) / ALIGN * ALIGN;
+    }
+
+    private void toBf16(long src, long dst, int batch, int len, int heads, int headDim, int dp) {
+        long pairs = (long) batch * heads * len * dp / 2;
+        kernels.launch(MODULE, "attn_to_bf16", kernels.gridFor(pairs, 256), 256,
+                KernelArgs.of().ptr(src).ptr(dst).i32(batch).i32(len).i32(heads).i32(headDim).i32(dp));
+    }
+
+    /** Dynamic shared memory of each kernel: bf16 tiles of row stride DP + 8 (and the dk/dv kernel's row terms). */
+    private static int forwardShared(int dp) { return (ROWS + 4 * 64) * (dp + 8) * 2; }
+
+    private static int dqShared(int dp) { return (2 * ROWS + 4 * 64) * (dp + 8) * 2; }
+
+    private static int dkdvQueries(int dp) { return dp == 64 ? 64 : 32; }
+
+    private static int dkdvShared(int dp) {
+        int qt = dkdvQueries(dp);
+        return (2 * ROWS + 4 * qt) * (dp + 8) * 2 + 4 * qt * 4;
+    }
+
+    void forward(long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads, int headDim) {
+        int dp = padded(headDim);
+        long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
+        long qb = scratch.reserve(qBytes + 2 * kvBytes), kb = qb + qBytes, vb = kb + kvBytes;
+        toBf16(q, qb, batch, qLen, heads, headDim, dp);
+        toBf16(k, kb, batch, kvLen, heads, headDim, dp);
+        toBf16(v, vb, batch, kvLen, heads, headDim, dp);
+        float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
+        kernels.launch(MODULE, "attn_fwd_tc" + dp, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, forwardShared(dp),
+                KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(out).ptr(lse)
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scaleLog2));
+    }
+
+    void backward(long dout, long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads,
+                  int headDim, long dq, long dk, long dv) {
+        int dp = padded(headDim);
+        long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
+        long rows = (long) batch * heads * qLen;
+        long qb = scratch.reserve(2 * qBytes + 2 * kvBytes + 4 * rows);
+        long gb = qb + qBytes, kb = gb + qBytes, vb = kb + kvBytes, delta = vb + kvBytes;
+        toBf16(q, qb, batch, qLen, heads, headDim, dp);
+        toBf16(dout, gb, batch, qLen, heads, headDim, dp);
+        toBf16(k, kb, batch, kvLen, heads, headDim, dp);
+        toBf16(v, vb, batch, kvLen, heads, headDim, dp);
+        kernels.launch(MODULE, "attn_delta_bf16", (int) ceilDiv(rows, 256 / 32), 256,
+                KernelArgs.of().ptr(gb).ptr(out).ptr(delta).i32(qLen).i32(heads).i32(headDim).i32(dp).i64(rows));
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        kernels.launch(MODULE, "attn_bwd_dq_tc" + dp, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, dqShared(dp),
+                KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dq)
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+        kernels.launch(MODULE, "attn_bwd_dkdv_tc" + dp, ceilDiv(kvLen, ROWS), batch * heads, 1, THREADS, dkdvShared(dp),
+                KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dk).ptr(dv)
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+    }
+
+    private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+
+    private static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+}
