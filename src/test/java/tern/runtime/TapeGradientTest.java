@@ -17,9 +17,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * straight-through rule. The scalar checked is L = Σ out ⊙ R for a fixed random R, so ∂L/∂out = R.
  *
  * <p>Tolerance: the forward runs in f32, so a central difference with step h has rounding error about
- * 1e-7·|L|/h plus truncation O(h²). With h = 1e-2 (on values of order 0.1–1) both stay below ~1e-4 of the
- * derivative's scale; we require |fd − analytic| ≤ 2e-3·scale + 2e-4, where scale is the largest
- * magnitude of either estimate over the checked coordinates.
+ * 2⁻²⁴·Σ|out ⊙ R|/h plus truncation O(h²). With h = 1e-2 we require |fd − analytic| ≤ 2e-3·scale + 8·2⁻²⁴·Σ|out ⊙ R|/h
+ * + ½|D(2h) − D(h)|,
+ * scale the larger magnitude of the two at that coordinate; {@link #checkCoordinates} says why, and which
+ * coordinates differences cannot check.
  */
 class TapeGradientTest {
     private static final Backend CPU = new CpuBackend();
@@ -117,25 +118,62 @@ class TapeGradientTest {
             tape.backward(g.forward().apply(tape, xin), r);
             dx = xin.grad().toFloatArray();
         }
-        checkCoordinates("input", g.input(), dx, g, r, rnd);
-        for (Parameter p : g.params()) checkCoordinates(p.name, p.value, p.grad.toFloatArray(), g, r, rnd);
+        int[] tally = new int[2];   // coordinates checked, coordinates the differences could not resolve
+        double noise = 8 * 0x1p-24 * lossMagnitude(g, r) / H;
+        checkCoordinates("input", g.input(), dx, g, r, rnd, noise, tally);
+        for (Parameter p : g.params()) checkCoordinates(p.name, p.value, p.grad.toFloatArray(), g, r, rnd, noise, tally);
+        assertTrue(tally[1] * 2 <= tally[0], () -> tally[1] + " of " + tally[0] + " coordinates unresolvable by finite differences");
     }
 
-    /** Central differences of L at a few random coordinates of {@code t} against the analytic gradient. */
-    private static void checkCoordinates(String name, Tensor t, float[] analytic, Graph g, Tensor r, Random rnd) {
+    /**
+     * Central differences of L at a few random coordinates of {@code t} against the analytic gradient. D(h) carries
+     * two errors. Rounding: each f32 output carries a few ulps, so L = Σ out ⊙ R is off by a few 2⁻²⁴·Σ|out ⊙ R|
+     * and D(h) by that over 2h; {@code noise} allows 8·2⁻²⁴·Σ|out ⊙ R|/h (observed: ~3e-4 at h = 1e-2 for
+     * Σ|out ⊙ R| ≈ 20, a quarter of the allowance). Truncation c·h², large where L bends sharply within h (a SiLU or RMSNorm input near its bend: one such
+     * coordinate gave D = 0.0728, 0.0384, 0.0288, 0.0272 at h = 0.1, 0.05, 0.02, 0.01 against an analytic
+     * 0.0269). Doubling h quadruples the truncation and halves the rounding, so (D(2h) − D(h))/3 estimates D(h)'s
+     * truncation error; half of |D(2h) − D(h)| is added to the allowed error. Where the two steps disagree by more
+     * than a tenth of the slope (RMSNorm of one or two features that all sit within h of zero, where L jumps),
+     * differences cannot resolve the slope at all: such a coordinate is counted, not checked, and {@link #check}
+     * requires half of all coordinates to be checkable (one-feature blocks, where RMSNorm makes L nearly a step
+     * function of the input, lose up to a third). A wrong gradient (off by a factor, a sign, a
+     * missing term) still fails wherever L is smooth, since the differences do not depend on it.
+     */
+    private static void checkCoordinates(String name, Tensor t, float[] analytic, Graph g, Tensor r, Random rnd, double noise,
+                                         int[] tally) {
         int checks = Math.min(6, (int) t.size());
         for (int c = 0; c < checks; c++) {
             int i = rnd.nextInt((int) t.size());
-            float saved = t.get(i);
-            t.set(i, saved + H);
-            double plus = loss(g, r);
-            t.set(i, saved - H);
-            double minus = loss(g, r);
-            t.set(i, saved);
-            double fd = (plus - minus) / (2 * H);
+            double fd = centralDifference(t, i, H, g, r), wide = centralDifference(t, i, 2 * H, g, r);
             double scale = Math.max(Math.abs(fd), Math.abs(analytic[i]));
-            assertTrue(Math.abs(fd - analytic[i]) <= 2e-3 * scale + 2e-4,
-                    () -> name + "[" + i + "]: analytic " + analytic[i] + " vs finite difference " + fd);
+            tally[0]++;
+            if (Math.abs(wide - fd) > 0.1 * Math.max(Math.abs(fd), 1e-2) + 2 * noise) {
+                tally[1]++;
+                continue;
+            }
+            assertTrue(Math.abs(fd - analytic[i]) <= 2e-3 * scale + noise + 0.5 * Math.abs(wide - fd),
+                    () -> name + "[" + i + "]: analytic " + analytic[i] + " vs finite difference " + fd + " (2h: " + wide + ")");
+        }
+    }
+
+    private static double centralDifference(Tensor t, int i, float h, Graph g, Tensor r) {
+        float saved = t.get(i);
+        t.set(i, saved + h);
+        double plus = loss(g, r);
+        t.set(i, saved - h);
+        double minus = loss(g, r);
+        t.set(i, saved);
+        return (plus - minus) / (2.0 * h);
+    }
+
+    /** Σ |out ⊙ R| at the unperturbed point: the size of the terms whose f32 rounding L carries. */
+    private static double lossMagnitude(Graph g, Tensor r) {
+        try (Tape tape = new Tape(CPU, false)) {
+            float[] out = g.forward().apply(tape, tape.constant(g.input())).value.toFloatArray();
+            float[] w = r.toFloatArray();
+            double l = 0;
+            for (int i = 0; i < out.length; i++) l += Math.abs((double) out[i] * w[i]);
+            return l;
         }
     }
 
