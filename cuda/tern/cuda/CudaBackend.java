@@ -50,6 +50,7 @@ public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
 
     private final CudaContext context;
+    private final DevicePool pool;        // tensors' device memory, reused by size
     private final Kernels kernels;
     private final Cublas cublas;          // null when cuBLAS did not load
     private final MatmulPath matmulPath;
@@ -57,6 +58,7 @@ public final class CudaBackend implements Backend {
     private final TensorCoreAttention tensorCoreAttention;   // null below sm_80
     private final Scratch scratch;
     private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
+    private final RopeTables ropeTables;
 
     /** True when a CUDA device can be used here; never throws. */
     public static boolean isAvailable() {
@@ -104,6 +106,8 @@ public final class CudaBackend implements Backend {
         }
         this.kernels = k;
         this.cublas = b;
+        this.pool = new DevicePool(context);
+        this.ropeTables = new RopeTables(k, floats -> allocate(DType.F32, Math.toIntExact(floats)));
         this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
         this.scratch = new Scratch(context);
         this.weightScratch = new Scratch(context);
@@ -178,8 +182,12 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor zeros(DType dtype, int... shape) {
+        long t0 = System.nanoTime();
         Tensor t = allocate(dtype, shape);
+        long t1 = System.nanoTime();
         context.zero(pointer(t), t.byteSize());
+        kernels.profile.host("zeros: allocate", t1 - t0);
+        kernels.profile.host("zeros: memset", System.nanoTime() - t1);
         return t;
     }
 
@@ -189,7 +197,7 @@ public final class CudaBackend implements Backend {
             if (d < 0) throw new IllegalArgumentException("negative dimension in " + java.util.Arrays.toString(shape));
             count *= d;
         }
-        return Tensor.wrap(new DeviceStorage(context, dtype.bytesFor(count)), 0, dtype, true, shape);
+        return Tensor.wrap(new DeviceStorage(pool, dtype.bytesFor(count)), 0, dtype, true, shape);
     }
 
     @Override
@@ -208,7 +216,9 @@ public final class CudaBackend implements Backend {
         requireF32(t, "download");
         if (t.size() > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(t.describe() + " is too large for an array");
         float[] out = new float[(int) t.size()];
+        long t0 = System.nanoTime();
         context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        kernels.profile.host("download (waits for the GPU)", System.nanoTime() - t0);
         return out;
     }
 
@@ -317,7 +327,9 @@ public final class CudaBackend implements Backend {
                             boolean bf16) {
         context.makeCurrent();
         jcuda.driver.CUevent[] timed = kernels.profile.begin();
+        long t0 = timed == null ? 0 : System.nanoTime();
         cublas.gemm(a, transA, b, transB, c, m, n, k, accumulate, bf16);
+        if (timed != null) kernels.profile.host("cublas call", System.nanoTime() - t0);
         if (timed != null)
             kernels.profile.end(timed, (bf16 ? "gemm_bf16 " : "gemm ") + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""));
     }
@@ -341,7 +353,7 @@ public final class CudaBackend implements Backend {
         float[] gammas = absmeanScales(w, shards, axis, eps);
         int kc = TernaryLayout.kcCount(cols);
         long packedBytes = TernaryLayout.packedBytes(rows, cols);
-        DeviceStorage storage = new DeviceStorage(context, packedBytes + 4L * shards);
+        DeviceStorage storage = new DeviceStorage(pool, packedBytes + 4L * shards);
         Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, TernaryLayout.paddedRows(rows), kc * 32);
         context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(gammas), 4L * shards);
         long words = packedBytes / 4;
@@ -620,10 +632,13 @@ public final class CudaBackend implements Backend {
         if (headDim % 2 != 0 || x.cols() != heads * headDim || out.size() != x.size() || seq <= 0)
             throw new IllegalArgumentException("rope: x " + x.describe() + " is not [rows, " + heads + "·" + headDim
                     + "] with an even head dimension (seq " + seq + ", out " + out.describe() + ")");
+        if (posOffset < 0) throw new IllegalArgumentException("rope: negative position offset " + posOffset);
         long n = (long) x.rows() * heads * (headDim / 2);
+        if (n == 0) return;
+        Tensor table = ropeTables.covering(headDim, theta, posOffset + Math.min(seq, x.rows()));
         kernels.launch("layers", "rope_f32", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).ptr(address(out)).i32(x.rows()).i32(seq).i32(heads).i32(headDim)
-                        .f32(theta).i32(posOffset).f32(inverse ? -1f : 1f));
+                KernelArgs.of().ptr(address(x)).ptr(address(out)).ptr(address(table)).i32(x.rows()).i32(seq).i32(heads)
+                        .i32(headDim).i32(posOffset).f32(inverse ? -1f : 1f));
     }
 
     /** Largest head dimension the attention kernels hold in registers and shared memory. */
@@ -732,7 +747,9 @@ public final class CudaBackend implements Backend {
                 KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
                         .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
         float[] losses = new float[n];
+        long t0 = System.nanoTime();
         scratch.toHost(Pointer.to(losses), 4L * n, 4L * n);
+        kernels.profile.host("cross-entropy read (waits)", System.nanoTime() - t0);
         double sum = 0;
         for (float l : losses) sum += l;
         return count == 0 ? 0f : (float) (sum / count);
@@ -759,9 +776,7 @@ public final class CudaBackend implements Backend {
         if (grads.size() != t || ms.size() != t || vs.size() != t)
             throw new IllegalArgumentException("adamwAll: lists of " + t + ", " + grads.size() + ", " + ms.size() + ", " + vs.size() + " tensors");
         if (t == 0) return;
-        if (t > 65535) throw new IllegalArgumentException("adamwAll: at most 65535 tensors per launch, got " + t);
         long[] table = new long[5 * t];
-        long largest = 0;
         for (int i = 0; i < t; i++) {
             sameSize("adamwAll #" + i, params.get(i), grads.get(i), ms.get(i), vs.get(i));
             table[i] = address(params.get(i));
@@ -769,15 +784,65 @@ public final class CudaBackend implements Backend {
             table[2 * t + i] = address(ms.get(i));
             table[3 * t + i] = address(vs.get(i));
             table[4 * t + i] = params.get(i).size();
-            largest = Math.max(largest, params.get(i).size());
         }
-        long base = scratch.reserve(8L * table.length);
-        scratch.toDevice(Pointer.to(table), 0, 8L * table.length);
+        long base = uploadChunkTable(table, t, 0);
         float[] k = adamConstants(p);
-        int gridX = (int) Math.max(1, Math.min(ceilDiv(largest, THREADS), Math.max(1, context.multiprocessors * 8L / t)));
-        kernels.launch("elementwise", "adamw_multi_f32", gridX, t, 1, THREADS, 0,
+        kernels.launch("elementwise", "adamw_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
                 KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .ptr(base + 40L * t).i32(t)
                         .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
+    }
+
+    /** Elements per block of the multi-tensor kernels (CHUNK in elementwise.cu). */
+    private static final int MULTI_CHUNK = 4096;
+
+    /**
+     * Copies {@code table} (whose last t entries are the tensors' sizes) to scratch at {@code offset}, followed
+     * by the t + 1 first-block indices the multi-tensor kernels search; returns the table's device address.
+     */
+    private long uploadChunkTable(long[] table, int t, long offset) {
+        long[] all = java.util.Arrays.copyOf(table, table.length + t + 1);
+        long blocks = 0;
+        for (int i = 0; i < t; i++) {
+            all[table.length + i] = blocks;
+            blocks += ceilDiv(table[table.length - t + i], MULTI_CHUNK);
+        }
+        all[table.length + t] = blocks;
+        if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("multi-tensor launch of " + blocks + " blocks");
+        long base = scratch.reserve(offset + 8L * all.length) + offset;
+        scratch.toDevice(Pointer.to(all), offset, 8L * all.length);
+        return base;
+    }
+
+    private static int chunkBlocks(long[] table, int t) {
+        long blocks = 0;
+        for (int i = 0; i < t; i++) blocks += ceilDiv(table[table.length - t + i], MULTI_CHUNK);
+        return (int) blocks;
+    }
+
+    /** Σ x² of every tensor in one launch and one read back; the per-tensor sums are added here in list order. */
+    @Override
+    public double sumOfSquaresAll(List<Tensor> xs) {
+        int t = xs.size();
+        if (t == 0) return 0;
+        long[] table = new long[2 * t];
+        for (int i = 0; i < t; i++) {
+            requireF32(xs.get(i), "sumOfSquaresAll");
+            table[i] = address(xs.get(i));
+            table[t + i] = xs.get(i).size();
+        }
+        scratch.reserve(8L * t + 8L * (3L * t + 1));        // all at once: growing would drop the zeroed sums
+        long sums = scratch.zeroed(8L * t);                  // the table follows the per-tensor sums
+        long base = uploadChunkTable(table, t, 8L * t);
+        kernels.launch("elementwise", "sumsq_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t).ptr(sums));
+        double[] result = new double[t];
+        long t0 = System.nanoTime();
+        scratch.toHost(Pointer.to(result), 0, 8L * t);
+        kernels.profile.host("grad-norm read (waits)", System.nanoTime() - t0);
+        double sum = 0;
+        for (double r : result) sum += r;
+        return sum;
     }
 
     /** {decay = 1 − lr·wd, stepSize = lr / (1 − β1^t), sqrt(1 − β2^t)}, from double as torch does. */
@@ -795,6 +860,10 @@ public final class CudaBackend implements Backend {
         if (!(s instanceof DeviceStorage d))
             throw new IllegalArgumentException("tensor " + t.describe() + " is not on the CUDA device");
         return d;
+    }
+
+    static long addressOf(Tensor t) {
+        return address(t);
     }
 
     private static long address(Tensor t) {
@@ -846,9 +915,11 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         if (cublas != null) cublas.close();
+        ropeTables.close();
         scratch.close();
         weightScratch.close();
         kernels.close();
+        pool.releaseIdle();
         context.close();
     }
 }

@@ -3,17 +3,17 @@ package tern.cuda;
 import tern.runtime.Device;
 import tern.runtime.Storage;
 
-/** Device memory behind CUDA tensors: one allocation, freed once by {@link #close()}. */
+/** Device memory behind CUDA tensors: one block of the backend's {@link DevicePool}, returned once by {@link #close()}. */
 final class DeviceStorage implements Storage {
-    private final CudaContext context;
+    private final DevicePool pool;
     private final DevicePointer pointer;
     private final long bytes;
     private boolean freed;
 
-    DeviceStorage(CudaContext context, long bytes) {
-        this.context = context;
+    DeviceStorage(DevicePool pool, long bytes) {
+        this.pool = pool;
         this.bytes = bytes;
-        this.pointer = context.allocate(Math.max(bytes, 4));   // a zero-byte tensor still needs a valid address
+        this.pointer = pool.take(Math.max(bytes, 4));   // a zero-byte tensor still needs a valid address
     }
 
     DevicePointer pointer() {
@@ -31,6 +31,6 @@ final class DeviceStorage implements Storage {
     public synchronized void close() {
         if (freed) return;
         freed = true;
-        context.free(pointer);
+        pool.give(pointer, Math.max(bytes, 4));
     }
 }

@@ -96,7 +96,9 @@ final class Kernels implements AutoCloseable {
         KernelFunction f = function(module, name);
         if (sharedBytes > 48 * 1024) raiseDynamicShared(name, f, sharedBytes);
         jcuda.driver.CUevent[] timed = profile.begin();
+        long t0 = timed == null ? 0 : System.nanoTime();
         int rc = DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, args);
+        if (timed != null) profile.host("kernel launch", System.nanoTime() - t0);
         profile.end(timed, name);
         if (rc != 0) throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, DriverLaunch.describe(rc), null);
         if (checkEachLaunch) {

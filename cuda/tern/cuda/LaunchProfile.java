@@ -25,6 +25,7 @@ final class LaunchProfile {
     private final List<CUevent[]> pool = new ArrayList<>();
     private final List<String> pending = new ArrayList<>();
     private final Map<String, double[]> totals = new HashMap<>();   // name → {ms, launches}
+    private final Map<String, double[]> host = new HashMap<>();     // what the host did → {ms, calls}
     private boolean on;
 
     void enable(boolean enabled) {
@@ -56,6 +57,14 @@ final class LaunchProfile {
         pending.add(name);
     }
 
+    /** Host time of one call of kind {@code what} (launching, allocating, reading back), when on. */
+    void host(String what, long nanos) {
+        if (!on) return;
+        double[] t = host.computeIfAbsent(what, n -> new double[2]);
+        t[0] += nanos / 1e6;
+        t[1]++;
+    }
+
     private void drain() {
         for (int i = 0; i < pending.size(); i++) {
             CUevent[] pair = pool.get(i);
@@ -80,12 +89,19 @@ final class LaunchProfile {
                     t[1] / perSteps, 1e3 * t[0] / t[1], 100 * t[0] / all));
         });
         out.append(String.format(Locale.ROOT, "%-28s %10.3f%n", "sum of GPU time", all / perSteps));
+        out.append(String.format(Locale.ROOT, "%-28s %10s %9s %10s%n", "host", "ms/step", "calls", "us/call"));
+        host.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).forEach(e -> {
+            double[] t = e.getValue();
+            out.append(String.format(Locale.ROOT, "%-28s %10.3f %9.0f %10.1f%n", e.getKey(), t[0] / perSteps, t[1] / perSteps,
+                    1e3 * t[0] / t[1]));
+        });
         return out.toString();
     }
 
     void reset() {
         drain();
         totals.clear();
+        host.clear();
     }
 
     void close() {

@@ -36,9 +36,10 @@ final class TensorCoreAttention {
     }
 
     private void toBf16(long src, long dst, int batch, int len, int heads, int headDim, int dp) {
-        long pairs = (long) batch * heads * len * dp / 2;
-        kernels.launch(MODULE, "attn_to_bf16", kernels.gridFor(pairs, 256), 256,
-                KernelArgs.of().ptr(src).ptr(dst).i32(batch).i32(len).i32(heads).i32(headDim).i32(dp));
+        long pairs = (long) len * dp / 2;                    // per head
+        if (pairs > Integer.MAX_VALUE) throw new IllegalArgumentException("attention: sequence of " + len + " is too long");
+        kernels.launch(MODULE, "attn_to_bf16", (int) ceilDiv(pairs, 256), batch * heads, 1, 256, 0,
+                KernelArgs.of().ptr(src).ptr(dst).i32(len).i32(heads).i32(headDim).i32(dp));
     }
 
     /** Dynamic shared memory of each kernel: bf16 tiles of row stride DP + 8 (and the dk/dv kernel's row terms). */

@@ -155,19 +155,15 @@ __device__ __forceinline__ void store_rows(float* dst, const float (*acc)[4], fl
 }
 
 // f32 [batch * len, heads * D] → bf16 [batch, heads, len, DP], zeros for d >= D; one thread per pair.
-extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int batch, int len, int heads, int D, int DP) {
-    const int pairs = DP / 2;
-    const long total = (long)batch * heads * len * pairs;
-    for (long e = (long)blockIdx.x * blockDim.x + threadIdx.x; e < total; e += (long)gridDim.x * blockDim.x) {
-        int p = (int)(e % pairs);
-        long r = e / pairs;                               // (b, h, t) flattened
-        int t = (int)(r % len);
-        long bh = r / len;
-        int h = (int)(bh % heads), b = (int)(bh / heads);
-        const float* src = x + ((long)b * len + t) * heads * D + (long)h * D;
-        int d = 2 * p;
-        out[e] = pack_bf16(d < D ? src[d] : 0.0f, d + 1 < D ? src[d + 1] : 0.0f);
-    }
+// Grid: x over len · DP/2 pairs of one head, y = b * heads + h (32-bit index math: DP/2 is 32 or 64).
+extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int len, int heads, int D, int DP) {
+    const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int shift = DP == 64 ? 5 : 6, pairs = DP >> 1;
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len * pairs) return;
+    const int t = e >> shift, d = 2 * (e & (pairs - 1));
+    const float* src = x + ((long)b * len + t) * heads * D + (long)h * D;
+    out[(long)bh * len * pairs + e] = pack_bf16(d < D ? src[d] : 0.0f, d + 1 < D ? src[d + 1] : 0.0f);
 }
 
 // delta[b, h, i] = Σ_d bf16(dout) · out, the softmax backward's row term, from the same rounded dout that

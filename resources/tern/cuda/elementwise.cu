@@ -86,16 +86,31 @@ extern "C" __global__ void adamw_f32(float* p, const float* grad, float* m, floa
     }
 }
 
-// The same step over many tensors in one launch: a table of (param, grad, m, v) pointers and sizes;
-// blockIdx.y picks the tensor, the grid-stride loop runs over its elements.
+// Many tensors in one launch: the table holds each tensor's pointers and size, and starts[t] is the first
+// block of tensor t (each block takes CHUNK consecutive elements of one tensor; starts has tensors + 1
+// entries, the last the grid size). A block finds its tensor by binary search, so large and small tensors
+// get blocks in proportion to their sizes (one block row per tensor starved the 25.7M-element embedding).
+#define CHUNK 4096
+
+__device__ __forceinline__ int tensor_of_block(const long* starts, int tensors, long block) {
+    int lo = 0, hi = tensors - 1;                       // the last t with starts[t] <= block: never an empty tensor
+    while (lo < hi) {
+        int mid = (lo + hi + 1) >> 1;
+        if (starts[mid] <= block) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
 extern "C" __global__ void adamw_multi_f32(float* const* params, const float* const* grads,
                                            float* const* ms, float* const* vs, const long* sizes,
+                                           const long* starts, int tensors,
                                            float b1, float b2, float eps, float decay, float stepSize,
                                            float sqrtBc2, float gradScale) {
-    int t = blockIdx.y;
+    int t = tensor_of_block(starts, tensors, blockIdx.x);
     float* p = params[t]; const float* gr = grads[t]; float* m = ms[t]; float* v = vs[t];
-    long n = sizes[t];
-    GRID_STRIDE(i, n) {
+    long first = (blockIdx.x - starts[t]) * (long)CHUNK;
+    long end = min(sizes[t], first + CHUNK);
+    for (long i = first + threadIdx.x; i < end; i += blockDim.x) {
         float g = gr[i] * gradScale;
         float mi = fmaf(b1, m[i], (1.0f - b1) * g);
         float vi = fmaf(b2, v[i], (1.0f - b2) * g * g);
@@ -104,4 +119,18 @@ extern "C" __global__ void adamw_multi_f32(float* const* params, const float* co
         float denom = sqrtf(vi) / sqrtBc2 + eps;
         p[i] = p[i] * decay - stepSize * mi / denom;
     }
+}
+
+// Σ x² of each of many tensors in one launch (table and starts as adamw_multi_f32): out[t] += the block
+// sums of tensor t, in double, as sumsq_f32.
+extern "C" __global__ void sumsq_multi_f32(const float* const* xs, const long* sizes, const long* starts,
+                                           int tensors, double* out) {
+    int t = tensor_of_block(starts, tensors, blockIdx.x);
+    const float* x = xs[t];
+    long first = (blockIdx.x - starts[t]) * (long)CHUNK;
+    long end = min(sizes[t], first + CHUNK);
+    double s = 0;
+    for (long i = first + threadIdx.x; i < end; i += blockDim.x) { double v = x[i]; s += v * v; }
+    s = block_sum_double(s);
+    if (threadIdx.x == 0) atomicAdd(out + t, s);
 }

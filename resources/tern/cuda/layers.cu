@@ -107,8 +107,24 @@ extern "C" __global__ void rmsnorm_bwd_dw(const float* dout, const float* x, con
 // Hugging Face rotate_half: dimension i pairs with i + headDim/2, angle pos * theta^(-2i/headDim),
 // pos = posOffset + row % seq. The angle is computed in double: at positions in the thousands a float
 // angle is off by 1e-4 radians. sign = -1 rotates backwards (the backward pass). out may alias x.
-extern "C" __global__ void rope_f32(const float* x, float* out, int rows, int seq, int heads, int headDim,
-                                    float theta, int posOffset, float sign) {
+// The rotation of (x[i], x[i + half]) by pos · theta^(-2i / headDim), its cos and sin taken in double
+// and rounded to f32. rope_table_f32 tabulates them once per (headDim, theta) for positions [0, positions)
+// as [pos][i] = (cos, sin); rope_f32 then reads the table instead of calling pow and sincos in double for
+// every element (which made it ~4x slower than its memory traffic).
+extern "C" __global__ void rope_table_f32(float2* table, int positions, int headDim, float theta) {
+    int half = headDim / 2;
+    long n = (long)positions * half;
+    for (long t = (long)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (long)blockDim.x * gridDim.x) {
+        int i = (int)(t % half), pos = (int)(t / half);
+        double angle = (double)pos * pow((double)theta, -2.0 * i / headDim);
+        double s, c;
+        sincos(angle, &s, &c);
+        table[t] = make_float2((float)c, (float)s);
+    }
+}
+
+extern "C" __global__ void rope_f32(const float* x, float* out, const float2* table, int rows, int seq, int heads,
+                                    int headDim, int posOffset, float sign) {
     int half = headDim / 2;
     long n = (long)rows * heads * half;
     for (long t = (long)blockIdx.x * blockDim.x + threadIdx.x; t < n; t += (long)blockDim.x * gridDim.x) {
@@ -117,14 +133,12 @@ extern "C" __global__ void rope_f32(const float* x, float* out, int rows, int se
         int h = (int)(rh % heads);
         int row = (int)(rh / heads);
         int pos = posOffset + row % seq;
-        double angle = (double)pos * pow((double)theta, -2.0 * i / headDim);
-        double s, c;
-        sincos(angle, &s, &c);
-        float cs = (float)c, sn = (float)s * sign;
+        float2 cs = table[(long)pos * half + i];
+        float sn = cs.y * sign;
         long base = (long)row * heads * headDim + (long)h * headDim;
         float a = x[base + i], b = x[base + i + half];
-        out[base + i] = a * cs - b * sn;
-        out[base + i + half] = b * cs + a * sn;
+        out[base + i] = a * cs.x - b * sn;
+        out[base + i + half] = b * cs.x + a * sn;
     }
 }
 
@@ -137,12 +151,20 @@ extern "C" __global__ void cross_entropy_f32(const float* logits, const int* tar
     for (int row = blockIdx.x; row < n; row += gridDim.x) {
         const float* z = logits + (long)row * vocab;
         int t = targets[row];
-        float mx = -INFINITY;
-        for (int c = threadIdx.x; c < vocab; c += blockDim.x) mx = fmaxf(mx, z[c]);
-        mx = block_max_all(mx);
-        float sum = 0.0f;
-        for (int c = threadIdx.x; c < vocab; c += blockDim.x) sum += expf(z[c] - mx);
-        sum = block_sum_f(sum);
+        // One read for the max and the sum (online: a thread's sum is rescaled when its max grows), then
+        // the block's (max, sum) pairs are combined at the block's max: two passes over the row, not three.
+        float tm = -INFINITY, ts = 0.0f;
+        for (int c = threadIdx.x; c < vocab; c += blockDim.x) {
+            float v = z[c];
+            if (v > tm) {
+                ts = ts * expf(tm - v) + 1.0f;      // expf(-inf) = 0 on the first element
+                tm = v;
+            } else if (tm != -INFINITY || v != v) {  // not while all so far are -inf (NaN still propagates)
+                ts += expf(v - tm);
+            }
+        }
+        float mx = block_max_all(tm);
+        float sum = block_sum_f(tm == -INFINITY ? 0.0f : ts * expf(tm - mx));
         if (threadIdx.x == 0) rowLoss[row] = t < 0 ? 0.0f : logf(sum) + mx - z[t];
         if (writeGrad) {
             float* g = dlogits + (long)row * vocab;

@@ -53,9 +53,9 @@ public final class AdamW implements AutoCloseable {
 
     /** Global L2 norm of all gradients (accumulated in double). */
     public double gradNorm() {
-        double sum = 0;
-        for (Parameter p : params) sum += backend.sumOfSquares(p.grad);
-        return Math.sqrt(sum);
+        List<Tensor> grads = new ArrayList<>(params.size());
+        for (Parameter p : params) grads.add(p.grad);
+        return Math.sqrt(backend.sumOfSquaresAll(grads));
     }
 
     /**

@@ -46,6 +46,16 @@ public interface Backend extends AutoCloseable {
     /** Σ x², accumulated in double (gradient norms). */
     double sumOfSquares(Tensor x);
 
+    /**
+     * Σ {@link #sumOfSquares} over the tensors, added in list order. A backend may override it to read all
+     * sums back at once (CUDA: one launch and one read instead of one of each per tensor).
+     */
+    default double sumOfSquaresAll(java.util.List<Tensor> xs) {
+        double sum = 0;
+        for (Tensor x : xs) sum += sumOfSquares(x);
+        return sum;
+    }
+
     /** True if every element is finite (NaN/Inf guard). */
     boolean allFinite(Tensor x);
 

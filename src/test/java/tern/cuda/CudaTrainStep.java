@@ -72,9 +72,13 @@ public final class CudaTrainStep {
                 Files.writeString(out, line + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
                 if (profiled > 0) {           // after the timed steps: events around each launch cost host time
                     cuda.profile(true);
+                    long p0 = System.nanoTime();
                     t.run(warmup + steps + profiled, null, null, null, null);
+                    cuda.synchronize();
+                    double wall = (System.nanoTime() - p0) / 1e6 / profiled;
                     cuda.profile(false);
-                    System.out.println("GPU time per kernel, " + line.substring(0, line.indexOf(',')) + ", over " + profiled + " steps:");
+                    System.out.printf(Locale.ROOT, "GPU time per kernel, %s, over %d steps of %.1f ms wall (events included):%n",
+                            line.substring(0, line.indexOf(',')), profiled, wall);
                     System.out.print(cuda.profileReport(profiled));
                 }
             }

@@ -122,6 +122,27 @@ class ElementwiseTest {
         }
     }
 
+    /** One launch over many tensors (empty ones and ones of several 4096-element blocks among them). */
+    @Test
+    void sumOfSquaresOfManyTensorsAtOnce() {
+        Random rnd = new Random(5);
+        int[] ns = {7, 0, 4096, 4097, 1 + rnd.nextInt(20000), 0, 100_003, 1};
+        List<Tensor> ts = new java.util.ArrayList<>();
+        double ref = 0;
+        for (int n : ns) {
+            float[] a = Gpu.random(rnd, n, 10f);
+            for (float v : a) ref += (double) v * v;
+            ts.add(cuda.upload(a, n));
+        }
+        try {
+            assertEquals(ref, cuda.sumOfSquaresAll(ts), 1e-12 * ref, "sumOfSquaresAll");
+            assertEquals(0.0, cuda.sumOfSquaresAll(List.of()), "no tensors");
+            assertEquals(0.0, cuda.sumOfSquaresAll(List.of(ts.get(1))), "one empty tensor");
+        } finally {
+            ts.forEach(Tensor::close);
+        }
+    }
+
     @Test
     void swigluForwardAndBackward() {
         Random rnd = new Random(5);
@@ -162,7 +183,7 @@ class ElementwiseTest {
         Random rnd = new Random(6);
         AdamWParams h1 = new AdamWParams(1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 1, 0.5f);
         AdamWParams h2 = new AdamWParams(3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 7, 1f);
-        int[] ns = {1, 300, 4097};
+        int[] ns = {1, 300, 0, 4097, 9000};           // across the multi-tensor kernel's 4096-element blocks, one empty
         List<Tensor> ps = new java.util.ArrayList<>(), gs = new java.util.ArrayList<>(), ms = new java.util.ArrayList<>(), vs = new java.util.ArrayList<>();
         double[][] rp = new double[ns.length][], rm = new double[ns.length][], rv = new double[ns.length][];
         float[][] grads = new float[ns.length][];
