@@ -126,7 +126,7 @@ public final class TernaryMatmul {
         float[] colScale = new float[cols];
         for (int c = 0; c < cols; c++) colScale[c] = gamma[axis == ShardAxis.COLS ? shardOf(c, cols, gamma.length) : 0];
         MemorySegment src = w.segment();
-        Parallel.range(rows, 64, (r0, r1) -> {
+        Parallel.range(rows, rowsPerChunk(cols), (r0, r1) -> {
             float[] row = new float[cols];
             for (int r = r0; r < r1; r++) {
                 MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
@@ -154,7 +154,7 @@ public final class TernaryMatmul {
     /** The forward panel: row r of T, its segments cut into groups of 4 columns. */
     private static void writeForward(TernaryPanel p, byte[] t, MemorySegment dst) {
         int cols = p.cols();
-        Parallel.range(p.rows(), 64, (r0, r1) -> {
+        Parallel.range(p.rows(), rowsPerChunk(cols), (r0, r1) -> {
             for (int r = r0; r < r1; r++)
                 for (int s = 0; s < p.segments(); s++) {
                     int end = p.segStart()[s + 1];
@@ -169,11 +169,13 @@ public final class TernaryMatmul {
 
     /** The transposed panel: its row c is column c of T; its groups are 4 consecutive rows of T. */
     private static void writeTransposed(TernaryPanel p, byte[] t, int rows, int cols, MemorySegment dst) {
-        Parallel.range(p.segments() == 1 ? p.groups() : p.segments(), 1, (i0, i1) -> {
+        // One segment: threads split the groups (4 rows of T each); several: they split the segments.
+        int units = p.segments() == 1 ? p.groups() : p.segments();
+        int minUnits = (int) Math.min(units, Math.max(1, (long) PACK_WEIGHTS_PER_CHUNK * units / ((long) rows * cols)));
+        Parallel.range(units, minUnits, (i0, i1) -> {
             for (int s = 0; s < p.segments(); s++) {
                 int end = p.segStart()[s + 1];
                 for (int g = p.groupStart()[s]; g < p.groupStart()[s + 1]; g++) {
-                    // One segment: threads split the groups; several: they split the segments.
                     int owner = p.segments() == 1 ? g : s;
                     if (owner < i0 || owner >= i1) continue;
                     int r = p.segStart()[s] + 4 * (g - p.groupStart()[s]);
@@ -186,6 +188,16 @@ public final class TernaryMatmul {
                 }
             }
         });
+    }
+
+    /**
+     * Weights a packing pass gives one thread at least: below this a fork costs more than it saves (a Spectra-size
+     * matrix still splits over every core; the tiny preset's 64×64 ones pack on the calling thread).
+     */
+    private static final int PACK_WEIGHTS_PER_CHUNK = 1 << 16;
+
+    private static int rowsPerChunk(int cols) {
+        return Math.max(1, PACK_WEIGHTS_PER_CHUNK / Math.max(1, cols));
     }
 
     /** T as [out, in]; its column segments are the shards when they cut the input columns. */
@@ -255,56 +267,75 @@ public final class TernaryMatmul {
      */
     private static void multiply(TernaryKernels k, TernaryPanel p, TernaryWeights w, boolean segmentScales,
                                  Tensor a, Tensor out, boolean accumulate) {
-        int m = a.rows(), n = p.rows(), groups = p.groups(), stride = 16 * groups;
+        int m = a.rows(), n = p.rows(), groups = p.groups();
         if (m == 0 || n == 0) return;
         MemorySegment as = a.segment(), os = out.segment(), codes = w.packed().segment();
         float[] gamma = w.scales();
         // The scale of each output row, when the shards cut the rows (so the inner loop has no division).
         float[] rowScale = new float[segmentScales ? 0 : n];
         for (int o = 0; o < rowScale.length; o++) rowScale[o] = gamma[shardOf(o, n, gamma.length)];
-        long blockBytes = 16L * groups;
         int unit = TernaryPanel.ROW_UNIT, units = p.paddedRows() / unit;
-        int unitsPerChunk = (int) Math.max(1, L2_CODES / Math.max(1, 4 * blockBytes));
         long workPerUnit = (long) m * groups * unit;
-        Parallel.range(units, (int) Math.max(1, (1L << 18) / Math.max(1, workPerUnit)), (u0, u1) -> {
-            float[] sums = new float[4 * unit], acc = new float[4 * unit], old = new float[unit];
-            float[][] scratch = SCRATCH.get();
-            if (scratch[0].length < 4 * stride) scratch[0] = new float[4 * stride];
-            if (scratch[1].length < 4 * groups) scratch[1] = new float[4 * groups];
-            float[] tbl = scratch[0], padded = scratch[1];
-            // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them;
-            // each thread builds the tables of 4 rows at a time (a few hundred KiB at most), used by the
-            // whole chunk: a small, repeated cost (about 1/n of the sums) instead of tables for all m rows.
-            // With a single tile of rows (decode) the codes are read once anyway: one chunk, tables built once.
-            int chunk = m <= 4 ? u1 - u0 : unitsPerChunk;
-            for (int c0 = u0; c0 < u1; c0 += chunk)
-                for (int r0 = 0; r0 < m; r0 += 4) {
-                    int xr = Math.min(4, m - r0);
-                    for (int r = 0; r < xr; r++) tables(k, p, as, r0 + r, padded, tbl, r * stride);
-                    for (int u = c0; u < Math.min(u1, c0 + chunk); u++) {
-                        int o0 = u * unit, on = Math.min(unit, n - o0);
-                        if (on <= 0) continue;
-                        for (int s = 0; s < p.segments(); s++) {
-                            k.sums(tbl, 0, stride, xr, codes, blockBytes, p.offset(), 4 * u,
-                                    p.groupStart()[s], p.groupStart()[s + 1], sums, 0, unit);
-                            // The one multiplication by γ per output and segment.
-                            for (int r = 0; r < xr; r++)
-                                for (int j = 0, i = r * unit; j < on; j++, i++) {
-                                    float g = segmentScales ? gamma[s] : rowScale[o0 + j];
-                                    acc[i] = s == 0 ? g * sums[i] : acc[i] + g * sums[i];
-                                }
-                        }
-                        for (int r = 0; r < xr; r++) {
-                            long at = ((long) (r0 + r) * n + o0) * Float.BYTES;
-                            if (accumulate) {
-                                MemorySegment.copy(os, ValueLayout.JAVA_FLOAT, at, old, 0, on);
-                                for (int j = 0; j < on; j++) acc[r * unit + j] += old[j];
+        if (units >= 2 * Parallel.THREADS || m <= 4) {
+            // Threads split the units of 64 output rows; every thread passes every row of a over its units.
+            Parallel.range(units, (int) Math.max(1, (1L << 18) / Math.max(1, workPerUnit)),
+                    (u0, u1) -> span(k, p, gamma, rowScale, segmentScales, as, codes, os, accumulate, 0, m, u0, u1));
+        } else {
+            // Few units (a 64- or 192-wide layer) would leave a thread idle or with half the work: threads split
+            // the rows of a into blocks of 4 instead, each passing its rows over all units. The blocks of 4 are
+            // those of the serial loop, so the result is the same bit for bit.
+            int blocks = (m + 3) / 4;
+            long workPerBlock = 4L * groups * p.paddedRows();
+            Parallel.range(blocks, (int) Math.max(1, (1L << 18) / Math.max(1, workPerBlock)),
+                    (b0, b1) -> span(k, p, gamma, rowScale, segmentScales, as, codes, os, accumulate,
+                            4 * b0, Math.min(m, 4 * b1), 0, units));
+        }
+    }
+
+    /** Rows [rFrom, rTo) of a (rFrom a multiple of 4) times output units [u0, u1) of the panel. */
+    private static void span(TernaryKernels k, TernaryPanel p, float[] gamma, float[] rowScale, boolean segmentScales,
+                             MemorySegment as, MemorySegment codes, MemorySegment os, boolean accumulate,
+                             int rFrom, int rTo, int u0, int u1) {
+        int n = p.rows(), groups = p.groups(), stride = 16 * groups, unit = TernaryPanel.ROW_UNIT;
+        long blockBytes = 16L * groups;
+        int unitsPerChunk = (int) Math.max(1, L2_CODES / Math.max(1, 4 * blockBytes));
+        float[] sums = new float[4 * unit], acc = new float[4 * unit], old = new float[unit];
+        float[][] scratch = SCRATCH.get();
+        if (scratch[0].length < 4 * stride) scratch[0] = new float[4 * stride];
+        if (scratch[1].length < 4 * groups) scratch[1] = new float[4 * groups];
+        float[] tbl = scratch[0], padded = scratch[1];
+        // Units of 64 output rows in chunks whose codes stay in L2 while every row of a passes over them;
+        // each thread builds the tables of 4 rows at a time (a few hundred KiB at most), used by the
+        // whole chunk: a small, repeated cost (about 1/n of the sums) instead of tables for all m rows.
+        // With a single tile of rows (decode) the codes are read once anyway: one chunk, tables built once.
+        int chunk = rTo - rFrom <= 4 ? u1 - u0 : unitsPerChunk;
+        for (int c0 = u0; c0 < u1; c0 += chunk)
+            for (int r0 = rFrom; r0 < rTo; r0 += 4) {
+                int xr = Math.min(4, rTo - r0);
+                for (int r = 0; r < xr; r++) tables(k, p, as, r0 + r, padded, tbl, r * stride);
+                for (int u = c0; u < Math.min(u1, c0 + chunk); u++) {
+                    int o0 = u * unit, on = Math.min(unit, n - o0);
+                    if (on <= 0) continue;
+                    for (int s = 0; s < p.segments(); s++) {
+                        k.sums(tbl, 0, stride, xr, codes, blockBytes, p.offset(), 4 * u,
+                                p.groupStart()[s], p.groupStart()[s + 1], sums, 0, unit);
+                        // The one multiplication by γ per output and segment.
+                        for (int r = 0; r < xr; r++)
+                            for (int j = 0, i = r * unit; j < on; j++, i++) {
+                                float g = segmentScales ? gamma[s] : rowScale[o0 + j];
+                                acc[i] = s == 0 ? g * sums[i] : acc[i] + g * sums[i];
                             }
-                            MemorySegment.copy(acc, r * unit, os, ValueLayout.JAVA_FLOAT, at, on);
+                    }
+                    for (int r = 0; r < xr; r++) {
+                        long at = ((long) (r0 + r) * n + o0) * Float.BYTES;
+                        if (accumulate) {
+                            MemorySegment.copy(os, ValueLayout.JAVA_FLOAT, at, old, 0, on);
+                            for (int j = 0; j < on; j++) acc[r * unit + j] += old[j];
                         }
+                        MemorySegment.copy(acc, r * unit, os, ValueLayout.JAVA_FLOAT, at, on);
                     }
                 }
-        });
+            }
     }
 
     /** tbl[at ..] ← the subset-sum tables of row r of a, over P's column groups ([groups][16]). */
