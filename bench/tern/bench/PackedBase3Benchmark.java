@@ -32,7 +32,8 @@ import tern.simd.PackedTernary;
 /**
  * Is a denser 1.6-bit packing worth its decode cost? A prototype of llama.cpp's TQ1_0 idea — 5 trits per
  * byte, q = ⌈256·v/243⌉ for v = Σ (t_j + 1)·3^(4−j), trit j = ((q·3^j mod 256)·3) ≫ 8 — in the same
- * 64-row tiles as the 2-bit "t2" codes, one byte per (row, 5 columns), against the shipped t2 int8 kernel
+ * 64-row tiles as the packed codes, one byte per (row, 5 columns), against the shipped int8 kernel
+ * (the 2-bit "t2" nibble codes when the figures in BENCHMARKS.md were taken; now the 16/9-bit "t9" codes)
  * on the same matrix, single-threaded (so the figure is decode compute, not the shared memory bus). Both
  * use int8 activations and int16 accumulators; the base-3 trits drive masked adds and subtracts.
  * {@link #setUp} checks the prototype's output against the t2 kernel's, so the timed loop is a correct one.

@@ -21,10 +21,12 @@ import java.util.zip.CRC32C;
  * sections mean (ternary codes, scales, float tensors) is the model's business; this class guarantees
  * only that the file is whole and self-consistent.
  *
- * <h2>Format, version 1 (all integers little-endian)</h2>
+ * <h2>Format, version 2 (all integers little-endian)</h2>
+ * Version 2 changed no byte of the container: it marks files whose ternary sections use the "t9" codes
+ * (9 trits per 16 bits) in place of version 1's "t2" nibbles, so an old file is refused at its preamble.
  * <pre>
  * 0   8  magic "TERNPACK"
- * 8   4  version (1)
+ * 8   4  version (2)
  * 12  4  reserved, 0
  * 16  8  header offset (64)
  * 24  8  header bytes (UTF-8 JSON)
@@ -32,7 +34,7 @@ import java.util.zip.CRC32C;
  * 40  8  file bytes (the whole file: a truncated copy is caught here)
  * 48  4  CRC32C of the header bytes
  * 52 12  zeros
- * 64     header JSON: {"format": "tern-packed", "version": 1, "config": {...}, "metadata": {...},
+ * 64     header JSON: {"format": "tern-packed", "version": 2, "config": {...}, "metadata": {...},
  *                      "tensors": [{"name", "dtype", "shape": [...], "offset", "bytes", "crc32c", ...}, ...]}
  *        then sections, each starting on a 64-byte boundary (zero padding between).
  * </pre>
@@ -42,7 +44,7 @@ import java.util.zip.CRC32C;
  */
 public final class PackedFile implements AutoCloseable {
     static final byte[] MAGIC = "TERNPACK".getBytes(StandardCharsets.US_ASCII);
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     static final int PREAMBLE = 64;
     public static final int ALIGN = 64;
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -130,8 +130,9 @@ public final class InferenceModel implements AutoCloseable {
 
     private PackedTernary ternary(String name, int rows, int cols, int shards, ShardAxis axis, Set<String> expected) {
         PackedFile.Entry e = entry(name, "out × in", expected, rows, cols);
-        if (!e.dtype().equals(PackedModelWriter.T2))
-            throw new CheckpointException(file.file(), "tensor '" + name + "' has dtype " + e.dtype() + ", block linears are t2 (packed ternary)");
+        if (!e.dtype().equals(PackedModelWriter.TERNARY))
+            throw new CheckpointException(file.file(), "tensor '" + name + "' has dtype " + e.dtype() + ", block linears are "
+                    + PackedModelWriter.TERNARY + " (packed ternary)");
         if (!(e.attributes().get("scales") instanceof List<?> list) || list.size() != shards)
             throw new CheckpointException(file.file(), "tensor '" + name + "' needs " + shards + " scale(s) (one per model-parallel shard), has "
                     + e.attributes().get("scales"));

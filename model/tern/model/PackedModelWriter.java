@@ -22,13 +22,13 @@ import java.util.Map;
 /**
  * A TriLM ({@link LlamaModel} with ternary block linears) → one packed inference file: every block linear
  * quantized exactly as training's forward pass quantizes it (per-shard γ = ε + mean|W|,
- * T = clamp(rint(W/γ), −1, 1)) and packed at 2 bits per weight ({@link PackedTernary}, dtype "t2") with
+ * T = clamp(rint(W/γ), −1, 1)) and packed at 16/9 bits per weight ({@link PackedTernary}, dtype "t9") with
  * its scales; embedding and LM head as f32 or f16; norms f32; the config and the tokenizer's JSON.
  * {@link InferenceModel} reads it back.
  */
 public final class PackedModelWriter {
     /** Dtype names in the file. */
-    static final String T2 = "t2", F32 = "f32", F16 = "f16", UTF8 = "u8";
+    static final String TERNARY = PackedTernary.DTYPE, F32 = "f32", F16 = "f16", UTF8 = "u8";
     static final String TOKENIZER = "tokenizer.json";
 
     private PackedModelWriter() {}
@@ -59,7 +59,7 @@ public final class PackedModelWriter {
             }
             Map<String, Object> meta = new LinkedHashMap<>();
             meta.put("packed_by", "tern pack");
-            meta.put("ternary_packing", "t2: 2 bits per weight, 64-row tiles of 4-column nibble codes");
+            meta.put("ternary_packing", "t9: 16/9 bits per weight, 64-row tiles of 16-bit codes of three base-3 triples");
             w.write(out, Json.parseObject(HfConfig.write(c)), meta);
         }
     }
@@ -91,7 +91,7 @@ public final class PackedModelWriter {
         Map<String, Object> attrs = new LinkedHashMap<>();
         attrs.put("scales", scales);
         attrs.put("shard_axis", axis == ShardAxis.ROWS ? "rows" : "cols");
-        w.add(param.name, T2, new long[] {rows, cols}, attrs, codes);
+        w.add(param.name, TERNARY, new long[] {rows, cols}, attrs, codes);
     }
 
     private static void addFloat(PackedFileWriter w, Arena arena, Parameter param, PackedFloatMatvec.Format format) {

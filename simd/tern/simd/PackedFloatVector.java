@@ -47,7 +47,9 @@ final class PackedFloatVector {
     /**
      * f16 rows read as int lanes of two halves each (no short-to-int lane conversion, which compiles
      * poorly): the low halves are the even columns, the high halves the odd ones, so x is split into its
-     * even and odd columns once per call and each half-vector multiplies its own.
+     * even and odd columns once per call and each half-vector multiplies its own. The widening is written
+     * out in the loop: as a helper method C2 compiled it on its own and called it (boxing every vector),
+     * which made the LM head of a decode step several times slower than this loop.
      */
     private static void halfRows(MemorySegment w, int cols, float[] x, float[] y, int r0, int r1) {
         int n = I.length(), step = 2 * n, bulk = cols - cols % (2 * step);
@@ -61,21 +63,25 @@ final class PackedFloatVector {
                 IntVector v0 = IntVector.fromMemorySegment(I, w, 2 * (base + c), LE);
                 IntVector v1 = IntVector.fromMemorySegment(I, w, 2 * (base + c + step), LE);
                 int h = c / 2;
-                a0 = widen(v0).fma(FloatVector.fromArray(F, even, h), a0);
-                a1 = widen(v0.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, odd, h), a1);
-                a2 = widen(v1).fma(FloatVector.fromArray(F, even, h + n), a2);
-                a3 = widen(v1.lanewise(VectorOperators.LSHR, 16)).fma(FloatVector.fromArray(F, odd, h + n), a3);
+                // Low half: magnitude bits to f32 position, rebias by the multiply, sign from bit 15.
+                // High half: the same fields 16 bits up (magnitude shifted right by 3, sign already in place).
+                FloatVector w0 = v0.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                        .or(v0.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats();
+                FloatVector w1 = v0.and(0x7FFF0000).lanewise(VectorOperators.LSHR, 3).reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                        .or(v0.and(0x80000000)).reinterpretAsFloats();
+                FloatVector w2 = v1.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                        .or(v1.lanewise(VectorOperators.LSHL, 16).and(0x80000000)).reinterpretAsFloats();
+                FloatVector w3 = v1.and(0x7FFF0000).lanewise(VectorOperators.LSHR, 3).reinterpretAsFloats().mul(REBIAS).reinterpretAsInts()
+                        .or(v1.and(0x80000000)).reinterpretAsFloats();
+                a0 = w0.fma(FloatVector.fromArray(F, even, h), a0);
+                a1 = w1.fma(FloatVector.fromArray(F, odd, h), a1);
+                a2 = w2.fma(FloatVector.fromArray(F, even, h + n), a2);
+                a3 = w3.fma(FloatVector.fromArray(F, odd, h + n), a3);
             }
             float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
             for (; c < cols; c++) s += PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F16, base + c) * x[c];
             y[r] = s;
         }
-    }
-
-    /** The f16 in the low 16 bits of each lane as f32 (upper bits ignored). */
-    private static FloatVector widen(IntVector h) {
-        FloatVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(REBIAS);
-        return mag.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
 
     private static FloatVector load(MemorySegment w, boolean f16, long i, VectorSpecies<Float> f) {

@@ -6,8 +6,20 @@ import java.lang.foreign.MemorySegment;
  * Inner loops of {@link PackedMatmul} on the {@link PackedTernary} layout, in two twins:
  * {@link PackedScalar} (plain Java) and {@link PackedVector} (Vector API, loaded only when
  * {@link Vectorization#ENABLED}). Both only add and subtract activations chosen by the codes.
+ *
+ * <p>Tables: for each group of 9 columns, three tables (one per triple) of {@link #TABLE} entries;
+ * entry e &lt; 27 of triple j's table is Σ over i &lt; 3 of (digit i of e − 1)·x[column 3j + i of the
+ * group], summed in the order i = 0, 1, 2 starting from 0 (missing columns count as 0); entries 27..31
+ * are 0 (no valid code selects them).
  */
 interface PackedKernels {
+    /** Entries per triple table: 27 used, padded to one 32-lane int16 (or two 16-lane f32) register. */
+    int TABLE = 32;
+    /** Table entries per group of 9 columns. */
+    int GROUP_TABLE = 3 * TABLE;
+
+    /** Triples of the whole groups covering columns [c0, c1): every table a segment needs, padding included. */
+    static int triples(int c0, int c1) { return 3 * ((c1 - c0 + PackedTernary.GROUP - 1) / PackedTernary.GROUP); }
 
     /** The Vector API kernels when enabled and 512-bit vectors are preferred here, else the scalar ones. */
     static PackedKernels preferred() {
@@ -16,21 +28,20 @@ interface PackedKernels {
     }
 
     /**
-     * Float subset-sum tables: for groups g in [g0, g1) of a segment starting at column c0 (its columns
-     * end at c1; missing columns count as 0) and each pattern e &lt; 16,
-     * tbl[16(g − g0) + e] = Σ over set bits j of e of x[xOff + c0 + 4(g − g0) + j].
+     * Float signed-sum tables of a segment starting at column c0 (its columns end at c1):
+     * tbl[96(g − g0) + 32j + e] for its groups, as the interface comment defines them.
      */
     void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl);
 
-    /** The same subset sums of int8 activations as int16, each table twice (32 lanes: one permute of 32). */
+    /** The same tables of int8 activations, as exact int16 sums (|sum| ≤ 3·127). */
     void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl);
 
     /**
-     * acc[accOff + i] += Σ over groups g in [g0, g1) of (tbl[tOff + 16(g−g0) + plus nibble] − tbl[… minus nibble])
-     * for the 64 rows i of the tile whose codes start at {@code tile} (group g's line at tile + 64g).
+     * acc[accOff + i] += Σ over groups g in [g0, g1), triples j &lt; 3 of tbl[tOff + 96(g−g0) + 32j + field j of code(i, g)]
+     * for the 64 rows i of the tile whose codes start at {@code tile} (group g's codes at tile + 128g).
      */
     void floatTile(float[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, float[] acc, int accOff);
 
-    /** The int8 twin of {@link #floatTile}: tables of 32 shorts per group, exact integer sums. */
+    /** The int8 twin of {@link #floatTile}: int16 tables, exact integer sums. */
     void int8Tile(short[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, int[] acc, int accOff);
 }

@@ -20,8 +20,8 @@ public final class PackedMatmul {
     public enum Activations { FLOAT, INT8 }
 
     private static final PackedKernels PREFERRED = PackedKernels.preferred();
-    /** Groups per run of a tile when several rows share its codes: 128 · 64 B = 8 KiB, L1-resident. */
-    private static final int BATCH_GROUPS = 128;
+    /** Groups per run of a tile when several rows share its codes: 64 · 128 B = 8 KiB, L1-resident. */
+    private static final int BATCH_GROUPS = 64;
     /** Code bytes one thread should get at least, so a fork (microseconds) pays for itself. */
     private static final long MIN_BYTES_PER_THREAD = 1 << 16;
 
@@ -66,28 +66,28 @@ public final class PackedMatmul {
         }
         int segments = w.segments();
         int[] segStart = w.segStart(), groupStart = w.groupStart();
-        long tileBytes = (long) w.groups() * PackedTernary.TILE * m;
+        long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
         int minTiles = (int) Math.max(1, MIN_BYTES_PER_THREAD / Math.max(1, tileBytes));
         if (activations == Activations.FLOAT) {
-            float[][] tables = new float[m][16 * w.groups()];
+            float[][] tables = new float[m][PackedKernels.GROUP_TABLE * w.groups()];
             for (int r = 0; r < m; r++)
                 for (int s = 0; s < segments; s++) {
-                    float[] part = new float[16 * (groupStart[s + 1] - groupStart[s])];
+                    float[] part = new float[PackedKernels.GROUP_TABLE * (groupStart[s + 1] - groupStart[s])];
                     k.floatTables(x, r * in, segStart[s], segStart[s + 1], part);
-                    System.arraycopy(part, 0, tables[r], 16 * groupStart[s], part.length);
+                    System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
                 }
             Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
                     (i, a, b) -> floatTiles(k, ws[i], tables, m, ys[i], a, b)));
         } else {
-            short[][] tables = new short[m][32 * w.groups()];
+            short[][] tables = new short[m][PackedKernels.GROUP_TABLE * w.groups()];
             float[] rowScale = new float[m];
             byte[] q = new byte[in];
             for (int r = 0; r < m; r++) {
                 rowScale[r] = quantizeInt8(x, r * in, in, q);
                 for (int s = 0; s < segments; s++) {
-                    short[] part = new short[32 * (groupStart[s + 1] - groupStart[s])];
+                    short[] part = new short[PackedKernels.GROUP_TABLE * (groupStart[s + 1] - groupStart[s])];
                     k.int8Tables(q, 0, segStart[s], segStart[s + 1], part);
-                    System.arraycopy(part, 0, tables[r], 32 * groupStart[s], part.length);
+                    System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
                 }
             }
             Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
@@ -128,7 +128,7 @@ public final class PackedMatmul {
                 int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
                 for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
                     int g1 = (int) Math.min(ge, (long) g0 + step);
-                    for (int r = 0; r < m; r++) k.floatTile(tables[r], 16 * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
+                    for (int r = 0; r < m; r++) k.floatTile(tables[r], PackedKernels.GROUP_TABLE * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
                 }
                 for (int r = 0; r < m; r++)
                     for (int i = 0; i < rows; i++) {
@@ -151,7 +151,7 @@ public final class PackedMatmul {
                 int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
                 for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
                     int g1 = (int) Math.min(ge, (long) g0 + step);
-                    for (int r = 0; r < m; r++) k.int8Tile(tables[r], 32 * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
+                    for (int r = 0; r < m; r++) k.int8Tile(tables[r], PackedKernels.GROUP_TABLE * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
                 }
                 for (int r = 0; r < m; r++)
                     for (int i = 0; i < rows; i++) {

@@ -1,6 +1,5 @@
 package tern.simd;
 
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -12,19 +11,21 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Vector API kernels of {@link PackedMatmul}. A tile's 64 codes of one group are one cache line.
+ * Vector API kernels of {@link PackedMatmul}. A tile's 64 codes of one group are two cache lines of 32
+ * int16 lanes; field j of a lane (bits 5j..5j+4) indexes triple j's table of 32 entries.
  *
- * <p>Float activations: the line is loaded as four 16-byte quarters widened to 16 int lanes; each is the
- * permute index into the group's table of 16 float subset sums ({@code vpermd} wraps an index to its
- * low 4 bits, so the plus nibble needs no mask and the minus nibble one shift). Per 64 weights: one load
- * and widen, one shift, two permutes, two adds.
+ * <p>Int8 activations: a triple's table is one register of 32 int16 sums and {@code selectFrom} is one
+ * {@code vpermw} over 32 rows (the Vector API wraps the index to 5 bits with an AND, which also strips
+ * the fields above). Per 9 weights × 32 rows: one load, two shifts, three ANDs, three permutes, three
+ * adds; the tables' three loads are shared by the tile's two row halves. int16 lanes are exact for
+ * {@link #INT16_GROUPS} groups (|Σ| ≤ 9·127 per group, 28·1143 &lt; 2¹⁵); then the partial sums are
+ * widened into int32 accumulators.
  *
- * <p>Int8 activations: the table is 16 int16 sums written twice (32 lanes), the line is loaded as two
- * 32-byte halves widened to 32 short lanes, and {@code vpermw} (which wraps indices to 5 bits; the
- * doubled table makes that the same as 4 bits, and the sign-extended high bits of a code fall away)
- * selects plus and minus sums for 32 rows at once: per 64 weights half the work of the float path.
- * int16 lanes are exact for 64 groups (|P − M| ≤ 4·127 per group, 64·508 &lt; 2¹⁵); every 64 groups the
- * partial sums are widened into int32 accumulators.
+ * <p>Float activations: a triple's table is two registers of 16 f32 (its bits as int lanes) and the
+ * two-table {@code selectFrom} is one {@code vpermi2d} over 16 rows, which wraps the index to 5 bits like
+ * the int16 case. A line is read as 16 int lanes of two codes (even row low, odd row high), so no code is
+ * widened: six shifted lookups per line, one more shift than widening would cost, and C2 re-widens at
+ * every use.
  */
 final class PackedVector implements PackedKernels {
     static final PackedVector INSTANCE = new PackedVector();
@@ -32,39 +33,46 @@ final class PackedVector implements PackedKernels {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
-    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Groups an int16 accumulator can take without overflow (see the class comment). */
-    private static final int INT16_GROUPS = 64;
+    static final int INT16_GROUPS = 28;
+    private static final int LINE = PackedTernary.LINE;
 
     /** True when 512-bit vectors are the preferred (fast) shape here. */
-    static final boolean SUPPORTED = FloatVector.SPECIES_PREFERRED.length() >= 16;
+    static final boolean SUPPORTED = FloatVector.SPECIES_PREFERRED.length() >= 16
+            && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
-    /** Lane e of FMASK[j] (and of SMASK[j], for e mod 16) is set when pattern e includes column j. */
-    private static final VectorMask<Float>[] FMASK = floatMasks();
-    private static final VectorMask<Short>[] SMASK = shortMasks();
+    /**
+     * Lanes of the triple tables: PLUS[i] (MINUS[i]) is set in lane e when digit i of e is 2 (0), i.e.
+     * the pattern adds (subtracts) the triple's column i; lanes ≥ 27 are in neither. Floats: lanes
+     * 0..15 and 16..31 as two masks each; int16: the weights −1, 0, +1 as a vector.
+     */
+    private static final VectorMask<Float>[][] PLUS = floatMasks(2), MINUS = floatMasks(0);
+    private static final ShortVector[] WEIGHT = shortWeights();
 
     @SuppressWarnings("unchecked")
-    private static VectorMask<Float>[] floatMasks() {
-        VectorMask<Float>[] m = new VectorMask[4];
-        for (int j = 0; j < 4; j++) {
-            boolean[] bits = new boolean[16];
-            for (int e = 0; e < 16; e++) bits[e] = (e >>> j & 1) != 0;
-            m[j] = VectorMask.fromArray(F, bits, 0);
-        }
+    private static VectorMask<Float>[][] floatMasks(int digit) {
+        VectorMask<Float>[][] m = new VectorMask[3][2];
+        for (int i = 0; i < 3; i++)
+            for (int half = 0; half < 2; half++) {
+                boolean[] bits = new boolean[16];
+                for (int l = 0; l < 16; l++) {
+                    int e = 16 * half + l;
+                    bits[l] = e < PackedTernary.PATTERNS && PackedTernary.digit(e, i) + 1 == digit;
+                }
+                m[i][half] = VectorMask.fromArray(F, bits, 0);
+            }
         return m;
     }
 
-    @SuppressWarnings("unchecked")
-    private static VectorMask<Short>[] shortMasks() {
-        VectorMask<Short>[] m = new VectorMask[4];
-        for (int j = 0; j < 4; j++) {
-            boolean[] bits = new boolean[32];
-            for (int e = 0; e < 32; e++) bits[e] = (e >>> j & 1) != 0;
-            m[j] = VectorMask.fromArray(S, bits, 0);
+    private static ShortVector[] shortWeights() {
+        ShortVector[] w = new ShortVector[3];
+        for (int i = 0; i < 3; i++) {
+            short[] v = new short[TABLE];
+            for (int e = 0; e < PackedTernary.PATTERNS; e++) v[e] = (short) PackedTernary.digit(e, i);
+            w[i] = ShortVector.fromArray(S, v, 0);
         }
-        return m;
+        return w;
     }
 
     private PackedVector() {}
@@ -72,54 +80,69 @@ final class PackedVector implements PackedKernels {
     @Override
     public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl) {
         FloatVector zero = FloatVector.zero(F);
-        for (int g = 0, c = c0; c < c1; g++, c += 4) {
-            float a = x[xOff + c], b = c + 1 < c1 ? x[xOff + c + 1] : 0f;
-            float d = c + 2 < c1 ? x[xOff + c + 2] : 0f, e = c + 3 < c1 ? x[xOff + c + 3] : 0f;
-            // The scalar twin's additions in its order (0 + a + b + d + e, each where the pattern has it).
-            zero.add(FloatVector.broadcast(F, a), FMASK[0]).add(FloatVector.broadcast(F, b), FMASK[1])
-                .add(FloatVector.broadcast(F, d), FMASK[2]).add(FloatVector.broadcast(F, e), FMASK[3])
-                .intoArray(tbl, 16 * g);
+        for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
+            FloatVector a = FloatVector.broadcast(F, c < c1 ? x[xOff + c] : 0f);
+            FloatVector b = FloatVector.broadcast(F, c + 1 < c1 ? x[xOff + c + 1] : 0f);
+            FloatVector d = FloatVector.broadcast(F, c + 2 < c1 ? x[xOff + c + 2] : 0f);
+            // The scalar twin's operations in its order (0 ± a ± b ± d, each where the pattern has it).
+            for (int half = 0; half < 2; half++)
+                zero.add(a, PLUS[0][half]).sub(a, MINUS[0][half]).add(b, PLUS[1][half]).sub(b, MINUS[1][half])
+                    .add(d, PLUS[2][half]).sub(d, MINUS[2][half]).intoArray(tbl, TABLE * t + 16 * half);
         }
     }
 
     @Override
     public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl) {
-        ShortVector zero = ShortVector.zero(S);
-        for (int g = 0, c = c0; c < c1; g++, c += 4) {
-            short a = q[qOff + c], b = c + 1 < c1 ? q[qOff + c + 1] : 0;
-            short d = c + 2 < c1 ? q[qOff + c + 2] : 0, e = c + 3 < c1 ? q[qOff + c + 3] : 0;
-            zero.add(ShortVector.broadcast(S, a), SMASK[0]).add(ShortVector.broadcast(S, b), SMASK[1])
-                .add(ShortVector.broadcast(S, d), SMASK[2]).add(ShortVector.broadcast(S, e), SMASK[3])
-                .intoArray(tbl, 32 * g);
+        for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
+            short a = c < c1 ? q[qOff + c] : 0, b = c + 1 < c1 ? q[qOff + c + 1] : 0, d = c + 2 < c1 ? q[qOff + c + 2] : 0;
+            WEIGHT[0].mul(a).add(WEIGHT[1].mul(b)).add(WEIGHT[2].mul(d)).intoArray(tbl, TABLE * t);
         }
     }
 
-    private static IntVector quarter(MemorySegment codes, long at) {
-        return (IntVector) ByteVector.fromMemorySegment(B128, codes, at, ORDER).convertShape(VectorOperators.B2I, I, 0);
-    }
+    /** Lane selectors that interleave two vectors (lanes 0..15 of the pair, then 16..31): a, b → a₀ b₀ a₁ b₁ … */
+    private static final IntVector INTERLEAVE_LO = interleave(0), INTERLEAVE_HI = interleave(8);
 
-    private static FloatVector lookup(IntVector index, IntVector table) {
-        return index.selectFrom(table).reinterpretAsFloats();
+    private static IntVector interleave(int from) {
+        int[] idx = new int[16];
+        for (int l = 0; l < 16; l++) idx[l] = (l % 2 == 0 ? 0 : 16) + from + l / 2;
+        return IntVector.fromArray(I, idx, 0);
     }
 
     @Override
     public void floatTile(float[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, float[] acc, int accOff) {
-        // Plus and minus sums of 4 row blocks: 8 independent add chains hide the add latency.
-        FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0, m0 = p0, m1 = p0, m2 = p0, m3 = p0;
+        // The 32 codes of a line are read as 16 int lanes of two codes each (no widening): the low halves
+        // are the even rows, the high halves the odd rows, and the sums are interleaved back at the end.
+        // One sum chain per (32-row line, parity); each step adds its three lookups first. Written out (no
+        // helper method): C2 will not inline a vector helper it has already compiled on its own.
+        FloatVector e0 = FloatVector.zero(F), o0 = e0, e1 = e0, o1 = e0;
         for (int g = g0; g < g1; g++) {
-            IntVector t = FloatVector.fromArray(F, tbl, tOff + 16 * (g - g0)).reinterpretAsInts();
-            long at = tile + 64L * g;
-            IntVector c0 = quarter(codes, at), c1 = quarter(codes, at + 16);
-            IntVector c2 = quarter(codes, at + 32), c3 = quarter(codes, at + 48);
-            p0 = p0.add(lookup(c0, t)); m0 = m0.add(lookup(c0.lanewise(VectorOperators.LSHR, 4), t));
-            p1 = p1.add(lookup(c1, t)); m1 = m1.add(lookup(c1.lanewise(VectorOperators.LSHR, 4), t));
-            p2 = p2.add(lookup(c2, t)); m2 = m2.add(lookup(c2.lanewise(VectorOperators.LSHR, 4), t));
-            p3 = p3.add(lookup(c3, t)); m3 = m3.add(lookup(c3.lanewise(VectorOperators.LSHR, 4), t));
+            int t = tOff + GROUP_TABLE * (g - g0);
+            IntVector lo0 = FloatVector.fromArray(F, tbl, t).reinterpretAsInts(), hi0 = FloatVector.fromArray(F, tbl, t + 16).reinterpretAsInts();
+            IntVector lo1 = FloatVector.fromArray(F, tbl, t + 32).reinterpretAsInts(), hi1 = FloatVector.fromArray(F, tbl, t + 48).reinterpretAsInts();
+            IntVector lo2 = FloatVector.fromArray(F, tbl, t + 64).reinterpretAsInts(), hi2 = FloatVector.fromArray(F, tbl, t + 80).reinterpretAsInts();
+            long at = tile + (long) LINE * g;
+            IntVector c0 = IntVector.fromMemorySegment(I, codes, at, LE), c1 = IntVector.fromMemorySegment(I, codes, at + 64, LE);
+            e0 = e0.add(c0.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c0.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c0.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o0 = o0.add(c0.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c0.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c0.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            e1 = e1.add(c1.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c1.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c1.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o1 = o1.add(c1.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c1.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c1.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
         }
-        FloatVector.fromArray(F, acc, accOff).add(p0.sub(m0)).intoArray(acc, accOff);
-        FloatVector.fromArray(F, acc, accOff + 16).add(p1.sub(m1)).intoArray(acc, accOff + 16);
-        FloatVector.fromArray(F, acc, accOff + 32).add(p2.sub(m2)).intoArray(acc, accOff + 32);
-        FloatVector.fromArray(F, acc, accOff + 48).add(p3.sub(m3)).intoArray(acc, accOff + 48);
+        addInto(acc, accOff, INTERLEAVE_LO.selectFrom(e0.reinterpretAsInts(), o0.reinterpretAsInts()));
+        addInto(acc, accOff + 16, INTERLEAVE_HI.selectFrom(e0.reinterpretAsInts(), o0.reinterpretAsInts()));
+        addInto(acc, accOff + 32, INTERLEAVE_LO.selectFrom(e1.reinterpretAsInts(), o1.reinterpretAsInts()));
+        addInto(acc, accOff + 48, INTERLEAVE_HI.selectFrom(e1.reinterpretAsInts(), o1.reinterpretAsInts()));
+    }
+
+    private static void addInto(float[] acc, int off, IntVector bits) {
+        FloatVector.fromArray(F, acc, off).add(bits.reinterpretAsFloats()).intoArray(acc, off);
     }
 
     @Override
@@ -128,15 +151,21 @@ final class PackedVector implements PackedKernels {
         IntVector i2 = IntVector.fromArray(I, acc, accOff + 32), i3 = IntVector.fromArray(I, acc, accOff + 48);
         for (int start = g0; start < g1; start += INT16_GROUPS) {
             int end = Math.min(g1, start + INT16_GROUPS);
-            ShortVector a0 = ShortVector.zero(S), a1 = a0;
+            // Rows 0..31 and 32..63, each in two chains (fields 0 + 1, field 2) so the adds overlap.
+            ShortVector a0 = ShortVector.zero(S), b0 = a0, a1 = a0, b1 = a0;
             for (int g = start; g < end; g++) {
-                ShortVector t = ShortVector.fromArray(S, tbl, tOff + 32 * (g - g0));
-                long at = tile + 64L * g;
-                ShortVector c0 = (ShortVector) ByteVector.fromMemorySegment(B256, codes, at, ORDER).convertShape(VectorOperators.B2S, S, 0);
-                ShortVector c1 = (ShortVector) ByteVector.fromMemorySegment(B256, codes, at + 32, ORDER).convertShape(VectorOperators.B2S, S, 0);
-                a0 = a0.add(c0.selectFrom(t)).sub(c0.lanewise(VectorOperators.LSHR, 4).selectFrom(t));
-                a1 = a1.add(c1.selectFrom(t)).sub(c1.lanewise(VectorOperators.LSHR, 4).selectFrom(t));
+                int t = tOff + GROUP_TABLE * (g - g0);
+                ShortVector t0 = ShortVector.fromArray(S, tbl, t), t1 = ShortVector.fromArray(S, tbl, t + TABLE);
+                ShortVector t2 = ShortVector.fromArray(S, tbl, t + 2 * TABLE);
+                long at = tile + (long) LINE * g;
+                ShortVector c0 = ShortVector.fromMemorySegment(S, codes, at, LE), c1 = ShortVector.fromMemorySegment(S, codes, at + 64, LE);
+                a0 = a0.add(c0.selectFrom(t0)).add(c0.lanewise(VectorOperators.LSHR, 5).selectFrom(t1));
+                b0 = b0.add(c0.lanewise(VectorOperators.LSHR, 10).selectFrom(t2));
+                a1 = a1.add(c1.selectFrom(t0)).add(c1.lanewise(VectorOperators.LSHR, 5).selectFrom(t1));
+                b1 = b1.add(c1.lanewise(VectorOperators.LSHR, 10).selectFrom(t2));
             }
+            a0 = a0.add(b0);
+            a1 = a1.add(b1);
             i0 = i0.add(a0.convertShape(VectorOperators.S2I, I, 0));
             i1 = i1.add(a0.convertShape(VectorOperators.S2I, I, 1));
             i2 = i2.add(a1.convertShape(VectorOperators.S2I, I, 0));

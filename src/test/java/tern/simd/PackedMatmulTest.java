@@ -19,7 +19,7 @@ import tern.runtime.ShardAxis;
  * matrix γ·T, on the scalar and the Vector API twin, for float activations and for int8 activations
  * (whose reference quantizes x by its own definition, absmax per row to ±127, and then multiplies in
  * double). Shapes are random up to 300 with ragged tails (rows not a multiple of the 64-row tile,
- * columns not a multiple of the 4-column group, shards that cut groups). Tolerance: 1e-5·Σ|x·γT| per
+ * columns not a multiple of the 9-column group, shards that cut groups). Tolerance: 1e-5·Σ|x·γT| per
  * output, the float-matmul bound; the int8 sums are exact integers, so only the final scaling rounds.
  */
 class PackedMatmulTest {
@@ -144,7 +144,7 @@ class PackedMatmulTest {
     /** The int8 path is exact: with x already on the int8 grid its output equals the float reference's to f32 rounding. */
     @Test
     void largeSumsStayExactInTheInt16Accumulators() {
-        // 1024 columns of +127 against all-(+1) weights: 64 groups per int16 flush at the bound 64·508.
+        // 1024 columns of +127 against all-(+1) weights: 28 groups per int16 flush at the bound 28·9·127 = 32004.
         int in = 1024, out = 64;
         byte[] t = new byte[in * out];
         java.util.Arrays.fill(t, (byte) 1);
