@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command sent to the GPU machine (run tool, carry [".gpu"]): environment facts, the tern.cuda
 # tests, then the benchmarks; logs under $OUT, short summaries last. MODE=tests|bench|all (default all);
-# BENCH_ONLY=attention skips the GEMV and matmul benchmarks; TRAIN=1 adds the training step (bench.sh).
+# BENCH_ONLY=attention skips the GEMV and matmul benchmarks, BENCH_ONLY=decode keeps only the copy and GEMV ones; TRAIN=1 adds the training step (bench.sh).
 set -o pipefail
 mode=${MODE:-all}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader

@@ -4,7 +4,8 @@ bf16 matrix-vector products (what a bf16 model's decode step does per linear lay
 Spectra 99M shapes in bf16 and in FP32 (TF32 off), and the device copy bandwidth, all timed like the Java
 side: CUDA events around a batch of ops, warm-up first, median of samples, weights rotated over copies
 that exceed the L2 cache.
-Usage: python3 torch_bench.py OUT.csv [TOKENS [attention]]   (attention: only the attention timings)
+Usage: python3 torch_bench.py OUT.csv [TOKENS [attention|decode]]   (attention: only the attention timings;
+decode: only the copy bandwidth and the matrix-vector products)
 """
 import sys
 
@@ -13,6 +14,7 @@ import torch
 out_path = sys.argv[1] if len(sys.argv) > 1 else "bench-torch.csv"
 tokens = int(sys.argv[2]) if len(sys.argv) > 2 else 16384
 attention_only = len(sys.argv) > 3 and sys.argv[3] == "attention"
+decode_only = len(sys.argv) > 3 and sys.argv[3] == "decode"
 torch.backends.cuda.matmul.allow_tf32 = False
 dev = torch.device("cuda")
 out = open(out_path, "w")
@@ -63,6 +65,8 @@ if not attention_only:
         record(f"torch_bf16_gemv_us_{shape}", ms * 1e3, f"{copies} rotated copies")
         record(f"torch_bf16_gemv_GBps_{shape}", (nbytes + 2 * cols + 2 * rows) / (ms * 1e6))
         del ws
+    if decode_only:
+        sys.exit(0)
 
     t = tokens
     shapes = [(t, 512, 512, 0, 1), (t, 1280, 512, 0, 1), (t, 512, 1280, 0, 1), (t, 50304, 512, 0, 1),

@@ -376,6 +376,13 @@ public final class CudaBackend implements Backend {
 
     /** Activation rows up to which {@link #ternaryMatmul} uses the tensor-core matrix-vector kernel. */
     static final int GEMV_MAX_ROWS = 4;
+    /**
+     * Activation rows up to which the integer variant serves (x as four 8-bit digits: four B columns of
+     * the MMA per row, eight in all), and the columns up to which its int32 sums cannot overflow (per
+     * accumulator and column, |Σ| ≤ (cols / 2)·2·64·128 < 2³¹ needs cols < 2¹⁸; half that kept as margin).
+     */
+    static final int GEMV_INT8_MAX_ROWS = 2;
+    static final int GEMV_INT8_MAX_COLS = 1 << 17;
 
     /**
      * Few rows (decode) on sm_80+: the tensor-core kernel on the packed weights (ternary_mma.cu). Many rows
@@ -397,6 +404,21 @@ public final class CudaBackend implements Backend {
             return;
         }
         int kc = TernaryLayout.kcCount(w.cols());
+        if (m <= GEMV_INT8_MAX_ROWS && w.cols() <= GEMV_INT8_MAX_COLS && kernels.has("ternary_mma")) {
+            // x as four 8-bit digits per element, in 32-byte chunks per 32-column block and digit column,
+            // over every block the kernel's batches touch (8 warps × 8 blocks per batch; ternary_mma.cu).
+            int shared = ceilDiv(kc, 64) * 64 * 128 * m;
+            if (kernels.sharedFits(shared + 9 * 1024)) {
+                int rowTiles = ceilDiv(w.rows(), 16);
+                // Two 8-warp groups per block, each on its own row tiles; at most 2 blocks per SM (registers).
+                int blocksPerSm = Math.max(1, Math.min(2, (220 * 1024) / (shared + 9 * 1024)));
+                int grid = Math.min(ceilDiv(rowTiles, 2), context.multiprocessors * blocksPerSm);
+                kernels.launch("ternary_mma", "tern_gemv_imma" + m, grid, 1, 1, 2 * THREADS, shared,
+                        KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
+                                .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).ptr(address(y)).i32(accumulate));
+                return;
+            }
+        }
         // x as f16 hi and lo rows over every column block the kernel's batches touch (8 warps × 16 blocks
         // of 32 columns per batch; ternary_mma.cu), +8 halves of padding per row.
         long stagedCols = (long) ceilDiv(kc, 128) * 128 * 32;

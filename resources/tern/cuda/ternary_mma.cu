@@ -278,3 +278,287 @@ extern "C" __global__ void __launch_bounds__(256) tern_gemv_mma(
         process(bufB);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Integer tensor-core variant for one or two activation rows (tern_gemv_imma1 / tern_gemv_imma2), sm_80+:
+// y = x (gamma T)^T with exact int32 accumulation and the same packed words as tern_gemv_mma.
+//
+// Activations as fixed point: row i is scaled by a power of two s_i (its largest |value| lands in
+// [2^29, 2^30)), rounded to an integer X (error <= 1/2 per element: elements of 2^23 / s_i and above are
+// exact) and written as four signed 8-bit digits, X = d0 + 2^8 d1 + 2^16 d2 + 2^24 d3 (each d in
+// [-128, 127]; |d3| <= 65). Digit d of row i is B column n = 4i + d of an m16n8k32 s8 MMA, so one MMA
+// multiplies 512 weights by all digits at once and int32 sums are exact; y = sum_d 2^(8d) D[:, 4i+d] / s_i
+// in double, rounded once to f32.
+//
+// Weights without decoding: code c = t + 1 sits at bits 2q..2q+1 of each byte of a word, q = rowHalf +
+// 2 kHalf (ternary_layout.h), so word & (0x03030303 << 2q) is four unsigned bytes c 4^q, already an
+// A register of the MMA (one LOP3 per 4 weights). The factor 4^q is per row (q odd: rows g + 8) and per
+// k half, so the k halves go to two accumulators (MMA 1: q = 0, 1; MMA 2: q = 2, 3) and each row of each
+// is divided exactly by its 4^q at the end. The +1 in c adds sum_k B[k][n] to every row: subtracted once
+// per tile (the column sums of the staged digits; padding columns are staged as zero).
+// Inside a word, byte j of register q holds column 16 (j & 1) + 8 kHalf + 2 tig + (j >> 1) of the
+// 32-column block, and the MMA's k for that byte is 4 tig + j (+16 for the second word of the pair):
+// the digits are staged in that same order, so A and B meet on the same k.
+//
+// Work split: a block is two groups of 8 warps; each group takes its own 16-row tiles (named barriers at
+// a tile's end), and both share x staged once per block. Two groups per block rather than two blocks: x
+// is staged once for twice the rows, and 4 tiles run per SM (2 blocks of 64 KiB at 16384 columns) where
+// 8-warp blocks fit 3, which at 1024 tiles left the last round of tiles to 60 % of the blocks.
+// ---------------------------------------------------------------------------------------------------------
+
+#define IGROUPS 2
+#define IUNROLL 8                // weight words per lane per batch: 2 batches in flight = 2 KiB per warp
+#define ITHREADS (IGROUPS * WARPS * 32)
+#define XUNROLL 2               // staging loads in flight per thread: the first weight batches hold 32 registers meanwhile
+
+__device__ __forceinline__ void imma16832(int* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+                                          unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Barrier of the 8 warps of one group (ids 1 and 2; 0 is __syncthreads).
+__device__ __forceinline__ void group_sync(int group) {
+    asm volatile("bar.sync %0, %1;" :: "r"(1 + group), "r"(WARPS * 32) : "memory");
+}
+
+// A power of two s with largest * s in [2^29, 2^30) (1 for 0), inside the normal float range.
+__device__ __forceinline__ float fixed_scale(float largest) {
+    if (largest == 0.0f) return 1.0f;
+    int e = (int)((__float_as_uint(largest) >> 23) & 0xff) - 127;
+    int s = max(-126, min(127, 29 - e));
+    return __uint_as_float((unsigned)(s + 127) << 23);
+}
+
+// Byte offset of column lc (0..31) inside a 32-byte digit chunk: tig * 8 + kHalf * 4 + j.
+__device__ __forceinline__ int digit_offset(int lc) {
+    return ((lc >> 1) & 3) * 8 + ((lc >> 3) & 1) * 4 + (lc >> 4) + 2 * (lc & 1);
+}
+
+template <int M>
+__device__ __forceinline__ void gemv_imma(
+        const unsigned* __restrict__ w, int rows, int cols, int kcCount, const float* __restrict__ gammas,
+        int shards, int axis, const float* __restrict__ x, float* y, int accumulate) {
+    extern __shared__ __align__(16) unsigned char smem[];
+    __shared__ float partial[IGROUPS * WARPS];
+    __shared__ float scale[M];
+    __shared__ int nonFinite[M];
+    __shared__ int colSum[4 * M];
+    __shared__ int red[IGROUPS * WARPS][32][4];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int group = warp / WARPS, gw = warp % WARPS;          // the group, and the warp inside it
+    const int perTile = (kcCount + WARPS * IUNROLL - 1) / (WARPS * IUNROLL);
+    const int kcPad = perTile * WARPS * IUNROLL;
+    const int CHUNK = 4 * M * 32;                                // bytes of digits per 32-column block
+    unsigned char* xs = smem;                                    // [kcPad][4M digit columns][32 bytes]
+
+    // Tiles of this group: group g of block b takes tiles 2b + g, 2b + g + 2 gridDim, ...
+    const int rowTiles = (rows + 15) / 16;
+    const int first = IGROUPS * blockIdx.x + group, step = IGROUPS * gridDim.x;
+    const int myTiles = first < rowTiles ? (rowTiles - 1 - first) / step + 1 : 0;
+    const int batches = myTiles * perTile;
+    const int lastKc = kcCount - 1;
+
+    int ldTile = first, ldKc0 = gw, ldInTile = 0;
+    auto load = [&](unsigned* dst) {
+        const unsigned* wt = w + (long)ldTile * kcCount * 32 + lane;
+        if (ldKc0 + (IUNROLL - 1) * WARPS < kcCount) {
+#pragma unroll
+            for (int u = 0; u < IUNROLL; u++) dst[u] = __ldg(wt + (ldKc0 + u * WARPS) * 32);
+        } else {
+#pragma unroll
+            for (int u = 0; u < IUNROLL; u++) {
+                int kc = ldKc0 + u * WARPS;
+                unsigned v = __ldg(wt + min(kc, lastKc) * 32);
+                dst[u] = kc < kcCount ? v : 0x55555555u;          // code 1 everywhere: t = 0
+            }
+        }
+        ldKc0 += WARPS * IUNROLL;
+        if (++ldInTile == perTile) { ldInTile = 0; ldKc0 = gw; ldTile += step; }
+    };
+
+    // The first two batches of weights are requested before x is staged, so DRAM is busy meanwhile.
+    unsigned bufA[IUNROLL], bufB[IUNROLL];
+    if (batches > 0) load(bufA);
+    if (batches > 1) load(bufB);
+
+    // Stage x. Pass 1: the largest |x| of each row (gamma folded in for COLS shards), and whether any is
+    // not finite (then the exact product is NaN, and so is the output row).
+    const bool vec = (cols & 3) == 0 && (((unsigned long long)x) & 15) == 0;
+    for (int i = 0; i < M; i++) {
+        const float* xr = x + (long)i * cols;
+        float mx = 0.0f;
+        int bad = 0;
+        if (vec) {
+            const float4* x4 = (const float4*)xr;
+            const int n4 = cols >> 2;
+            for (int c4 = threadIdx.x; c4 < n4; c4 += XUNROLL * ITHREADS) {
+                float4 v[XUNROLL];
+#pragma unroll
+                for (int u = 0; u < XUNROLL; u++) {
+                    int j = c4 + u * ITHREADS;
+                    v[u] = j < n4 ? __ldg(x4 + j) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+                }
+#pragma unroll
+                for (int u = 0; u < XUNROLL; u++) {
+                    int c = 4 * (c4 + u * ITHREADS);
+                    float e[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+#pragma unroll
+                    for (int t = 0; t < 4; t++) {
+                        float a = fabsf(axis == 1 && c + t < cols ? e[t] * col_gamma(gammas, shards, cols, c + t) : e[t]);
+                        mx = fmaxf(mx, a);
+                        bad |= !(a <= 3.402823466e38f);
+                    }
+                }
+            }
+        } else {
+            for (int c = threadIdx.x; c < cols; c += ITHREADS) {
+                float v = xr[c];
+                if (axis == 1) v *= col_gamma(gammas, shards, cols, c);
+                float a = fabsf(v);
+                mx = fmaxf(mx, a);
+                bad |= !(a <= 3.402823466e38f);
+            }
+        }
+        bad = __syncthreads_or(bad);
+        mx = block_max_abs(mx, partial);
+        if (threadIdx.x == 0) { scale[i] = fixed_scale(mx); nonFinite[i] = bad; }
+    }
+    if (threadIdx.x < 4 * M) colSum[threadIdx.x] = 0;
+    __syncthreads();
+
+    // Pass 2: digits. A slot is one 32-bit word of a chunk: 32-column block kc, k half, tig; its 4 bytes
+    // are columns b, b + 16, b + 1, b + 17 with b = 32 kc + 8 kHalf + 2 tig. Slots (kcPad * 8) are a
+    // multiple of XUNROLL * ITHREADS, so the unrolled loop needs no remainder.
+    const int slots = kcPad * 8;
+    for (int i = 0; i < M; i++) {
+        const float* xr = x + (long)i * cols;
+        const float s = scale[i];
+        int sum[4] = {0, 0, 0, 0};
+        for (int s0 = threadIdx.x; s0 < slots; s0 += XUNROLL * ITHREADS) {
+            float v[XUNROLL][4];
+#pragma unroll
+            for (int u = 0; u < XUNROLL; u++) {
+                int slot = s0 + u * ITHREADS;
+                int b = 32 * (slot >> 3) + 8 * ((slot >> 2) & 1) + 2 * (slot & 3);
+                const int off[4] = {0, 16, 1, 17};
+#pragma unroll
+                for (int j = 0; j < 4; j++) v[u][j] = b + off[j] < cols ? __ldg(xr + b + off[j]) : 0.0f;
+            }
+#pragma unroll
+            for (int u = 0; u < XUNROLL; u++) {
+                int slot = s0 + u * ITHREADS;
+                int b = 32 * (slot >> 3) + 8 * ((slot >> 2) & 1) + 2 * (slot & 3);
+                const int off[4] = {0, 16, 1, 17};
+                unsigned word[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    float e = v[u][j];
+                    if (axis == 1 && b + off[j] < cols) e *= col_gamma(gammas, shards, cols, b + off[j]);
+                    int q = __float2int_rn(e * s);             // |q| <= 2^30; 0 for NaN (flagged above)
+#pragma unroll
+                    for (int d = 0; d < 4; d++) {
+                        int digit = d < 3 ? (int)(signed char)(q & 0xff) : q;   // the top digit is what is left
+                        q = (q - digit) >> 8;
+                        sum[d] += digit;
+                        word[d] |= (unsigned)(digit & 0xff) << (8 * j);
+                    }
+                }
+                unsigned char* chunk = xs + (slot >> 3) * CHUNK + 8 * (slot & 3) + 4 * ((slot >> 2) & 1);
+#pragma unroll
+                for (int d = 0; d < 4; d++) *(unsigned*)(chunk + (4 * i + d) * 32) = word[d];
+            }
+        }
+#pragma unroll
+        for (int d = 0; d < 4; d++) {
+            int v = sum[d];
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (lane == 0) atomicAdd(&colSum[4 * i + d], v);   // integers: the order does not matter
+        }
+    }
+    __syncthreads();
+
+    const int g = lane >> 2, tig = lane & 3;
+    // This lane's B column g (columns past 4M read column 0: they only reach D columns nobody reads).
+    const unsigned char* xb = xs + (g < 4 * M ? g : 0) * 32 + 8 * tig;
+    int d1[4] = {0, 0, 0, 0}, d2[4] = {0, 0, 0, 0};             // k halves 0 and 1 (q = 0, 1 and q = 2, 3)
+    int prTile = first, prKc0 = gw, prInTile = 0;
+    auto process = [&](const unsigned* words) {
+        const unsigned char* xk = xb + prKc0 * CHUNK;
+#pragma unroll
+        for (int u = 0; u < IUNROLL; u += 2) {
+            unsigned wa = words[u], wb = words[u + 1];
+            uint2 ba = *(const uint2*)(xk + u * WARPS * CHUNK);          // k halves 0, 1 of block kc
+            uint2 bb = *(const uint2*)(xk + (u + 1) * WARPS * CHUNK);    // of block kc + WARPS
+            imma16832(d1, wa & 0x03030303u, wa & 0x0c0c0c0cu, wb & 0x03030303u, wb & 0x0c0c0c0cu, ba.x, bb.x);
+            imma16832(d2, wa & 0x30303030u, wa & 0xc0c0c0c0u, wb & 0x30303030u, wb & 0xc0c0c0c0u, ba.y, bb.y);
+        }
+        prKc0 += WARPS * IUNROLL;
+        if (++prInTile < perTile) return;
+
+        // Tile done. Rows g ([0], [1]) carry 4^0 and 4^2, rows g + 8 ([2], [3]) 4^1 and 4^3: exact shifts.
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            red[warp][lane][j] = j < 2 ? d1[j] + (d2[j] >> 4) : (d1[j] >> 2) + (d2[j] >> 6);
+            d1[j] = 0;
+            d2[j] = 0;
+        }
+        group_sync(group);
+        if (gw == 0) {
+            int s[4] = {0, 0, 0, 0};
+            for (int v = 0; v < WARPS; v++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) s[j] += red[group * WARPS + v][lane][j];
+            // Columns 2 tig, 2 tig + 1 are digits 2 (tig & 1) and + 1 of activation row tig >> 1.
+            const int n0 = 2 * tig < 4 * M ? 2 * tig : 0;
+            double part[2];
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                double lo = (double)(s[2 * half] - colSum[n0]), hi = (double)(s[2 * half + 1] - colSum[n0 + 1]);
+                part[half] = (tig & 1) ? 65536.0 * lo + 16777216.0 * hi : lo + 256.0 * hi;
+            }
+#pragma unroll
+            for (int half = 0; half < 2; half++) part[half] += __shfl_xor_sync(0xffffffffu, part[half], 1);
+            const int i = tig >> 1;
+            if ((tig & 1) == 0 && i < M) {
+                const double inv = 1.0 / (double)scale[i];
+#pragma unroll
+                for (int half = 0; half < 2; half++) {
+                    int r = prTile * 16 + g + 8 * half;
+                    if (r < rows) {
+                        double v = part[half] * inv;
+                        if (axis == 0) v *= (double)gammas[(int)((long)r * shards / rows)];
+                        float val = nonFinite[i] ? __int_as_float(0x7fc00000) : (float)v;
+                        long o = (long)i * rows + r;
+                        y[o] = accumulate ? y[o] + val : val;
+                    }
+                }
+            }
+        }
+        group_sync(group);
+        prInTile = 0;
+        prKc0 = gw;
+        prTile += step;
+    };
+
+    for (int b = 0; b < batches; b += 2) {
+        process(bufA);
+        if (b + 2 < batches) load(bufA);
+        if (b + 1 >= batches) break;
+        process(bufB);
+        if (b + 3 < batches) load(bufB);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(ITHREADS, 2) tern_gemv_imma1(
+        const unsigned* __restrict__ w, int rows, int cols, int kcCount, const float* __restrict__ gammas,
+        int shards, int axis, const float* __restrict__ x, float* y, int accumulate) {
+    gemv_imma<1>(w, rows, cols, kcCount, gammas, shards, axis, x, y, accumulate);
+}
+
+extern "C" __global__ void __launch_bounds__(ITHREADS, 2) tern_gemv_imma2(
+        const unsigned* __restrict__ w, int rows, int cols, int kcCount, const float* __restrict__ gammas,
+        int shards, int axis, const float* __restrict__ x, float* y, int accumulate) {
+    gemv_imma<2>(w, rows, cols, kcCount, gammas, shards, axis, x, y, accumulate);
+}

@@ -48,6 +48,7 @@ public final class CudaBench {
             return;
         }
         boolean attentionOnly = args.length > 2 && args[2].equals("attention");     // the other parts unchanged: skip
+        boolean decodeOnly = args.length > 2 && args[2].equals("decode");           // copy bandwidth and the GEMV table only
         try (CudaBackend cuda = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS, CudaBackend.AttentionPath.F32, false);
              PrintWriter w = new PrintWriter(Files.newBufferedWriter(file))) {
             System.out.println("bench on " + cuda.name());
@@ -57,6 +58,7 @@ public final class CudaBench {
             if (!attentionOnly) {
                 double copy = b.copyBandwidth();
                 b.ternaryGemv(new int[][] {{3072, 3072}, {9216, 3072}, {3072, 9216}, {16384, 16384}, {1280, 512}}, copy);
+                if (decodeOnly) return;
                 b.matmuls(tokens);
             }
             b.attention(cuda, "", 8, 1024, 8, 64);

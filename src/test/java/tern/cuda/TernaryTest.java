@@ -3,6 +3,7 @@ package tern.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static tern.cuda.Gpu.assertClose;
 
 import java.util.Random;
@@ -151,7 +152,8 @@ class TernaryTest {
         Random rnd = new Random(22);
         for (int i = 0; i < 20; i++) {
             Case k = randomCase(rnd, i);
-            // m = 1..4 takes the tensor-core matrix-vector kernel (sm_80+), larger m cuBLAS on the unpacked γT;
+            // m = 1..4 takes a tensor-core matrix-vector kernel (sm_80+; 1..2 the integer one, 3..4 the f16 one),
+            // larger m cuBLAS on the unpacked γT;
             // the tiled kernel on the packed weights is checked on every shape too.
             int m = i % 3 == 0 ? 1 : i % 3 == 1 ? 2 + rnd.nextInt(3) : 5 + rnd.nextInt(150);
             boolean acc = rnd.nextBoolean();
@@ -182,8 +184,8 @@ class TernaryTest {
 
     @Test
     void gemvOnAWideMatrixNeedingLargeSharedMemory() {
-        // 16384 columns: x staged as f16 hi/lo in 64 KiB of shared memory (above the 48 KiB default);
-        // activations spanning 12 orders of magnitude exercise the per-row power-of-two split.
+        // 16384 columns: x staged as four 8-bit digits in 64 KiB of shared memory (above the 48 KiB default);
+        // activations spanning 12 orders of magnitude exercise the per-row power-of-two scale.
         Random rnd = new Random(23);
         int rows = 70, cols = 16384;
         float[] wv = Gpu.random(rnd, rows * cols), x = Gpu.random(rnd, cols);
@@ -194,6 +196,75 @@ class TernaryTest {
              Tensor tx = cuda.upload(x, 1, cols); Tensor y = Gpu.poisoned(cuda, 1, rows)) {
             cuda.ternaryMatmul(tx, p, y, false);
             assertClose(cuda.download(y), product(x, wq, 1, rows, cols, null), Gpu.F32, "gemv 70×16384");
+        }
+    }
+
+    /**
+     * One or two activation rows take the integer kernel on sm_80+ (tern_gemv_imma, ternary_mma.cu): each
+     * row x' (x·γ_c folded in f32 for COLS shards) is scaled by s = 2^clamp(29 − e, −126, 127), e the
+     * exponent of max|x'|, rounded to integers X, and X·T is summed exactly in int32; the result is
+     * X·T/s (·γ_r for ROWS shards) in double, rounded once to f32, then added to y. So, element by element,
+     * |out − ref| ≤ Σ_c |wq_rc|·½/s (COLS: Σ_c |T_rc|·½/s) [rounding of X]
+     *             + Σ_c 2⁻²⁴·|x_c·wq_rc| (COLS only) [the f32 product x·γ_c]
+     *             + 2⁻²²·(|y0_r| + Σ_c |x_c·wq_rc|) [the f32 roundings of the result and of the add, 2⁻²⁴
+     *               of values at most (1 + 2⁻²⁰) times that sum, with room for the double steps].
+     * Activations spanning 14 orders of magnitude make the rounding of X the dominant term for small ones;
+     * a non-finite activation makes the exact product NaN, and the whole output row must be NaN.
+     */
+    @Test
+    void gemvOfOneOrTwoRowsIsWithinTheFixedPointBound() {
+        // Below sm_80 these rows go to cuBLAS or the tiled kernel, whose f32 sums this bound does not cover.
+        Assumptions.assumeTrue(cuda.arch() >= 80, "the integer GEMV kernel needs sm_80");
+        Random rnd = new Random(27);
+        for (int i = 0; i < 24; i++) {
+            Case k = randomCase(rnd, i);
+            int rows = k.rows, cols = i % 6 == 5 ? 16384 + rnd.nextInt(100) : k.cols, m = 1 + i % 2;
+            float[] wv = cols == k.cols ? k.w : Gpu.random(rnd, rows * cols, 0.05f + rnd.nextFloat());
+            ShardAxis axis = k.axis;
+            int shards = Math.min(k.shards, axis == ShardAxis.ROWS ? rows : cols);
+            boolean acc = rnd.nextBoolean();
+            float[] g = gammas(wv, rows, cols, shards, axis, 1e-5f);
+            int[] t = ternary(wv, rows, cols, g, axis);
+            float[] wq = dequantized(t, rows, cols, g, axis);
+            float[] x = Gpu.random(rnd, m * cols), y0 = Gpu.random(rnd, m * rows);
+            for (int j = 0; j < x.length; j++) x[j] *= (float) Math.pow(10, rnd.nextInt(14) - 10);
+            if (i % 5 == 4) java.util.Arrays.fill(x, 0, cols, 0f);                       // an all-zero row: s = 1
+            int nanRow = i % 7 == 6 ? m - 1 : -1;
+            if (nanRow >= 0) x[nanRow * cols + rnd.nextInt(cols)] = i % 2 == 0 ? Float.NaN : Float.POSITIVE_INFINITY;
+            String what = "W[" + rows + ", " + cols + "] " + shards + " shards along " + axis + " m=" + m + " accumulate=" + acc;
+            try (Tensor w = cuda.upload(wv, rows, cols); TernaryWeights p = cuda.packTernary(w, shards, axis, 1e-5f);
+                 Tensor tx = cuda.upload(x, m, cols);
+                 Tensor y = acc ? cuda.upload(y0, m, rows) : Gpu.poisoned(cuda, m, rows)) {
+                cuda.ternaryMatmul(tx, p, y, acc);
+                float[] out = cuda.download(y);
+                for (int a = 0; a < m; a++) {
+                    float[] xf = new float[cols];                       // x' as the kernel forms it
+                    float max = 0f;
+                    for (int c = 0; c < cols; c++) {
+                        xf[c] = axis == ShardAxis.COLS ? x[a * cols + c] * g[shardOf(c, shards, cols)] : x[a * cols + c];
+                        max = Math.max(max, Math.abs(xf[c]));
+                    }
+                    double halfStep = max == 0f ? 0.5 : 0.5 * Math.scalb(1.0, -Math.max(-126, Math.min(127, 29 - Math.getExponent(max))));
+                    for (int r = 0; r < rows; r++) {
+                        float o = out[a * rows + r];
+                        if (a == nanRow) {
+                            assertTrue(Float.isNaN(o), what + ": row " + a + " has a non-finite activation, y[" + r + "] = " + o);
+                            continue;
+                        }
+                        double ref = acc ? y0[a * rows + r] : 0, mag = acc ? Math.abs(y0[a * rows + r]) : 0, bound = 0;
+                        for (int c = 0; c < cols; c++) {
+                            double prod = (double) x[a * cols + c] * wq[r * cols + c];
+                            ref += prod;
+                            mag += Math.abs(prod);
+                            if (axis == ShardAxis.COLS) bound += Math.abs(t[r * cols + c]) * halfStep + 0x1p-24 * Math.abs(prod);
+                            else bound += Math.abs(wq[r * cols + c]) * halfStep;
+                        }
+                        bound += 0x1p-22 * mag;
+                        assertTrue(Math.abs(o - ref) <= bound, what + ": y[" + a + ", " + r + "] = " + o + ", reference " + ref
+                                + ", bound " + bound);
+                    }
+                }
+            }
         }
     }
 
