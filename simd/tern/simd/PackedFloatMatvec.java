@@ -7,7 +7,8 @@ import java.nio.ByteOrder;
 /**
  * The float tensors of a packed model file read in place: y = W·x for the LM head and row lookups for
  * the embedding, with W [rows, cols] stored as little-endian f32 or IEEE f16 (half the bytes: the LM
- * head is most of a small TriLM's decode traffic). Rows are split over {@link Parallel}'s threads.
+ * head is most of a small TriLM's decode traffic). Rows are claimed in pieces by the caller and
+ * {@link Parallel}'s workers ({@link Parallel#shared}).
  */
 public final class PackedFloatMatvec {
     /** Element type of a stored float matrix. */
@@ -34,8 +35,9 @@ public final class PackedFloatMatvec {
                     + " bytes, got " + w.byteSize());
         if (x.length < cols || y.length < rows)
             throw new IllegalArgumentException("x needs " + cols + " values and y " + rows + ", got " + x.length + " and " + y.length);
-        int minRows = Math.max(1, (1 << 16) / Math.max(1, cols * format.bytes));
-        Parallel.range(rows, minRows, (r0, r1) -> {
+        // Pieces of ≥ 16 KiB, about 8 per thread, claimed by the caller and the workers (Parallel.shared).
+        int grain = Math.max(Math.max(1, (1 << 14) / Math.max(1, cols * format.bytes)), (rows + 8 * Parallel.THREADS - 1) / (8 * Parallel.THREADS));
+        Parallel.shared(rows, grain, (r0, r1) -> {
             if (vector) PackedFloatVector.rows(w, format == Format.F16, cols, x, y, r0, r1);
             else scalarRows(w, format, cols, x, y, r0, r1);
         });

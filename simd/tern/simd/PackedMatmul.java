@@ -5,7 +5,9 @@ package tern.simd;
  * for one activation row (decode: a matrix-vector product that streams the codes once) or a few rows
  * (prompt prefill, small batches: each 8 KiB run of a tile's codes is read from memory once and reused
  * from L1 for every row). Additions and subtractions of activations only; one multiplication by the
- * scale(s) per output. Tiles of 64 outputs are split over {@link Parallel}'s threads.
+ * scale(s) per output. Tiles of 64 outputs are claimed in pieces by the caller and {@link Parallel}'s
+ * workers ({@link Parallel#shared}: a decode step makes ~100 of these calls, and on a busy machine waiting
+ * for a parked worker to be scheduled cost more than the product).
  *
  * <p>Two activation types:
  * <ul>
@@ -22,8 +24,10 @@ public final class PackedMatmul {
     private static final PackedKernels PREFERRED = PackedKernels.preferred();
     /** Groups per run of a tile when several rows share its codes: 64 · 128 B = 8 KiB, L1-resident. */
     private static final int BATCH_GROUPS = 64;
-    /** Code bytes one thread should get at least, so a fork (microseconds) pays for itself. */
-    private static final long MIN_BYTES_PER_THREAD = 1 << 16;
+    /** Code bytes of one piece of work at least, so claiming it (an atomic increment) costs nothing. */
+    private static final long MIN_BYTES_PER_PIECE = 1 << 14;
+    /** Pieces per thread to aim for, so a thread that falls behind leaves pieces for the others. */
+    private static final int PIECES_PER_THREAD = 8;
 
     private PackedMatmul() {}
 
@@ -67,7 +71,9 @@ public final class PackedMatmul {
         int segments = w.segments();
         int[] segStart = w.segStart(), groupStart = w.groupStart();
         long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
-        int minTiles = (int) Math.max(1, MIN_BYTES_PER_THREAD / Math.max(1, tileBytes));
+        int tiles = firstTile[ws.length];
+        int grain = (int) Math.max(Math.max(1, MIN_BYTES_PER_PIECE / Math.max(1, tileBytes)),
+                (tiles + PIECES_PER_THREAD * Parallel.THREADS - 1) / (PIECES_PER_THREAD * Parallel.THREADS));
         if (activations == Activations.FLOAT) {
             float[][] tables = new float[m][PackedKernels.GROUP_TABLE * w.groups()];
             for (int r = 0; r < m; r++)
@@ -76,7 +82,7 @@ public final class PackedMatmul {
                     k.floatTables(x, r * in, segStart[s], segStart[s + 1], part);
                     System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
                 }
-            Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
+            Parallel.shared(tiles, grain, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
                     (i, a, b) -> floatTiles(k, ws[i], tables, m, ys[i], a, b)));
         } else {
             short[][] tables = new short[m][PackedKernels.GROUP_TABLE * w.groups()];
@@ -90,7 +96,7 @@ public final class PackedMatmul {
                     System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
                 }
             }
-            Parallel.range(firstTile[ws.length], minTiles, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
+            Parallel.shared(tiles, grain, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
                     (i, a, b) -> int8Tiles(k, ws[i], tables, rowScale, m, ys[i], a, b)));
         }
     }

@@ -38,6 +38,66 @@ public final class Parallel {
         POOL.invoke(new Chunks(body, n, chunks, 0, chunks));
     }
 
+    /**
+     * Runs body over [0, n) in pieces of {@code grain} iterations (the last one shorter) that the calling
+     * thread and the pool's workers claim one at a time. The caller starts at once and only waits for
+     * pieces a worker has already taken, so when the machine is busy and a worker is not scheduled for a
+     * while the call costs about the caller's serial time, where {@link #range} would wait for the worker;
+     * on an idle machine the pieces spread over all threads. Piece boundaries depend only on n and grain,
+     * and a piece's result not on the thread that runs it. For short calls of many independent pieces
+     * (the products of one decode step).
+     */
+    public static void shared(int n, int grain, Range body) {
+        int pieces = (int) ((n + (long) grain - 1) / Math.max(1, grain));
+        boolean nested = Thread.currentThread() instanceof java.util.concurrent.ForkJoinWorkerThread w && w.getPool() == POOL;
+        if (pieces <= 1 || POOL == null || nested) {
+            body.run(0, n);
+            return;
+        }
+        Claims c = new Claims(body, n, Math.max(1, grain), pieces);
+        for (int i = 1; i < Math.min(THREADS, pieces); i++) POOL.execute(c::work);
+        c.work();
+        c.await();
+    }
+
+    /** The shared state of one {@link #shared} call: the next unclaimed piece and the finished count. */
+    private static final class Claims {
+        private final Range body;
+        private final int n, grain, pieces;
+        private final java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        private final java.util.concurrent.atomic.AtomicInteger finished = new java.util.concurrent.atomic.AtomicInteger();
+        private volatile Throwable failure;
+
+        Claims(Range body, int n, int grain, int pieces) {
+            this.body = body; this.n = n; this.grain = grain; this.pieces = pieces;
+        }
+
+        /** Runs unclaimed pieces until none is left (a worker that starts late finds none and returns). */
+        void work() {
+            for (int p; (p = next.getAndIncrement()) < pieces; ) {
+                try {
+                    body.run(p * grain, (int) Math.min(n, (long) (p + 1) * grain));
+                } catch (Throwable t) {
+                    if (failure == null) failure = t;
+                } finally {
+                    finished.incrementAndGet();
+                }
+            }
+        }
+
+        /** Waits for the pieces other threads took (spinning: they are microseconds), then rethrows a failure. */
+        void await() {
+            for (int spins = 0; finished.get() < pieces; spins++) {
+                if (spins < 4096) Thread.onSpinWait();
+                else Thread.yield();   // the worker holding a piece was descheduled: give it the CPU
+            }
+            Throwable t = failure;
+            if (t instanceof RuntimeException e) throw e;
+            if (t instanceof Error e) throw e;
+            if (t != null) throw new IllegalStateException(t);
+        }
+    }
+
     /** Same as {@link #range} over chunks of a fixed count; chunk c covers [c·n/chunks, (c+1)·n/chunks). */
     private static final class Chunks extends RecursiveAction {
         private final Range body;
