@@ -38,8 +38,11 @@ import tern.simd.Vectorization;
  *     the CPU backend) and the same model quantized, packed ({@code f16} embedding and head, as
  *     {@code tern pack} writes by default) and served from the packed file.</li>
  * </ul>
- * Each kernel figure is the median of several runs after warm-up; decode figures time the steps after
- * the first generated token (prefill excluded).
+ * Each kernel figure is the median of several runs after warm-up. Decode figures are steady-state: each
+ * model first generates untimed for at least {@link #DECODE_WARMUP_S} seconds (so the JIT has compiled its
+ * kernels: on 2 cores the compiler threads otherwise take the CPU from the first few dozen tokens), then
+ * the steps after the first generated token (prefill excluded) are timed, best of {@link #DECODE_RUNS}.
+ * Both models get the same warm-up rule and the same timing; the JSON states them.
  */
 final class BenchGenerate {
     private BenchGenerate() {}
@@ -67,6 +70,10 @@ final class BenchGenerate {
         out.put("copy_bandwidth_gbps", round(copy));
         out.put("copy_method", "tern bench kernels' copy: MemorySegment.copy of 1 GiB over all threads; bytes read + written");
         log.line("copy bandwidth", "%.1f GB/s", copy);
+        double read = readBandwidth();
+        out.put("read_bandwidth_gbps", round(read));
+        out.put("read_method", "sum of every long of 1 GiB over all threads (median of 7); bytes read: the ceiling of a kernel that only reads");
+        log.line("read bandwidth", "%.1f GB/s (%.0f%% of copy)", read, 100 * read / copy);
 
         // ---- the matvec at a shape far beyond the L3 --------------------------------------------------------
         out.put("matvec_rows", rows);
@@ -97,6 +104,7 @@ final class BenchGenerate {
         out.put("ternary_matvec_float_act_gbps", round(moved / tFloatAct / 1e9));
         out.put("ternary_matvec_int8_act_gbps", round(moved / tInt8Act / 1e9));
         out.put("bandwidth_fraction", round(moved / tBest / 1e9 / copy));
+        out.put("bandwidth_fraction_of_read", round(moved / tBest / 1e9 / read));
         out.put("float32_matvec_ms", round(tF32 * 1e3));
         out.put("float32_matvec_gbps", round((4.0 * rows * cols + 4L * cols + 4L * rows) / tF32 / 1e9));
         out.put("ternary_vs_float32_matvec", round(tF32 / tBest));
@@ -107,6 +115,8 @@ final class BenchGenerate {
         // ---- end-to-end decode ----------------------------------------------------------------------------
         out.put("decode_model", size + " (" + shape.describe().replace(", float weights", "") + ", random weights)");
         out.put("decode_tokens", tokens);
+        out.put("decode_method", "per model: untimed generations of " + tokens + " tokens for at least " + DECODE_WARMUP_S
+                + " s (JIT warm-up), then best of " + DECODE_RUNS + " generations, each timed from its first generated token to its last");
         int[] prompt = {11, 22, 33, 44, 55, 66, 77, 88};
         double floatTps, ternTps, ternInt8Tps;
         long packedBytesPerToken;
@@ -166,13 +176,21 @@ final class BenchGenerate {
         void run(java.util.function.IntConsumer onToken);
     }
 
+    /** Seconds of untimed generation before a model's decode is timed. */
+    static final double DECODE_WARMUP_S = 5;
+    /** Timed generations per model; the best counts. */
+    static final int DECODE_RUNS = 3;
+
     /**
      * Tokens/s of the decode steps: the time from the first generated token (the prompt's prefill ends
-     * there) to the last, over the tokens in between. Best of three runs (the first also warms the JIT).
+     * there) to the last, over the tokens in between; best of {@link #DECODE_RUNS} generations after
+     * {@link #DECODE_WARMUP_S} seconds (and at least one generation) of untimed warm-up.
      */
     private static double decodeRate(Generation g) {
+        long end = System.nanoTime() + (long) (DECODE_WARMUP_S * 1e9);
+        do g.run(t -> {}); while (System.nanoTime() < end);
         double best = 0;
-        for (int run = 0; run < 3; run++) {
+        for (int run = 0; run < DECODE_RUNS; run++) {
             long[] first = {0}, last = {0};
             int[] count = {0};
             g.run(t -> {
@@ -183,6 +201,35 @@ final class BenchGenerate {
             best = Math.max(best, (count[0] - 1) / ((last[0] - first[0]) / 1e9));
         }
         return best;
+    }
+
+    /**
+     * GB/s of reading 1 GiB (every long summed, 4 sums per thread so the adds keep up) split over all
+     * threads: what a kernel that only streams its operand in can reach, next to the copy's read + write.
+     */
+    static double readBandwidth() {
+        try (Arena arena = Arena.ofShared()) {
+            long bytes = BenchKernels.COPY_BYTES;
+            MemorySegment src = arena.allocate(bytes, 64);
+            src.fill((byte) 1);
+            int pieces = 64;
+            long piece = bytes / pieces;
+            long[] sink = new long[pieces];
+            double s = BenchKernels.median(() -> Parallel.range(pieces, 1, (p0, p1) -> {
+                long a = 0, b = 0, c = 0, d = 0;
+                for (long o = p0 * piece, e = p1 * piece; o < e; o += 32) {
+                    a += src.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, o);
+                    b += src.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, o + 8);
+                    c += src.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, o + 16);
+                    d += src.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, o + 24);
+                }
+                sink[p0] = a + b + c + d;   // kept, so the loads are not dead
+            }), 2, 7);
+            long total = 0;
+            for (long v : sink) total += v;   // each thread's chunk sum sits at its first piece (wrapping arithmetic)
+            if (total != bytes / 8 * 0x0101010101010101L) throw new IllegalStateException("read bandwidth: the sum of the bytes read is wrong");
+            return bytes / s / 1e9;
+        }
     }
 
     private static byte[] randomTrits(int rows, int cols) {
