@@ -385,7 +385,8 @@ public final class CudaBackend implements Backend {
     static final int GEMV_INT8_MAX_COLS = 1 << 17;
 
     /**
-     * Few rows (decode) on sm_80+: the tensor-core kernel on the packed weights (ternary_mma.cu). Many rows
+     * Few rows (decode) on sm_80+: a tensor-core kernel on the packed weights (ternary_mma.cu; one or two
+     * rows: the integer one, x as 8-bit fixed-point digits with exact int32 sums; three or four: f16). Many rows
      * (training): with cuBLAS, γT is unpacked once into a float scratch matrix and multiplied by cuBLAS,
      * which outruns decoding inside our tiled kernel; without it (or on {@link MatmulPath#KERNEL}), the
      * tiled kernel decodes the packed weights in its shared-memory staging.

@@ -430,7 +430,7 @@ __device__ __forceinline__ void gemv_imma(
 
     // Pass 2: digits. A slot is one 32-bit word of a chunk: 32-column block kc, k half, tig; its 4 bytes
     // are columns b, b + 16, b + 1, b + 17 with b = 32 kc + 8 kHalf + 2 tig. Slots (kcPad * 8) are a
-    // multiple of XUNROLL * ITHREADS, so the unrolled loop needs no remainder.
+    // multiple of ITHREADS, not always of XUNROLL * ITHREADS: the unrolled steps check their slot.
     const int slots = kcPad * 8;
     for (int i = 0; i < M; i++) {
         const float* xr = x + (long)i * cols;
@@ -444,11 +444,12 @@ __device__ __forceinline__ void gemv_imma(
                 int b = 32 * (slot >> 3) + 8 * ((slot >> 2) & 1) + 2 * (slot & 3);
                 const int off[4] = {0, 16, 1, 17};
 #pragma unroll
-                for (int j = 0; j < 4; j++) v[u][j] = b + off[j] < cols ? __ldg(xr + b + off[j]) : 0.0f;
+                for (int j = 0; j < 4; j++) v[u][j] = slot < slots && b + off[j] < cols ? __ldg(xr + b + off[j]) : 0.0f;
             }
 #pragma unroll
             for (int u = 0; u < XUNROLL; u++) {
                 int slot = s0 + u * ITHREADS;
+                if (slot >= slots) break;
                 int b = 32 * (slot >> 3) + 8 * ((slot >> 2) & 1) + 2 * (slot & 3);
                 const int off[4] = {0, 16, 1, 17};
                 unsigned word[4] = {0u, 0u, 0u, 0u};
