@@ -29,12 +29,12 @@ interface PackedKernels {
 
     /**
      * Float signed-sum tables of a segment starting at column c0 (its columns end at c1):
-     * tbl[96(g − g0) + 32j + e] for its groups, as the interface comment defines them.
+     * tbl[tOff + 96(g − g0) + 32j + e] for its groups, as the interface comment defines them.
      */
-    void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl);
+    void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl, int tOff);
 
     /** The same tables of int8 activations, as exact int16 sums (|sum| ≤ 3·127). */
-    void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl);
+    void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl, int tOff);
 
     /**
      * acc[accOff + i] += Σ over groups g in [g0, g1), triples j &lt; 3 of tbl[tOff + 96(g−g0) + 32j + field j of code(i, g)]

@@ -68,36 +68,71 @@ public final class PackedMatmul {
                         + " values, y has " + ys[i].length);
             firstTile[i + 1] = firstTile[i] + ws[i].tiles();
         }
-        int segments = w.segments();
-        int[] segStart = w.segStart(), groupStart = w.groupStart();
         long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
         int tiles = firstTile[ws.length];
         int grain = (int) Math.max(Math.max(1, MIN_BYTES_PER_PIECE / Math.max(1, tileBytes)),
                 (tiles + PIECES_PER_THREAD * Parallel.THREADS - 1) / (PIECES_PER_THREAD * Parallel.THREADS));
+        // Each thread builds its own tables on the first piece it takes (Tables): reading tables another
+        // core has just written cost more than a decode-size product, and building them is cheap.
+        Object call = new Object();
         if (activations == Activations.FLOAT) {
-            float[][] tables = new float[m][PackedKernels.GROUP_TABLE * w.groups()];
-            for (int r = 0; r < m; r++)
-                for (int s = 0; s < segments; s++) {
-                    float[] part = new float[PackedKernels.GROUP_TABLE * (groupStart[s + 1] - groupStart[s])];
-                    k.floatTables(x, r * in, segStart[s], segStart[s + 1], part);
-                    System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
-                }
-            Parallel.shared(tiles, grain, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
-                    (i, a, b) -> floatTiles(k, ws[i], tables, m, ys[i], a, b)));
+            Parallel.shared(tiles, grain, (t0, t1) -> {
+                float[][] tables = Tables.mine().floats(call, k, w, x, m);
+                forEachMatrix(firstTile, t0, t1, (i, a, b) -> floatTiles(k, ws[i], tables, m, ys[i], a, b));
+            });
         } else {
-            short[][] tables = new short[m][PackedKernels.GROUP_TABLE * w.groups()];
             float[] rowScale = new float[m];
-            byte[] q = new byte[in];
+            byte[] q = new byte[m * in], row = new byte[in];
             for (int r = 0; r < m; r++) {
-                rowScale[r] = quantizeInt8(x, r * in, in, q);
-                for (int s = 0; s < segments; s++) {
-                    short[] part = new short[PackedKernels.GROUP_TABLE * (groupStart[s + 1] - groupStart[s])];
-                    k.int8Tables(q, 0, segStart[s], segStart[s + 1], part);
-                    System.arraycopy(part, 0, tables[r], PackedKernels.GROUP_TABLE * groupStart[s], part.length);
-                }
+                rowScale[r] = quantizeInt8(x, r * in, in, row);
+                System.arraycopy(row, 0, q, r * in, in);
             }
-            Parallel.shared(tiles, grain, (t0, t1) -> forEachMatrix(firstTile, t0, t1,
-                    (i, a, b) -> int8Tiles(k, ws[i], tables, rowScale, m, ys[i], a, b)));
+            Parallel.shared(tiles, grain, (t0, t1) -> {
+                short[][] tables = Tables.mine().shorts(call, k, w, q, m);
+                forEachMatrix(firstTile, t0, t1, (i, a, b) -> int8Tiles(k, ws[i], tables, rowScale, m, ys[i], a, b));
+            });
+        }
+    }
+
+    /**
+     * One thread's subset-sum tables for the call it is working on, rebuilt when the call changes; the
+     * arrays are reused by the next call when they are large enough, so a decode step allocates none,
+     * and replaced by smaller ones when they exceed {@link #KEEP} entries (a long prefill's).
+     */
+    private static final class Tables {
+        private static final ThreadLocal<Tables> MINE = ThreadLocal.withInitial(Tables::new);
+        /** Table entries a thread keeps between calls (4 MiB of floats); larger calls allocate their own. */
+        private static final long KEEP = 1 << 20;
+        private Object call;
+        private float[][] floats = {new float[0]};
+        private short[][] shorts = {new short[0]};
+
+        static Tables mine() { return MINE.get(); }
+
+        float[][] floats(Object call, PackedKernels k, PackedTernary w, float[] x, int m) {
+            if (this.call == call) return floats;
+            int need = PackedKernels.GROUP_TABLE * w.groups();
+            boolean fits = floats.length >= m && floats[0].length >= need && (long) floats.length * floats[0].length <= Math.max(KEEP, (long) m * need);
+            float[][] t = fits ? floats : new float[m][need];
+            for (int r = 0; r < m; r++)
+                for (int s = 0; s < w.segments(); s++)
+                    k.floatTables(x, r * w.cols(), w.segStart()[s], w.segStart()[s + 1], t[r], PackedKernels.GROUP_TABLE * w.groupStart()[s]);
+            floats = t;
+            this.call = call;
+            return t;
+        }
+
+        short[][] shorts(Object call, PackedKernels k, PackedTernary w, byte[] q, int m) {
+            if (this.call == call) return shorts;
+            int need = PackedKernels.GROUP_TABLE * w.groups();
+            boolean fits = shorts.length >= m && shorts[0].length >= need && (long) shorts.length * shorts[0].length <= Math.max(KEEP, (long) m * need);
+            short[][] t = fits ? shorts : new short[m][need];
+            for (int r = 0; r < m; r++)
+                for (int s = 0; s < w.segments(); s++)
+                    k.int8Tables(q, r * w.cols(), w.segStart()[s], w.segStart()[s + 1], t[r], PackedKernels.GROUP_TABLE * w.groupStart()[s]);
+            shorts = t;
+            this.call = call;
+            return t;
         }
     }
 

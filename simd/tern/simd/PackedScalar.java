@@ -12,7 +12,7 @@ final class PackedScalar implements PackedKernels {
     private PackedScalar() {}
 
     @Override
-    public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl) {
+    public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl, int tOff) {
         float[] v = new float[3];
         for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
             for (int i = 0; i < 3; i++) v[i] = c + i < c1 ? x[xOff + c + i] : 0f;
@@ -23,23 +23,23 @@ final class PackedScalar implements PackedKernels {
                     if (d > 0) s += v[i];
                     else if (d < 0) s -= v[i];
                 }
-                tbl[TABLE * t + e] = s;
+                tbl[tOff + TABLE * t + e] = s;
             }
-            for (int e = PackedTernary.PATTERNS; e < TABLE; e++) tbl[TABLE * t + e] = 0f;
+            for (int e = PackedTernary.PATTERNS; e < TABLE; e++) tbl[tOff + TABLE * t + e] = 0f;
         }
     }
 
     @Override
-    public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl) {
+    public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl, int tOff) {
         int[] v = new int[3];
         for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
             for (int i = 0; i < 3; i++) v[i] = c + i < c1 ? q[qOff + c + i] : 0;
             for (int e = 0; e < PackedTernary.PATTERNS; e++) {
                 int s = 0;
                 for (int i = 0; i < 3; i++) s += PackedTernary.digit(e, i) * v[i];
-                tbl[TABLE * t + e] = (short) s;
+                tbl[tOff + TABLE * t + e] = (short) s;
             }
-            for (int e = PackedTernary.PATTERNS; e < TABLE; e++) tbl[TABLE * t + e] = 0;
+            for (int e = PackedTernary.PATTERNS; e < TABLE; e++) tbl[tOff + TABLE * t + e] = 0;
         }
     }
 

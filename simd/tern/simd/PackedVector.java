@@ -78,7 +78,7 @@ final class PackedVector implements PackedKernels {
     private PackedVector() {}
 
     @Override
-    public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl) {
+    public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl, int tOff) {
         FloatVector zero = FloatVector.zero(F);
         for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
             FloatVector a = FloatVector.broadcast(F, c < c1 ? x[xOff + c] : 0f);
@@ -87,15 +87,15 @@ final class PackedVector implements PackedKernels {
             // The scalar twin's operations in its order (0 ± a ± b ± d, each where the pattern has it).
             for (int half = 0; half < 2; half++)
                 zero.add(a, PLUS[0][half]).sub(a, MINUS[0][half]).add(b, PLUS[1][half]).sub(b, MINUS[1][half])
-                    .add(d, PLUS[2][half]).sub(d, MINUS[2][half]).intoArray(tbl, TABLE * t + 16 * half);
+                    .add(d, PLUS[2][half]).sub(d, MINUS[2][half]).intoArray(tbl, tOff + TABLE * t + 16 * half);
         }
     }
 
     @Override
-    public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl) {
+    public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl, int tOff) {
         for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
             short a = c < c1 ? q[qOff + c] : 0, b = c + 1 < c1 ? q[qOff + c + 1] : 0, d = c + 2 < c1 ? q[qOff + c + 2] : 0;
-            WEIGHT[0].mul(a).add(WEIGHT[1].mul(b)).add(WEIGHT[2].mul(d)).intoArray(tbl, TABLE * t);
+            WEIGHT[0].mul(a).add(WEIGHT[1].mul(b)).add(WEIGHT[2].mul(d)).intoArray(tbl, tOff + TABLE * t);
         }
     }
 

@@ -40,24 +40,75 @@ public final class Parallel {
 
     /**
      * Runs body over [0, n) in pieces of {@code grain} iterations (the last one shorter) that the calling
-     * thread and the pool's workers claim one at a time. The caller starts at once and only waits for
-     * pieces a worker has already taken, so when the machine is busy and a worker is not scheduled for a
-     * while the call costs about the caller's serial time, where {@link #range} would wait for the worker;
-     * on an idle machine the pieces spread over all threads. Piece boundaries depend only on n and grain,
-     * and a piece's result not on the thread that runs it. For short calls of many independent pieces
-     * (the products of one decode step).
+     * thread and {@link #THREADS}−1 helper threads claim one at a time. The caller starts at once and only
+     * waits for pieces a helper has already taken, so when the machine is busy and a helper is not
+     * scheduled the call costs about the caller's serial time, where {@link #range} would wait for a pool
+     * worker; on an idle machine the pieces spread over all threads. Helpers spin for
+     * {@link #HELPER_SPIN_NS} after their last piece before they park, so the ~100 short calls of a decode
+     * step reach them without a wake-up system call each. Piece boundaries depend only on n and grain,
+     * and a piece's result not on the thread that runs it.
      */
     public static void shared(int n, int grain, Range body) {
         int pieces = (int) ((n + (long) grain - 1) / Math.max(1, grain));
-        boolean nested = Thread.currentThread() instanceof java.util.concurrent.ForkJoinWorkerThread w && w.getPool() == POOL;
-        if (pieces <= 1 || POOL == null || nested) {
+        boolean nested = Thread.currentThread() instanceof java.util.concurrent.ForkJoinWorkerThread w && w.getPool() == POOL
+                || Thread.currentThread() instanceof Helper;
+        if (pieces <= 1 || THREADS < 2 || nested) {
             body.run(0, n);
             return;
         }
         Claims c = new Claims(body, n, Math.max(1, grain), pieces);
-        for (int i = 1; i < Math.min(THREADS, pieces); i++) POOL.execute(c::work);
+        Helper.offer(c);
         c.work();
         c.await();
+    }
+
+    /** How long a helper keeps looking for the next {@link #shared} call before it parks. */
+    static final long HELPER_SPIN_NS = 500_000;
+
+    /** A daemon thread that runs pieces of the latest {@link #shared} call. */
+    private static final class Helper extends Thread {
+        private static final Helper[] ALL = startAll();
+        private static volatile Claims current;
+        private volatile boolean parked;
+
+        private static Helper[] startAll() {
+            Helper[] h = new Helper[Math.max(0, THREADS - 1)];
+            for (int i = 0; i < h.length; i++) {
+                h[i] = new Helper();
+                h[i].setName("tern-helper-" + i);
+                h[i].setDaemon(true);
+                h[i].start();
+            }
+            return h;
+        }
+
+        /** Publishes a call's pieces and wakes the helpers that parked (a spinning one sees it by itself). */
+        static void offer(Claims c) {
+            current = c;
+            for (Helper h : ALL) if (h.parked) java.util.concurrent.locks.LockSupport.unpark(h);
+        }
+
+        @Override
+        public void run() {
+            Claims last = null;
+            long idleSince = System.nanoTime();
+            while (true) {
+                Claims c = current;
+                if (c != null && c != last) {
+                    last = c;
+                    c.work();
+                    idleSince = System.nanoTime();
+                } else if (System.nanoTime() - idleSince < HELPER_SPIN_NS) {
+                    Thread.onSpinWait();
+                } else {
+                    parked = true;
+                    // Re-checked after announcing the park: offer() either sees parked or we see its call.
+                    if (current == c) java.util.concurrent.locks.LockSupport.park(this);
+                    parked = false;
+                    idleSince = System.nanoTime();
+                }
+            }
+        }
     }
 
     /** The shared state of one {@link #shared} call: the next unclaimed piece and the finished count. */
@@ -72,7 +123,7 @@ public final class Parallel {
             this.body = body; this.n = n; this.grain = grain; this.pieces = pieces;
         }
 
-        /** Runs unclaimed pieces until none is left (a worker that starts late finds none and returns). */
+        /** Runs unclaimed pieces until none is left (a helper that comes late finds none and returns). */
         void work() {
             for (int p; (p = next.getAndIncrement()) < pieces; ) {
                 try {
@@ -89,7 +140,7 @@ public final class Parallel {
         void await() {
             for (int spins = 0; finished.get() < pieces; spins++) {
                 if (spins < 4096) Thread.onSpinWait();
-                else Thread.yield();   // the worker holding a piece was descheduled: give it the CPU
+                else Thread.yield();   // the helper holding a piece was descheduled: give it the CPU
             }
             Throwable t = failure;
             if (t instanceof RuntimeException e) throw e;
