@@ -12,7 +12,7 @@ import tern.simd.CpuBackend;
 import tern.simd.PackedFloatMatvec;
 import tern.train.TrainCheckpoint;
 
-/** {@code tern pack}: a TriLM checkpoint → one memory-mappable inference file (2-bit ternary weights). */
+/** {@code tern pack}: a TriLM checkpoint → one memory-mappable inference file (ternary weights at 16/9 bits each). */
 final class PackCommand {
     private PackCommand() {}
 
