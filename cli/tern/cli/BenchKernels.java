@@ -16,6 +16,8 @@ import tern.runtime.Tensor;
 import tern.runtime.TernaryWeights;
 import tern.simd.FloatMatmul;
 import tern.simd.FloatMatmulPeak;
+import tern.simd.PackedMatmul;
+import tern.simd.PackedTernary;
 import tern.simd.Parallel;
 import tern.simd.TernaryMatmul;
 import tern.simd.Vectorization;
@@ -115,15 +117,28 @@ final class BenchKernels {
         log.line("ternary dy·W, same shape", "%.1f GFLOP/s equivalent (%.2fx float)", flops / ternMmT / 1e9, floatMm / ternMmT);
         log.line("ternary pack of W " + TRAIN_N + "x" + TRAIN_K, "%.1f ms (quantize + both panels)", pack * 1e3);
 
-        double floatMv, ternMv;
-        long packedBytes = (long) DECODE_OUT * DECODE_IN / 4;   // the forward panel: 2 bits per weight
+        // Decode shape: the float32 matvec against both ternary kernels that can take one row: the training
+        // layout's (TernaryMatmul, 2-bit codes, float activations) and the packed inference kernel that
+        // `tern generate --model` decodes with (PackedMatmul, t9 codes, the faster of float and int8 activations).
+        double floatMv, trainMv, packedMv;
+        long trainBytes = (long) DECODE_OUT * DECODE_IN / 4;   // the forward panel: 2 bits per weight
+        long packedBytes = PackedTernary.bytes(DECODE_OUT, DECODE_IN, 1, ShardAxis.ROWS);
+        String packedActivations;
         try (Tensor w = random(4, DECODE_OUT, DECODE_IN); Tensor x = random(5, 1, DECODE_IN);
-             Tensor y = Tensor.zeros(DType.F32, 1, DECODE_OUT)) {
+             Tensor y = Tensor.zeros(DType.F32, 1, DECODE_OUT); Arena arena = Arena.ofShared()) {
             floatMv = median(() -> FloatMatmul.matmul(x, false, w, true, y, false), 3, 9);
             out.put("float_matvec_gbps_fastest", round(4.0 * DECODE_OUT * DECODE_IN / fastest() / 1e9));
             try (TernaryWeights tw = TernaryMatmul.pack(w, 1, ShardAxis.ROWS, 1e-5f)) {
-                ternMv = median(() -> TernaryMatmul.forward(x, tw, y, false), 5, 15);
-                out.put("ternary_matvec_gbps_fastest", round(packedBytes / fastest() / 1e9));
+                trainMv = median(() -> TernaryMatmul.forward(x, tw, y, false), 5, 15);
+                MemorySegment codes = arena.allocate(packedBytes, 64);
+                PackedTernary pw = PackedTernary.pack(TernaryMatmul.trits(w, tw.scales(), ShardAxis.ROWS), DECODE_OUT, DECODE_IN,
+                        tw.scales(), ShardAxis.ROWS, codes);
+                float[] xs = x.toFloatArray(), ys = new float[DECODE_OUT];
+                // Warmed for seconds, as bench generate does: C2 takes a while over the packed kernels.
+                double f = BenchGenerate.timed(() -> PackedMatmul.matmul(pw, xs, 1, ys, PackedMatmul.Activations.FLOAT), 15, 10);
+                double i8 = BenchGenerate.timed(() -> PackedMatmul.matmul(pw, xs, 1, ys, PackedMatmul.Activations.INT8), 15, 10);
+                packedMv = Math.min(f, i8);
+                packedActivations = f <= i8 ? "float" : "int8";
             }
         }
         double floatBytes = 4.0 * DECODE_OUT * DECODE_IN;
@@ -131,13 +146,19 @@ final class BenchKernels {
         out.put("decode_out", DECODE_OUT);
         out.put("decode_in", DECODE_IN);
         out.put("float_matvec_gbps", round(floatBytes / floatMv / 1e9));
-        out.put("ternary_matvec_gbps", round(packedBytes / ternMv / 1e9));
-        out.put("ternary_matvec_gweights_per_s", round((double) DECODE_OUT * DECODE_IN / ternMv / 1e9));
-        out.put("ternary_vs_float_matvec", round(floatMv / ternMv));
-        out.put("load_average_after", loadAverage());
+        out.put("ternary_matvec_kernel", "packed inference kernel (" + PackedMatmul.path() + ", "
+                + packedActivations + " activations), as tern generate --model decodes");
+        out.put("ternary_matvec_gbps", round(packedBytes / packedMv / 1e9));
+        out.put("ternary_matvec_gweights_per_s", round((double) DECODE_OUT * DECODE_IN / packedMv / 1e9));
+        out.put("ternary_vs_float_matvec", round(floatMv / packedMv));
+        out.put("ternary_train_layout_matvec_gbps", round(trainBytes / trainMv / 1e9));
+        out.put("ternary_train_layout_vs_float_matvec", round(floatMv / trainMv));
         log.line("float matvec 1x" + DECODE_IN + " · (" + DECODE_OUT + "x" + DECODE_IN + ")ᵀ", "%.1f GB/s, %.2f ms", floatBytes / floatMv / 1e9, floatMv * 1e3);
-        log.line("ternary matvec, same shape", "%.1f GB/s of packed codes, %.2f ms (%.1fx float)",
-                packedBytes / ternMv / 1e9, ternMv * 1e3, floatMv / ternMv);
+        log.line("ternary matvec, packed (decode) kernel", "%.1f GB/s of codes, %.2f ms (%.1fx float)",
+                packedBytes / packedMv / 1e9, packedMv * 1e3, floatMv / packedMv);
+        log.line("ternary matvec, training layout", "%.1f GB/s of codes, %.2f ms (%.1fx float)",
+                trainBytes / trainMv / 1e9, trainMv * 1e3, floatMv / trainMv);
+        out.put("load_average_after", loadAverage());
         if (json) System.out.println(Json.write(out));
         else System.out.println("load average before/after: " + out.get("load_average_before") + " / " + loadAverage());
         return 0;

@@ -113,6 +113,28 @@ public final class TernaryMatmul {
         return (int) ((long) index * shards / extent);
     }
 
+    /**
+     * T = clamp(rint(w/γ), −1, 1) of w [out, in] as one byte per weight, row-major, with the scales of
+     * {@link #scales} cut along {@code axis}: the trits a packed inference file stores.
+     */
+    public static byte[] trits(Tensor w, float[] gamma, ShardAxis axis) {
+        requireHostF32("w", w);
+        int rows = w.rows(), cols = w.cols();
+        byte[] t = new byte[Math.multiplyExact(rows, cols)];
+        MemorySegment src = w.segment();
+        Parallel.range(rows, rowsPerChunk(cols), (r0, r1) -> {
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * Float.BYTES, row, 0, cols);
+                for (int c = 0; c < cols; c++) {
+                    float g = gamma[axis == ShardAxis.ROWS ? shardOf(r, rows, gamma.length) : shardOf(c, cols, gamma.length)];
+                    t[r * cols + c] = (byte) ternary(row[c], g);
+                }
+            }
+        });
+        return t;
+    }
+
     /** Backend.packTernary: quantizes w [out, in] and packs T in both panels (see the class comment). */
     public static TernaryWeights pack(Tensor w, int shards, ShardAxis axis, float eps) {
         float[] gamma = scales(w, shards, axis, eps);

@@ -84,7 +84,15 @@ class TernaryMatmulTest {
             assertArrayEquals(MatmulReference.scales(w, rows, cols, shards, axis, EPS), packed.scales());
             assertArrayEquals(MatmulReference.scales(w, rows, cols, shards, axis, EPS), TernaryMatmul.scales(tw, shards, axis, EPS));
             TernaryMatmul.unpack(packed, back);
-            assertArrayEquals(MatmulReference.dequantized(w, rows, cols, shards, axis, EPS), back.toFloatArray());
+            float[] dequantized = MatmulReference.dequantized(w, rows, cols, shards, axis, EPS);
+            assertArrayEquals(dequantized, back.toFloatArray());
+            // The trits an inference file stores: γ·T is the reference's dequantized weight, element by element.
+            byte[] t = TernaryMatmul.trits(tw, packed.scales(), axis);
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < cols; c++) {
+                    float g = packed.scales()[TernaryMatmul.shardOf(alongRows ? r : c, alongRows ? rows : cols, shards)];
+                    assertEquals(dequantized[r * cols + c], g * t[r * cols + c], "trit (" + r + ", " + c + ")");
+                }
         }
     }
 
