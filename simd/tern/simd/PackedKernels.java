@@ -44,4 +44,15 @@ interface PackedKernels {
 
     /** The int8 twin of {@link #floatTile}: int16 tables, exact integer sums. */
     void int8Tile(short[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, int[] acc, int accOff);
+
+    /**
+     * {@link #int8Tile} of two tiles over the same groups (tile A into acc[accA..], tile B into acc[accB..]).
+     * A kernel that reads the two code streams side by side keeps twice the cache-line misses in flight
+     * and loads each table once for both; this default runs the tiles one after the other.
+     */
+    default void int8TilePair(short[] tbl, int tOff, MemorySegment codes, long tileA, long tileB, int g0, int g1,
+                              int[] acc, int accA, int accB) {
+        int8Tile(tbl, tOff, codes, tileA, g0, g1, acc, accA);
+        int8Tile(tbl, tOff, codes, tileB, g0, g1, acc, accB);
+    }
 }

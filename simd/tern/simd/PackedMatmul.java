@@ -28,6 +28,8 @@ public final class PackedMatmul {
     private static final long MIN_BYTES_PER_PIECE = 1 << 14;
     /** Pieces per thread to aim for, so a thread that falls behind leaves pieces for the others. */
     private static final int PIECES_PER_THREAD = 8;
+    /** Tiles a kernel call streams side by side ({@link PackedKernels#int8TilePair}). */
+    private static final int PAIR = 2;
 
     private PackedMatmul() {}
 
@@ -182,24 +184,33 @@ public final class PackedMatmul {
     }
 
     private static void int8Tiles(PackedKernels k, PackedTernary w, short[][] tables, float[] rowScale, int m, float[] y, int t0, int t1) {
-        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS;
-        int[] acc = new int[m * PackedTernary.TILE];
-        for (int t = t0; t < t1; t++) {
-            long tile = w.tileAt(t);
-            int rows = Math.min(PackedTernary.TILE, out - t * PackedTernary.TILE);
+        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS, second = m * PackedTernary.TILE;
+        // Tiles two at a time (int8TilePair: two code streams in flight); acc holds tile A's m rows of
+        // 64 sums, then tile B's.
+        int[] acc = new int[2 * second];
+        for (int t = t0; t < t1; t += PAIR) {
+            int n = Math.min(PAIR, t1 - t);
+            long tile = w.tileAt(t), tileB = n > 1 ? w.tileAt(t + 1) : 0;
             for (int s = 0; s < w.segments(); s++) {
                 java.util.Arrays.fill(acc, 0);
                 int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
                 for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
                     int g1 = (int) Math.min(ge, (long) g0 + step);
-                    for (int r = 0; r < m; r++) k.int8Tile(tables[r], PackedKernels.GROUP_TABLE * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
-                }
-                for (int r = 0; r < m; r++)
-                    for (int i = 0; i < rows; i++) {
-                        int o = t * PackedTernary.TILE + i;
-                        float v = acc[r * PackedTernary.TILE + i] * (rowScale[r] * w.scale(o, s));
-                        y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                    for (int r = 0; r < m; r++) {
+                        int tOff = PackedKernels.GROUP_TABLE * g0, accOff = r * PackedTernary.TILE;
+                        if (n > 1) k.int8TilePair(tables[r], tOff, w.codes(), tile, tileB, g0, g1, acc, accOff, second + accOff);
+                        else k.int8Tile(tables[r], tOff, w.codes(), tile, g0, g1, acc, accOff);
                     }
+                }
+                for (int u = 0; u < n; u++) {
+                    int rows = Math.min(PackedTernary.TILE, out - (t + u) * PackedTernary.TILE);
+                    for (int r = 0; r < m; r++)
+                        for (int i = 0; i < rows; i++) {
+                            int o = (t + u) * PackedTernary.TILE + i;
+                            float v = acc[u * second + r * PackedTernary.TILE + i] * (rowScale[r] * w.scale(o, s));
+                            y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                        }
+                }
             }
         }
     }

@@ -144,8 +144,9 @@ class PackedMatmulTest {
     /** The int8 path is exact: with x already on the int8 grid its output equals the float reference's to f32 rounding. */
     @Test
     void largeSumsStayExactInTheInt16Accumulators() {
-        // 1024 columns of +127 against all-(+1) weights: 28 groups per int16 flush at the bound 28·9·127 = 32004.
-        int in = 1024, out = 64;
+        // 1024 columns of +127 against all-(+1) weights: 28 groups per int16 flush at the bound 28·9·127 = 32004;
+        // three tiles, so both the two-tile kernel and the single one run.
+        int in = 1024, out = 192;
         byte[] t = new byte[in * out];
         java.util.Arrays.fill(t, (byte) 1);
         float[] x = new float[in];
