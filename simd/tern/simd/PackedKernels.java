@@ -42,6 +42,13 @@ interface PackedKernels {
      */
     void floatTile(float[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, float[] acc, int accOff);
 
+    /** {@link #floatTile} of two tiles over the same groups, as {@link #int8TilePair} is of {@link #int8Tile}. */
+    default void floatTilePair(float[] tbl, int tOff, MemorySegment codes, long tileA, long tileB, int g0, int g1,
+                               float[] acc, int accA, int accB) {
+        floatTile(tbl, tOff, codes, tileA, g0, g1, acc, accA);
+        floatTile(tbl, tOff, codes, tileB, g0, g1, acc, accB);
+    }
+
     /** The int8 twin of {@link #floatTile}: int16 tables, exact integer sums. */
     void int8Tile(short[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, int[] acc, int accOff);
 

@@ -28,7 +28,7 @@ public final class PackedMatmul {
     private static final long MIN_BYTES_PER_PIECE = 1 << 14;
     /** Pieces per thread to aim for, so a thread that falls behind leaves pieces for the others. */
     private static final int PIECES_PER_THREAD = 8;
-    /** Tiles a kernel call streams side by side ({@link PackedKernels#int8TilePair}). */
+    /** Tiles a kernel call streams side by side ({@link PackedKernels#int8TilePair}, {@link PackedKernels#floatTilePair}). */
     private static final int PAIR = 2;
 
     private PackedMatmul() {}
@@ -161,24 +161,31 @@ public final class PackedMatmul {
     }
 
     private static void floatTiles(PackedKernels k, PackedTernary w, float[][] tables, int m, float[] y, int t0, int t1) {
-        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS;
-        float[] acc = new float[m * PackedTernary.TILE];
-        for (int t = t0; t < t1; t++) {
-            long tile = w.tileAt(t);
-            int rows = Math.min(PackedTernary.TILE, out - t * PackedTernary.TILE);
+        int out = w.rows(), step = m == 1 ? Integer.MAX_VALUE : BATCH_GROUPS, second = m * PackedTernary.TILE;
+        float[] acc = new float[2 * second];   // as in int8Tiles
+        for (int t = t0; t < t1; t += PAIR) {
+            int n = Math.min(PAIR, t1 - t);
+            long tile = w.tileAt(t), tileB = n > 1 ? w.tileAt(t + 1) : 0;
             for (int s = 0; s < w.segments(); s++) {
                 java.util.Arrays.fill(acc, 0f);
                 int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
                 for (int g0 = gs; g0 < ge; g0 += Math.min(step, ge - g0)) {
                     int g1 = (int) Math.min(ge, (long) g0 + step);
-                    for (int r = 0; r < m; r++) k.floatTile(tables[r], PackedKernels.GROUP_TABLE * g0, w.codes(), tile, g0, g1, acc, r * PackedTernary.TILE);
-                }
-                for (int r = 0; r < m; r++)
-                    for (int i = 0; i < rows; i++) {
-                        int o = t * PackedTernary.TILE + i;
-                        float v = w.scale(o, s) * acc[r * PackedTernary.TILE + i];
-                        y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                    for (int r = 0; r < m; r++) {
+                        int tOff = PackedKernels.GROUP_TABLE * g0, accOff = r * PackedTernary.TILE;
+                        if (n > 1) k.floatTilePair(tables[r], tOff, w.codes(), tile, tileB, g0, g1, acc, accOff, second + accOff);
+                        else k.floatTile(tables[r], tOff, w.codes(), tile, g0, g1, acc, accOff);
                     }
+                }
+                for (int u = 0; u < n; u++) {
+                    int rows = Math.min(PackedTernary.TILE, out - (t + u) * PackedTernary.TILE);
+                    for (int r = 0; r < m; r++)
+                        for (int i = 0; i < rows; i++) {
+                            int o = (t + u) * PackedTernary.TILE + i;
+                            float v = w.scale(o, s) * acc[u * second + r * PackedTernary.TILE + i];
+                            y[r * out + o] = s == 0 ? v : y[r * out + o] + v;
+                        }
+                }
             }
         }
     }

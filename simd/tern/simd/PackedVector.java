@@ -141,6 +141,54 @@ final class PackedVector implements PackedKernels {
         addInto(acc, accOff + 48, INTERLEAVE_HI.selectFrom(e1.reinterpretAsInts(), o1.reinterpretAsInts()));
     }
 
+    /** {@link #floatTile} of two tiles, the table registers shared (see {@link #int8TilePair} for why). */
+    @Override
+    public void floatTilePair(float[] tbl, int tOff, MemorySegment codes, long tileA, long tileB, int g0, int g1,
+                              float[] acc, int accA, int accB) {
+        FloatVector e0 = FloatVector.zero(F), o0 = e0, e1 = e0, o1 = e0, e2 = e0, o2 = e0, e3 = e0, o3 = e0;
+        for (int g = g0; g < g1; g++) {
+            int t = tOff + GROUP_TABLE * (g - g0);
+            IntVector lo0 = FloatVector.fromArray(F, tbl, t).reinterpretAsInts(), hi0 = FloatVector.fromArray(F, tbl, t + 16).reinterpretAsInts();
+            IntVector lo1 = FloatVector.fromArray(F, tbl, t + 32).reinterpretAsInts(), hi1 = FloatVector.fromArray(F, tbl, t + 48).reinterpretAsInts();
+            IntVector lo2 = FloatVector.fromArray(F, tbl, t + 64).reinterpretAsInts(), hi2 = FloatVector.fromArray(F, tbl, t + 80).reinterpretAsInts();
+            long at = tileA + (long) LINE * g, bt = tileB + (long) LINE * g;
+            IntVector c0 = IntVector.fromMemorySegment(I, codes, at, LE), c1 = IntVector.fromMemorySegment(I, codes, at + 64, LE);
+            IntVector c2 = IntVector.fromMemorySegment(I, codes, bt, LE), c3 = IntVector.fromMemorySegment(I, codes, bt + 64, LE);
+            e0 = e0.add(c0.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c0.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c0.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o0 = o0.add(c0.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c0.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c0.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            e1 = e1.add(c1.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c1.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c1.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o1 = o1.add(c1.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c1.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c1.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            e2 = e2.add(c2.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c2.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c2.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o2 = o2.add(c2.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c2.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c2.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            e3 = e3.add(c3.selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c3.lanewise(VectorOperators.LSHR, 5).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c3.lanewise(VectorOperators.LSHR, 10).selectFrom(lo2, hi2).reinterpretAsFloats()));
+            o3 = o3.add(c3.lanewise(VectorOperators.LSHR, 16).selectFrom(lo0, hi0).reinterpretAsFloats()
+                    .add(c3.lanewise(VectorOperators.LSHR, 21).selectFrom(lo1, hi1).reinterpretAsFloats())
+                    .add(c3.lanewise(VectorOperators.LSHR, 26).selectFrom(lo2, hi2).reinterpretAsFloats()));
+        }
+        addInto(acc, accA, INTERLEAVE_LO.selectFrom(e0.reinterpretAsInts(), o0.reinterpretAsInts()));
+        addInto(acc, accA + 16, INTERLEAVE_HI.selectFrom(e0.reinterpretAsInts(), o0.reinterpretAsInts()));
+        addInto(acc, accA + 32, INTERLEAVE_LO.selectFrom(e1.reinterpretAsInts(), o1.reinterpretAsInts()));
+        addInto(acc, accA + 48, INTERLEAVE_HI.selectFrom(e1.reinterpretAsInts(), o1.reinterpretAsInts()));
+        addInto(acc, accB, INTERLEAVE_LO.selectFrom(e2.reinterpretAsInts(), o2.reinterpretAsInts()));
+        addInto(acc, accB + 16, INTERLEAVE_HI.selectFrom(e2.reinterpretAsInts(), o2.reinterpretAsInts()));
+        addInto(acc, accB + 32, INTERLEAVE_LO.selectFrom(e3.reinterpretAsInts(), o3.reinterpretAsInts()));
+        addInto(acc, accB + 48, INTERLEAVE_HI.selectFrom(e3.reinterpretAsInts(), o3.reinterpretAsInts()));
+    }
+
     private static void addInto(float[] acc, int off, IntVector bits) {
         FloatVector.fromArray(F, acc, off).add(bits.reinterpretAsFloats()).intoArray(acc, off);
     }
