@@ -79,6 +79,7 @@ final class BenchGenerate {
         out.put("matvec_rows", rows);
         out.put("matvec_cols", cols);
         double tFloatAct, tInt8Act, tF32;
+        double[] perTurnFraction = new double[TURNS], perTurnCopy = new double[TURNS];
         long codeBytes;
         try (Arena arena = Arena.ofShared()) {
             codeBytes = PackedTernary.bytes(rows, cols, 1, ShardAxis.ROWS);
@@ -89,6 +90,20 @@ final class BenchGenerate {
             for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextGaussian();
             tFloatAct = timed(() -> PackedMatmul.matmul(w, x, 1, y, PackedMatmul.Activations.FLOAT), 15, WARMUP_CALLS);
             tInt8Act = timed(() -> PackedMatmul.matmul(w, x, 1, y, PackedMatmul.Activations.INT8), 15, WARMUP_CALLS);
+            // The copy figure above was taken a minute earlier, and this VM's memory rate drifts by tens of percent
+            // between minutes: copy and matvec also take turns here, and each turn's matvec GB/s is divided by the
+            // copy GB/s of the same turn.
+            PackedMatmul.Activations faster = tFloatAct <= tInt8Act ? PackedMatmul.Activations.FLOAT : PackedMatmul.Activations.INT8;
+            long movedBytes = codeBytes + 4L * cols + 4L * rows;
+            try (BenchKernels.CopyProbe probe = new BenchKernels.CopyProbe()) {
+                probe.copyOnce();
+                for (int t = 0; t < TURNS; t++) {
+                    double copyGbps = probe.gbps();
+                    double matvecS = BenchKernels.median(() -> PackedMatmul.matmul(w, x, 1, y, faster), 1, 5);
+                    perTurnFraction[t] = movedBytes / matvecS / 1e9 / copyGbps;
+                    perTurnCopy[t] = copyGbps;
+                }
+            }
         }
         try (Tensor wf = BenchKernels.random(4, rows, cols); Tensor xf = BenchKernels.random(5, 1, cols);
              Tensor yf = Tensor.zeros(DType.F32, 1, rows)) {
@@ -105,6 +120,10 @@ final class BenchGenerate {
         out.put("ternary_matvec_int8_act_gbps", round(moved / tInt8Act / 1e9));
         out.put("bandwidth_fraction", round(moved / tBest / 1e9 / copy));
         out.put("bandwidth_fraction_of_read", round(moved / tBest / 1e9 / read));
+        out.put("bandwidth_fraction_per_turn", round(BenchKernels.medianOf(perTurnFraction)));
+        out.put("bandwidth_fraction_per_turn_method", TURNS + " turns of one 1 GiB copy then the matvec (median of 5 calls, "
+                + "faster activations); median over turns of matvec GB/s / copy GB/s of the same turn; copy per turn "
+                + java.util.Arrays.toString(java.util.Arrays.stream(perTurnCopy).map(BenchGenerate::round).toArray()) + " GB/s");
         out.put("float32_matvec_ms", round(tF32 * 1e3));
         out.put("float32_matvec_gbps", round((4.0 * rows * cols + 4L * cols + 4L * rows) / tF32 / 1e9));
         out.put("ternary_vs_float32_matvec", round(tF32 / tBest));
@@ -164,6 +183,9 @@ final class BenchGenerate {
     private static final int WARMUP_CALLS = 300;
 
     /** Median seconds of {@code reps} runs (bench kernels' median) after the warm-up. */
+    /** Turns of copy and matvec for {@code bandwidth_fraction_per_turn}. */
+    private static final int TURNS = 9;
+
     static double timed(Runnable r, int reps, int warmupCalls) {
         long end = System.nanoTime() + (long) (WARMUP_S * 1e9);
         int runs = 0;

@@ -216,17 +216,37 @@ final class BenchKernels {
 
     /** GB/s of a multithreaded 1 GiB copy, counting the bytes read and the bytes written (STREAM's convention). */
     static double copyBandwidth() {
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment src = arena.allocate(COPY_BYTES, 64), dst = arena.allocate(COPY_BYTES, 64);
-            src.fill((byte) 1);
-            dst.fill((byte) 0);   // touch every page before timing
-            int pieces = 64;
-            long piece = COPY_BYTES / pieces;
-            double s = median(() -> Parallel.range(pieces, 1, (p0, p1) ->
-                    MemorySegment.copy(src, p0 * piece, dst, p0 * piece, (p1 - p0) * piece)), 2, 7);
+        try (CopyProbe probe = new CopyProbe()) {
+            double s = median(probe::copyOnce, 2, 7);
             copyFastest = 2.0 * COPY_BYTES / fastest() / 1e9;
             return 2.0 * COPY_BYTES / s / 1e9;
         }
+    }
+
+    /** Two 1 GiB buffers, touched once, and the multithreaded copy between them that the copy figure times. */
+    static final class CopyProbe implements AutoCloseable {
+        private final Arena arena = Arena.ofShared();
+        private final MemorySegment src = arena.allocate(COPY_BYTES, 64), dst = arena.allocate(COPY_BYTES, 64);
+
+        CopyProbe() {
+            src.fill((byte) 1);
+            dst.fill((byte) 0);   // touch every page before timing
+        }
+
+        void copyOnce() {
+            int pieces = 64;
+            long piece = COPY_BYTES / pieces;
+            Parallel.range(pieces, 1, (p0, p1) -> MemorySegment.copy(src, p0 * piece, dst, p0 * piece, (p1 - p0) * piece));
+        }
+
+        /** GB/s (read + written) of one timed copy. */
+        double gbps() {
+            long t0 = System.nanoTime();
+            copyOnce();
+            return 2.0 * COPY_BYTES / ((System.nanoTime() - t0) / 1e9) / 1e9;
+        }
+
+        @Override public void close() { arena.close(); }
     }
 
     /** A tensor of uniform values in [−1, 1), filled in parallel from a fixed seed. */
