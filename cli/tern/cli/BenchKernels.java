@@ -205,9 +205,7 @@ final class BenchKernels {
     }
 
     static double medianOf(double[] xs) {
-        double[] s = xs.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return tern.train.TrainStepBench.median(xs);
     }
 
     private static double fastest() {

@@ -74,16 +74,7 @@ public final class PackedModelWriter {
         int rows = t.dim(0), cols = t.dim(1);
         // The same γ (summed in double, row-major) and the same rounding as training's ternary forward.
         float[] gamma = TernaryMatmul.scales(t, shards, axis, Linear.TERNARY_EPS);
-        byte[] trits = new byte[Math.multiplyExact(rows, cols)];
-        MemorySegment src = t.segment();
-        float[] row = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) r * cols * 4, row, 0, cols);
-            for (int col = 0; col < cols; col++) {
-                float g = gamma[axis == ShardAxis.ROWS ? (int) ((long) r * shards / rows) : (int) ((long) col * shards / cols)];
-                trits[r * cols + col] = (byte) Math.max(-1f, Math.min(1f, (float) Math.rint(row[col] / g)));
-            }
-        }
+        byte[] trits = TernaryMatmul.trits(t, gamma, axis);
         MemorySegment codes = arena.allocate(PackedTernary.bytes(rows, cols, shards, axis), 64);
         PackedTernary.pack(trits, rows, cols, gamma, axis, codes);
         List<Object> scales = new ArrayList<>();

@@ -53,6 +53,15 @@ final class HostMemoryPool {
         b.arena().close();
     }
 
+    /** Frees every idle block (a caller done with a workload of many sizes; tests that need an empty pool). */
+    static void trim() {
+        for (ConcurrentLinkedDeque<Block> idle : IDLE.values())
+            for (Block b; (b = idle.pollFirst()) != null; ) {
+                IDLE_BYTES.addAndGet(-b.segment().byteSize());
+                b.arena().close();
+            }
+    }
+
     /** Bytes waiting for reuse now (for tests and memory reports). */
     static long idleBytes() {
         return IDLE_BYTES.get();

@@ -90,7 +90,8 @@ public final class TrainStepBench {
         }
     }
 
-    static double median(double[] xs) {
+    /** The median (the mean of the middle two for an even count). */
+    public static double median(double[] xs) {
         double[] s = xs.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
