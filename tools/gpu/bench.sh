@@ -11,7 +11,8 @@ bash "$here/run.sh" -Xmx48g -cp "$cp" tern.cuda.CudaBench "$dest/bench-java.csv"
 PYTHONUNBUFFERED=1 python3 "$here/torch_bench.py" "$dest/bench-torch.csv" "${TOKENS:-16384}" ${BENCH_ONLY:-} > "$dest/bench-torch.log" 2>&1 \
   || { echo "torch_bench failed:"; tail -20 "$dest/bench-torch.log"; }
 if [[ -n "${TRAIN:-}" ]]; then
-  # Training step at the Spectra 99M shape: ours (float, ternary) and PyTorch eager (fp32, bf16 autocast).
+  # Training step at the Spectra 99M shape: ours (float, ternary) and PyTorch (eager fp32, eager bf16 autocast,
+  # torch.compile with bf16 autocast).
   B=${TRAIN_BATCH:-8}; S=${TRAIN_SEQ:-1024}
   # Tern twice: FP32 (cuBLAS SGEMM, f32 attention) and bf16 (-Dtern.cuda.matmul=bf16: bf16-input cuBLAS and
   # the tensor-core attention), the latter with PROFILED (default 2) more steps timed per kernel.
@@ -22,12 +23,13 @@ if [[ -n "${TRAIN:-}" ]]; then
       > "/tmp/train-java-bf16-$p.log" 2>&1 \
       || { echo "CudaTrainStep bf16 $p failed:"; grep -E "Exception|Error|at tern" "/tmp/train-java-bf16-$p.log" | head -12; }
     cat "/tmp/train-java-bf16-$p.log" >> "$dest/train-java.log"     # $OUT brings back 8 files at most
-    for m in fp32 bf16; do
-      PYTHONUNBUFFERED=1 timeout 120 python3 "$here/torch_train_step.py" "$dest/train.csv" $p $m $B $S 10 3 >> "$dest/train-torch.log" 2>&1 \
+    for m in fp32 bf16 compile; do
+      PYTHONUNBUFFERED=1 timeout 240 python3 "$here/torch_train_step.py" "$dest/train.csv" $p $m $B $S 10 3 >> "$dest/train-torch.log" 2>&1 \
         || { echo "torch_train_step $p $m failed:"; tail -5 "$dest/train-torch.log"; }
     done
   done
   echo; sed -n '/GPU time per kernel/,$p' /tmp/train-java-bf16-float.log | head -24
   echo; echo "training step, Spectra 99M shape, $B x $S tokens (ms/step):"; cat "$dest/train.csv" 2>/dev/null
+  echo; python3 "$here/mfu.py" "$dest/train.csv"
 fi
 python3 "$here/summary.py" "$dest/bench-java.csv" "$dest/bench-torch.csv"

@@ -4,7 +4,9 @@ transformers' LlamaForCausalLM with the same shape (hidden 512, GLU 1280, 8 head
 50304, untied embedding and head, RMSNorm eps 1e-5, rope theta 10000), random tokens, forward + backward
 + clip 1.0 + torch.optim.AdamW(0.9, 0.95, wd 0.1). "ternary" swaps every block linear for an absmean
 ternary fake-quantized one with the straight-through estimator (the TriLM recipe). Modes: fp32 with TF32
-off (what Tern's f32 backend computes) and bf16 autocast (PyTorch's usual fast path).
+off (what Tern's f32 backend computes), bf16 autocast (PyTorch's usual fast path), and "compile": bf16
+autocast with the model wrapped in torch.compile (the issue's "torch.compile if it runs"; its compilation
+happens in the warm-up steps and is not timed).
 Usage: python3 torch_train_step.py OUT.csv PRECISION MODE BATCH SEQ [STEPS [WARMUP]]
 """
 import sys
@@ -18,6 +20,8 @@ out_path, precision, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 batch, seq = int(sys.argv[4]), int(sys.argv[5])
 steps = int(sys.argv[6]) if len(sys.argv) > 6 else 10
 warmup = int(sys.argv[7]) if len(sys.argv) > 7 else 3
+if mode not in ("fp32", "bf16", "compile"):
+    sys.exit(f"mode must be fp32, bf16 or compile, not {mode}")
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 dev = torch.device("cuda")
@@ -43,13 +47,15 @@ if precision == "ternary":
                     t = TernaryLinear(mod.in_features, mod.out_features, bias=False).to(dev)
                     t.weight.data.copy_(mod.weight.data)
                     setattr(parent, name, t)
+if mode == "compile":
+    model = torch.compile(model)
 opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
 params = sum(p.numel() for p in model.parameters())
 
 
 def step():
     ids = torch.randint(0, 50304, (batch, seq + 1), device=dev)
-    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=(mode == "bf16")):
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=(mode in ("bf16", "compile"))):
         logits = model(input_ids=ids[:, :-1]).logits
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
     loss.backward()
