@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine (copied into .gpu/ by tools/gpu/pack.sh): our benchmarks, PyTorch's on the same
-# shapes, then the joined table. Full logs and CSVs go to $OUT when it is set.
+# shapes, then the joined table. Full logs and CSVs go to $OUT when it is set. TRAIN=1 adds the training
+# step (TORCH_MODES picks PyTorch's modes, default "fp32 bf16 compile"); TOKENS sets the matmul shapes' rows.
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${OUT:-/tmp}
 cp="$here/lib/classes:$here/lib/test-classes"
@@ -23,7 +24,7 @@ if [[ -n "${TRAIN:-}" ]]; then
       > "/tmp/train-java-bf16-$p.log" 2>&1 \
       || { echo "CudaTrainStep bf16 $p failed:"; grep -E "Exception|Error|at tern" "/tmp/train-java-bf16-$p.log" | head -12; }
     cat "/tmp/train-java-bf16-$p.log" >> "$dest/train-java.log"     # $OUT brings back 8 files at most
-    for m in fp32 bf16 compile; do
+    for m in ${TORCH_MODES:-fp32 bf16 compile}; do
       PYTHONUNBUFFERED=1 timeout 240 python3 "$here/torch_train_step.py" "$dest/train.csv" $p $m $B $S 10 3 >> "$dest/train-torch.log" 2>&1 \
         || { echo "torch_train_step $p $m failed:"; tail -5 "$dest/train-torch.log"; }
     done

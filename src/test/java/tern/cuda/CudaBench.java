@@ -181,7 +181,7 @@ public final class CudaBench {
         // {M, N, K, transA, transB}: y = x·Wᵀ forward, dx = dy·W, dW = dyᵀ·x.
         int[][] shapes = {
                 {t, 512, 512, 0, 1}, {t, 1280, 512, 0, 1}, {t, 512, 1280, 0, 1}, {t, 50304, 512, 0, 1},
-                {t, 512, 1280, 0, 0}, {1280, 512, t, 1, 0}, {50304, 512, t, 1, 0}};
+                {t, 512, 1280, 0, 0}, {512, 512, t, 1, 0}, {1280, 512, t, 1, 0}, {512, 1280, t, 1, 0}, {50304, 512, t, 1, 0}};
         Random rnd = new Random(8);
         try (CudaBackend bf16 = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS_BF16, false)) {
             for (int[] s : shapes) {
