@@ -1,10 +1,6 @@
 package tern.model;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,44 +74,14 @@ public final class TernModel implements AutoCloseable {
      * characters.
      */
     public Result generate(String prompt, SamplingOptions options, int maxTokens, Consumer<String> onText) {
-        int[] ids = tokenizer.encode(prompt);
-        if (ids.length == 0) throw new IllegalArgumentException("the prompt encodes to no tokens: give some text");
-        int context = model.config().contextLength();
-        if (ids.length >= context)
-            throw new IllegalArgumentException("the prompt is " + ids.length + " tokens; the model's context is " + context);
-        int budget = Math.min(maxTokens, context - ids.length);
-        int eot = tokenizer.endOfText();
-        SamplingOptions opts = eot >= 0 ? options.withStopToken(eot) : options;
+        GenerationRequest request = GenerationRequest.of(tokenizer, prompt, model.config().contextLength(), maxTokens, options);
         Utf8Stream text = new Utf8Stream(onText);
         long start = System.nanoTime();
-        int[] produced = model.generate(ids, budget, opts, token -> {
-            if (token != eot) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
+        int[] produced = model.generate(request.ids(), request.budget(), request.options(), token -> {
+            if (request.isText(token)) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
         });
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(text.all.toString(), ids.length, produced.length, seconds);
-    }
-
-    /** Bytes in, whole characters out: a multi-byte character split over two tokens waits for its end. */
-    private static final class Utf8Stream {
-        private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
-        private final Consumer<String> sink;
-        private final StringBuilder all = new StringBuilder();
-        private ByteBuffer pending = ByteBuffer.allocate(0);
-
-        Utf8Stream(Consumer<String> sink) { this.sink = sink; }
-
-        void accept(byte[] bytes) {
-            ByteBuffer in = ByteBuffer.allocate(pending.remaining() + bytes.length);
-            in.put(pending).put(bytes).flip();
-            CharBuffer chars = CharBuffer.allocate(in.remaining() + 1);
-            utf8.decode(in, chars, false);
-            pending = in.slice();
-            String s = chars.flip().toString();
-            if (s.isEmpty()) return;
-            all.append(s);
-            if (sink != null) sink.accept(s);
-        }
+        return new Result(text.text(), request.ids().length, produced.length, seconds);
     }
 
     @Override public void close() { model.close(); }
