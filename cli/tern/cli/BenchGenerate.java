@@ -120,6 +120,9 @@ final class BenchGenerate {
         out.put("ternary_matvec_int8_act_gbps", round(moved / tInt8Act / 1e9));
         out.put("bandwidth_fraction", round(moved / tBest / 1e9 / copy));
         out.put("bandwidth_fraction_of_read", round(moved / tBest / 1e9 / read));
+        // What bandwidth_fraction can reach at most here: a kernel that streams its codes in reads, and on this
+        // VM a read-only stream runs below the copy's read + write figure (tools/membw/readcopy.c, BENCHMARKS.md).
+        out.put("read_fraction_of_copy", round(read / copy));
         out.put("bandwidth_fraction_per_turn", round(BenchKernels.medianOf(perTurnFraction)));
         out.put("bandwidth_fraction_per_turn_method", TURNS + " turns of one 1 GiB copy then the matvec (median of 5 calls, "
                 + "faster activations); median over turns of matvec GB/s / copy GB/s of the same turn; copy per turn "
@@ -129,6 +132,7 @@ final class BenchGenerate {
         out.put("ternary_vs_float32_matvec", round(tF32 / tBest));
         log.line("ternary matvec " + rows + "x" + cols + ", float act", "%.2f ms, %.1f GB/s (%.0f%% of copy)", tFloatAct * 1e3, moved / tFloatAct / 1e9, 100 * moved / tFloatAct / 1e9 / copy);
         log.line("ternary matvec, int8 act", "%.2f ms, %.1f GB/s (%.0f%% of copy)", tInt8Act * 1e3, moved / tInt8Act / 1e9, 100 * moved / tInt8Act / 1e9 / copy);
+        log.line("  (a read-only stream reached)", "%.0f%% of copy, the ceiling of a kernel that only reads", 100 * read / copy);
         log.line("float32 matvec, same shape", "%.2f ms, %.1f GB/s; ternary is %.1fx faster", tF32 * 1e3, 4.0 * rows * cols / tF32 / 1e9, tF32 / tBest);
 
         // ---- end-to-end decode ----------------------------------------------------------------------------
