@@ -32,5 +32,6 @@ if [[ -n "${TRAIN:-}" ]]; then
   echo; sed -n '/GPU time per kernel/,$p' /tmp/train-java-bf16-float.log | head -24
   echo; echo "training step, Spectra 99M shape, $B x $S tokens (ms/step):"; cat "$dest/train.csv" 2>/dev/null
   echo; python3 "$here/mfu.py" "$dest/train.csv"
+  echo; python3 "$here/floor.py" "$dest/bench-torch.csv" || true    # needs the matmul shapes at TOKENS=8192
 fi
 python3 "$here/summary.py" "$dest/bench-java.csv" "$dest/bench-torch.csv"
