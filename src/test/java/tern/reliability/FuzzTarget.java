@@ -82,21 +82,25 @@ final class FuzzTarget {
         return Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon().name("tern-fuzz").unstarted(r));
     }
 
-    private record Outcome(Throwable error, long allocated) {}
+    /** What one parse did: the error it threw (null when it accepted the file) and the bytes it allocated. */
+    record Outcome(Throwable error, long allocated) {}
+
+    /** Parses {@code file} on the calling thread, counting that thread's allocations. */
+    static Outcome parseMeasured(Parser parser, Path file) {
+        long id = Thread.currentThread().threadId();
+        long before = THREADS.getThreadAllocatedBytes(id);
+        Throwable error = null;
+        try {
+            parser.parse(file);
+        } catch (Throwable t) {
+            error = t;
+        }
+        return new Outcome(error, THREADS.getThreadAllocatedBytes(id) - before);
+    }
 
     private Outcome run(Path file, byte[] bytes) throws Exception {
         Files.write(file, bytes);
-        Future<Outcome> f = worker.submit(() -> {
-            long id = Thread.currentThread().threadId();
-            long before = THREADS.getThreadAllocatedBytes(id);
-            Throwable error = null;
-            try {
-                parser.parse(file);
-            } catch (Throwable t) {
-                error = t;
-            }
-            return new Outcome(error, THREADS.getThreadAllocatedBytes(id) - before);
-        });
+        Future<Outcome> f = worker.submit(() -> parseMeasured(parser, file));
         try {
             return f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (TimeoutException hang) {

@@ -3,7 +3,6 @@ package tern.reliability;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -21,24 +20,15 @@ import tern.train.TokenShard;
  * file, allocating little.
  */
 class HostileInputTest {
-    private static final com.sun.management.ThreadMXBean THREADS = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
     private static final long ALLOCATION_LIMIT = 4 << 20;
 
     @TempDir Path tmp;
 
     private static void assertRefusedCheaply(Path file, FuzzTarget.Parser parser) {
-        long id = Thread.currentThread().threadId();
-        long before = THREADS.getThreadAllocatedBytes(id);
-        Throwable error = null;
-        try {
-            parser.parse(file);
-        } catch (Throwable t) {
-            error = t;
-        }
-        long allocated = THREADS.getThreadAllocatedBytes(id) - before;
-        assertTrue(error != null, file + " was accepted");
-        assertNull(FuzzTarget.bug(error, file), file + " refused with " + error);
-        assertTrue(allocated < ALLOCATION_LIMIT, "allocated " + allocated + " bytes refusing " + file);
+        FuzzTarget.Outcome o = FuzzTarget.parseMeasured(parser, file);
+        assertTrue(o.error() != null, file + " was accepted");
+        assertNull(FuzzTarget.bug(o.error(), file), file + " refused with " + o.error());
+        assertTrue(o.allocated() < ALLOCATION_LIMIT, "allocated " + o.allocated() + " bytes refusing " + file);
     }
 
     @Test
