@@ -28,6 +28,7 @@ import tern.runtime.TernaryWeights;
  * RoPE's cos/sin tables, so one backend may serve several threads.
  */
 public final class CpuBackend implements Backend {
+    private final KernelProvider provider;
     private final FloatKernels kernels;
     private final Elementwise elementwise;
     private final Quantizers quantizers;
@@ -39,13 +40,26 @@ public final class CpuBackend implements Backend {
     private final CrossEntropy crossEntropy;
     private final AdamW adamW;
 
-    /** The backend on the preferred kernels ({@link Vectorization#ENABLED} decides). */
+    /** The backend on the preferred kernels of every family ({@link KernelProvider#preferred()}). */
     public CpuBackend() {
-        this(FloatKernels.preferred());
+        this(KernelProvider.preferred());
     }
 
-    /** The backend on the given kernels (tests run the scalar and the vector path side by side). */
+    /**
+     * The backend on the given elementwise kernels (tests run the scalar and the vector path side by side):
+     * the scalar ones take every family's scalar twin, others every family's preferred one.
+     */
     public CpuBackend(FloatKernels kernels) {
+        this(kernels instanceof ScalarFloatKernels ? KernelProvider.scalar() : KernelProvider.preferred(), kernels);
+    }
+
+    /** The backend on one provider's kernels of every family. */
+    public CpuBackend(KernelProvider provider) {
+        this(provider, provider.floats());
+    }
+
+    private CpuBackend(KernelProvider provider, FloatKernels kernels) {
+        this.provider = provider;
         this.kernels = kernels;
         this.elementwise = new Elementwise(kernels);
         this.quantizers = new Quantizers(kernels);
@@ -69,12 +83,17 @@ public final class CpuBackend implements Backend {
 
     /** The backend forced onto the plain-Java kernels, whatever {@link Vectorization} says. */
     public static CpuBackend scalar() {
-        return new CpuBackend(ScalarFloatKernels.INSTANCE);
+        return new CpuBackend(KernelProvider.scalar());
+    }
+
+    /** The kernels of every family this backend runs on. */
+    public KernelProvider provider() {
+        return provider;
     }
 
     @Override
     public String name() {
-        return "cpu (" + (kernels instanceof ScalarFloatKernels && Vectorization.ENABLED
+        return "cpu (" + (!provider.vector() && Vectorization.ENABLED
                 ? "scalar (chosen by the caller)" : Vectorization.describe()) + ")";
     }
 
@@ -155,7 +174,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
-        FloatMatmul.matmul(a, transA, b, transB, c, accumulate);
+        FloatMatmul.matmul(provider.matmul(), a, transA, b, transB, c, accumulate);
     }
 
     // ---- ternary ---------------------------------------------------------------------------------------
@@ -175,12 +194,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        TernaryMatmul.forward(x, w, y, accumulate);
+        TernaryMatmul.forward(provider.ternary(), x, w, y, accumulate);
     }
 
     @Override
     public void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
-        TernaryMatmul.backward(dy, w, dx, accumulate);
+        TernaryMatmul.backward(provider.ternary(), dy, w, dx, accumulate);
     }
 
     // ---- fake quantizers -------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ public final class FloatMatmul {
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;
 
-    private static final FloatMatmulKernels PREFERRED = FloatMatmulKernels.preferred();
+    private static final FloatMatmulKernels PREFERRED = KernelProvider.preferred().matmul();
 
     /** Per-thread packing buffers, grown on demand and reused across calls. */
     private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);

@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
 final class FloatMatmulVector implements FloatMatmulKernels {
     static final FloatMatmulVector INSTANCE = new FloatMatmulVector();
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Species.F;
     private static final int L = F.length();
     private static final int NR = 4 * L;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();

@@ -20,7 +20,7 @@ public final class PackedFloatMatvec {
 
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final boolean VECTOR = Vectorization.ENABLED && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    static final boolean VECTOR = Vectorization.ENABLED && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
     private PackedFloatMatvec() {}
 

@@ -16,8 +16,8 @@ import java.nio.ByteOrder;
  * the sign bit is put back with an OR. (Infinities and NaNs, which the writer refuses, would not survive.)
  */
 final class PackedFloatVector {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final VectorSpecies<Integer> I = Species.I;
     private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final float REBIAS = Float.intBitsToFloat(0x77800000);   // 2^112
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

@@ -21,7 +21,7 @@ interface PackedKernels {
     /** Triples of the whole groups covering columns [c0, c1): every table a segment needs, padding included. */
     static int triples(int c0, int c1) { return 3 * ((c1 - c0 + PackedTernary.GROUP - 1) / PackedTernary.GROUP); }
 
-    /** The Vector API kernels when enabled and 512-bit vectors are preferred here, else the scalar ones. */
+    /** The Vector API kernels when enabled (at {@link Vectorization#BITS}) on a little-endian machine, else the scalar ones. */
     static PackedKernels preferred() {
         // PackedVector is named only in the taken branch, so the scalar path never loads jdk.incubator.vector.
         return Vectorization.ENABLED && PackedVector.SUPPORTED ? PackedVector.INSTANCE : PackedScalar.INSTANCE;

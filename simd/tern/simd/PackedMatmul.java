@@ -21,7 +21,7 @@ public final class PackedMatmul {
     /** How activations enter the sums. */
     public enum Activations { FLOAT, INT8 }
 
-    private static final PackedKernels PREFERRED = PackedKernels.preferred();
+    private static final PackedKernels PREFERRED = KernelProvider.preferred().packed();
     /** Groups per run of a tile when several rows share its codes: 64 · 128 B = 8 KiB, L1-resident. */
     private static final int BATCH_GROUPS = 64;
     /** Code bytes of one piece of work at least, so claiming it (an atomic increment) costs nothing. */
@@ -33,8 +33,8 @@ public final class PackedMatmul {
 
     private PackedMatmul() {}
 
-    /** Which kernel twin runs here: "vector" or "scalar". */
-    public static String path() { return PREFERRED == PackedScalar.INSTANCE ? "scalar" : "vector"; }
+    /** Which kernel twin runs here: "vector N-bit" or "scalar". */
+    public static String path() { return PREFERRED == PackedScalar.INSTANCE ? "scalar" : "vector " + Vectorization.BITS + "-bit"; }
 
     /** y[r·out + o] ← Σ_c x[r·in + c]·γT[o][c] for r &lt; m (y is overwritten). */
     public static void matmul(PackedTernary w, float[] x, int m, float[] y, Activations activations) {

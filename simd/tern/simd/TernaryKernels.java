@@ -13,7 +13,7 @@ interface TernaryKernels {
     // Naming TernaryVector only in the taken branch keeps it (and jdk.incubator.vector) unloaded on the
     // scalar path: HotSpot resolves classes lazily and the verifier treats interface types as Object.
     static TernaryKernels preferred() {
-        return Vectorization.ENABLED && TernaryVector.SUPPORTED ? TernaryVector.INSTANCE : TernaryScalar.INSTANCE;
+        return Vectorization.ENABLED ? TernaryVector.INSTANCE : TernaryScalar.INSTANCE;
     }
 
     /**

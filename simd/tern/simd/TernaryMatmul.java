@@ -55,7 +55,7 @@ import java.lang.foreign.ValueLayout;
  * panel, which is why training keeps both (4 bits per weight, still 8× smaller than f32).
  */
 public final class TernaryMatmul {
-    private static final TernaryKernels PREFERRED = TernaryKernels.preferred();
+    private static final TernaryKernels PREFERRED = KernelProvider.preferred().ternary();
 
     /** Bytes of codes one chunk of output units should keep hot in L2 while rows of activations pass. */
     private static final long L2_CODES = 256 * 1024;

@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API kernels: each loop runs whole vectors of the preferred species over the segment and
+ * The Vector API kernels: each loop runs whole vectors of the width {@link Vectorization} chose over the segment and
  * leaves the ragged end (shorter than one vector) to {@link ScalarFloatKernels}. Loaded only when
  * {@link Vectorization#ENABLED}. Elementwise kernels use the same operations in the same order as the scalar
  * twin (exponentials through {@link ExpVector}, the lane-wise twin of {@link Exp}), so they agree bit for
@@ -18,9 +18,9 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorFloatKernels implements FloatKernels {
     public static final VectorFloatKernels INSTANCE = new VectorFloatKernels();
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Species.F;
     /** Doubles of the same register width: one float vector widens into two of these (parts 0 and 1). */
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> D = Species.D;
     private static final int L = F.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ScalarFloatKernels TAIL = ScalarFloatKernels.INSTANCE;

@@ -2,11 +2,12 @@ package tern.simd;
 
 import jdk.incubator.vector.FloatVector;
 
-/** Facts about the preferred vector species; only loaded when {@link Vectorization#ENABLED}. */
+/** The machine's preferred vector size; only loaded when the Vector API module is present. */
 final class VectorInfo {
     private VectorInfo() {}
 
-    static String describe() {
-        return FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit, " + FloatVector.SPECIES_PREFERRED.length() + " floats";
+    /** Bits of the preferred species: what C2 compiles to native registers (it honours -XX:MaxVectorSize). */
+    static int preferredBits() {
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
     }
 }

@@ -13,20 +13,20 @@ import jdk.incubator.vector.VectorSpecies;
  * both, so this gives the same bits before and after compilation.
  */
 final class VectorSums {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = Species.F;
+    private static final VectorSpecies<Double> D = Species.D;
     private static final VectorShuffle<Float>[] F_STEPS = butterfly(F);
     private static final VectorShuffle<Double>[] D_STEPS = butterfly(D);
 
     private VectorSums() {}
 
-    /** Σ lanes of a preferred-species float vector, in butterfly order. */
+    /** Σ lanes of a float vector of the kernels' width, in butterfly order. */
     static float sum(FloatVector v) {
         for (VectorShuffle<Float> s : F_STEPS) v = v.add(v.rearrange(s));
         return v.lane(0);
     }
 
-    /** Σ lanes of a preferred-species double vector, in butterfly order. */
+    /** Σ lanes of a double vector of the kernels' width, in butterfly order. */
     static double sum(DoubleVector v) {
         for (VectorShuffle<Double> s : D_STEPS) v = v.add(v.rearrange(s));
         return v.lane(0);

@@ -24,7 +24,7 @@ class TernaryMatmulTest {
     private static final double RTOL = 1e-5;
     private static final float EPS = 1e-5f;
 
-    private static final TernaryKernels[] PATHS = Vectorization.ENABLED && TernaryVector.SUPPORTED
+    private static final TernaryKernels[] PATHS = Vectorization.ENABLED
             ? new TernaryKernels[] {TernaryScalar.INSTANCE, TernaryVector.INSTANCE}
             : new TernaryKernels[] {TernaryScalar.INSTANCE};
 
