@@ -89,11 +89,20 @@ final class TernaryVector implements TernaryKernels {
         return (IntVector) ByteVector.fromMemorySegment(B, codes, at, ORDER).convertShape(VectorOperators.B2I, I, part);
     }
 
-    /** Entry (index mod 16) of a table held in PARTS registers t0..t3 (only the first PARTS are read). */
-    private static FloatVector lookup(IntVector index, IntVector t0, IntVector t1, IntVector t2, IntVector t3) {
-        if (PARTS == 1) return index.selectFrom(t0).reinterpretAsFloats();
-        if (PARTS == 2) return index.selectFrom(t0, t1).reinterpretAsFloats();
-        return index.selectFrom(t0, t1).blend(index.selectFrom(t2, t3), index.and(8).compare(VectorOperators.NE, 0)).reinterpretAsFloats();
+    // Lookups of the 16-entry table, one tiny method per width (≤ 35 bytecodes, so C2 always inlines
+    // them; a method branching on the width measured past that limit, was called, and boxed every vector).
+
+    private static FloatVector lookup(IntVector index, IntVector t0) {
+        return index.selectFrom(t0).reinterpretAsFloats();
+    }
+
+    private static FloatVector lookup(IntVector index, IntVector t0, IntVector t1) {
+        return index.selectFrom(t0, t1).reinterpretAsFloats();
+    }
+
+    /** Bit 3 of the index picks (t2, t3) over (t0, t1). */
+    private static FloatVector lookup(IntVector index, IntVector t0, IntVector t1, IntVector t2, IntVector t3, VectorMask<Integer> high) {
+        return index.selectFrom(t0, t1).blend(index.selectFrom(t2, t3), high).reinterpretAsFloats();
     }
 
     /**
@@ -131,10 +140,28 @@ final class TernaryVector implements TernaryKernels {
                 c0 = widen(codes, a0 + at, 0); c1 = widen(codes, a1 + at, 0);
                 c2 = widen(codes, a2 + at, 0); c3 = widen(codes, a3 + at, 0);
             }
-            p0 = p0.add(lookup(c0, t0, t1, t2, t3)); m0 = m0.add(lookup(c0.lanewise(VectorOperators.LSHR, 4), t0, t1, t2, t3));
-            p1 = p1.add(lookup(c1, t0, t1, t2, t3)); m1 = m1.add(lookup(c1.lanewise(VectorOperators.LSHR, 4), t0, t1, t2, t3));
-            p2 = p2.add(lookup(c2, t0, t1, t2, t3)); m2 = m2.add(lookup(c2.lanewise(VectorOperators.LSHR, 4), t0, t1, t2, t3));
-            p3 = p3.add(lookup(c3, t0, t1, t2, t3)); m3 = m3.add(lookup(c3.lanewise(VectorOperators.LSHR, 4), t0, t1, t2, t3));
+            IntVector n0 = c0.lanewise(VectorOperators.LSHR, 4), n1 = c1.lanewise(VectorOperators.LSHR, 4);
+            IntVector n2 = c2.lanewise(VectorOperators.LSHR, 4), n3 = c3.lanewise(VectorOperators.LSHR, 4);
+            if (PARTS == 1) {
+                p0 = p0.add(lookup(c0, t0)); m0 = m0.add(lookup(n0, t0));
+                p1 = p1.add(lookup(c1, t0)); m1 = m1.add(lookup(n1, t0));
+                p2 = p2.add(lookup(c2, t0)); m2 = m2.add(lookup(n2, t0));
+                p3 = p3.add(lookup(c3, t0)); m3 = m3.add(lookup(n3, t0));
+            } else if (PARTS == 2) {
+                p0 = p0.add(lookup(c0, t0, t1)); m0 = m0.add(lookup(n0, t0, t1));
+                p1 = p1.add(lookup(c1, t0, t1)); m1 = m1.add(lookup(n1, t0, t1));
+                p2 = p2.add(lookup(c2, t0, t1)); m2 = m2.add(lookup(n2, t0, t1));
+                p3 = p3.add(lookup(c3, t0, t1)); m3 = m3.add(lookup(n3, t0, t1));
+            } else {
+                p0 = p0.add(lookup(c0, t0, t1, t2, t3, c0.and(8).compare(VectorOperators.NE, 0)));
+                m0 = m0.add(lookup(n0, t0, t1, t2, t3, n0.and(8).compare(VectorOperators.NE, 0)));
+                p1 = p1.add(lookup(c1, t0, t1, t2, t3, c1.and(8).compare(VectorOperators.NE, 0)));
+                m1 = m1.add(lookup(n1, t0, t1, t2, t3, n1.and(8).compare(VectorOperators.NE, 0)));
+                p2 = p2.add(lookup(c2, t0, t1, t2, t3, c2.and(8).compare(VectorOperators.NE, 0)));
+                m2 = m2.add(lookup(n2, t0, t1, t2, t3, n2.and(8).compare(VectorOperators.NE, 0)));
+                p3 = p3.add(lookup(c3, t0, t1, t2, t3, c3.and(8).compare(VectorOperators.NE, 0)));
+                m3 = m3.add(lookup(n3, t0, t1, t2, t3, n3.and(8).compare(VectorOperators.NE, 0)));
+            }
         }
         p0.sub(m0).intoArray(out, outOff + o0);
         p1.sub(m1).intoArray(out, outOff + o1);
