@@ -24,6 +24,7 @@ import tern.simd.FloatMatmul;
 import tern.simd.PackedFloatMatvec;
 import tern.simd.PackedMatmul;
 import tern.simd.PackedTernary;
+import tern.simd.KernelProvider;
 import tern.simd.Parallel;
 import tern.simd.Vectorization;
 
@@ -63,9 +64,11 @@ final class BenchGenerate {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("threads", Parallel.THREADS);
         out.put("simd", Vectorization.describe());
+        out.put("kernels", KernelProvider.preferred().describe());
         out.put("packed_kernels", PackedMatmul.path());
         out.put("load_average_before", BenchKernels.loadAverage());
         Log log = new Log(!json);
+        if (!json) System.out.println("vectors: " + Vectorization.describe() + "\nkernels: " + KernelProvider.preferred().describe());
 
         double copy = BenchKernels.copyBandwidth();
         out.put("copy_bandwidth_gbps", round(copy));

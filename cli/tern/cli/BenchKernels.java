@@ -18,6 +18,7 @@ import tern.simd.FloatMatmul;
 import tern.simd.FloatMatmulPeak;
 import tern.simd.PackedMatmul;
 import tern.simd.PackedTernary;
+import tern.simd.KernelProvider;
 import tern.simd.Parallel;
 import tern.simd.TernaryMatmul;
 import tern.simd.Vectorization;
@@ -69,8 +70,10 @@ final class BenchKernels {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("threads", Parallel.THREADS);
         out.put("simd", Vectorization.describe());
+        out.put("kernels", KernelProvider.preferred().describe());
         out.put("load_average_before", loadAverage());
         Progress log = new Progress(!json);
+        if (!json) System.out.println("vectors: " + Vectorization.describe() + "\nkernels: " + KernelProvider.preferred().describe());
 
         double peak = FloatMatmulPeak.gflops(20_000_000L, 5);
         out.put("fma_peak_gflops", round(peak));

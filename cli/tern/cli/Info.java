@@ -1,5 +1,6 @@
 package tern.cli;
 
+import tern.simd.KernelProvider;
 import tern.simd.Parallel;
 import tern.simd.Vectorization;
 
@@ -10,7 +11,8 @@ final class Info {
     static int run(String[] args) {
         System.out.println("java     " + Runtime.version());
         System.out.println("threads  " + Parallel.THREADS);
-        System.out.println("kernels  " + Vectorization.describe());
+        System.out.println("vectors  " + Vectorization.describe());
+        System.out.println("kernels  " + KernelProvider.preferred().describe());
         return 0;
     }
 }

@@ -50,8 +50,8 @@ public final class KernelProvider {
         String width = vector() ? Vectorization.BITS + "-bit" : "scalar";
         return width + ": elementwise " + floats.getClass().getSimpleName()
                 + ", float matmul " + matmul.getClass().getSimpleName() + " (" + FloatMatmulKernels.MR + "×" + matmul.nr() + " register tile)"
-                + ", ternary " + ternary.getClass().getSimpleName()
-                + ", packed " + packed.getClass().getSimpleName()
+                + ", ternary " + ternary.getClass().getSimpleName() + (ternary instanceof TernaryVector ? " (" + TernaryVector.layout() + ")" : "")
+                + ", packed " + packed.getClass().getSimpleName() + (packed instanceof PackedVector ? " (" + PackedVector.layout() + ")" : "")
                 + ", packed float " + (vector() && PackedFloatMatvec.VECTOR ? "PackedFloatVector" : "scalar rows");
     }
 }

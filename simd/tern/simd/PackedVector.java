@@ -83,6 +83,11 @@ final class PackedVector implements PackedKernels {
 
     private PackedVector() {}
 
+    /** Which tile kernels run and how the tables sit in registers at this width, for reports. */
+    static String layout() {
+        return (L == 16 ? "PackedTiles512" : "PackedTilesNarrow") + ": int16 tables in " + SP + ", f32 tables in " + FP + " registers";
+    }
+
     @Override
     public void floatTables(float[] x, int xOff, int c0, int c1, float[] tbl, int tOff) {
         FloatVector zero = FloatVector.zero(F);

@@ -59,6 +59,9 @@ final class TernaryVector implements TernaryKernels {
 
     private TernaryVector() {}
 
+    /** How the tables sit in registers at this width, for reports. */
+    static String layout() { return "16-entry tables in " + PARTS + " register" + (PARTS > 1 ? "s" : ""); }
+
     @Override
     public void tables(float[] x, int xOff, int groups, float[] tbl, int tOff) {
         FloatVector zero = FloatVector.zero(F);
