@@ -25,7 +25,7 @@ public final class Json {
     }
 
     /** Malformed JSON: the message names the offset and what was expected. */
-    public static final class JsonException extends RuntimeException {
+    public static class JsonException extends RuntimeException {
         public JsonException(String message) { super(message); }
     }
 
