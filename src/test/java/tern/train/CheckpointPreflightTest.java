@@ -66,10 +66,10 @@ class CheckpointPreflightTest {
     @Test
     void notEnoughMemoryIsRefusedBeforeAllocating() throws IOException {
         Path folder = TinyCheckpoints.modelFolder(dir.resolve("m"));
-        System.setProperty(MemoryPlan.AVAILABLE_PROPERTY, "65536");
+        System.setProperty(MemoryPlan.AVAILABLE_PROPERTY, "16384");
         Exception e = assertThrows(Exception.class, () -> load(folder));
         assertContains(e, "not enough memory");
-        assertContains(e, "64.0 KiB available");
+        assertContains(e, "16.0 KiB available");
         System.clearProperty(MemoryPlan.AVAILABLE_PROPERTY);
         load(folder).close();
     }
