@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import tern.checkpoint.AtomicFiles;
 import tern.checkpoint.CheckpointException;
 import tern.checkpoint.CheckpointManifest;
@@ -101,9 +100,11 @@ public final class TrainCheckpoint {
         Path checkpoints = Files.isDirectory(dir.resolve(FOLDER)) ? dir.resolve(FOLDER) : dir;
         CheckpointWriter writer = new CheckpointWriter(checkpoints);
         writer.recover();                                      // a save cut short leaves .tmp / .old folders
-        Optional<Path> latest = Rollback.newestIntact(writer);    // a damaged latest one falls back to the previous, with a warning
-        if (latest.isEmpty()) throw new IOException("no complete checkpoint in " + dir + " (looked for " + checkpoints.resolve("step-NNNNNN") + ")");
-        return latest.get();
+        Rollback.Search search = Rollback.search(writer, System.err::println);   // a damaged latest one falls back to the previous, with a warning
+        if (search.found().isEmpty())
+            throw new IOException("no intact checkpoint in " + dir + (search.why().isEmpty()
+                    ? " (looked for " + checkpoints.resolve("step-NNNNNN") + ")" : ": " + search.why()));
+        return search.found().get();
     }
 
     public static State readState(Path ckpt) throws IOException {
