@@ -46,12 +46,12 @@ public final class Rollback {
                 found = Optional.of(p);
                 break;
             } catch (CheckpointException e) {
-                damaged.add(p.getFileName() + " is damaged (" + e.getMessage() + ")");
+                damaged.add("checkpoint " + p + " is damaged (" + e.getMessage() + ")");
             }
         }
         String outcome = found.map(p -> "falling back to " + p.getFileName())
                 .orElse(candidates.size() == 1 ? "it is the only checkpoint" : "no earlier checkpoint is intact");
-        for (String d : damaged) warn.accept("warning: checkpoint " + writer.root().resolve(d) + "; " + outcome);
+        for (String d : damaged) warn.accept("warning: " + d + "; " + outcome);
         return new Search(found, damaged, found.isPresent() ? List.of() : writer.incomplete());
     }
 
