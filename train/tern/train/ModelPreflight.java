@@ -14,6 +14,7 @@ import tern.checkpoint.Json;
 import tern.checkpoint.SafetensorsFile;
 import tern.checkpoint.SafetensorsHeader;
 import tern.checkpoint.TrainingState;
+import tern.checkpoint.Utf8;
 import tern.model.HfConfig;
 import tern.model.LlamaConfig;
 import tern.runtime.Device;
@@ -56,7 +57,12 @@ public final class ModelPreflight {
         Path weights = ckpt.resolve(TrainCheckpoint.MODEL);
         if (!Files.isRegularFile(configFile))
             throw new IOException(configFile + ": missing (a checkpoint holds config.json beside model.safetensors)");
-        String text = Files.readString(configFile);
+        String text;
+        try {
+            text = Utf8.read(configFile);
+        } catch (Utf8.MalformedText e) {                       // Files.readString said only "Input length = 1"
+            throw new IllegalArgumentException(configFile + ": " + e.problem(), e);
+        }
         LlamaConfig config = HfConfig.read(text, configFile.toString());
         checkPrecisionStated(ckpt, configFile, Json.parseObject(text));
         SafetensorsHeader header;
