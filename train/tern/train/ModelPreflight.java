@@ -109,10 +109,11 @@ public final class ModelPreflight {
         List<String> problems = new ArrayList<>();
         SafetensorsHeader.Entry embed = t.get("model.embed_tokens.weight"), head = t.get("lm_head.weight");
         SafetensorsHeader.Entry gate = t.get("model.layers.0.mlp.gate_proj.weight");
+        java.util.Set<String> said = new java.util.HashSet<>();   // a key the embedding and the head both contradict: once
         for (SafetensorsHeader.Entry e : new SafetensorsHeader.Entry[]{embed, head}) {
             if (e == null || e.shape().length != 2) continue;
-            if (e.shape()[0] != c.vocabSize()) problems.add("vocab_size " + c.vocabSize() + ", but " + describe(e));
-            if (e.shape()[1] != c.hidden()) problems.add("hidden_size " + c.hidden() + ", but " + describe(e));
+            if (e.shape()[0] != c.vocabSize() && said.add("vocab_size")) problems.add("vocab_size " + c.vocabSize() + ", but " + describe(e));
+            if (e.shape()[1] != c.hidden() && said.add("hidden_size")) problems.add("hidden_size " + c.hidden() + ", but " + describe(e));
         }
         if (gate != null && gate.shape().length == 2 && gate.shape()[0] != c.intermediate())
             problems.add("intermediate_size " + c.intermediate() + ", but " + describe(gate));
@@ -136,10 +137,8 @@ public final class ModelPreflight {
                 problems.add(String.format(Locale.ROOT, "%,d parameters by its shape keys, but the file's %d tensors hold %,d values",
                         c.parameterCount(), t.size(), elements));
         }
-        // by the dedupe above one mismatch of both embedding and head is said once
-        List<String> distinct = problems.stream().distinct().toList();
-        if (!distinct.isEmpty())
-            throw new IllegalArgumentException(configFile + ": " + String.join("; ", distinct) + " (in " + weights
+        if (!problems.isEmpty())
+            throw new IllegalArgumentException(configFile + ": " + String.join("; ", problems) + " (in " + weights
                     + "): the config does not describe these weights");
     }
 
