@@ -8,9 +8,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.testing.TinyCheckpoints;
 
 /**
@@ -20,12 +19,7 @@ import tern.testing.TinyCheckpoints;
  */
 class DamagedInputCliTest {
     private static final String BAD = "model.layers.0.self_attn.v_proj.weight";
-    private final Path dir;
-
-    DamagedInputCliTest() throws IOException { dir = Files.createTempDirectory("tern-damaged"); }
-
-    @AfterEach
-    void cleanUp() throws IOException { AtomicFiles.deleteRecursively(dir); }
+    @TempDir Path dir;
 
     @Test
     void nanWeightsAreRefusedByEveryModelCommandNamingTheTensor() throws Exception {

@@ -12,9 +12,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.testing.TinyCheckpoints;
 
 /**
@@ -23,12 +22,7 @@ import tern.testing.TinyCheckpoints;
  * --force.
  */
 class ExportRefusalTest {
-    private final Path dir;
-
-    ExportRefusalTest() throws IOException { dir = Files.createTempDirectory("tern-export"); }
-
-    @AfterEach
-    void cleanUp() throws IOException { AtomicFiles.deleteRecursively(dir); }
+    @TempDir Path dir;
 
     @Test
     void outIntoTheCheckpointItselfIsRefusedAndTheCheckpointIsUntouched() throws Exception {

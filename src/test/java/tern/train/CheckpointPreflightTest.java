@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.model.LinearPolicy;
 import tern.model.LlamaModel;
 import tern.simd.CpuBackend;
@@ -21,15 +21,10 @@ import tern.testing.TinyCheckpoints;
  * silently (item 4); its weights are checked finite once, at load, naming the tensor (item 6).
  */
 class CheckpointPreflightTest {
-    private final Path dir;
-
-    CheckpointPreflightTest() throws IOException { dir = Files.createTempDirectory("tern-preflight"); }
+    @TempDir Path dir;
 
     @AfterEach
-    void cleanUp() throws IOException {
-        System.clearProperty(MemoryPlan.AVAILABLE_PROPERTY);
-        AtomicFiles.deleteRecursively(dir);
-    }
+    void cleanUp() { System.clearProperty(MemoryPlan.AVAILABLE_PROPERTY); }
 
     // ---- item 3: config against headers, memory against what is there ----------------------------------
 

@@ -11,9 +11,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.checkpoint.CheckpointWriter;
 import tern.testing.TinyCheckpoints;
 
@@ -22,12 +21,7 @@ import tern.testing.TinyCheckpoints;
  * there is an earlier intact checkpoint to fall back to, and "no checkpoint" always comes with the reason.
  */
 class DamagedCheckpointMessageTest {
-    private final Path dir;
-
-    DamagedCheckpointMessageTest() throws IOException { dir = Files.createTempDirectory("tern-damaged-ckpt"); }
-
-    @AfterEach
-    void cleanUp() throws IOException { AtomicFiles.deleteRecursively(dir); }
+    @TempDir Path dir;
 
     @Test
     void theOnlyCheckpointDamagedClaimsNoPreviousOne() throws IOException {

@@ -12,9 +12,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.checkpoint.Json;
 
 /**
@@ -24,12 +23,7 @@ import tern.checkpoint.Json;
  */
 class DataFolderCheckTest {
     private static final String TEXT = GrammarCorpus.generate(2, 40_000);
-    private final Path dir;
-
-    DataFolderCheckTest() throws IOException { dir = Files.createTempDirectory("tern-data"); }
-
-    @AfterEach
-    void cleanUp() throws IOException { AtomicFiles.deleteRecursively(dir); }
+    @TempDir Path dir;
 
     @Test
     void brokenMetaJsonIsAnError() throws IOException {

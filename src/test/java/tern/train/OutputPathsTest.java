@@ -6,19 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import tern.checkpoint.AtomicFiles;
+import org.junit.jupiter.api.io.TempDir;
 import tern.testing.TinyCheckpoints;
 
 /** {@link OutputPaths} for one-file outputs (a GGUF or packed export), beside the folder cases of ExportRefusalTest. */
 class OutputPathsTest {
-    private final Path dir;
-
-    OutputPathsTest() throws IOException { dir = Files.createTempDirectory("tern-outpaths"); }
-
-    @AfterEach
-    void cleanUp() throws IOException { AtomicFiles.deleteRecursively(dir); }
+    @TempDir Path dir;
 
     @Test
     void aFileInsideACheckpointOrRunIsRefusedEvenWithForce() throws IOException {
