@@ -17,7 +17,7 @@ public final class Tape implements AutoCloseable {
     private final Backend backend;
     private final boolean recording;
     private final List<Runnable> backwardSteps = new ArrayList<>();
-    private final List<Tensor> owned = new ArrayList<>();
+    private final java.util.Set<Tensor> owned = new java.util.LinkedHashSet<>();   // identity: Tensor keeps Object's equals
     private boolean backwardDone;
 
     /** A tape that records for a backward pass. */
@@ -62,8 +62,19 @@ public final class Tape implements AutoCloseable {
         return new Var(value, null, recording && needs);
     }
 
+    /**
+     * Records out's backward step. Once it has run, out's gradient has been consumed (every use of out was
+     * recorded after out, so its gradient was complete before the step) and is freed at once: the
+     * backward pass then holds a few gradients at a time instead of one per activation.
+     */
     private void onBackward(Var out, Runnable step) {
-        if (out.requiresGrad) backwardSteps.add(step);
+        if (out.requiresGrad) backwardSteps.add(() -> {
+            step.run();
+            if (out.parameter == null && out.grad != null) {
+                release(out.grad);
+                out.grad = null;
+            }
+        });
     }
 
     /** Adds {@code g} into v's gradient; the tape may adopt {@code g} itself, so callers must not reuse it. */
@@ -326,12 +337,9 @@ public final class Tape implements AutoCloseable {
      * a tensor this tape does not own) returns a copy owned by {@code to}.
      */
     private Tensor handOver(Tensor t, Tape to) {
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            if (owned.get(i) == t) {
-                owned.remove(i);
-                to.owned.add(t);
-                return t;
-            }
+        if (owned.remove(t)) {
+            to.owned.add(t);
+            return t;
         }
         Tensor c = to.temp(t.shape());
         backend.copy(t, c);
@@ -340,12 +348,7 @@ public final class Tape implements AutoCloseable {
 
     /** Frees {@code t} now if this tape owns it (the caller knows nothing else still reads it). */
     private void release(Tensor t) {
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            if (owned.get(i) == t) {
-                owned.remove(i).close();
-                return;
-            }
-        }
+        if (owned.remove(t)) t.close();
     }
 
     /**
