@@ -24,7 +24,7 @@ public final class LlamaModel implements AutoCloseable {
     private final Backend backend;
     private final LlamaConfig shape;
     private Precision precision;
-    private boolean checkpointActivations;
+    private int checkpointedBlocks;
     private final Parameter embedding, finalNorm, lmHead;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Parameter> parameters = new ArrayList<>();
@@ -108,9 +108,16 @@ public final class LlamaModel implements AutoCloseable {
      * Activation checkpointing per block ({@link Tape#checkpoint}): the forward keeps only each block's
      * input, and the backward recomputes one block at a time. Same gradients, one more forward per step.
      */
-    public void setCheckpointActivations(boolean on) { this.checkpointActivations = on; }
+    public void setCheckpointActivations(boolean on) { setCheckpointedBlocks(on ? layers.size() : 0); }
 
-    public boolean checkpointActivations() { return checkpointActivations; }
+    /** Checkpoints the first {@code n} blocks only: the fewest that make a run fit cost the least recompute. */
+    public void setCheckpointedBlocks(int n) {
+        if (n < 0 || n > layers.size())
+            throw new IllegalArgumentException("checkpointed blocks must be in [0, " + layers.size() + "], got " + n);
+        this.checkpointedBlocks = n;
+    }
+
+    public int checkpointedBlocks() { return checkpointedBlocks; }
 
     /** Continual QAT: W_used = W + λ·(Q(W) − W). */
     public void setPhaseIn(float lambda) { setPrecision(precision.withPhaseIn(lambda)); }
@@ -174,7 +181,7 @@ public final class LlamaModel implements AutoCloseable {
             Layer l = layers.get(i);
             Linear.Prepared[] pw = w.layer(i);
             Tape.Block block = (t, in) -> block(t, in, l, pw, batch, seq);
-            x = checkpointActivations ? tape.checkpoint(x, block) : block.apply(tape, x);
+            x = i < checkpointedBlocks ? tape.checkpoint(x, block) : block.apply(tape, x);
         }
         return tape.rmsnorm(x, tape.param(finalNorm), shape.rmsEps());
     }

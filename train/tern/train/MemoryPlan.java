@@ -35,7 +35,8 @@ import tern.runtime.Tape;
  * refuses only runs that cannot fit. What is available: on a GPU the device's free memory (cuMemGetInfo
  * through {@link Backend#memoryAvailable}), on the host the physical memory ({@code MemAvailable} of
  * {@code /proc/meminfo}, else the JVM's view of free physical memory); {@code -Dtern.memory.available=BYTES}
- * overrides either (tests, containers that misreport). 5 % of it is left as headroom.
+ * overrides either (tests, containers that misreport). 10 % of it is left as headroom (fragmentation, what the
+ * estimate misses).
  */
 public final class MemoryPlan {
     public static final String AVAILABLE_PROPERTY = "tern.memory.available";
@@ -49,7 +50,8 @@ public final class MemoryPlan {
     private final String availableFrom;
     private final long parameters;
     private final long weightBytes;
-    private final long plainActivations, checkpointedActivations;
+    private final long perBlockKept, perBlockCheckpointed, shared;
+    private final int blocks, checkpointed;
 
     private MemoryPlan(String what, LlamaConfig model, TrainConfig config, String checkpointing, long available, String availableFrom) {
         if (!CHECKPOINTING.contains(checkpointing))
@@ -69,8 +71,29 @@ public final class MemoryPlan {
                 + 6 * tokens * h + (long) model.vocabSize() * h;
         long workspace = 4 * f * h + 4 * tokens * h;             // in floats; + the libraries' 512 MiB below
         long fixed = 4 * (head + workspace) + (512L << 20);
-        this.plainActivations = 4 * tokens * (kept * model.layers() + working) + fixed;
-        this.checkpointedActivations = 4 * tokens * (h * model.layers() + kept + working + 2 * h) + fixed;
+        this.perBlockKept = 4 * tokens * kept;
+        this.perBlockCheckpointed = 4 * tokens * h;
+        this.shared = 4 * tokens * (working + 2 * h) + fixed;
+        this.blocks = model.layers();
+        this.checkpointed = decideBlocks();
+    }
+
+    /** Activation bytes when the first n of the blocks are checkpointed. */
+    private long activationBytes(int n) {
+        return (blocks - n) * perBlockKept + n * perBlockCheckpointed + (n > 0 ? perBlockKept : 0) + shared;
+    }
+
+    private int decideBlocks() {
+        return switch (checkpointing) {
+            case "on" -> blocks;
+            case "off" -> 0;
+            default -> {
+                if (available < 0) yield 0;
+                int n = 0;
+                while (n < blocks && weightBytes + activationBytes(n) > usable()) n++;
+                yield n;
+            }
+        };
     }
 
     /** The plan of training {@code model} with {@code config}'s micro-batches on the host (CPU backend). */
@@ -98,19 +121,19 @@ public final class MemoryPlan {
     }
 
     /** Whether the run checkpoints activations: asked for ("on"), or needed to fit ("auto"). */
-    public boolean checkpointActivations() {
-        return switch (checkpointing) {
-            case "on" -> true;
-            case "off" -> false;
-            default -> available >= 0 && weightBytes + plainActivations > usable();
-        };
-    }
+    public boolean checkpointActivations() { return checkpointed > 0; }
+
+    /**
+     * How many blocks (the first ones) checkpoint their activations: all with "on", none with "off", and
+     * with "auto" the fewest that make the estimate fit (each costs one more forward of its block).
+     */
+    public int checkpointedBlocks() { return checkpointed; }
 
     public long bytesNeeded() { return weightBytes + activationBytes(); }
 
-    private long activationBytes() { return checkpointActivations() ? checkpointedActivations : plainActivations; }
+    private long activationBytes() { return activationBytes(checkpointed); }
 
-    private long usable() { return available - available / 20; }
+    private long usable() { return available - available / 10; }
 
     /** Physical memory available for tensors now, in bytes; -1 when unknown. */
     public static long available() {
@@ -153,20 +176,20 @@ public final class MemoryPlan {
     public String describe() {
         return String.format(Locale.ROOT, "memory plan for %s: about %s (%s weights and optimizer state, %s activations%s), %s %s",
                 what, gb(bytesNeeded()), gb(weightBytes), gb(activationBytes()),
-                checkpointActivations() ? ", activations checkpointed per block" : "",
+                checkpointed == 0 ? "" : ", activations of " + checkpointed + " of " + blocks + " blocks checkpointed",
                 available < 0 ? "unknown" : gb(available), availableFrom);
     }
 
     private String message() {
         boolean ckpt = checkpointActivations();
         String hint = checkpointing.equals("off")
-                ? "; activation checkpointing (checkpoint_activations auto or on) would need about " + gb(weightBytes + checkpointedActivations)
+                ? "; activation checkpointing (checkpoint_activations auto or on) would need about " + gb(weightBytes + activationBytes(blocks))
                 : "";
         return String.format(Locale.ROOT, "not enough memory for %s: it needs about %s (%,d parameters × 16 bytes for weights, "
                         + "gradients and two AdamW moments, with the weights as a step uses them = %s, plus about %s of activations%s), "
                         + "%s available (%s)%s; choose a smaller preset, batch or sequence length",
                 what, gb(bytesNeeded()), parameters, gb(weightBytes), gb(activationBytes()),
-                ckpt ? " checkpointed per block" : "", available < 0 ? "unknown" : gb(available), availableFrom, hint);
+                ckpt ? " with " + checkpointed + " of " + blocks + " blocks checkpointed" : "", available < 0 ? "unknown" : gb(available), availableFrom, hint);
     }
 
     /** The block weights as one step prepares them: packed ternary (2 bits), or an f32 quantized copy. */

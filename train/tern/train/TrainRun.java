@@ -53,7 +53,7 @@ public final class TrainRun implements AutoCloseable {
         try {
             MemoryPlan plan = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
             model = plan.allocate(c -> new LlamaModel(backend, c));
-            model.setCheckpointActivations(plan.checkpointActivations());
+            model.setCheckpointedBlocks(plan.checkpointedBlocks());
             model.initialize(config.seed());
             Trainer trainer = newTrainer(config, data, model);
             Files.createDirectories(out);
@@ -84,7 +84,7 @@ public final class TrainRun implements AutoCloseable {
         try {
             MemoryPlan plan = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
             model = plan.allocate(c -> new LlamaModel(backend, c));
-            model.setCheckpointActivations(plan.checkpointActivations());
+            model.setCheckpointedBlocks(plan.checkpointedBlocks());
             Trainer trainer = newTrainer(config, data, model);
             TrainCheckpoint.restore(ckpt, state, trainer);
             return new TrainRun(config, data, model, trainer, out, TrainLog.resume(out, trainer.step()));
