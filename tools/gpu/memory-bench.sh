@@ -20,7 +20,7 @@ tern() {  # CSV PRESET PRECISION BATCH SEQ STEPS WARMUP [java flags]
   local csv=$1 p=$2 q=$3 b=$4 s=$5 n=$6 w=$7; shift 7
   echo "== tern $p $q ${b}x$s $* (at ${SECONDS}s)" >> "$dest/tern.log"
   timeout "${T:-120}" bash "$here/run.sh" -Xmx24g -Dtern.cuda.matmul=bf16 "$@" -cp "$cp" tern.cuda.CudaTrainStep \
-      "$csv" "$p" "$q" "$b" "$s" "$n" "$w" >> "$dest/tern.log" 2>&1 \
+      "$csv" "$p" "$q" "$b" "$s" "$n" "$w" ${PROFILED:-} >> "$dest/tern.log" 2>&1 \
     || { echo "tern $p $q failed (exit $?):"; grep -E "Exception|Error|at tern|memory plan|not enough" "$dest/tern.log" | tail -6; }
 }
 torch() {  # CSV PRESET PRECISION MODE BATCH SEQ STEPS WARMUP
@@ -36,11 +36,13 @@ if [[ $stages == *" tests "* ]]; then
   grep -E "tests (successful|failed|aborted|found)|containers failed" "$dest/tests.log"
 fi
 if [[ $stages == *" big "* ]]; then
-  for p in ${BIG_PRESETS:-1.1B 3.9B}; do
+  # BIG="PRESET:PRECISION ..." (default the two TriLMs); NO_TORCH_BIG="PRESET:PRECISION ..." skips torch there.
+  for pq in ${BIG:-1.1B:ternary 3.9B:ternary}; do
+    p=${pq%%:*} q=${pq##*:}
     for c in ${CKPT_MODES:-auto}; do     # auto: the memory plan's choice; on: every block checkpointed
-      T=100 tern "$dest/train-$p.csv" $p ternary 8 2048 ${BIG_STEPS:-3} 1 -Dtern.bench.checkpoint=$c
+      T=100 tern "$dest/train-$p.csv" $p $q 8 2048 ${BIG_STEPS:-3} 1 -Dtern.bench.checkpoint=$c
     done
-    T=100 torch "$dest/train-$p.csv" $p ternary bf16 8 2048 ${BIG_STEPS:-3} 1
+    [[ " ${NO_TORCH_BIG:-} " == *" $pq "* ]] || T=100 torch "$dest/train-$p.csv" $p $q bf16 8 2048 ${BIG_STEPS:-3} 1
   done
   echo "big done (${SECONDS}s)"
 fi
@@ -48,11 +50,15 @@ if [[ $stages == *" small "* ]]; then
   for q in float ternary; do
     tern "$dest/train-99M.csv" 99M $q 8 1024 10 3
     torch "$dest/train-99M.csv" 99M $q bf16 8 1024 10 3
-    [[ -z ${NO_COMPILE:-} ]] && T=150 torch "$dest/train-99M.csv" 99M $q compile 8 1024 10 3
+    # torch.compile spends most of a minute compiling: skipped once the call's budget (BUDGET s) is near.
+    if [[ -z ${NO_COMPILE:-} ]] && (( SECONDS < ${BUDGET:-100000} )); then
+      T=$(( ${BUDGET_END:-100000} - SECONDS > 150 ? 150 : ${BUDGET_END:-100000} - SECONDS )) torch "$dest/train-99M.csv" 99M $q compile 8 1024 10 3
+    else echo "torch.compile $q skipped (${SECONDS}s)"; fi
   done
   echo "small done (${SECONDS}s)"
 fi
 grep -h "memory plan" "$dest/tern.log" 2>/dev/null | sort -u
+[[ -n ${PROFILED:-} ]] && sed -n '/GPU time per kernel/,+16p' "$dest/tern.log" | head -17 | cut -c1-160
 for f in "$dest"/train-99M.csv "$dest"/train-1.1B.csv "$dest"/train-3.9B.csv; do
   [[ -f $f ]] || continue
   echo; echo "${f##*/}:"; cat "$f"

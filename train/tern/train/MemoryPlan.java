@@ -22,7 +22,7 @@ import tern.runtime.Tape;
  *   <li>every parameter in f32 four times (weight, gradient, AdamW's two moments: 16 bytes), plus the
  *       block weights as a step uses them (a packed ternary copy, ½ bit… 2 bits, or an f32 quantized copy);
  *   <li>the activations the tape holds at its peak, in the backward pass: per token and layer about
- *       11h + 3f floats kept by the forward (plus the fake-quantized copies), and about 8h + 3f of
+ *       14h + 4f floats kept by the forward (plus the fake-quantized copies), and about 8h + 3f of
  *       gradients alive at once (the tape frees each gradient once its op's backward has consumed it).
  *       With checkpointing, each block keeps only its input (h per token and layer) and one block at a
  *       time holds the rest;
@@ -31,7 +31,8 @@ import tern.runtime.Tape;
  *   <li>working space: the largest block weight unpacked in f32, bf16 staging of attention operands, and
  *       512 MiB for libraries (cuBLAS, the scratch buffers).
  * </ul>
- * It is deliberately rough (within ~15 % of what was measured on the H200, see BENCHMARKS.md) and
+ * It is deliberately rough: on the H200 it was 4 % over the measured peak for the 1.1B TriLM at 8×2048
+ * (no checkpointing) and 6 % over for the 3.9B with every block checkpointed (BENCHMARKS.md), and it
  * refuses only runs that cannot fit. What is available: on a GPU the device's free memory (cuMemGetInfo
  * through {@link Backend#memoryAvailable}), on the host the physical memory ({@code MemAvailable} of
  * {@code /proc/meminfo}, else the JVM's view of free physical memory); {@code -Dtern.memory.available=BYTES}
@@ -65,7 +66,10 @@ public final class MemoryPlan {
         this.weightBytes = parameters * 16 + preparedWeightBytes(model);
         long tokens = (long) config.batch() * config.seq();
         long h = model.hidden(), f = model.intermediate();
-        long kept = 11 * h + 3 * f + 2 + model.heads() + quantizedCopies(model);   // one block's forward, per token
+        // One block's forward, per token: 11h + 3f counted from the ops (norms, q/k/v, RoPE, attention, o, the
+        // residual adds, gate/up, SwiGLU, down); 14h + 4f is what the H200 measured (1.1B and 3.9B TriLMs at
+        // 8×2048: 4.87 GiB a block at 3.9B, with the bf16 attention path's staging): the larger is used.
+        long kept = 14 * h + 4 * f + 2 + model.heads() + quantizedCopies(model);
         long working = 8 * h + 3 * f;                                                // gradients alive at once in a block's backward
         long head = 2 * Math.min(tokens, Math.max(1, Tape.LOGITS_CHUNK_FLOATS / model.vocabSize())) * model.vocabSize()
                 + 6 * tokens * h + (long) model.vocabSize() * h;
