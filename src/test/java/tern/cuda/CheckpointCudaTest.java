@@ -16,9 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Activation checkpointing and the chunked LM-head loss on the GPU: the same loss and gradients as the
- * plain tape (the CPU test proves bit equality on a reproducible backend; here the embedding gradient's
- * atomic adds may sum in another order, so every gradient is held to 1e-6 of its tensor's largest
- * magnitude, and the loss to 1e-6 relative), and less device memory at the peak: a 6-layer model at
+ * plain tape (the CPU test proves bit equality on a reproducible backend; here the embedding and norm-gain
+ * gradients are sums over rows by atomic adds, whose order changes from run to run, as does the ternary
+ * scale's reduction: an f32 sum of n = 512 terms in another order moves by up to ~n·2⁻²⁴ of Σ|terms|.
+ * So each gradient tensor is held to ‖ckpt − plain‖ / ‖plain‖ ≤ 1e-5 and every element to 3e-5 of the
+ * tensor's largest magnitude (measured on the H200: 1.1e-6 of the element at worst); a wrong recompute
+ * misses by orders of magnitude. The loss: 1e-6 relative), and less device memory at the peak: a 6-layer model at
  * 4×128 tokens must hold under 60 % of the plain tape's peak bytes in tensors (the estimate: 1 block of
  * 6 plus each block's input, ~30 %).
  */
@@ -58,8 +61,13 @@ class CheckpointCudaTest {
                     double max = 0;
                     for (float v : plain[i]) max = Math.max(max, Math.abs(v));
                     assertTrue(max > 0, m.parameters().get(i).name + " got no gradient");
-                    for (int j = 0; j < g.length; j++)
-                        assertEquals(plain[i][j], g[j], 1e-6 * max, m.parameters().get(i).name + "[" + j + "]");
+                    double diff = 0, norm = 0;
+                    for (int j = 0; j < g.length; j++) {
+                        assertEquals(plain[i][j], g[j], 3e-5 * max, m.parameters().get(i).name + "[" + j + "]");
+                        diff += (g[j] - (double) plain[i][j]) * (g[j] - (double) plain[i][j]);
+                        norm += (double) plain[i][j] * plain[i][j];
+                    }
+                    assertTrue(Math.sqrt(diff / norm) <= 1e-5, m.parameters().get(i).name + " relative error " + Math.sqrt(diff / norm));
                 }
             }
             assertEquals(losses[0], losses[1], 1e-6 * Math.abs(losses[0]), "loss");
