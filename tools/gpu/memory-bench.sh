@@ -6,7 +6,7 @@
 #          needs it) and torch eager bf16 autocast; ms/step, tokens/s, peak memory
 #   small  the 99M FloatLM and TriLM at 8×1024, vocabulary 50,304: Tern bf16, torch eager bf16, torch.compile
 # Logs and CSVs go to $OUT (or /tmp); the joined table with MFU is printed last.
-#   STAGES="tests big small" bash .gpu/memory-bench.sh
+#   STAGES="tests big small" bash .gpu/memory-bench.sh      (pack.sh copies this script into .gpu/)
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${OUT:-/tmp}
 cp="$here/lib/classes:$here/lib/test-classes"
