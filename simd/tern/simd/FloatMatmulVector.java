@@ -16,6 +16,10 @@ import java.nio.ByteOrder;
  * loads, and per step of p the tile does 16 FMAs for only 4 vector loads of B and 4 broadcasts of A,
  * which keeps the load ports below the FMA rate. 16 accumulators + 4 B vectors + 1 broadcast fit the 32
  * vector registers without spills.
+ *
+ * <p>The tile is 4 rows × 4 vectors at every width (4×32 columns at 256 bits, 4×16 at 128), so the
+ * packed panels follow the width. Not re-tuned per width (issue 19 asks for it): with AVX2's 16 ymm
+ * registers the 16 accumulators spill, and a 6×2 tile is the usual choice there; unmeasured here.
  */
 final class FloatMatmulVector implements FloatMatmulKernels {
     static final FloatMatmulVector INSTANCE = new FloatMatmulVector();
