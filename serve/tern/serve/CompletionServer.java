@@ -180,6 +180,7 @@ public final class CompletionServer implements AutoCloseable {
         h.put("max_batch", decoder.maxBatch());
         h.put("active", scheduler.active());
         h.put("slots_free", decoder.maxBatch() - scheduler.active());
+        h.put("open_sequences", decoder.openSequences());
         h.put("queued", scheduler.queued());
         h.put("queue_capacity", scheduler.queueCapacity());
         h.put("admitted", scheduler.admitted.get());
@@ -191,9 +192,6 @@ public final class CompletionServer implements AutoCloseable {
         h.put("tokens", scheduler.tokens.get());
         return h;
     }
-
-    /** Sequences the decoder holds open (0 when idle: a leaked slot shows here). Scheduler state; read after it is idle. */
-    public int openSequences() { return decoder.openSequences(); }
 
     private void completions(HttpExchange ex) throws IOException {
         CompletionRequest req = CompletionRequest.parse(readBody(ex), options.maxTokensCap(), seeds.nextLong());

@@ -30,6 +30,7 @@ public final class PerSequenceDecoder implements StepDecoder {
     private final ArrayDeque<InferenceModel> idle = new ArrayDeque<>();
     private final List<Worker> open = new ArrayList<>();
     private int threads;
+    private volatile int openCount;           // open.size() for other threads (/health)
 
     private PerSequenceDecoder(Path file, TernModel first, int maxBatch, PackedMatmul.Activations activations) {
         this.file = file;
@@ -55,7 +56,7 @@ public final class PerSequenceDecoder implements StepDecoder {
 
     @Override public int maxBatch() { return maxBatch; }
 
-    @Override public int openSequences() { return open.size(); }
+    @Override public int openSequences() { return openCount; }
 
     @Override
     public Sequence open(int[] prompt, int maxNew, SamplingOptions options) {
@@ -69,6 +70,7 @@ public final class PerSequenceDecoder implements StepDecoder {
         }
         Worker w = new Worker(model, prompt.clone(), maxNew, options, "tern-sequence-" + threads++);
         open.add(w);
+        openCount = open.size();
         return w;
     }
 
@@ -91,6 +93,7 @@ public final class PerSequenceDecoder implements StepDecoder {
     public void close(Sequence sequence) {
         Worker w = worker(sequence);
         if (!open.remove(w)) return;
+        openCount = open.size();
         w.cancel();
         idle.push(w.model);
     }

@@ -32,7 +32,7 @@ public interface StepDecoder extends AutoCloseable {
     /** Sequences that may be open at once. */
     int maxBatch();
 
-    /** Sequences opened and not yet closed (a leak shows here). */
+    /** Sequences opened and not yet closed (a leak shows here); may be read from any thread. */
     int openSequences();
 
     /**
