@@ -13,8 +13,9 @@ import tern.runtime.Var;
  * attention output (o's input), the MLP input (gate, up) and the SwiGLU output (down's input). Blocks
  * already quantized feed their quantized outputs forward, as in GPTQ's sequential layer-by-layer pass.
  *
- * <p>The forward here is LlamaModel's float forward step by step (the same tape ops in the same order);
- * {@link #logits} runs it to the end so a test can check it against {@link LlamaModel#logits}.
+ * <p>The forward is LlamaModel's one block forward ({@link LlamaModel#hidden}) with a
+ * {@link LlamaModel.BlockObserver} that captures the inputs; {@link #logits} runs it to the end so a test can
+ * check it against {@link LlamaModel#logits}.
  */
 public final class GptqCalibration {
     /** Hessians [in, in] (row-major) of one block's four distinct linear inputs. */
@@ -55,7 +56,7 @@ public final class GptqCalibration {
         long tokens = 0;
         for (int[] row : calib.rows()) {
             try (Tape tape = new Tape(backend, false)) {
-                Capture c = new Capture(attn, attnOut, mlp, down, layer);
+                Capture c = new Capture(backend, attn, attnOut, mlp, down, layer);
                 forward(tape, row, 1, calib.seqLen(), layer, c);
             }
             tokens += calib.seqLen();
@@ -75,38 +76,25 @@ public final class GptqCalibration {
         }
     }
 
-    /** Which block's inputs to add up, into which sums. */
-    private record Capture(double[] attn, double[] attnOut, double[] mlp, double[] down, int layer) {}
-
-    private Var forward(Tape tape, int[] inputs, int batch, int seq, int lastLayer, Capture capture) {
-        Var x = tape.embedding(tape.param(model.parameter("model.embed_tokens.weight")), inputs);
-        int heads = shape.heads(), hd = shape.headDim();
-        for (int i = 0; i <= lastLayer; i++) {
-            String p = "model.layers." + i + ".";
-            boolean cap = capture != null && capture.layer() == i;
-            Var h = tape.rmsnorm(x, param(tape, p + "input_layernorm.weight"), shape.rmsEps());
-            if (cap) accumulate(h, capture.attn());
-            Var q = tape.linear(h, param(tape, p + "self_attn.q_proj.weight"));
-            Var k = tape.linear(h, param(tape, p + "self_attn.k_proj.weight"));
-            Var v = tape.linear(h, param(tape, p + "self_attn.v_proj.weight"));
-            q = tape.rope(q, seq, heads, hd, shape.ropeTheta(), 0);
-            k = tape.rope(k, seq, heads, hd, shape.ropeTheta(), 0);
-            Var a = tape.attention(q, k, v, batch, seq, heads, hd);
-            if (cap) accumulate(a, capture.attnOut());
-            x = tape.add(x, tape.linear(a, param(tape, p + "self_attn.o_proj.weight")));
-            Var h2 = tape.rmsnorm(x, param(tape, p + "post_attention_layernorm.weight"), shape.rmsEps());
-            if (cap) accumulate(h2, capture.mlp());
-            Var m = tape.swiglu(tape.linear(h2, param(tape, p + "mlp.gate_proj.weight")), tape.linear(h2, param(tape, p + "mlp.up_proj.weight")));
-            if (cap) accumulate(m, capture.down());
-            x = tape.add(x, tape.linear(m, param(tape, p + "mlp.down_proj.weight")));
+    /** Which block's inputs to add up, into which sums: LlamaModel's block forward reports them. */
+    private record Capture(Backend backend, double[] attn, double[] attnOut, double[] mlp, double[] down, int layer) implements LlamaModel.BlockObserver {
+        @Override public void observe(int i, LlamaModel.LinearInput which, Var input) {
+            if (i != layer) return;
+            accumulate(backend, input, switch (which) {
+                case ATTENTION -> attn;
+                case ATTENTION_OUT -> attnOut;
+                case MLP -> mlp;
+                case MLP_DOWN -> down;
+            });
         }
-        return x;
     }
 
-    private Var param(Tape tape, String name) { return tape.param(model.parameter(name)); }
+    private Var forward(Tape tape, int[] inputs, int batch, int seq, int lastLayer, Capture capture) {
+        return model.hidden(tape, inputs, batch, seq, lastLayer, capture);
+    }
 
     /** sum += XᵀX for X [n, d] (upper triangle, then mirrored), in double. */
-    private void accumulate(Var x, double[] sum) {
+    private static void accumulate(Backend backend, Var x, double[] sum) {
         float[] v = backend.download(x.value);
         int d = x.cols(), n = x.rows();
         for (int t = 0; t < n; t++) {

@@ -35,7 +35,12 @@ public final class TernModel implements AutoCloseable {
 
     /** Maps and validates a packed model file; it must hold its tokenizer (tern pack stores it). */
     public static TernModel load(Path file) throws IOException {
-        InferenceModel m = InferenceModel.load(file);
+        return load(file, new tern.simd.CpuBackend());
+    }
+
+    /** As {@link #load(Path)}, served on {@code backend} (e.g. a tern.cuda.CudaBackend). */
+    public static TernModel load(Path file, tern.runtime.Backend backend) throws IOException {
+        InferenceModel m = InferenceModel.load(file, backend);
         try {
             if (m.tokenizerJson() == null)
                 throw new IOException(file + ": holds no tokenizer.json (pack a checkpoint that has one)");
@@ -82,6 +87,39 @@ public final class TernModel implements AutoCloseable {
         });
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(text.text(), request.ids().length, produced.length, seconds);
+    }
+
+    /**
+     * A continuous-batching generator over this model's weights (token level; see {@link BatchGenerator}).
+     * The caller closes it, before closing this model.
+     */
+    public BatchGenerator batch() { return model.batch(); }
+
+    /**
+     * Continues every prompt at once, one batched decode step per token for all of them (each with its own
+     * KV cache), up to {@code maxTokens} tokens each (fewer at the end of the context or at
+     * {@code <|endoftext|>}). Greedy results equal those of {@link #generate} one prompt at a time.
+     */
+    public java.util.List<Result> generateAll(java.util.List<String> prompts, SamplingOptions options, int maxTokens) {
+        java.util.List<GenerationRequest> requests = new java.util.ArrayList<>();
+        for (String p : prompts) requests.add(GenerationRequest.of(tokenizer, p, model.config().contextLength(), maxTokens, options));
+        long start = System.nanoTime();
+        java.util.List<BatchGenerator.Sequence> seqs = new java.util.ArrayList<>();
+        java.util.List<Result> results = new java.util.ArrayList<>();
+        try (BatchGenerator g = batch()) {
+            for (GenerationRequest r : requests)
+                seqs.add(r.budget() == 0 ? null : g.join(r.ids(), r.budget(), r.options()));
+            while (!g.step().isEmpty()) { /* every sequence advances until done */ }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            for (int i = 0; i < requests.size(); i++) {
+                GenerationRequest r = requests.get(i);
+                int[] t = seqs.get(i) == null ? new int[0] : seqs.get(i).tokens();
+                Utf8Stream text = new Utf8Stream(x -> { });
+                for (int token : t) if (r.isText(token)) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
+                results.add(new Result(text.text(), r.ids().length, t.length, seconds));
+            }
+        }
+        return results;
     }
 
     @Override public void close() { model.close(); }
