@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import tern.model.LlamaConfig;
+import tern.serve.BatchedDecoder;
 import tern.serve.CompletionServer;
 import tern.serve.PerSequenceDecoder;
 import tern.serve.StepDecoder;
@@ -19,9 +20,9 @@ final class ServeCommand {
 
     static final String USAGE = """
             usage: tern serve --model FILE [--device cpu|cuda] [--host ADDR] [--port N] [--max-batch B] [--queue Q]
-                              [--max-tokens-cap N] [--grace S] [--name ID] [--activations float|int8]
+                              [--max-tokens-cap N] [--grace S] [--name ID] [--activations float|int8] [--decoder D]
               --model FILE        a packed model (tern pack), with its tokenizer
-              --device cpu|cuda   where decode steps run (packed models: cpu in this build)              [cpu]
+              --device cpu|cuda   where decode steps run                                              [cpu]
               --host ADDR         address to listen on (0.0.0.0 exposes the server to the network)   [127.0.0.1]
               --port N            TCP port, 0 = any free one                                          [8080]
               --max-batch B       completions decoded together; more wait in the queue                [8]
@@ -29,7 +30,9 @@ final class ServeCommand {
               --max-tokens-cap N  the largest max_tokens a request may ask for                        [the context]
               --grace S           on SIGTERM/SIGINT, seconds running completions may go on            [10]
               --name ID           the model id in /v1/models and responses                [the file name]
-              --activations A     float (as trained) or int8 (BitNet-style absmax)                    [float]
+              --activations A     float (as trained) or int8 (BitNet-style absmax; CPU only)          [float]
+              --decoder D         batched: one batched forward per step for all active completions;
+                                  per-sequence: one generation per completion, interleaved (to compare)  [batched]
 
             endpoints: POST /v1/completions (OpenAI completions: prompt, max_tokens, temperature, top_p, top_k,
             seed, stop, stream as server-sent events), GET /v1/models, GET /health (slots, queue, counters).
@@ -41,12 +44,14 @@ final class ServeCommand {
             return 0;
         }
         Args args = Args.parse("serve", argv, Set.of("model", "device", "host", "port", "max-batch", "queue", "max-tokens-cap",
-                "grace", "name", "activations"), Set.of());
+                "grace", "name", "activations", "decoder"), Set.of());
         Path file = Path.of(args.required("model"));
         String device = args.string("device", "cpu");
         if (!device.equals("cpu") && !device.equals("cuda")) throw new UsageException("--device must be cpu or cuda, got '" + device + "'");
-        if (device.equals("cuda"))
-            throw new UsageException("--device cuda: packed models decode on the CPU only in this build (the GPU packed path is the model side of issue #15)");
+        String decoderKind = args.string("decoder", "batched");
+        if (!decoderKind.equals("batched") && !decoderKind.equals("per-sequence"))
+            throw new UsageException("--decoder must be batched or per-sequence, got '" + decoderKind + "'");
+        if (decoderKind.equals("per-sequence") && !device.equals("cpu")) throw new UsageException("--decoder per-sequence runs on the CPU only");
         int maxBatch = positive(args, "max-batch", 8);
         int queue = positive(args, "queue", 4 * maxBatch);
         int port = args.intValue("port", 8080);
@@ -59,12 +64,16 @@ final class ServeCommand {
             default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
         };
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
+        if (activations != PackedMatmul.Activations.FLOAT && !device.equals("cpu"))
+            throw new UsageException("--activations int8 is a CPU kernel option; --device " + device + " multiplies float activations");
         String name = args.string("name", file.getFileName().toString().replaceFirst("\\.tern$", ""));
         // A client that opens a connection and never finishes its request is dropped after this (seconds).
         if (System.getProperty("sun.net.httpserver.maxReqTime") == null) System.setProperty("sun.net.httpserver.maxReqTime", "30");
 
         long t0 = System.nanoTime();
-        StepDecoder decoder = PerSequenceDecoder.load(file, maxBatch, activations);
+        StepDecoder decoder = decoderKind.equals("batched")
+                ? BatchedDecoder.load(file, Devices.open(device), device, maxBatch, activations)
+                : PerSequenceDecoder.load(file, maxBatch, activations);
         LlamaConfig c = decoder.config();
         int cap = args.intValue("max-tokens-cap", c.contextLength());
         if (cap < 1) throw new UsageException("--max-tokens-cap must be ≥ 1, got " + cap);
@@ -78,8 +87,8 @@ final class ServeCommand {
         }
         System.err.printf(Locale.ROOT, "tern serve: model %s (%s: %d layers, hidden %d, vocabulary %d, context %d, %s activations), loaded in %.2f s%n",
                 name, file, c.layers(), c.hidden(), c.vocabSize(), c.contextLength(), activations.name().toLowerCase(Locale.ROOT), (System.nanoTime() - t0) / 1e9);
-        System.err.printf(Locale.ROOT, "tern serve: device %s (%s kernels), max batch %d, queue %d, max_tokens cap %d%n",
-                decoder.device(), PackedMatmul.path(), maxBatch, queue, cap);
+        System.err.printf(Locale.ROOT, "tern serve: device %s%s, %s decoder, max batch %d, queue %d, max_tokens cap %d%n",
+                decoder.device(), device.equals("cpu") ? " (" + PackedMatmul.path() + " kernels)" : "", decoderKind, maxBatch, queue, cap);
         System.err.printf(Locale.ROOT, "tern serve: listening on http://%s:%d (POST /v1/completions, GET /v1/models, GET /health); SIGTERM or Ctrl-C stops%n",
                 args.string("host", "127.0.0.1"), server.port());
 

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import tern.checkpoint.Json;
 import tern.model.SamplingOptions;
 import tern.model.TernModel;
+import tern.simd.CpuBackend;
 import tern.simd.PackedMatmul;
 
 /**
@@ -44,8 +45,8 @@ class CompletionServerTest {
     static void start() throws Exception {
         model = ServeFixture.packedModel(dir);
         alone = TernModel.load(model);
-        server = CompletionServer.start(PerSequenceDecoder.load(model, MAX_BATCH, PackedMatmul.Activations.FLOAT), "tiny",
-                new CompletionServer.Options("127.0.0.1", 0, 64, 100, 1 << 16, 2_000), ServeFixture.QUIET);
+        server = CompletionServer.start(BatchedDecoder.load(model, new CpuBackend(), "cpu", MAX_BATCH, PackedMatmul.Activations.FLOAT),
+                "tiny", new CompletionServer.Options("127.0.0.1", 0, 64, 100, 1 << 16, 2_000), ServeFixture.QUIET);
         client = new ServeClient(server.port());
     }
 
@@ -61,6 +62,19 @@ class CompletionServerTest {
 
     @Test
     void concurrentGreedyStreamsEqualTheModelAlone() throws Exception {
+        concurrentGreedyStreams(client);
+    }
+
+    /** The interleaved one-generation-per-sequence decoder (kept to compare against) serves the same text. */
+    @Test
+    void thePerSequenceDecoderServesTheSameText() throws Exception {
+        try (CompletionServer other = CompletionServer.start(PerSequenceDecoder.load(model, 3, PackedMatmul.Activations.FLOAT), "tiny",
+                new CompletionServer.Options("127.0.0.1", 0, 8, 100, 1 << 16, 2_000), ServeFixture.QUIET)) {
+            concurrentGreedyStreams(new ServeClient(other.port()));
+        }
+    }
+
+    static void concurrentGreedyStreams(ServeClient client) throws Exception {
         List<String> prompts = new ArrayList<>();
         for (int i = 0; i < 6; i++) prompts.add(ServeFixture.text(100 + i, 3 + i));
         int n = 30;
