@@ -227,8 +227,10 @@ class CompletionServerTest {
         assertEquals(greedy("the cat", 5).text(), client.stream(ServeClient.request("the cat", 5, true, "")).text());
     }
 
+    static void assertIdle() throws Exception { assertIdle(client); }
+
     /** Waits (10 s at most) for no active, queued or open sequence. */
-    static void assertIdle() throws Exception {
+    static void assertIdle(ServeClient client) throws Exception {
         Map<String, Object> h = null;
         for (int i = 0; i < 1000; i++) {
             h = client.get("/health").json();

@@ -16,7 +16,7 @@ import tern.checkpoint.Json;
 
 /** The tests' HTTP side: JSON posts and server-sent-event streams against one server. */
 final class ServeClient {
-    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     final URI base;
 
     ServeClient(int port) { base = URI.create("http://127.0.0.1:" + port); }
