@@ -24,12 +24,12 @@ import tern.simd.PackedFloatMatvec;
  * trained on generated words, packed as {@code tern pack} would. Embedding and head are scaled up so
  * greedy choices are decisive (as in PackedModelTest).
  */
-final class ServeFixture {
+public final class ServeFixture {
     private ServeFixture() {}
 
     static final PrintStream QUIET = new PrintStream(OutputStream.nullOutputStream());
 
-    static Path packedModel(Path dir) throws IOException {
+    public static Path packedModel(Path dir) throws IOException {
         Tokenizer tokenizer = BpeTrainer.train(text(7, 8_000), 300);
         Path tokFile = dir.resolve("tokenizer.json");
         TokenizerFiles.save(tokenizer, tokFile);
@@ -47,7 +47,7 @@ final class ServeFixture {
     }
 
     /** Words of a small made-up language, seeded. */
-    static String text(long seed, int words) {
+    public static String text(long seed, int words) {
         String[] vocab = {"the", "cat", "sat", "on", "a", "mat", "and", "then", "ran", "to", "garden", "where", "flowers",
                 "grow", "in", "spring", "ka", "ro", "mi", "ten", "ul", "sha", "po", "lin", "dra", "ve", "café", "東京", "😀"};
         Random r = new Random(seed);
