@@ -29,11 +29,7 @@ final class PackedGenerateCommand {
         Path file = Path.of(args.required("model"));
         String prompt = args.required("prompt");
         int maxTokens = GenerateCommand.maxTokens(args);
-        PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
-            case "float" -> PackedMatmul.Activations.FLOAT;
-            case "int8" -> PackedMatmul.Activations.INT8;
-            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
-        };
+        PackedMatmul.Activations activations = activations(args);
         SamplingOptions options = GenerateCommand.samplingOptions(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
         try (TernModel m = TernModel.load(file)) {
@@ -52,5 +48,14 @@ final class PackedGenerateCommand {
                     activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
         }
         return 0;
+    }
+
+    /** --activations float|int8 (shared with tern serve). */
+    static PackedMatmul.Activations activations(Args args) {
+        return switch (args.string("activations", "float")) {
+            case "float" -> PackedMatmul.Activations.FLOAT;
+            case "int8" -> PackedMatmul.Activations.INT8;
+            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
+        };
     }
 }

@@ -58,11 +58,7 @@ final class ServeCommand {
         if (port < 0 || port > 65535) throw new UsageException("--port must be in 0..65535, got " + port);
         double grace = args.doubleValue("grace", 10);
         if (grace < 0) throw new UsageException("--grace must be ≥ 0 seconds, got " + grace);
-        PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
-            case "float" -> PackedMatmul.Activations.FLOAT;
-            case "int8" -> PackedMatmul.Activations.INT8;
-            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
-        };
+        PackedMatmul.Activations activations = PackedGenerateCommand.activations(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
         if (activations != PackedMatmul.Activations.FLOAT && !device.equals("cpu"))
             throw new UsageException("--activations int8 is a CPU kernel option; --device " + device + " multiplies float activations");

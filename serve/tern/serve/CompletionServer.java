@@ -88,13 +88,10 @@ public final class CompletionServer implements AutoCloseable {
             scheduler.stop(0);
             throw new IOException("cannot listen on " + options.host() + ":" + options.port() + ": " + e.getMessage(), e);
         }
-        http.createContext("/v1/completions", ex -> serve(ex, "POST", this::completions));
-        http.createContext("/v1/models", ex -> serve(ex, "GET", this::models));
-        http.createContext("/health", ex -> serve(ex, "GET", this::health));
-        http.createContext("/", ex -> serve(ex, null, e -> {
-            throw new ApiError(404, "not_found_error", null, "no route " + e.getRequestMethod() + " " + e.getRequestURI().getPath()
-                    + " (served: POST /v1/completions, GET /v1/models, GET /health)");
-        }));
+        http.createContext("/v1/completions", ex -> serve(ex, "/v1/completions", "POST", this::completions));
+        http.createContext("/v1/models", ex -> serve(ex, "/v1/models", "GET", this::models));
+        http.createContext("/health", ex -> serve(ex, "/health", "GET", this::health));
+        http.createContext("/", ex -> serve(ex, null, null, null));
         http.setExecutor(exchanges);
         http.start();
     }
@@ -114,10 +111,16 @@ public final class CompletionServer implements AutoCloseable {
         void handle(HttpExchange ex) throws IOException;
     }
 
-    /** Runs one exchange: method check, the route, and an error body for whatever it throws before answering. */
-    private void serve(HttpExchange ex, String method, Route route) {
+    /**
+     * Runs one exchange: path and method checks, the route, and an error body for whatever it throws before
+     * answering. Contexts match by prefix, so the exact path is checked here; a null route is a 404.
+     */
+    private void serve(HttpExchange ex, String path, String method, Route route) {
         try (ex) {
             try {
+                if (route == null || !ex.getRequestURI().getPath().equals(path))
+                    throw new ApiError(404, "not_found_error", null, "no route " + ex.getRequestMethod() + " " + ex.getRequestURI().getPath()
+                            + " (served: POST /v1/completions, GET /v1/models, GET /health)");
                 if (method != null && !method.equals(ex.getRequestMethod())) {
                     ex.getResponseHeaders().set("Allow", method);
                     throw new ApiError(405, "invalid_request_error", null, ex.getRequestURI().getPath() + " takes " + method

@@ -195,6 +195,7 @@ class CompletionServerTest {
         assertEquals(200, ok.status(), ok.body());
         assertEquals(405, client.get("/v1/completions").status());
         assertEquals(404, client.get("/v2/nothing").status());
+        assertEquals(404, client.get("/health/more").status());
         assertEquals(413, client.complete("{\"prompt\":" + Json.write("x".repeat(1 << 16)) + "}").status());
         // Invalid UTF-8 in the body.
         var raw = client.http.send(java.net.http.HttpRequest.newBuilder(client.base.resolve("/v1/completions"))
