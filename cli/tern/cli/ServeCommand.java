@@ -29,10 +29,10 @@ final class ServeCommand {
               --queue Q           completions waiting for a slot; beyond it requests get 429          [4 × B]
               --max-tokens-cap N  the largest max_tokens a request may ask for                        [the context]
               --grace S           on SIGTERM/SIGINT, seconds running completions may go on            [10]
-              --name ID           the model id in /v1/models and responses                [the file name]
+              --name ID           the model id in /v1/models and responses                            [file name]
               --activations A     float (as trained) or int8 (BitNet-style absmax; CPU only)          [float]
               --decoder D         batched: one batched forward per step for all active completions;
-                                  per-sequence: one generation per completion, interleaved (to compare)  [batched]
+                                  per-sequence: one generation per completion, interleaved (to compare)    [batched]
 
             endpoints: POST /v1/completions (OpenAI completions: prompt, max_tokens, temperature, top_p, top_k,
             seed, stop, stream as server-sent events), GET /v1/models, GET /health (slots, queue, counters).
