@@ -27,7 +27,7 @@ final class Completion {
     final CompletionRequest request;
     final GenerationRequest generation;
     final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
-    final long submittedNanos = System.nanoTime();
+    final long created = System.currentTimeMillis() / 1000;   // one value for every chunk of the completion
     private final Tokenizer tokenizer;
     private final StopMatcher stops;
     private final Utf8Stream utf8;

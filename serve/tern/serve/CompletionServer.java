@@ -331,7 +331,7 @@ public final class CompletionServer implements AutoCloseable {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", c.id);
         m.put("object", object);
-        m.put("created", System.currentTimeMillis() / 1000);
+        m.put("created", c.created);
         m.put("model", modelId);
         return m;
     }
