@@ -49,7 +49,9 @@ record CompletionRequest(String model, String prompt, int maxTokens, float tempe
         }
         String model = string(m, "model");
         String prompt = prompt(m.get("prompt"));
-        int maxTokens = (int) integer(m, "max_tokens", DEFAULT_MAX_TOKENS, 1, maxTokensCap);
+        int maxTokens = (int) integer(m, "max_tokens", DEFAULT_MAX_TOKENS, 1, Integer.MAX_VALUE);
+        if (maxTokens > maxTokensCap)
+            throw ApiError.invalid("max_tokens", "max_tokens " + maxTokens + " is over this server's limit of " + maxTokensCap + " (tern serve --max-tokens-cap)");
         float temperature = (float) number(m, "temperature", 1.0, 0.0, 2.0, true);
         float topP = (float) number(m, "top_p", 1.0, 0.0, 1.0, false);
         long topK = integer(m, "top_k", 0, -1, Integer.MAX_VALUE);

@@ -238,9 +238,9 @@ public final class CompletionServer implements AutoCloseable {
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IllegalArgumentException bad) throw ApiError.invalid("prompt", bad.getMessage());
             throw ApiError.internal("tokenizing the prompt failed: " + e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw ApiError.unavailable("interrupted while tokenizing");
+        } catch (InterruptedException | java.util.concurrent.RejectedExecutionException e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            throw ApiError.unavailable("the server is shutting down");
         }
         if (g.budget() < req.maxTokens())
             throw ApiError.invalid("max_tokens", "the prompt is " + g.ids().length + " tokens and max_tokens is " + req.maxTokens()
