@@ -25,6 +25,7 @@ import tern.model.SamplingOptions;
 import tern.model.TernModel;
 import tern.serve.BatchedDecoder;
 import tern.serve.CompletionServer;
+import tern.serve.GatheringDecoder;
 import tern.serve.ServeFixture;
 import tern.simd.PackedMatmul;
 
@@ -44,11 +45,13 @@ class ServeCudaTest {
         try (TernModel cpu = TernModel.load(model)) {
             for (String p : prompts) expected.add(cpu.generate(p, SamplingOptions.greedy(), 24, null).text());
         }
-        try (CompletionServer server = CompletionServer.start(BatchedDecoder.load(model, new CudaBackend(), "cuda", 4,
-                PackedMatmul.Activations.FLOAT), "tiny", new CompletionServer.Options("127.0.0.1", 0, 8, 64, 1 << 16, 2_000),
+        GatheringDecoder gathering = new GatheringDecoder(BatchedDecoder.load(model, new CudaBackend(), "cuda", 4, PackedMatmul.Activations.FLOAT));
+        try (CompletionServer server = CompletionServer.start(gathering, "tiny", new CompletionServer.Options("127.0.0.1", 0, 8, 64, 1 << 16, 2_000),
                 new PrintStream(OutputStream.nullOutputStream()))) {
             HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
             URI url = URI.create("http://127.0.0.1:" + server.port() + "/v1/completions");
+            // The first step waits for all four requests, so on a fast GPU they still share steps.
+            gathering.until(() -> (Integer) server.health().get("queued") + gathering.openSequences() >= prompts.size());
             List<CompletableFuture<String>> texts = new ArrayList<>();
             for (String p : prompts)
                 texts.add(CompletableFuture.supplyAsync(() -> stream(http, url, p)));

@@ -37,6 +37,7 @@ class CompletionServerTest {
     @TempDir static Path dir;
     static Path model;
     static CompletionServer server;
+    static GatheringDecoder gathering;
     static ServeClient client;
     static TernModel alone;
     static final int MAX_BATCH = 4;
@@ -45,8 +46,8 @@ class CompletionServerTest {
     static void start() throws Exception {
         model = ServeFixture.packedModel(dir);
         alone = TernModel.load(model);
-        server = CompletionServer.start(BatchedDecoder.load(model, new CpuBackend(), "cpu", MAX_BATCH, PackedMatmul.Activations.FLOAT),
-                "tiny", new CompletionServer.Options("127.0.0.1", 0, 64, 100, 1 << 16, 2_000), ServeFixture.QUIET);
+        gathering = new GatheringDecoder(BatchedDecoder.load(model, new CpuBackend(), "cpu", MAX_BATCH, PackedMatmul.Activations.FLOAT));
+        server = CompletionServer.start(gathering, "tiny", new CompletionServer.Options("127.0.0.1", 0, 64, 100, 1 << 16, 2_000), ServeFixture.QUIET);
         client = new ServeClient(server.port());
     }
 
@@ -62,21 +63,25 @@ class CompletionServerTest {
 
     @Test
     void concurrentGreedyStreamsEqualTheModelAlone() throws Exception {
-        concurrentGreedyStreams(client);
+        concurrentGreedyStreams(client, gathering, server);
     }
 
     /** The interleaved one-generation-per-sequence decoder (kept to compare against) serves the same text. */
     @Test
     void thePerSequenceDecoderServesTheSameText() throws Exception {
-        try (CompletionServer other = CompletionServer.start(PerSequenceDecoder.load(model, 3, PackedMatmul.Activations.FLOAT), "tiny",
+        GatheringDecoder d = new GatheringDecoder(PerSequenceDecoder.load(model, 3, PackedMatmul.Activations.FLOAT));
+        try (CompletionServer other = CompletionServer.start(d, "tiny",
                 new CompletionServer.Options("127.0.0.1", 0, 8, 100, 1 << 16, 2_000), ServeFixture.QUIET)) {
-            concurrentGreedyStreams(new ServeClient(other.port()));
+            concurrentGreedyStreams(new ServeClient(other.port()), d, other);
         }
     }
 
-    static void concurrentGreedyStreams(ServeClient client) throws Exception {
+    /** Six streams at once; the first step waits until as many as fit a batch are in, so they share steps. */
+    static void concurrentGreedyStreams(ServeClient client, GatheringDecoder gathering, CompletionServer server) throws Exception {
         List<String> prompts = new ArrayList<>();
         for (int i = 0; i < 6; i++) prompts.add(ServeFixture.text(100 + i, 3 + i));
+        int fill = Math.min(prompts.size(), gathering.maxBatch());
+        gathering.until(() -> (Integer) server.health().get("queued") + gathering.openSequences() >= fill);
         int n = 30;
         long stepsBefore = ((Number) client.get("/health").json().get("steps")).longValue();
         long tokensBefore = ((Number) client.get("/health").json().get("tokens")).longValue();

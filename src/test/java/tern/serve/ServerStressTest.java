@@ -85,7 +85,10 @@ class ServerStressTest {
             assertEquals("ok", h.get("status"));
             assertEquals(0L, h.get("failed"));
             assertEquals(0L, h.get("rejected"));
-            assertTrue((Long) h.get("cancelled") >= 1, "abandoned streams were cancelled: " + h);
+            // Every admitted completion ended one way: finished, or cancelled when its client left (an abandoned stream
+            // whose tokens all fit the socket buffer before the close arrives finishes instead).
+            assertEquals((Long) h.get("admitted"), (Long) h.get("completed") + (Long) h.get("cancelled"), h.toString());
+            assertTrue((Long) h.get("completed") >= 900, h.toString());
             assertEquals(200, client.complete(ServeClient.request("the cat", 2, false, "")).status(), "the server still serves");
             System.out.printf("ServerStressTest: %d requests in %.1f s, %s%n", n, seconds, h);
         }
