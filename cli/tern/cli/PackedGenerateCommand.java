@@ -36,7 +36,9 @@ final class PackedGenerateCommand {
         };
         SamplingOptions options = GenerateCommand.samplingOptions(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
+        long t0 = System.nanoTime();
         try (TernModel m = TernModel.load(file)) {
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
             m.model().setActivations(activations);
             System.out.print(prompt);
             System.out.flush();
@@ -47,9 +49,10 @@ final class PackedGenerateCommand {
                 throw new UsageException(e.getMessage());
             }
             System.out.println();
-            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (%s, prompt %d tokens, %s activations, %s kernels)%n",
-                    r.newTokens(), r.seconds(), r.tokensPerSecond(), file, r.promptTokens(),
-                    activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
+            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s; load %.2f s, time to first token %.3f s, then %.1f tokens/s"
+                            + " (%s, prompt %d tokens, %s activations, %s kernels)%n",
+                    r.newTokens(), r.seconds(), r.tokensPerSecond(), loadSeconds, r.firstTokenSeconds(), r.decodeTokensPerSecond(),
+                    file, r.promptTokens(), activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
         }
         return 0;
     }
