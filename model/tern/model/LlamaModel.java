@@ -295,7 +295,8 @@ public final class LlamaModel implements AutoCloseable {
      * caches[b].length() of its own cache (the positions may all differ). Each block's linears multiply all
      * B rows in one packed product; attention runs per sequence over its own cache. Returns the logits
      * [B, vocab], row b sequence b's; every cache advances by one. Row b equals what {@link #decode} of
-     * tokens[b] alone on caches[b] gives (the per-row products are the same sums).
+     * tokens[b] alone on caches[b] gives up to f32 summation order (a product of many rows may group its
+     * partial sums differently; with integer sums, as the packed int8 path has, exactly).
      */
     public Var decodeBatch(Tape tape, int[] tokens, KvCache[] caches, PreparedWeights w) {
         if (tape.recording()) throw new IllegalArgumentException("cached decoding runs on a non-recording tape");
