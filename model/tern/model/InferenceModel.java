@@ -207,6 +207,9 @@ public final class InferenceModel implements AutoCloseable {
         return backend instanceof CpuBackend cpu ? cpu.packedActivations() : PackedMatmul.Activations.FLOAT;
     }
 
+    /** True when the embedding and LM head are stored as f16 (what the kernel warm-up should match). */
+    public boolean halfFloats() { return file.entry("lm_head.weight").dtype().equals(PackedModelWriter.F16); }
+
     /** Bytes read per decoded token: every packed code, the LM head, one embedding row (norms aside). */
     public long bytesPerToken() { return bytesPerToken; }
 

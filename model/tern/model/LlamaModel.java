@@ -32,6 +32,7 @@ public final class LlamaModel implements AutoCloseable {
     private final Backend backend;
     private final LlamaConfig shape;
     private Precision precision;
+    private int checkpointedBlocks;
     private final Weight embedding, finalNorm, lmHead;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Parameter> parameters = new ArrayList<>();
@@ -181,6 +182,21 @@ public final class LlamaModel implements AutoCloseable {
     public void setPhaseIn(float lambda) { setPrecision(precision.withPhaseIn(lambda)); }
 
     /**
+     * Activation checkpointing per block ({@link Tape#checkpoint}): the forward keeps only each block's
+     * input, and the backward recomputes one block at a time. Same gradients, one more forward per step.
+     */
+    public void setCheckpointActivations(boolean on) { setCheckpointedBlocks(on ? layers.size() : 0); }
+
+    /** Checkpoints the first {@code n} blocks only: the fewest that make a run fit cost the least recompute. */
+    public void setCheckpointedBlocks(int n) {
+        if (n < 0 || n > layers.size())
+            throw new IllegalArgumentException("checkpointed blocks must be in [0, " + layers.size() + "], got " + n);
+        this.checkpointedBlocks = n;
+    }
+
+    public int checkpointedBlocks() { return checkpointedBlocks; }
+
+    /**
      * Seeded initialization, reproducible across JVMs: every 2-D weight ~ N(0, 0.02²) (the released Spectra
      * configs' initializer_range and transformers' Llama default), every norm gain 1. Each parameter draws
      * from its own sub-stream of {@code seed}, so the values do not depend on initialization order.
@@ -222,12 +238,18 @@ public final class LlamaModel implements AutoCloseable {
             if (targets[i] < -1 || targets[i] >= shape.vocabSize())
                 throw new IllegalArgumentException("target " + targets[i] + " at position " + i
                         + " is outside the vocabulary [0, " + shape.vocabSize() + ") and is not −1 (ignored)");
-        return tape.crossEntropy(logits(tape, inputs, batch, seq), targets, lossScale);
+        // The LM head and the loss in chunks of rows: the logits are never all materialized.
+        return tape.linearCrossEntropy(finalHidden(tape, inputs, batch, seq), lmHead.on(tape), targets, lossScale);
     }
 
     /** Logits [batch·seq, vocab] (a non-recording tape is fine). Quantized weights are prepared once per call. */
     public Var logits(Tape tape, int[] inputs, int batch, int seq) {
-        return head(tape, hidden(tape, inputs, batch, seq, layers.size() - 1, null));
+        return tape.linear(finalHidden(tape, inputs, batch, seq), lmHead.on(tape));
+    }
+
+    /** The final norm's output [batch·seq, hidden]: what the LM head multiplies. */
+    private Var finalHidden(Tape tape, int[] inputs, int batch, int seq) {
+        return tape.rmsnorm(hidden(tape, inputs, batch, seq, layers.size() - 1, null), finalNorm.on(tape), shape.rmsEps());
     }
 
     /** The inputs of a block's linears, as a {@link BlockObserver} sees them. */
@@ -255,7 +277,12 @@ public final class LlamaModel implements AutoCloseable {
         PreparedWeights w = PreparedWeights.onTape(this, tape);
         Var x = tape.embedding(embedding.on(tape), inputs);
         Attend whole = new Attend.Whole(batch, seq);
-        for (int i = 0; i <= lastLayer; i++) x = block(tape, i, x, w.layer(i), whole, observer);
+        for (int i = 0; i <= lastLayer; i++) {
+            int layer = i;
+            Linear.Prepared[] pw = w.layer(i);
+            Tape.Block block = (t, in) -> block(t, layer, in, pw, whole, observer);
+            x = i < checkpointedBlocks ? tape.checkpoint(x, block) : block.apply(tape, x);
+        }
         return x;
     }
 
@@ -295,7 +322,8 @@ public final class LlamaModel implements AutoCloseable {
      * caches[b].length() of its own cache (the positions may all differ). Each block's linears multiply all
      * B rows in one packed product; attention runs per sequence over its own cache. Returns the logits
      * [B, vocab], row b sequence b's; every cache advances by one. Row b equals what {@link #decode} of
-     * tokens[b] alone on caches[b] gives (the per-row products are the same sums).
+     * tokens[b] alone on caches[b] gives up to f32 summation order (a product of many rows may group its
+     * partial sums differently; with integer sums, as the packed int8 path has, exactly).
      */
     public Var decodeBatch(Tape tape, int[] tokens, KvCache[] caches, PreparedWeights w) {
         if (tape.recording()) throw new IllegalArgumentException("cached decoding runs on a non-recording tape");
