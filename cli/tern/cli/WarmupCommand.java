@@ -18,18 +18,18 @@ import tern.simd.PackedMatmul;
 
 /**
  * {@code tern warmup}: runs the inference path once on micro models (a packed file written, loaded and
- * decoded; the kernels with f16 and f32 heads, float and int8 activations). The launcher runs it under
- * {@code -XX:AOTCacheOutput} to record the JDK's ahead-of-time cache (classes loaded and linked, method
- * profiles), which later processes start from so the kernels are compiled at once instead of after seconds of
- * interpreted Vector API code.
+ * decoded; the kernels with f16 and f32 heads, float and int8 activations): a training run for the JDK's
+ * ahead-of-time cache ({@code java -XX:AOTCacheOutput=FILE ... tern.cli.Main warmup}, then
+ * {@code -XX:AOTCache=FILE}). JDK 25's cache holds classes and profiles, not compiled code; measured on a 390M
+ * it did not shorten the first tokens (BENCHMARKS.md), so the launcher does not make one.
  */
 final class WarmupCommand {
     private WarmupCommand() {}
 
     static final String USAGE = """
             usage: tern warmup
-              Runs the inference kernels on micro models and exits. ./tern runs it once per build to record the
-              JDK's AOT cache (target/tern.aot); TERN_AOT=0 turns the cache off.""";
+              Runs the inference kernels on micro models and exits: a training run for a JDK AOT cache
+              (java -XX:AOTCacheOutput=FILE ... tern.cli.Main warmup; later runs -XX:AOTCache=FILE).""";
 
     static int run(String[] argv) throws Exception {
         if (List.of(argv).contains("--help")) {
