@@ -43,7 +43,7 @@ public final class MemoryPlan {
         long tokens = (long) config.batch() * config.seq();
         long perTokenLayer = 12L * model.hidden() + 4L * model.intermediate() + (long) model.heads() * config.seq();
         long floats = tokens * (perTokenLayer * model.layers() + 3L * model.vocabSize());
-        return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision() + ", batch "
+        return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision().describe(config.steps()) + ", batch "
                 + config.batch() + "×" + config.seq() + ")", model, floats * 4);
     }
 
