@@ -89,9 +89,9 @@ class RunFolderTest {
     void aSecondTrainerOnTheSameFolderIsRefused() throws IOException {
         Path out = tmp.resolve("locked");
         try (TrainRun first = TrainRun.start(config(data, out), new CpuBackend())) {
-            first.run(2, null, null);
             IOException again = assertThrows(IOException.class, () -> TrainRun.start(config(data, out), new CpuBackend()).close());
             assertTrue(again.getMessage().contains("in use by another trainer"), again.getMessage());
+            first.run(2, null, null);
             IOException resumed = assertThrows(IOException.class, () -> TrainRun.resume(out, Map.of(), new CpuBackend()).close());
             assertTrue(resumed.getMessage().contains("in use by another trainer"), resumed.getMessage());
             assertTrue(resumed.getMessage().contains("pid " + ProcessHandle.current().pid()), "names the holder: " + resumed.getMessage());
