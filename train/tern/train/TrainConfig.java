@@ -232,7 +232,9 @@ public record TrainConfig(
     private static PrecisionPlan plan(Map<String, ?> m, String preset) {
         Map<String, Object> p = new LinkedHashMap<>();
         for (String k : PrecisionPlan.KEYS) if (m.get(k) != null) p.put(k, m.get(k));
-        return PrecisionPlan.fromSettings(p, tern.model.LlamaConfig.preset(preset).modelParallel());
+        // an unknown preset is reported by the recipe lookup, with the list of presets
+        int shards = preset != null && tern.model.LlamaConfig.presetNames().contains(preset) ? tern.model.LlamaConfig.preset(preset).modelParallel() : 1;
+        return PrecisionPlan.fromSettings(p, shards);
     }
 
     private static int optionalWhole(Map<String, ?> m, String key) {
