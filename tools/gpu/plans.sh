@@ -12,6 +12,7 @@ for j in "$here"/lib/*.jar; do cp="$cp:$j"; done
 work=${OUT:-/tmp}/plans
 rm -rf "$work" && mkdir -p "$work"
 java() { bash "$here/run.sh" -cp "$cp" "$@"; }
+tjava() { local t=$1; shift; timeout "$t" bash "$here/run.sh" -cp "$cp" "$@"; }   # timeout runs programs, not shell functions
 parts=${PARTS:-1 2 3 4}          # PARTS="4" DEVICE=cpu SWEEP_STEPS=6: a smoke run of the sweep part anywhere
 device=${DEVICE:-cuda}
 steps=${SWEEP_STEPS:-40}
@@ -27,12 +28,12 @@ echo "   (exit ${PIPESTATUS[0]})"
 fi
 if part 2; then
 echo "== 2. step time at the 99M shape: TriLM vs int4-row+act8 vs float→ternary after the switch (8×1024 tokens)"
-timeout 40 java tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | grep -v "^WARNING" | stamp
+tjava 40 tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | grep -v "^WARNING" | stamp
 
 fi
 if part 3; then
 echo "== 3. GPTQ of the 390M preset (random weights, random tokens: the same work), 128 × 2048 calibration tokens"
-timeout 75 java tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | grep -v "^WARNING" | stamp
+tjava 75 tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | grep -v "^WARNING" | stamp
 
 fi
 if part 4; then
@@ -79,9 +80,9 @@ done
 pkill -KILL -P $sweep 2>/dev/null; kill -KILL $sweep 2>/dev/null; wait $sweep 2>/dev/null
 echo "killed after $(ls "$work"/sweep/*/result.json 2>/dev/null | wc -l) finished runs; in the folder: $(ls "$work/sweep" | tr '\n' ' ')" | stamp
 grep -E "^\[|backend" "$work/sweep-1.log" | tail -4 | stamp
-timeout 70 java tern.cli.Main sweep --grid "$work/grid.json" --device $device 2>&1 | grep -E "^\[|backend|runs finished|Exception|error" | stamp
+tjava 70 tern.cli.Main sweep --grid "$work/grid.json" --device $device 2>&1 | grep -E "^\[|backend|runs finished|Exception|error" | stamp
 echo "   (exit ${PIPESTATUS[0]})"
-java tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep -v "^WARNING" | tail -8 | stamp
+java tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep -v "^WARNING" | tail -12 | stamp
 python3 - "$work/sweep" <<'PY'
 import json, glob, os, sys
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*/result.json"))):
