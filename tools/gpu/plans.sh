@@ -3,7 +3,7 @@
 # the 99M shape, GPTQ of the 390M preset, and a sweep grid run with --device $device, killed mid-grid, resumed
 # and fitted. Pack here first (tools/gpu/pack.sh copies this script into .gpu/), then on the device:
 #   bash .gpu/plans.sh            (or .gpu-NAME/plans.sh when packed for another folder)
-# Budget: ~280 s of device time; each part has its own timeout so a slow one cannot starve the others.
+# Budget: ~235 s of device time; each part has its own timeout so a slow one cannot starve the others.
 # Output: every part's lines, then a summary; files under $OUT/plans/ (when $OUT is set).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,25 +15,25 @@ java() { bash "$here/run.sh" -cp "$cp" "$@"; }
 tjava() { local t=$1; shift; timeout "$t" bash "$here/run.sh" -cp "$cp" "$@"; }   # timeout runs programs, not shell functions
 parts=${PARTS:-1 2 3 4}          # PARTS="4" DEVICE=cpu SWEEP_STEPS=6: a smoke run of the sweep part anywhere
 device=${DEVICE:-cuda}
-steps=${SWEEP_STEPS:-40}
+steps=${SWEEP_STEPS:-30}
 part() { [[ " $parts " == *" $1 "* ]]; }
 stamp() { while IFS= read -r line; do printf '[%4ds] %s\n' "$SECONDS" "$line"; done; }
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
 
 if part 1; then
 echo "== 1. plans CPU vs GPU (PlansCpuGpuTest), GPTQ CPU vs GPU"
-timeout 95 bash "$here/test.sh" --select-class tern.cuda.PlansCpuGpuTest 2>&1 | grep -E "plan |CPU checkpoint|GPTQ|✔|✘|tests (successful|failed|skipped)|Error|expected|relative" | stamp
+timeout 75 bash "$here/test.sh" --select-class tern.cuda.PlansCpuGpuTest 2>&1 | tee "$work/tests.log" | grep -E "plan |CPU checkpoint|GPTQ|✔|✘|tests (successful|failed|skipped)|Error|expected|relative" | stamp
 echo "   (exit ${PIPESTATUS[0]})"
 
 fi
 if part 2; then
 echo "== 2. step time at the 99M shape: TriLM vs int4-row+act8 vs float→ternary after the switch (8×1024 tokens)"
-tjava 40 tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | grep -v "^WARNING" | stamp
+tjava 30 tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | tee "$work/steps.log" | grep -v "^WARNING" | stamp
 
 fi
 if part 3; then
 echo "== 3. GPTQ of the 390M preset (random weights, random tokens: the same work), 128 × 2048 calibration tokens"
-tjava 75 tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | grep -v "^WARNING" | stamp
+tjava 55 tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | tee "$work/gptq.log" | grep -v "^WARNING" | stamp
 
 fi
 if part 4; then
@@ -71,7 +71,7 @@ cat > "$work/grid.json" <<JSON
 JSON
 ( java tern.cli.Main sweep --grid "$work/grid.json" --device $device > "$work/sweep-1.log" 2>&1 ) &
 sweep=$!
-for _ in $(seq 1 300); do
+for _ in $(seq 1 250); do
   n=$(ls "$work"/sweep/*/result.json 2>/dev/null | wc -l)
   [[ $n -ge 3 ]] && break
   kill -0 $sweep 2>/dev/null || break
@@ -80,9 +80,9 @@ done
 pkill -KILL -P $sweep 2>/dev/null; kill -KILL $sweep 2>/dev/null; wait $sweep 2>/dev/null
 echo "killed after $(ls "$work"/sweep/*/result.json 2>/dev/null | wc -l) finished runs; in the folder: $(ls "$work/sweep" | tr '\n' ' ')" | stamp
 grep -E "^\[|backend" "$work/sweep-1.log" | tail -4 | stamp
-tjava 70 tern.cli.Main sweep --grid "$work/grid.json" --device $device 2>&1 | grep -E "^\[|backend|runs finished|Exception|error" | stamp
+tjava 40 tern.cli.Main sweep --grid "$work/grid.json" --device $device 2>&1 | tee "$work/sweep-2.log" | grep -E "^\[|backend|runs finished|Exception|error" | stamp
 echo "   (exit ${PIPESTATUS[0]})"
-java tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep -v "^WARNING" | tail -12 | stamp
+tjava 10 tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep -v "^WARNING" | tail -12 | stamp
 python3 - "$work/sweep" <<'PY'
 import json, glob, os, sys
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*/result.json"))):
@@ -93,4 +93,9 @@ for d in "$work"/sweep/*/; do
   grep -h '"kind":"session"' "$d/train_log.jsonl" 2>/dev/null | sed "s|^|$(basename "$d"): |"
 done | head -12
 fi
+echo "== summary"
+grep -hE "tests (successful|failed)" "$work/tests.log" 2>/dev/null | sed 's/^/tests: /'
+grep -hE "^  " "$work/steps.log" 2>/dev/null | sed 's/^/step: /'
+grep -h "^GPTQ" "$work/gptq.log" 2>/dev/null | sed 's/^/gptq: /'
+grep -h "runs finished" "$work/sweep-2.log" 2>/dev/null | sed 's/^/sweep: /'
 echo "== done in ${SECONDS}s"
