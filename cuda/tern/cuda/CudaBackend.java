@@ -915,6 +915,12 @@ public final class CudaBackend implements Backend {
         return address(t);
     }
 
+    /** The context this backend computes in (for streams and libraries that share it, such as NCCL). */
+    CudaContext context() { return context; }
+
+    /** The device address of a tensor of this backend (for libraries called with raw pointers: NCCL). */
+    static long deviceAddress(Tensor t) { return address(t); }
+
     private static long address(Tensor t) {
         return deviceStorage(t).address() + t.offsetBytes();
     }
