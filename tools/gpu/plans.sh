@@ -3,7 +3,7 @@
 # the 99M shape, GPTQ of the 390M preset, and a sweep grid run with --device $device, killed mid-grid, resumed
 # and fitted. Pack here first (tools/gpu/pack.sh copies this script into .gpu/), then on the device:
 #   bash .gpu/plans.sh            (or .gpu-NAME/plans.sh when packed for another folder)
-# Budget: ~235 s of device time; each part has its own timeout so a slow one cannot starve the others.
+# Budget: ~150-240 s of device time; each part has its own timeout so a slow one cannot starve the others.
 # Output: every part's lines, then a summary; files under $OUT/plans/ (when $OUT is set).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,18 +22,18 @@ nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader 2>/de
 
 if part 1; then
 echo "== 1. plans CPU vs GPU (PlansCpuGpuTest), GPTQ CPU vs GPU"
-timeout 75 bash "$here/test.sh" --select-class tern.cuda.PlansCpuGpuTest 2>&1 | tee "$work/tests.log" | grep -E "plan |CPU checkpoint|GPTQ|✔|✘|tests (successful|failed|skipped)|Error|expected|relative" | stamp
+timeout 75 bash "$here/test.sh" --select-class tern.cuda.PlansCpuGpuTest 2>&1 | tee "$work/tests.log" | grep --line-buffered -E "plan |CPU checkpoint|GPTQ|✔|✘|tests (successful|failed|skipped)|Error|expected|relative" | stamp
 echo "   (exit ${PIPESTATUS[0]})"
 
 fi
 if part 2; then
 echo "== 2. step time at the 99M shape: TriLM vs int4-row+act8 vs float→ternary after the switch (8×1024 tokens)"
-tjava 30 tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | tee "$work/steps.log" | grep -v "^WARNING" | stamp
+tjava 30 tern.cuda.PlanStepBench 99M 8 1024 bf16 3 5 2>&1 | tee "$work/steps.log" | grep --line-buffered -v "^WARNING" | stamp
 
 fi
 if part 3; then
 echo "== 3. GPTQ of the 390M preset (random weights, random tokens: the same work), 128 × 2048 calibration tokens"
-tjava 55 tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | tee "$work/gptq.log" | grep -v "^WARNING" | stamp
+tjava ${GPTQ_TIMEOUT:-120} tern.cuda.GptqBench 390M bf16 128 2048 2>&1 | tee "$work/gptq.log" | grep --line-buffered -v "^WARNING" | stamp
 
 fi
 if part 4; then
@@ -56,7 +56,7 @@ PY
 } | stamp
 cat > "$work/grid.json" <<JSON
 {"data": "$work/data", "out": "$work/sweep",
- "defaults": {"preset": "tiny", "steps": $steps, "batch": 8, "seq": 64, "eval_every": 5, "eval_batches": 2, "save_every": 10, "keep": 1},
+ "defaults": {"preset": "tiny", "steps": $steps, "batch": 8, "seq": 64, "eval_every": 5, "eval_batches": 2, "save_every": 5, "keep": 1},
  "runs": [
   {"name": "float-h32",   "precision": "float",   "hidden": 32, "intermediate": 96,  "layers": 2, "heads": 2},
   {"name": "float-h64",   "precision": "float",   "hidden": 64, "intermediate": 192, "layers": 3, "heads": 4},
@@ -71,18 +71,20 @@ cat > "$work/grid.json" <<JSON
 JSON
 ( java tern.cli.Main sweep --grid "$work/grid.json" --device $device > "$work/sweep-1.log" 2>&1 ) &
 sweep=$!
-for _ in $(seq 1 250); do
+for _ in $(seq 1 1500); do
   n=$(ls "$work"/sweep/*/result.json 2>/dev/null | wc -l)
-  [[ $n -ge 3 ]] && break
+  # inside the 4th run, after its first checkpoint: the resume continues a run, not only the grid
+  [[ $n -ge 3 ]] && ls -d "$work"/sweep/ternary-h32/checkpoints/step-* >/dev/null 2>&1 && break
+  [[ $n -ge 4 ]] && break
   kill -0 $sweep 2>/dev/null || break
-  sleep 0.1
+  sleep 0.01
 done
 pkill -KILL -P $sweep 2>/dev/null; kill -KILL $sweep 2>/dev/null; wait $sweep 2>/dev/null
 echo "killed after $(ls "$work"/sweep/*/result.json 2>/dev/null | wc -l) finished runs; in the folder: $(ls "$work/sweep" | tr '\n' ' ')" | stamp
 grep -E "^\[|backend" "$work/sweep-1.log" | tail -4 | stamp
 tjava 40 tern.cli.Main sweep --grid "$work/grid.json" --device $device 2>&1 | tee "$work/sweep-2.log" | grep -E "^\[|backend|runs finished|Exception|error" | stamp
 echo "   (exit ${PIPESTATUS[0]})"
-tjava 10 tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep -v "^WARNING" | tail -12 | stamp
+tjava 10 tern.cli.Main fit --runs "$work/sweep" --law chinchilla 2>&1 | grep --line-buffered -v "^WARNING" | tail -12 | stamp
 python3 - "$work/sweep" <<'PY'
 import json, glob, os, sys
 for f in sorted(glob.glob(os.path.join(sys.argv[1], "*/result.json"))):

@@ -37,7 +37,12 @@ public final class GptqBench {
             model.initialize(1);
             sync(cuda);
             long t1 = System.nanoTime();
-            Quantize.Report r = Quantize.run(model, Quantize.Method.GPTQ, 4, 128, false, new GptqCalibration.Sequences(rows, seq), System.out);
+            java.io.PrintStream stamped = new java.io.PrintStream(System.out, true) {
+                @Override public java.io.PrintStream printf(java.util.Locale l, String format, Object... a) {
+                    return super.printf(l, "[%6.1f s] " + format, prepend((System.nanoTime() - t1) / 1e9, a));
+                }
+            };
+            Quantize.Report r = Quantize.run(model, Quantize.Method.GPTQ, 4, 128, false, new GptqCalibration.Sequences(rows, seq), stamped);
             sync(cuda);
             double secs = (System.nanoTime() - t1) / 1e9;
             System.out.printf(Locale.ROOT, "GPTQ %s (%.1fM params, random weights and tokens), 4-bit group 128, %d × %d calibration tokens, compute %s: "
@@ -45,6 +50,13 @@ public final class GptqBench {
                     preset, shape.parameterCount() / 1e6, seqs, seq, cuda.compute(), secs, (t1 - t0) / 1e9, cuda.name(),
                     Runtime.getRuntime().availableProcessors(), r.layers().size());
         }
+    }
+
+    private static Object[] prepend(Object first, Object[] rest) {
+        Object[] all = new Object[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
     }
 
     /** "cpu" (a smoke run here) or a CUDA compute type. */
