@@ -267,4 +267,41 @@ class PrecisionSwitchTest {
             assertArrayEquals(trained, weights(run.model()), 0f);
         }
     }
+
+    /**
+     * A run folder of the earlier layout (the plan in RUN/precision_switch.json, the checkpoint's config holding
+     * only the recipe's precision) resumes with its plan: the switch and its reset of Adam's count included.
+     */
+    @Test
+    void anOlderSwitchRunFolderResumes() throws IOException {
+        Path now = tmp.resolve("layout-now");
+        try (TrainRun run = TrainRun.start(config(now, 6, switching(1, true, 0)), backend())) {
+            run.run(3, null, null);
+        }
+        Path ckpt = TrainCheckpoint.find(now);
+        Map<String, Object> state = Json.parseObject(Files.readString(ckpt.resolve(TrainCheckpoint.STATE)));
+        @SuppressWarnings("unchecked") Map<String, Object> config = (Map<String, Object>) state.get("config");
+        for (String k : PrecisionPlan.KEYS) config.remove(k);
+        config.put("precision", "float");
+        Map<String, tern.checkpoint.AtomicFiles.Content> files = new LinkedHashMap<>();
+        try (var list = Files.list(ckpt)) {
+            for (Path f : list.toList()) {
+                String name = f.getFileName().toString();
+                if (name.equals(tern.checkpoint.CheckpointManifest.FILE)) continue;
+                byte[] bytes = name.equals(TrainCheckpoint.STATE) ? Json.pretty(state).getBytes(java.nio.charset.StandardCharsets.UTF_8) : Files.readAllBytes(f);
+                files.put(name, out -> out.write(java.nio.ByteBuffer.wrap(bytes)));
+            }
+        }
+        Path old = tmp.resolve("layout-old");
+        new tern.checkpoint.CheckpointWriter(old.resolve(TrainCheckpoint.FOLDER)).write(ckpt.getFileName().toString(), files);
+        Files.writeString(old.resolve(PrecisionSwitch.LEGACY_FILE),
+                "{\"precision\": \"float\", \"switch_to\": \"ternary\", \"switch_at\": 1, \"reset_optimizer\": true, \"phase_in\": 0, \"act_bits\": 0, \"kv_bits\": 0}");
+        try (TrainRun run = TrainRun.resume(old, Map.of(), backend())) {
+            assertEquals(3, run.trainer().step());
+            assertEquals(2, run.trainer().optimizer().step(), "Adam's count restarted at the switch");
+            assertEquals(plan(1, true, 0), run.schedule());
+            assertEquals(new LinearPolicy.Ternary(1), run.model().precision().weights());
+            run.run(4, null, null);
+        }
+    }
 }
