@@ -100,7 +100,7 @@ final class RankLauncher {
         for (Process p : children) {
             long left = deadline - System.currentTimeMillis();
             if (left > 0) p.waitFor(left, java.util.concurrent.TimeUnit.MILLISECONDS);
-            if (p.isAlive()) p.destroyForcibly();
+            if (p.isAlive()) p.destroyForcibly().waitFor(GRACE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
         }
     }
 

@@ -204,6 +204,22 @@ public final class CudaBackend implements Backend {
     /** Waits for all issued work (for timing from the host). */
     public void synchronize() { context.synchronize(); }
 
+    /** The device's free memory (cuMemGetInfo) plus what the pool keeps for reuse: room for new tensors. */
+    @Override
+    public long memoryAvailable() { return context.memoryInfo()[0] + pool.idleBytes(); }
+
+    /** {free, total} bytes of device memory now (cuMemGetInfo). */
+    public long[] deviceMemory() { return context.memoryInfo(); }
+
+    /**
+     * {the most bytes held in tensors at once, the most held in tensors plus the pool's kept blocks} since
+     * {@link #resetMemoryPeaks}: what torch.cuda.max_memory_allocated and max_memory_reserved measure.
+     * Scratch buffers and libraries' workspaces are not counted (a few hundred MB).
+     */
+    public long[] memoryPeaks() { return pool.peaks(); }
+
+    public void resetMemoryPeaks() { pool.resetPeaks(); }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     @Override

@@ -40,7 +40,8 @@ import tern.runtime.Backend;
  */
 public final class TrainRun implements AutoCloseable {
     /** Settings a resumed run may change; the others would change the trajectory the checkpoint is on. */
-    public static final Set<String> RESUMABLE_CHANGES = Set.of("steps", "data", "eval_every", "eval_batches", "save_every", "keep");
+    public static final Set<String> RESUMABLE_CHANGES = Set.of("steps", "data", "eval_every", "eval_batches", "save_every", "keep",
+            "checkpoint_activations");   // the same gradients either way (Tape.checkpoint)
     public static final String SWITCH_LOG = "switch.json";
     public static final String CONFIG_FILE = "train_config.json";
 
@@ -87,7 +88,9 @@ public final class TrainRun implements AutoCloseable {
             data = openData(dataDir);
             config = config.withFolders(dataDir.toString(), out.toString());
             Precision first = config.precisionSchedule().precisionAt(0);
-            model = MemoryPlan.training(modelConfig(config, data.vocabSize()), config).allocate(c -> new LlamaModel(backend, c.withPrecision(first)));
+            MemoryPlan memory = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
+            model = memory.allocate(c -> new LlamaModel(backend, c.withPrecision(first)));
+            model.setCheckpointedBlocks(memory.checkpointedBlocks());
             model.initialize(config.seed());
             if (init != null) TrainCheckpoint.loadWeights(TrainCheckpoint.modelFolder(init), model.parameters(), backend);
             Trainer trainer = newTrainer(config, data, model);
@@ -140,7 +143,9 @@ public final class TrainRun implements AutoCloseable {
                 shape = modelConfig(config, data.vocabSize());
             }
             Precision now = config.precisionSchedule().precisionAt(state.step());
-            model = MemoryPlan.training(shape, config).allocate(x -> new LlamaModel(backend, x.withPrecision(now)));
+            MemoryPlan memory = MemoryPlan.training(shape, config, backend);
+            model = memory.allocate(x -> new LlamaModel(backend, x.withPrecision(now)));
+            model.setCheckpointedBlocks(memory.checkpointedBlocks());
             Trainer trainer = newTrainer(config, data, model);
             TrainCheckpoint.restore(ckpt, state, trainer);
             TrainLog log = TrainLog.resume(out, trainer.step());
