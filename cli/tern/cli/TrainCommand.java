@@ -138,7 +138,10 @@ final class TrainCommand {
         }
     }
 
-    /** A data folder without a tokenizer makes checkpoints generate cannot read; without validation shards nothing measures the run. */
+    /**
+     * A data folder without a tokenizer makes checkpoints generate cannot read (a folder without validation
+     * shards is warned about when the shards are opened: DataFolderCheck).
+     */
     private static void warnAboutData(String data) {
         if (data == null) return;
         Path dir = Path.of(data);
@@ -146,13 +149,6 @@ final class TrainCommand {
         if (!Files.isRegularFile(dir.resolve(tern.train.TrainCheckpoint.TOKENIZER)))
             System.err.println("tern train: warning: " + dir + " has no tokenizer.json: the checkpoints will have none, so tern generate "
                     + "cannot read text with them (tern prepare writes it; or copy the tokenizer there)");
-        try (var files = Files.list(dir)) {
-            if (files.noneMatch(f -> f.getFileName().toString().matches("val-\\d+\\.tok")))
-                System.err.println("tern train: warning: " + dir + " has no validation shard (val-NNNNN.tok): no validation loss will be measured "
-                        + "(tern prepare --val-fraction F makes one)");
-        } catch (IOException e) {
-            // the run's own error names it
-        }
     }
 
     private static Map<String, Object> readConfigFile(Path file) throws IOException {
