@@ -54,6 +54,7 @@ final class EvalCommand {
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --scorer S          task scoring: batched, or prefix (a shared context runs once, KV-cached) [batched]
               --device cpu|cuda   the backend                                             [cpu]
+              --compute bf16|f32  CUDA's number type for products and attention   [bf16 on sm_80+, else f32]
               --json FILE         also write the results as JSON""";
 
     static int run(String[] argv) throws IOException {
@@ -73,7 +74,7 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json"), Set.of());
+                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json", "compute"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         List<Task> tasks = List.of();
@@ -114,7 +115,7 @@ final class EvalCommand {
         Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
         TextEncoder encoder = TextEncoder.of(tokenizer);
         String device = args.string("device", "cpu");
-        try (Backend backend = Devices.open(device); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
+        try (Backend backend = Devices.open(device, args.string("compute", null)); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
             if (tokenizer.vocabSize() > model.config().vocabSize())
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
                         + model.config().vocabSize());

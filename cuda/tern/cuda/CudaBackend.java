@@ -120,6 +120,32 @@ public final class CudaBackend implements Backend {
                 : this.matmulPath == MatmulPath.CUBLAS_BF16 && tensorCoreAttention != null ? AttentionPath.BF16 : AttentionPath.F32;
     }
 
+    /**
+     * The backend of {@code tern ... --compute}: "bf16" (matrix products and attention on tensor cores with
+     * bf16 inputs and f32 accumulation), "f32" (FP32 throughout), or null for the device's default, bf16 on
+     * sm_80 and later and f32 below. {@code -Dtern.cuda.matmul} and {@code -Dtern.cuda.attention}, when set,
+     * override the paths this picks (kernel experiments).
+     */
+    public static CudaBackend forCompute(String compute) {
+        if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
+        if (compute == null) compute = CudaContext.archOf(0) >= 80 ? "bf16" : "f32";
+        boolean bf16 = switch (compute) {
+            case "bf16" -> true;
+            case "f32" -> false;
+            default -> throw new IllegalArgumentException("--compute must be bf16 or f32, got '" + compute + "'");
+        };
+        MatmulPath matmul = pathFromProperty();
+        AttentionPath attention = attentionFromProperty();
+        if (matmul == null && bf16) matmul = MatmulPath.CUBLAS_BF16;
+        if (attention == null) attention = bf16 ? AttentionPath.BF16 : AttentionPath.F32;
+        return new CudaBackend(0, matmul, attention, Boolean.getBoolean("tern.cuda.checkLaunches"));
+    }
+
+    /** "bf16" when the matrix products take bf16 inputs, else "f32". */
+    @Override public String compute() {
+        return matmulPath == MatmulPath.CUBLAS_BF16 || attentionPath == AttentionPath.BF16 ? "bf16" : "f32";
+    }
+
     private static AttentionPath attentionFromProperty() {
         String p = System.getProperty("tern.cuda.attention", "");
         return switch (p) {

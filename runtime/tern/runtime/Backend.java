@@ -16,6 +16,9 @@ public interface Backend extends AutoCloseable {
 
     Device device();
 
+    /** The number type the heavy products run in ("f32", or "bf16" for tensor-core inputs), for run configs and logs. */
+    default String compute() { return "f32"; }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     /** A zeroed tensor on this backend's device. */
