@@ -681,9 +681,38 @@ public final class CudaBackend implements Backend {
         if (dout.rows() != ids.length || dout.cols() != dtable.cols())
             throw new IllegalArgumentException("embeddingBackward: dout " + dout.describe() + " is not [" + ids.length + ", " + dtable.cols() + "]");
         if (ids.length == 0) return;
-        long d = scratch.upload(ids);
-        kernels.launch("layers", "embedding_bwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(d).i32(ids.length).i32(dtable.cols()).ptr(address(dtable)));
+        int[] csr = positionsById(ids);
+        int uniques = csr[csr.length - 1];
+        long d = scratch.upload(csr);
+        kernels.launch("layers", "embedding_bwd", Math.min(uniques, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
+    }
+
+    /**
+     * The positions of {@code ids} grouped by id, for the deterministic embedding backward: [ids in increasing
+     * order (U) | starts (U + 1) | positions (n), increasing within an id | U]; the last element is U.
+     */
+    static int[] positionsById(int[] ids) {
+        int n = ids.length;
+        long[] keyed = new long[n];
+        for (int i = 0; i < n; i++) keyed[i] = ((long) ids[i] << 32) | i;
+        java.util.Arrays.sort(keyed);                  // by id, then by position
+        int uniques = 0;
+        for (int i = 0; i < n; i++) if (i == 0 || (int) (keyed[i] >>> 32) != (int) (keyed[i - 1] >>> 32)) uniques++;
+        int[] csr = new int[2 * uniques + 1 + n + 1];
+        int u = 0;
+        for (int i = 0; i < n; i++) {
+            int id = (int) (keyed[i] >>> 32);
+            if (i == 0 || id != (int) (keyed[i - 1] >>> 32)) {
+                csr[u] = id;
+                csr[uniques + u] = i;
+                u++;
+            }
+            csr[2 * uniques + 1 + i] = (int) keyed[i];
+        }
+        csr[2 * uniques] = n;
+        csr[csr.length - 1] = uniques;
+        return csr;
     }
 
     @Override
@@ -711,9 +740,13 @@ public final class CudaBackend implements Backend {
         int colBlocks = ceilDiv(dim, THREADS);
         int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
         int rowsPerBand = ceilDiv(rows, bands);
-        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, ceilDiv(rows, rowsPerBand), 1, THREADS, 0,
+        int bandCount = ceilDiv(rows, rowsPerBand);
+        long partial = scratch.reserve(4L * bandCount * dim);
+        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, bandCount, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
-                        .ptr(address(dweight)));
+                        .ptr(partial));
+        kernels.launch("layers", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
+                KernelArgs.of().ptr(partial).i32(bandCount).i32(dim).ptr(address(dweight)));
     }
 
     @Override
