@@ -56,7 +56,7 @@ public final class HfExport {
     }
 
     /** The dense weights a linear uses under the model's precision, on the host. */
-    private static Tensor usedWeights(Backend backend, Linear linear, Precision precision) {
+    static Tensor usedWeights(Backend backend, Linear linear, Precision precision) {
         try (Linear.Prepared prepared = linear.prepare(backend, precision.weights(), precision.phaseIn())) {
             Tensor dense = switch (prepared) {
                 case Linear.Dense d -> d.used();
