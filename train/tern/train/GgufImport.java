@@ -83,6 +83,9 @@ public final class GgufImport {
      */
     public static LlamaModel model(GgufFile g, Backend backend) {
         LlamaConfig c = config(g);
+        // 9 tensors a block + embedding and final norm: checked before the name table is built for that many blocks
+        if (g.tensors().size() < 9L * c.layers() + 2)
+            throw bad(g, "llama.block_count is " + c.layers() + " but the file holds only " + g.tensors().size() + " tensors (a block has 9)");
         Map<String, String> names = GgufLlama.names(c.layers());
         Set<String> expected = new HashSet<>(names.values());
         for (String t : g.tensors().keySet())
