@@ -148,6 +148,29 @@ public final class CheckpointWriter {
     }
 
     /**
+     * Folders that look like checkpoints (not .tmp/.old) but are not complete ones, each with the reason
+     * (its manifest missing or unreadable), for an error that has to say why no checkpoint was found.
+     */
+    public List<String> incomplete() {
+        if (!Files.isDirectory(root)) return List.of(root + " does not exist");
+        List<String> out = new ArrayList<>();
+        try (Stream<Path> entries = Files.list(root)) {
+            for (Path p : entries.sorted().toList()) {
+                String n = p.getFileName().toString();
+                if (!Files.isDirectory(p) || n.endsWith(TMP) || n.endsWith(OLD)) continue;
+                try {
+                    CheckpointManifest.read(p);
+                } catch (CheckpointException e) {
+                    out.add(n + " is incomplete (" + e.getMessage() + ")");
+                }
+            }
+        } catch (IOException e) {
+            return List.of(root + " cannot be listed (" + e.getMessage() + ")");
+        }
+        return out;
+    }
+
+    /**
      * The checkpoint to resume from: the one {@code latest} names (or its {@code .old} copy, mid-replace),
      * else the newest complete one; empty when there is none.
      */

@@ -16,17 +16,39 @@ public final class Json {
     private static final int MAX_DEPTH = 512;
 
     private final String text;
+    private final boolean uniqueKeys;
     private int pos;
 
-    private Json(String text) { this.text = text; }
+    private Json(String text, boolean uniqueKeys) {
+        this.text = text;
+        this.uniqueKeys = uniqueKeys;
+    }
 
     /** Malformed JSON: the message names the offset and what was expected. */
-    public static final class JsonException extends RuntimeException {
+    public static class JsonException extends RuntimeException {
         public JsonException(String message) { super(message); }
     }
 
-    public static Object parse(String text) {
-        Json p = new Json(text);
+    /**
+     * A key that appears twice in one object, in {@link #parseUniqueObject}. RFC 8259 leaves such objects'
+     * meaning to the reader; readers differ (most keep the last), so formats where a key names one thing
+     * (a tensor, a config setting) refuse them rather than guess.
+     */
+    public static final class DuplicateKeyException extends JsonException {
+        private final String key;
+
+        DuplicateKeyException(String key, int offset) {
+            super("duplicate key '" + key + "' at offset " + offset);
+            this.key = key;
+        }
+
+        public String key() { return key; }
+    }
+
+    public static Object parse(String text) { return parse(text, false); }
+
+    private static Object parse(String text, boolean uniqueKeys) {
+        Json p = new Json(text, uniqueKeys);
         p.skipSpace();
         Object v = p.value(0);
         p.skipSpace();
@@ -34,9 +56,13 @@ public final class Json {
         return v;
     }
 
+    public static Map<String, Object> parseObject(String text) { return asObject(parse(text, false)); }
+
+    /** {@link #parseObject}, refusing a key repeated in any object with a {@link DuplicateKeyException}. */
+    public static Map<String, Object> parseUniqueObject(String text) { return asObject(parse(text, true)); }
+
     @SuppressWarnings("unchecked")
-    public static Map<String, Object> parseObject(String text) {
-        Object v = parse(text);
+    private static Map<String, Object> asObject(Object v) {
         if (!(v instanceof Map)) throw new JsonException("expected a JSON object at the top level");
         return (Map<String, Object>) v;
     }
@@ -67,7 +93,9 @@ public final class Json {
         while (true) {
             skipSpace();
             if (peek() != '"') throw error("expected a string key");
+            int keyAt = pos;
             String key = string();
+            if (uniqueKeys && map.containsKey(key)) throw new DuplicateKeyException(key, keyAt);
             skipSpace();
             expect(':');
             skipSpace();

@@ -48,7 +48,21 @@ import tern.simd.Vectorization;
 final class BenchGenerate {
     private BenchGenerate() {}
 
+    static final String USAGE = """
+            usage: tern bench generate [--json] [--size NAME] [--rows R --cols C] [--tokens N]
+              --size NAME     the Spectra shape of the random-weight decode model                     [390M]
+              --rows R        rows of the packed matvec matrix (≥ 64)                                 [16384]
+              --cols C        its columns (≥ 64)                                                      [16384]
+              --tokens N      tokens generated per timed decode run (≥ 3)                             [24]
+              --json          print JSON only
+            Packed ternary matvec GB/s against copy and read bandwidth and an f32 matvec, then float32 and
+            packed decode tokens/s, all measured in this run.""";
+
     static int run(String[] argv) throws Exception {
+        if (java.util.List.of(argv).contains("--help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
         Args args = Args.parse("bench generate", argv, Set.of("size", "rows", "cols", "tokens"), Set.of("json"));
         boolean json = args.has("json");
         int rows = args.intValue("rows", 16384), cols = args.intValue("cols", 16384), tokens = args.intValue("tokens", 24);

@@ -51,8 +51,23 @@ final class BenchKernels {
 
     private BenchKernels() {}
 
+    static final String USAGE = """
+            usage: tern bench kernels [--json]
+              float and ternary matmul (training and decode shapes), copy bandwidth and FMA peak, measured in one run;
+              medians of timed runs after warm-up, with the fastest run beside them; --json prints JSON only""";
+
+    /** {@code tern bench --help}: every subcommand's usage line. */
+    static String benchUsage() {
+        return "usage: tern bench {" + String.join("|", SUBCOMMANDS.keySet()) + "} [ARGS]\n"
+                + "  tern bench kernels --help\n  tern bench generate --help";
+    }
+
     /** {@code tern bench SUBCOMMAND ...}. */
     static int dispatch(String[] args) throws Exception {
+        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("help"))) {
+            System.out.println(benchUsage());
+            return 0;
+        }
         Main.Runner r = args.length == 0 ? null : SUBCOMMANDS.get(args[0]);
         if (r == null)
             throw new UsageException("usage: tern bench {" + String.join("|", SUBCOMMANDS.keySet()) + "} [ARGS]"
@@ -61,6 +76,10 @@ final class BenchKernels {
     }
 
     static int run(String[] args) throws Exception {
+        if (java.util.List.of(args).contains("--help")) {
+            System.out.println(USAGE);
+            return 0;
+        }
         boolean json = false;
         for (String a : args) {
             if (a.equals("--json")) json = true;

@@ -14,6 +14,7 @@ import tern.eval.Task;
 import tern.eval.TaskResult;
 import tern.eval.Tasks;
 import tern.eval.TextEncoder;
+import tern.checkpoint.Utf8;
 import tern.model.LlamaModel;
 import tern.model.Tokenizer;
 import tern.model.TokenizerFiles;
@@ -98,9 +99,17 @@ final class EvalCommand {
         if (!documents.equals("file") && !documents.equals("paragraphs"))
             throw new UsageException("--documents must be file or paragraphs, got '" + documents + "'");
 
-        // Every task file is read and checked before the model loads: bad input fails at once.
+        // Every task file and text is read and checked before the model loads: bad input fails at once.
         Map<Task, List<Item>> itemsByTask = new LinkedHashMap<>();
         for (Task task : tasks) itemsByTask.put(task, task.load(Path.of(args.required("data"))));
+        Map<Path, String> textByFile = new LinkedHashMap<>();
+        for (Path t : texts) {
+            try {
+                textByFile.put(t, Utf8.read(t));
+            } catch (Utf8.MalformedText e) {
+                throw new UsageException("--perplexity " + e.getMessage() + "; the text must be UTF-8 (convert it first, e.g. iconv -f latin1 -t utf-8)");
+            }
+        }
 
         Path folder = gguf != null ? gguf : TrainCheckpoint.modelFolder(dir);
         Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
@@ -146,7 +155,7 @@ final class EvalCommand {
             int stride = args.intValue("stride", Math.max(1, context / 2));
             for (Path t : texts) {
                 long t0 = System.nanoTime();
-                String text = Files.readString(t, StandardCharsets.UTF_8);
+                String text = textByFile.get(t);
                 PerplexityResult p;
                 try {
                     List<String> docs = documents.equals("paragraphs") ? SlidingWindowPerplexity.paragraphs(text) : List.of(text);

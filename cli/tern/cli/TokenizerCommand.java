@@ -16,12 +16,14 @@ import tern.train.Prepare;
  * {@code tern tokenizer encode --tokenizer tokenizer.json --text TEXT}: prints the ids of a text.
  */
 final class TokenizerCommand {
-    private static final String USAGE = """
+    private static final String TRAIN_USAGE = """
             usage: tern tokenizer train --input FILE_OR_DIR... --vocab N --out tokenizer.json
-                   tern tokenizer encode --tokenizer tokenizer.json --text TEXT
-              train   counts words over the files (streamed), learns N-257 merges at most, and writes a
-                      Hugging Face tokenizer.json (byte-level BPE, <|endoftext|> as the last id)
-              encode  prints the token ids of TEXT, one line, and their decoding""";
+              counts words over the files (streamed), learns N-257 merges at most, and writes a
+              Hugging Face tokenizer.json (byte-level BPE, <|endoftext|> as the last id)""";
+    private static final String ENCODE_USAGE = """
+            usage: tern tokenizer encode --tokenizer tokenizer.json --text TEXT
+              prints the token ids of TEXT, one line, and their decoding""";
+    private static final String USAGE = TRAIN_USAGE + "\n" + ENCODE_USAGE;
 
     private TokenizerCommand() {}
 
@@ -31,6 +33,14 @@ final class TokenizerCommand {
             return 0;
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        if (List.of(rest).contains("--help")) {
+            System.out.println(switch (args[0]) {
+                case "train" -> TRAIN_USAGE;
+                case "encode" -> ENCODE_USAGE;
+                default -> USAGE;
+            });
+            return 0;
+        }
         return switch (args[0]) {
             case "train" -> train(rest);
             case "encode" -> encode(rest);

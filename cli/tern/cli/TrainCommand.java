@@ -49,6 +49,8 @@ final class TrainCommand {
               --stop-after N       stop (with a checkpoint) after N more steps in this invocation
               --on-nan P           a NaN/Inf loss or gradient: stop (exit 1), skip the batch, or rollback to the last checkpoint [stop]
               --device cpu|cuda    the backend the run computes on                            [cpu]
+              --checkpoint-activations auto|on|off   recompute each block in the backward pass instead of keeping
+                                   its activations (same gradients, one more forward); auto: when it would not fit [auto]
               --switch-to ternary --switch-at STEP|FRACTION   continual QAT: from that step on train in ternary
               --keep-optimizer | --reset-optimizer            at the switch keep (default) or zero the AdamW state
               --phase-in STEPS     W + λ·(Q(W) − W) with λ rising linearly 0 → 1 over STEPS after the switch

@@ -178,6 +178,22 @@ public final class CudaBackend implements Backend {
     /** Waits for all issued work (for timing from the host). */
     public void synchronize() { context.synchronize(); }
 
+    /** The device's free memory (cuMemGetInfo) plus what the pool keeps for reuse: room for new tensors. */
+    @Override
+    public long memoryAvailable() { return context.memoryInfo()[0] + pool.idleBytes(); }
+
+    /** {free, total} bytes of device memory now (cuMemGetInfo). */
+    public long[] deviceMemory() { return context.memoryInfo(); }
+
+    /**
+     * {the most bytes held in tensors at once, the most held in tensors plus the pool's kept blocks} since
+     * {@link #resetMemoryPeaks}: what torch.cuda.max_memory_allocated and max_memory_reserved measure.
+     * Scratch buffers and libraries' workspaces are not counted (a few hundred MB).
+     */
+    public long[] memoryPeaks() { return pool.peaks(); }
+
+    public void resetMemoryPeaks() { pool.resetPeaks(); }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     @Override
@@ -888,6 +904,12 @@ public final class CudaBackend implements Backend {
     static long addressOf(Tensor t) {
         return address(t);
     }
+
+    /** The context this backend computes in (for streams and libraries that share it, such as NCCL). */
+    CudaContext context() { return context; }
+
+    /** The device address of a tensor of this backend (for libraries called with raw pointers: NCCL). */
+    static long deviceAddress(Tensor t) { return address(t); }
 
     private static long address(Tensor t) {
         return deviceStorage(t).address() + t.offsetBytes();

@@ -18,6 +18,7 @@ import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoD;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
@@ -107,6 +108,14 @@ final class CudaContext implements AutoCloseable {
         if (closed) return;
         makeCurrent();
         cuMemFree(p);
+    }
+
+    /** {free, total} bytes of the device's memory now (cuMemGetInfo). */
+    long[] memoryInfo() {
+        makeCurrent();
+        long[] free = {0}, total = {0};
+        cuMemGetInfo(free, total);
+        return new long[] {free[0], total[0]};
     }
 
     void zero(DevicePointer p, long bytes) {

@@ -19,6 +19,7 @@ final class DevicePool {
     private final CudaContext context;
     private final Map<Long, ArrayDeque<DevicePointer>> idle = new HashMap<>();
     private long idleBytes;
+    private long inUse, peakInUse, peakHeld;      // bytes in tensors now; the largest in tensors, and in tensors + kept
 
     DevicePool(CudaContext context) {
         this.context = context;
@@ -30,6 +31,14 @@ final class DevicePool {
 
     synchronized DevicePointer take(long bytes) {
         long size = rounded(bytes);
+        DevicePointer p = reuseOrAllocate(size);
+        inUse += size;
+        peakInUse = Math.max(peakInUse, inUse);
+        peakHeld = Math.max(peakHeld, inUse + idleBytes);
+        return p;
+    }
+
+    private DevicePointer reuseOrAllocate(long size) {
         ArrayDeque<DevicePointer> kept = idle.get(size);
         if (kept != null && !kept.isEmpty()) {
             idleBytes -= size;
@@ -44,8 +53,20 @@ final class DevicePool {
         }
     }
 
+    /** Bytes in tensors now. */
+    synchronized long inUseBytes() { return inUse; }
+
+    /** {largest bytes in tensors, largest bytes in tensors + kept for reuse} since the last reset. */
+    synchronized long[] peaks() { return new long[] {peakInUse, peakHeld}; }
+
+    synchronized void resetPeaks() {
+        peakInUse = inUse;
+        peakHeld = inUse + idleBytes;
+    }
+
     synchronized void give(DevicePointer p, long bytes) {
         long size = rounded(bytes);
+        inUse -= size;
         idle.computeIfAbsent(size, s -> new ArrayDeque<>()).push(p);
         idleBytes += size;
     }

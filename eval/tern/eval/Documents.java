@@ -3,8 +3,6 @@ package tern.eval;
 import tern.checkpoint.Json;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,9 +18,9 @@ public final class Documents {
     public static List<Doc> read(Path file) throws IOException {
         String text;
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new TaskFormatException(file + ": not valid UTF-8 text");
+            text = tern.checkpoint.Utf8.read(file);
+        } catch (tern.checkpoint.Utf8.MalformedText e) {
+            throw new TaskFormatException(file + ": " + e.problem());
         }
         if (text.startsWith("\uFEFF")) text = text.substring(1);
         return PyText.lstrip(text).startsWith("[") ? readArray(file, text) : readLines(file, text);

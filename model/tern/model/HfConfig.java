@@ -64,7 +64,7 @@ public final class HfConfig {
     public static LlamaConfig read(String json, String source) {
         Map<String, Object> m;
         try {
-            m = Json.parseObject(json);
+            m = Json.parseUniqueObject(json);            // "vocab_size" twice: which one did the writer mean?
         } catch (Json.JsonException e) {
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }

@@ -24,6 +24,7 @@ public final class LlamaModel implements AutoCloseable {
     private final Backend backend;
     private final LlamaConfig shape;
     private Precision precision;
+    private int checkpointedBlocks;
     private final Parameter embedding, finalNorm, lmHead;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Parameter> parameters = new ArrayList<>();
@@ -103,6 +104,21 @@ public final class LlamaModel implements AutoCloseable {
     /** Switches the block linears' weight policy, e.g. float → ternary mid-run; λ is kept. */
     public void setPolicy(LinearPolicy policy) { setPrecision(precision.withWeights(policy)); }
 
+    /**
+     * Activation checkpointing per block ({@link Tape#checkpoint}): the forward keeps only each block's
+     * input, and the backward recomputes one block at a time. Same gradients, one more forward per step.
+     */
+    public void setCheckpointActivations(boolean on) { setCheckpointedBlocks(on ? layers.size() : 0); }
+
+    /** Checkpoints the first {@code n} blocks only: the fewest that make a run fit cost the least recompute. */
+    public void setCheckpointedBlocks(int n) {
+        if (n < 0 || n > layers.size())
+            throw new IllegalArgumentException("checkpointed blocks must be in [0, " + layers.size() + "], got " + n);
+        this.checkpointedBlocks = n;
+    }
+
+    public int checkpointedBlocks() { return checkpointedBlocks; }
+
     /** Continual QAT: W_used = W + λ·(Q(W) − W). */
     public void setPhaseIn(float lambda) { setPrecision(precision.withPhaseIn(lambda)); }
 
@@ -147,29 +163,41 @@ public final class LlamaModel implements AutoCloseable {
             if (targets[i] < -1 || targets[i] >= shape.vocabSize())
                 throw new IllegalArgumentException("target " + targets[i] + " at position " + i
                         + " is outside the vocabulary [0, " + shape.vocabSize() + ") and is not −1 (ignored)");
-        return tape.crossEntropy(logits(tape, inputs, batch, seq), targets, lossScale);
+        // The LM head and the loss in chunks of rows: the logits are never all materialized.
+        return tape.linearCrossEntropy(finalHidden(tape, inputs, batch, seq), tape.param(lmHead), targets, lossScale);
     }
 
     /** Logits [batch·seq, vocab] (a non-recording tape is fine). Quantized weights are prepared once per call. */
     public Var logits(Tape tape, int[] inputs, int batch, int seq) {
+        return tape.linear(finalHidden(tape, inputs, batch, seq), tape.param(lmHead));
+    }
+
+    /** The final norm's output [batch·seq, hidden]: what the LM head multiplies. */
+    private Var finalHidden(Tape tape, int[] inputs, int batch, int seq) {
         checkTokens(inputs, batch, seq, "inputs");
         PreparedWeights w = PreparedWeights.onTape(this, tape);
         Var x = tape.embedding(tape.param(embedding), inputs);
         for (int i = 0; i < layers.size(); i++) {
             Layer l = layers.get(i);
             Linear.Prepared[] pw = w.layer(i);
-            Var h = quantizeActivations(tape, tape.rmsnorm(x, tape.param(l.inputNorm), shape.rmsEps()));
-            Var q = l.q.forward(tape, h, pw[0]);
-            Var k = l.k.forward(tape, h, pw[1]);
-            Var v = l.v.forward(tape, h, pw[2]);
-            q = tape.rope(q, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0);
-            k = quantizeKv(tape, tape.rope(k, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0));
-            v = quantizeKv(tape, v);
-            Var a = quantizeActivations(tape, tape.attention(q, k, v, batch, seq, shape.heads(), shape.headDim()));
-            x = tape.add(x, l.o.forward(tape, a, pw[3]));
-            x = mlp(tape, x, l, pw);
+            Tape.Block block = (t, in) -> block(t, in, l, pw, batch, seq);
+            x = i < checkpointedBlocks ? tape.checkpoint(x, block) : block.apply(tape, x);
         }
-        return head(tape, x);
+        return tape.rmsnorm(x, tape.param(finalNorm), shape.rmsEps());
+    }
+
+    /** One transformer block on the residual stream x (training and full-sequence forward). */
+    private Var block(Tape tape, Var x, Layer l, Linear.Prepared[] pw, int batch, int seq) {
+        Var h = quantizeActivations(tape, tape.rmsnorm(x, tape.param(l.inputNorm), shape.rmsEps()));
+        Var q = l.q.forward(tape, h, pw[0]);
+        Var k = l.k.forward(tape, h, pw[1]);
+        Var v = l.v.forward(tape, h, pw[2]);
+        q = tape.rope(q, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0);
+        k = quantizeKv(tape, tape.rope(k, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0));
+        v = quantizeKv(tape, v);
+        Var a = quantizeActivations(tape, tape.attention(q, k, v, batch, seq, shape.heads(), shape.headDim()));
+        x = tape.add(x, l.o.forward(tape, a, pw[3]));
+        return mlp(tape, x, l, pw);
     }
 
     /**

@@ -30,11 +30,11 @@ public final class TokenizerFiles {
     public static Tokenizer load(Path file) throws IOException {
         Map<String, Object> root;
         try {
-            root = Json.parseObject(Files.readString(file, StandardCharsets.UTF_8));
+            root = Json.parseObject(tern.checkpoint.Utf8.read(file));
         } catch (Json.JsonException e) {
             throw new TokenizerFormatException(file, e.getMessage(), e);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new TokenizerFormatException(file, "not valid UTF-8 text", e);
+        } catch (tern.checkpoint.Utf8.MalformedText e) {
+            throw new TokenizerFormatException(file, e.problem(), e);
         }
         Map<String, Object> model = object(root.get("model"), file, "model");
         Object type = model.get("type");

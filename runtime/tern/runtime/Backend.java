@@ -167,5 +167,12 @@ public interface Backend extends AutoCloseable {
         for (int i = 0; i < params.size(); i++) adamw(params.get(i), grads.get(i), ms.get(i), vs.get(i), p);
     }
 
+    /**
+     * Bytes of this backend's device memory free for new tensors now (a GPU's free memory plus what its
+     * allocator keeps for reuse), or -1 when the backend does not know (host backends: the host's
+     * physical memory is the memory plan's business).
+     */
+    default long memoryAvailable() { return -1; }
+
     @Override default void close() {}
 }

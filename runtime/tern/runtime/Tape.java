@@ -17,7 +17,7 @@ public final class Tape implements AutoCloseable {
     private final Backend backend;
     private final boolean recording;
     private final List<Runnable> backwardSteps = new ArrayList<>();
-    private final List<Tensor> owned = new ArrayList<>();
+    private final java.util.Set<Tensor> owned = new java.util.LinkedHashSet<>();   // identity: Tensor keeps Object's equals
     private boolean backwardDone;
 
     /** A tape that records for a backward pass. */
@@ -62,8 +62,19 @@ public final class Tape implements AutoCloseable {
         return new Var(value, null, recording && needs);
     }
 
+    /**
+     * Records out's backward step. Once it has run, out's gradient has been consumed (every use of out was
+     * recorded after out, so its gradient was complete before the step) and is freed at once: the
+     * backward pass then holds a few gradients at a time instead of one per activation.
+     */
     private void onBackward(Var out, Runnable step) {
-        if (out.requiresGrad) backwardSteps.add(step);
+        if (out.requiresGrad) backwardSteps.add(() -> {
+            step.run();
+            if (out.parameter == null && out.grad != null) {
+                release(out.grad);
+                out.grad = null;
+            }
+        });
     }
 
     /** Adds {@code g} into v's gradient; the tape may adopt {@code g} itself, so callers must not reuse it. */
@@ -267,6 +278,79 @@ public final class Tape implements AutoCloseable {
         return r;
     }
 
+    // ---- activation checkpointing -------------------------------------------------------------------
+
+    /** A piece of the forward pass that can run on any tape (one transformer block). */
+    @FunctionalInterface
+    public interface Block {
+        /** The block's output for input {@code x}, computed with {@code tape}'s ops. */
+        Var apply(Tape tape, Var x);
+    }
+
+    /**
+     * {@code block(x)} without keeping its intermediates: the forward runs on a non-recording tape whose
+     * tensors are freed at once (only the output is kept), and the backward runs the block again on a
+     * recording tape, back-propagates through it and frees that tape. Peak memory for a stack of blocks
+     * becomes one block's activations plus each block's input, for one extra forward per block.
+     *
+     * <p>The gradients are those of {@code block(this, x)} itself, bit for bit, when the backend is
+     * deterministic: the recomputed forward is the same sequence of ops on the same inputs, and the
+     * block's backward steps run in the same order as they would on this tape. The block must not depend
+     * on state that changes between the two runs (no sampling) and must reach parameters only through
+     * {@link #param} of the tape it is given. On a non-recording tape this is just {@code block(this, x)}.
+     */
+    public Var checkpoint(Var x, Block block) {
+        if (!recording) return block.apply(this, x);
+        Tensor y;
+        try (Tape forward = new Tape(backend, false)) {
+            y = forward.handOver(block.apply(forward, forward.constant(x.value)).value, this);
+        }
+        Var r = new Var(y, null, true);
+        backwardSteps.add(() -> {
+            Tensor dy = gradOf(r);
+            if (dy == null) return;
+            try (Tape again = new Tape(backend, true)) {
+                Var in = x.requiresGrad ? again.input(x.value) : again.constant(x.value);
+                Var out = again.checkOutput(block.apply(again, in), y);
+                if (out.requiresGrad) {
+                    out.grad = dy;                     // seeded without a copy; this tape does not own dy
+                    again.backward();
+                }
+                if (x.requiresGrad && in.grad != null) accumulate(x, again.handOver(in.grad, this));
+            }
+            r.grad = null;
+            release(dy);                               // dead: the block's backward has consumed it
+        });
+        return r;
+    }
+
+    /** The recomputed output must have the shape the first run gave (a block that changed between runs). */
+    private Var checkOutput(Var out, Tensor first) {
+        if (!java.util.Arrays.equals(out.value.shape(), first.shape()))
+            throw new IllegalStateException("checkpointed block gave " + out.value.describe() + " when recomputed, "
+                    + first.describe() + " the first time: a block must compute the same function both times");
+        return out;
+    }
+
+    /**
+     * Moves {@code t} to {@code to}'s ownership when this tape owns it (no copy); otherwise (a view, or
+     * a tensor this tape does not own) returns a copy owned by {@code to}.
+     */
+    private Tensor handOver(Tensor t, Tape to) {
+        if (owned.remove(t)) {
+            to.owned.add(t);
+            return t;
+        }
+        Tensor c = to.temp(t.shape());
+        backend.copy(t, c);
+        return c;
+    }
+
+    /** Frees {@code t} now if this tape owns it (the caller knows nothing else still reads it). */
+    private void release(Tensor t) {
+        if (owned.remove(t)) t.close();
+    }
+
     /**
      * Mean cross-entropy of logits against targets (−1 ignored). The gradient of
      * {@code lossScale}·loss is computed in the same pass and flows back on {@link #backward}
@@ -279,6 +363,75 @@ public final class Tape implements AutoCloseable {
             backwardSteps.add(() -> accumulate(logits, dlogits));
         }
         return loss;
+    }
+
+    /** Logits computed at once by {@link #linearCrossEntropy}: 2²⁷ floats (512 MiB in f32). */
+    public static final long LOGITS_CHUNK_FLOATS = 1L << 27;
+
+    /**
+     * Mean cross-entropy of the logits x·Wᵀ against targets (−1 ignored), as {@code crossEntropy(linear(x,
+     * w), targets, lossScale)} computes it, but over chunks of rows, so that at most
+     * {@link #LOGITS_CHUNK_FLOATS} logits (and as many logit gradients) exist at a time instead of
+     * rows × vocab of each: at 16k tokens and a 50,304-token vocabulary that is 0.5 instead of 6.6 GB.
+     * Each chunk's logit gradient is turned into its rows of dx = dlogits·W and its term of
+     * dW = dlogitsᵀ·x at once, before the next chunk; they flow back on {@link #backward}.
+     *
+     * <p>The loss is the mean over all counted rows: chunk c's mean is weighted by its count n_c, and its
+     * gradient is scaled by lossScale·n_c/N, so each row gets lossScale/N as in the whole-matrix form, up
+     * to the rounding of that product (a few ulp).
+     */
+    public float linearCrossEntropy(Var x, Var w, int[] targets, float lossScale) {
+        return linearCrossEntropy(x, w, targets, lossScale, (int) Math.max(1, LOGITS_CHUNK_FLOATS / w.rows()));
+    }
+
+    /** As {@link #linearCrossEntropy(Var, Var, int[], float)} with chunks of {@code chunkRows} rows. */
+    public float linearCrossEntropy(Var x, Var w, int[] targets, float lossScale, int chunkRows) {
+        int n = x.rows(), vocab = w.rows(), h = x.cols();
+        if (chunkRows < 1) throw new IllegalArgumentException("chunkRows must be positive, got " + chunkRows);
+        if (w.cols() != h)
+            throw new IllegalArgumentException("linearCrossEntropy: weight " + w.value.describe() + " does not take " + h + " input features");
+        if (targets.length != n)
+            throw new IllegalArgumentException("linearCrossEntropy: " + targets.length + " targets for " + n + " rows of " + x.value.describe());
+        int counted = 0;
+        for (int i = 0; i < n; i++) {
+            int t = targets[i];
+            if (t == -1) continue;
+            if (t < 0 || t >= vocab)
+                throw new IllegalArgumentException("linearCrossEntropy: target " + t + " at row " + i + " is outside the vocabulary [0, " + vocab + ")");
+            counted++;
+        }
+        if (n == 0 || counted == 0) return 0f;     // as crossEntropy: no counted row, loss 0 and gradient 0
+        boolean wantDx = x.requiresGrad, wantDw = w.requiresGrad;
+        Tensor xs = x.value.reshape(n, h);
+        Tensor dx = wantDx ? temp(n, h) : null;
+        Tensor dw = wantDw ? temp(vocab, h) : null;
+        int rows = Math.min(chunkRows, n);
+        double sum = 0;
+        try (Tensor logits = backend.zeros(DType.F32, rows, vocab);
+             Tensor dlogits = wantDx || wantDw ? backend.zeros(DType.F32, rows, vocab) : null) {
+            for (int r0 = 0; r0 < n; r0 += rows) {
+                int r1 = Math.min(n, r0 + rows);
+                int[] t = java.util.Arrays.copyOfRange(targets, r0, r1);
+                int c = 0;
+                for (int v : t) if (v != -1) c++;
+                Tensor xc = xs.slice(r0, r1), lc = logits.slice(0, r1 - r0);
+                Tensor dc = dlogits == null ? null : dlogits.slice(0, r1 - r0);
+                backend.matmul(xc, false, w.value, true, lc, false);
+                float scale = c == counted ? lossScale : lossScale * c / counted;   // one chunk: exactly crossEntropy
+                float loss = backend.crossEntropy(lc, t, dc, scale);
+                sum += (double) loss * c;
+                if (dc == null || c == 0) continue;   // dx rows stay zero (temps start zeroed), no dW term
+                if (dx != null) backend.matmul(dc, false, w.value, false, dx.slice(r0, r1), false);
+                if (dw != null) backend.matmul(dc, true, xc, false, dw, r0 > 0);
+            }
+        }
+        if (dx != null || dw != null) {
+            backwardSteps.add(() -> {
+                if (dx != null) accumulate(x, dx.reshape(x.value.shape()));
+                if (dw != null) accumulate(w, dw);
+            });
+        }
+        return (float) (sum / counted);
     }
 
     /**

@@ -3,7 +3,8 @@ package tern.runtime;
 /**
  * A value recorded on a {@link Tape}: the forward tensor and, after the backward pass, its gradient.
  * A parameter's Var accumulates straight into the parameter's persistent gradient; an activation's
- * gradient is created on first use by the tape and freed with it.
+ * gradient is created on first use by the tape and freed once the backward step of the op that made this
+ * Var has consumed it (so after {@link Tape#backward} only leaves' gradients remain: inputs, parameters).
  */
 public final class Var {
     public final Tensor value;
@@ -17,7 +18,7 @@ public final class Var {
         this.requiresGrad = requiresGrad;
     }
 
-    /** The gradient after {@link Tape#backward}, or null if nothing flowed here. */
+    /** The gradient: a leaf's after {@link Tape#backward}; null if nothing flowed here or it was consumed. */
     public Tensor grad() {
         return parameter != null ? parameter.grad : grad;
     }

@@ -18,24 +18,46 @@ import tern.checkpoint.CheckpointWriter;
 public final class Rollback {
     private Rollback() {}
 
+    /** What looking for a checkpoint to resume from found: the intact one, if any, and why the others were passed over. */
+    public record Search(Optional<Path> found, List<String> damaged, List<String> incomplete) {
+        /** Why nothing was found, for an error message: each damaged or incomplete checkpoint and its reason. */
+        public String why() {
+            List<String> all = new ArrayList<>(damaged);
+            all.addAll(incomplete);
+            return String.join("; ", all);
+        }
+    }
+
     /**
      * The newest checkpoint of {@code writer}'s folder whose files match their manifest's sizes and CRC32s:
      * the one {@code latest} names, else the complete ones newest first. Each damaged one met on the way is
-     * reported to {@code warn}; empty when none is intact.
+     * reported to {@code warn}, with the checkpoint used instead, or with "no earlier intact checkpoint" when
+     * none is (never a fallback that does not exist).
      */
-    public static Optional<Path> newestIntact(CheckpointWriter writer, Consumer<String> warn) {
+    public static Search search(CheckpointWriter writer, Consumer<String> warn) {
         List<Path> candidates = new ArrayList<>();
         writer.latest().ifPresent(candidates::add);
         for (Path p : writer.complete().reversed()) if (!candidates.contains(p)) candidates.add(p);
+        List<String> damaged = new ArrayList<>();
+        Optional<Path> found = Optional.empty();
         for (Path p : candidates) {
             try {
                 CheckpointWriter.verify(p);
-                return Optional.of(p);
-            } catch (CheckpointException damaged) {
-                warn.accept("warning: checkpoint " + p + " is damaged (" + damaged.getMessage() + "); falling back to the previous one");
+                found = Optional.of(p);
+                break;
+            } catch (CheckpointException e) {
+                damaged.add("checkpoint " + p + " is damaged (" + e.getMessage() + ")");
             }
         }
-        return Optional.empty();
+        String outcome = found.map(p -> "falling back to " + p.getFileName())
+                .orElse(candidates.size() == 1 ? "it is the only checkpoint" : "no earlier checkpoint is intact");
+        for (String d : damaged) warn.accept("warning: " + d + "; " + outcome);
+        return new Search(found, damaged, found.isPresent() ? List.of() : writer.incomplete());
+    }
+
+    /** {@link #search}'s checkpoint, if any. */
+    public static Optional<Path> newestIntact(CheckpointWriter writer, Consumer<String> warn) {
+        return search(writer, warn).found();
     }
 
     /** {@link #newestIntact} warning on standard error. */

@@ -26,8 +26,17 @@ public final class TokenShardSet implements AutoCloseable {
         this.vocabSize = vocabSize;
     }
 
-    /** Opens and validates every shard of {@code dir}; there must be at least one training shard. */
+    /**
+     * Opens and validates every shard of {@code dir}, and checks them against its meta.json
+     * ({@link DataFolderCheck}); there must be at least one training shard. Warnings (no validation tokens,
+     * no meta.json) are printed on standard error.
+     */
     public static TokenShardSet open(Path dir) throws IOException {
+        return open(dir, System.err::println);
+    }
+
+    /** {@link #open(Path)} handing its warnings to {@code warn} (a run's progress printer, say). */
+    public static TokenShardSet open(Path dir, java.util.function.Consumer<String> warn) throws IOException {
         List<TokenShard> opened = new ArrayList<>();
         try {
             List<TokenShard> train = openAll(dir, TRAIN_PREFIX, opened);
@@ -37,6 +46,7 @@ public final class TokenShardSet implements AutoCloseable {
             for (TokenShard s : opened)
                 if (s.vocabSize() != vocab)
                     throw new DataException(s.file(), "vocabulary size " + s.vocabSize() + " differs from " + vocab + " in " + train.getFirst().file());
+            DataFolderCheck.check(dir, train, val, warn);
             return new TokenShardSet(dir, train, val, vocab);
         } catch (RuntimeException | IOException e) {
             opened.forEach(TokenShard::close);

@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import tern.checkpoint.AtomicFiles;
 import tern.checkpoint.CheckpointException;
 import tern.checkpoint.CheckpointManifest;
@@ -101,9 +100,11 @@ public final class TrainCheckpoint {
         Path checkpoints = Files.isDirectory(dir.resolve(FOLDER)) ? dir.resolve(FOLDER) : dir;
         CheckpointWriter writer = new CheckpointWriter(checkpoints);
         writer.recover();                                      // a save cut short leaves .tmp / .old folders
-        Optional<Path> latest = Rollback.newestIntact(writer);    // a damaged latest one falls back to the previous, with a warning
-        if (latest.isEmpty()) throw new IOException("no complete checkpoint in " + dir + " (looked for " + checkpoints.resolve("step-NNNNNN") + ")");
-        return latest.get();
+        Rollback.Search search = Rollback.search(writer, System.err::println);   // a damaged latest one falls back to the previous, with a warning
+        if (search.found().isEmpty())
+            throw new IOException("no intact checkpoint in " + dir + (search.why().isEmpty()
+                    ? " (looked for " + checkpoints.resolve("step-NNNNNN") + ")" : ": " + search.why()));
+        return search.found().get();
     }
 
     public static State readState(Path ckpt) throws IOException {
@@ -148,9 +149,24 @@ public final class TrainCheckpoint {
                             backend.copy(up, p.value);
                         }
                     }
+                    // A checksum proves the bytes are as written, not that they are numbers: a NaN saved by a
+                    // diverged run (or put there by hand) would otherwise surface as a NaN perplexity, or as an
+                    // unnamed refusal deep inside pack or generate. One pass per tensor, once, at load.
+                    if (!backend.allFinite(p.value)) throw notFinite(file, p.name, src);
                 }
             }
         }
+    }
+
+    private static CheckpointException notFinite(Path file, String name, Tensor src) {
+        long n = src.size();
+        for (long i = 0; i < n && src.dtype() == DType.F32; i++) {       // f16/bf16 arrive converted to f32
+            float v = src.segment().getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i);
+            if (!Float.isFinite(v))
+                return new CheckpointException(file, "tensor '" + name + "' holds " + v + " at element " + i + " (of " + n
+                        + "); the checksum matches, so it was saved so: the weights are not usable");
+        }
+        return new CheckpointException(file, "tensor '" + name + "' holds a non-finite value (NaN or ±Infinity); the weights are not usable");
     }
 
     /**
@@ -159,9 +175,8 @@ public final class TrainCheckpoint {
      */
     public static LlamaModel loadModel(Path dir, Backend backend) throws IOException {
         Path ckpt = modelFolder(dir);
-        Path config = ckpt.resolve(CONFIG);
-        if (!Files.isRegularFile(config)) throw new IOException(config + ": missing (a checkpoint holds config.json beside model.safetensors)");
-        LlamaModel model = new LlamaModel(backend, HfConfig.read(Files.readString(config), config.toString()));
+        // config, shapes, precision and memory are checked before a byte is allocated
+        LlamaModel model = new LlamaModel(backend, ModelPreflight.check(ckpt, backend.device()));
         try {
             loadWeights(ckpt, model.parameters(), backend);
             return model;

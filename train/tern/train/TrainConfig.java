@@ -26,6 +26,8 @@ import tern.runtime.Schedule;
  * @param evalEvery   validation every N steps; 0 never (the last step is always evaluated when N &gt; 0)
  * @param saveEvery   a checkpoint every N steps; 0 only at the end
  * @param keep        newest checkpoints kept; 0 keeps all
+ * @param checkpointActivations auto, on or off: recompute each block's activations in the backward pass
+ *                    instead of keeping them ({@link MemoryPlan}); auto turns it on when the run would not fit
  */
 public record TrainConfig(
         String preset, String precision, String data, String out,
@@ -33,7 +35,7 @@ public record TrainConfig(
         double lr, double minLr, long warmup, String schedule,
         double weightDecay, double lrCutRatio, double lrCutAt, double decayOffAt,
         double beta1, double beta2, double eps, double clip,
-        long seed, int evalEvery, int evalBatches, int saveEvery, int keep) {
+        long seed, int evalEvery, int evalBatches, int saveEvery, int keep, String checkpointActivations) {
 
     /** The settings' names as they appear in JSON (and, with '-' for '_', as flags). */
     public static final List<String> KEYS = List.of(
@@ -42,7 +44,7 @@ public record TrainConfig(
             "lr", "min_lr", "warmup", "schedule",
             "weight_decay", "lr_cut_ratio", "lr_cut_at", "decay_off_at",
             "beta1", "beta2", "eps", "clip",
-            "seed", "eval_every", "eval_batches", "save_every", "keep");
+            "seed", "eval_every", "eval_batches", "save_every", "keep", "checkpoint_activations");
 
     public static final List<String> PRECISIONS = List.of("float", "ternary", "binary");
     public static final List<String> SCHEDULES = List.of("linear", "cosine", "spectra", "constant");
@@ -70,6 +72,8 @@ public record TrainConfig(
         require(evalBatches >= 1, "eval_batches", "must be at least 1, got " + evalBatches);
         require(saveEvery >= 0, "save_every", "must not be negative (0 = only at the end), got " + saveEvery);
         require(keep >= 0, "keep", "must not be negative (0 keeps all), got " + keep);
+        require(MemoryPlan.CHECKPOINTING.contains(checkpointActivations), "checkpoint_activations",
+                "must be one of " + MemoryPlan.CHECKPOINTING + " (auto: when the run would not fit without), got '" + checkpointActivations + "'");
         long tokens = (long) batch * seq * accum;
         require(tokens <= Integer.MAX_VALUE, "batch", "batch·seq·accum = " + tokens + " tokens per step is too many");
     }
@@ -141,20 +145,22 @@ public record TrainConfig(
         m.put("eval_batches", evalBatches);
         m.put("save_every", saveEvery);
         m.put("keep", keep);
+        m.put("checkpoint_activations", checkpointActivations);
         return m;
     }
 
     /** A config from a complete map (every key of {@link #KEYS} present; data and out may be null). */
     public static TrainConfig fromMap(Map<String, ?> m) {
         for (String k : KEYS)
-            if (!m.containsKey(k)) throw new IllegalArgumentException("train config lacks the setting '" + k + "'");
+            if (!m.containsKey(k) && !k.equals("checkpoint_activations")) throw new IllegalArgumentException("train config lacks the setting '" + k + "'");
         return new TrainConfig(
                 text(m, "preset", null), text(m, "precision", null), text(m, "data", null), text(m, "out", null),
                 integer(m, "steps"), whole(m, "batch"), whole(m, "seq"), whole(m, "accum"),
                 real(m, "lr"), real(m, "min_lr"), integer(m, "warmup"), text(m, "schedule", null),
                 real(m, "weight_decay"), real(m, "lr_cut_ratio"), real(m, "lr_cut_at"), real(m, "decay_off_at"),
                 real(m, "beta1"), real(m, "beta2"), real(m, "eps"), real(m, "clip"),
-                integer(m, "seed"), whole(m, "eval_every"), whole(m, "eval_batches"), whole(m, "save_every"), whole(m, "keep"));
+                integer(m, "seed"), whole(m, "eval_every"), whole(m, "eval_batches"), whole(m, "save_every"), whole(m, "keep"),
+                text(m, "checkpoint_activations", "auto"));   // absent from configs written before it existed
     }
 
     /** This config with some settings replaced (keys as in {@link #KEYS}). */

@@ -72,6 +72,7 @@ public final class TrainConfigDefaults {
         m.put("seed", 1234L);
         m.put("eval_batches", 8);
         m.put("keep", 3);
+        m.put("checkpoint_activations", "auto");
         double peak, cutRatio;
         switch (preset) {
             case "tiny", "golden" -> {

@@ -23,7 +23,8 @@ import tern.runtime.Granularity;
  */
 public final class TrainRun implements AutoCloseable {
     /** Settings a resumed run may change; the others would change the trajectory the checkpoint is on. */
-    public static final Set<String> RESUMABLE_CHANGES = Set.of("steps", "data", "out", "eval_every", "eval_batches", "save_every", "keep");
+    public static final Set<String> RESUMABLE_CHANGES = Set.of("steps", "data", "out", "eval_every", "eval_batches", "save_every", "keep",
+            "checkpoint_activations");   // the same gradients either way (Tape.checkpoint)
 
     private final TrainConfig config;
     private final TokenShardSet data;
@@ -50,7 +51,9 @@ public final class TrainRun implements AutoCloseable {
         TokenShardSet data = openData(config);
         LlamaModel model = null;
         try {
-            model = MemoryPlan.training(modelConfig(config, data.vocabSize()), config).allocate(c -> new LlamaModel(backend, c));
+            MemoryPlan plan = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
+            model = plan.allocate(c -> new LlamaModel(backend, c));
+            model.setCheckpointedBlocks(plan.checkpointedBlocks());
             model.initialize(config.seed());
             Trainer trainer = newTrainer(config, data, model);
             Files.createDirectories(out);
@@ -79,7 +82,9 @@ public final class TrainRun implements AutoCloseable {
         TokenShardSet data = openData(config);
         LlamaModel model = null;
         try {
-            model = MemoryPlan.training(modelConfig(config, data.vocabSize()), config).allocate(c -> new LlamaModel(backend, c));
+            MemoryPlan plan = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
+            model = plan.allocate(c -> new LlamaModel(backend, c));
+            model.setCheckpointedBlocks(plan.checkpointedBlocks());
             Trainer trainer = newTrainer(config, data, model);
             TrainCheckpoint.restore(ckpt, state, trainer);
             return new TrainRun(config, data, model, trainer, out, TrainLog.resume(out, trainer.step()));

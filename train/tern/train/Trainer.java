@@ -44,6 +44,7 @@ public final class Trainer {
     private long step;
     private double secondsBefore;
     private NanPolicy.Handler onNan;
+    private tern.runtime.GradientSync sync;
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -69,6 +70,20 @@ public final class Trainer {
 
     /** What a step with a NaN/Inf loss or gradient does ({@link NanPolicy}); null (the default) throws {@link TrainingDiverged}. */
     public void onNan(NanPolicy.Handler handler) { this.onNan = handler; }
+
+    /**
+     * Makes this trainer one rank of a data-parallel job. The step's micro-batches are dealt out in turn
+     * (micro-batch a to rank a mod ranks), every rank draws all of them so the samplers stay in step, and the
+     * gradients and loss are summed over the ranks before the NaN check, clipping and the update: the global
+     * batch, the data order and the schedule are those of the single-process run, whatever the number of
+     * ranks. config.accum() must be a multiple of the ranks.
+     */
+    public void dataParallel(tern.runtime.GradientSync sync) {
+        if (config.accum() % sync.ranks() != 0)
+            throw new IllegalArgumentException("train setting 'accum' (" + config.accum() + ") must be a multiple of the "
+                    + sync.ranks() + " ranks: each step's micro-batches are shared out evenly");
+        this.sync = sync;
+    }
 
     /** Updates applied so far. */
     public long step() { return step; }
@@ -160,10 +175,15 @@ public final class Trainer {
         double sum = 0;
         for (int a = 0; a < accum; a++) {
             Batch b = sampler.next();
+            if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
             try (Tape tape = new Tape(backend)) {
                 sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), 1f / accum);
                 tape.backward();
             }
+        }
+        if (sync != null) {
+            sum = sync.sum(sum);
+            sync.sumInPlace(model.parameters().stream().map(p -> p.grad).toList());
         }
         Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
         float loss = (float) (sum / accum);

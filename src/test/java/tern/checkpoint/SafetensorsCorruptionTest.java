@@ -163,6 +163,43 @@ class SafetensorsCorruptionTest {
         refused(good, "tensor '" + tensor + "': checksum mismatch");
     }
 
+    // ---- duplicates and the header cap (issue #14, item 8) ---------------------------------------------------
+
+    @Test
+    void duplicateTensorNameIsRefusedByName() throws IOException {
+        // With the last one winning, this used to fail later as "a gap of 4 bytes" before the survivor.
+        String header = "{" + body("a", "F32", "[1]", 0, 4) + ", " + body("a", "F32", "[1]", 4, 8) + "}";
+        refused(craft(header, new byte[8]), "duplicate key 'a'");
+    }
+
+    @Test
+    void duplicateMetadataKeyIsRefused() throws IOException {
+        String header = "{\"__metadata__\": {\"format\": \"pt\", \"format\": \"np\"}, " + body("a", "F32", "[1]", 0, 4) + "}";
+        refused(craft(header, new byte[4]), "duplicate key 'format'");
+    }
+
+    @Test
+    void theCapIsSafetensorsOwn() {
+        assertEquals(100_000_000L, SafetensorsHeader.MAX_HEADER_BYTES);      // MAX_HEADER_SIZE of the reference implementation
+    }
+
+    @Test
+    void headerOverTheCapIsRefusedBeforeItIsRead() throws IOException {
+        long size = SafetensorsHeader.MAX_HEADER_BYTES + 1;
+        Path file = dir.resolve("huge-header.safetensors");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            f.setLength(8 + size + 8);                                        // sparse: no disk used
+            f.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, size).array());
+            f.write('{');
+        }
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = threads.getCurrentThreadAllocatedBytes();
+        CheckpointException e = assertThrows(CheckpointException.class, () -> Safetensors.open(file).close());
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertContains(e, file + ": header size " + size + " exceeds the limit of 100000000 bytes");
+        assertTrue(allocated < 1 << 20, "allocated " + allocated + " bytes refusing a header it should not read");
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------------
 
     /** A valid file: "first" f32 [2,3], "second" f32 [5], with checksums. */

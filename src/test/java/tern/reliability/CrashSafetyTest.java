@@ -56,12 +56,26 @@ class CrashSafetyTest {
                 "--batch", "2", "--seq", "16", "--seed", "7", "--save-every", "2", "--keep", "3",
                 "--eval-every", "10", "--eval-batches", "1"));
         a.addAll(List.of(extra));
+        a.addAll(DEVICE);
+        return a.toArray(String[]::new);
+    }
+
+    /**
+     * {@code -Dtern.kills.device=cuda} runs every child on the GPU (the harness on the GPU machine: SIGKILL
+     * during CUDA steps and during checkpoint writes of a GPU run); the default is the CPU.
+     */
+    private static final List<String> DEVICE = System.getProperty("tern.kills.device") == null
+            ? List.of() : List.of("--device", System.getProperty("tern.kills.device"));
+
+    static String[] resumeArgs(Path out) {
+        List<String> a = new ArrayList<>(List.of("train", "--resume", out.toString()));
+        a.addAll(DEVICE);
         return a.toArray(String[]::new);
     }
 
     static ChildRun startOrResume(Path out) throws IOException {
         boolean resumable = new CheckpointWriter(out.resolve("checkpoints")).latest().isPresent();
-        return resumable ? ChildRun.start(shared, "train", "--resume", out.toString()) : ChildRun.start(shared, trainArgs(out));
+        return resumable ? ChildRun.start(shared, resumeArgs(out)) : ChildRun.start(shared, trainArgs(out));
     }
 
     @Test
@@ -123,7 +137,7 @@ class CrashSafetyTest {
         CheckpointInvariants.check(out.resolve("checkpoints"));
         assertEquals(String.format("step-%06d", step), Files.readString(out.resolve("checkpoints/latest")).strip());
         assertEquals(step, tern.checkpoint.TrainingState.read(ckpt).step());
-        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+        try (ChildRun resumed = ChildRun.start(shared, resumeArgs(out))) {
             assertEquals(0, resumed.await(300), resumed::output);
             assertTrue(resumed.output().contains("resuming from step " + step), resumed::output);
         }
@@ -139,7 +153,7 @@ class CrashSafetyTest {
         Path latest = out.resolve("checkpoints/step-000006");
         assertEquals("step-000006", Files.readString(out.resolve("checkpoints/latest")).strip());
         NanPolicyTest.flipByte(latest.resolve("model.safetensors"), Files.size(latest.resolve("model.safetensors")) / 2);
-        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+        try (ChildRun resumed = ChildRun.start(shared, resumeArgs(out))) {
             int status = resumed.await(300);
             String printed = resumed.output();
             assertEquals(0, status, printed);
@@ -157,7 +171,7 @@ class CrashSafetyTest {
             assertEquals(0, run.await(300), run::output);
         }
         // No file over 1500 KiB: model.safetensors (~1 MiB) fits, optimizer.safetensors (~2 MiB) fails with EFBIG.
-        try (ChildRun full = ChildRun.start(shared, List.of(), "-f 1500", "train", "--resume", out.toString())) {
+        try (ChildRun full = ChildRun.start(shared, List.of(), "-f 1500", resumeArgs(out))) {
             assertEquals(1, full.await(300), full::output);
             String printed = full.output();
             assertTrue(printed.contains("tern train: " + out.resolve("checkpoints/step-000006.tmp/optimizer.safetensors")
@@ -169,7 +183,7 @@ class CrashSafetyTest {
         try (Stream<Path> s = Files.list(out.resolve("checkpoints"))) {
             assertTrue(s.noneMatch(p -> p.toString().endsWith(".tmp")), "the partial folder is removed");
         }
-        try (ChildRun resumed = ChildRun.start(shared, "train", "--resume", out.toString())) {
+        try (ChildRun resumed = ChildRun.start(shared, resumeArgs(out))) {
             assertEquals(0, resumed.await(300), resumed::output);
         }
         assertFinalStateEqualsReference(out);

@@ -106,4 +106,23 @@ class HostileInputTest {
         b.putLong(model.length).put(model).putInt(8).putLong(gpt2.length).put(gpt2);
         gguf(tmp.resolve("blocks.gguf"), b);
     }
+
+    @Test
+    void aConfigOfABillionTokenVocabularyIsRefusedBeforeTheModelIsAllocated() throws Exception {
+        // 10^9 × hidden × 2 matrices would be 128 GB off the heap: the JVM used to die allocating it
+        Path folder = tern.testing.TinyCheckpoints.modelFolder(tmp.resolve("model"), tern.testing.TinyCheckpoints.SHAPE, w -> {},
+                c -> c.replace("\"vocab_size\": 300", "\"vocab_size\": 1000000000"));
+        assertRefusedCheaply(folder.resolve("config.json"), file -> tern.train.TrainCheckpoint.loadModel(file.getParent(), new tern.simd.CpuBackend()).close());
+    }
+
+    @Test
+    void aSafetensorsHeaderWithATensorTwiceIsRefused() throws Exception {
+        Path f = tmp.resolve("twice.safetensors");
+        byte[] header = ("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}").getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + header.length + 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(header.length).put(header);
+        Files.write(f, b.array());
+        assertRefusedCheaply(f, file -> Safetensors.open(file).close());
+    }
 }

@@ -43,7 +43,10 @@ import tern.simd.CpuBackend;
 import tern.simd.PackedFloatMatvec;
 import tern.train.GrammarCorpus;
 import tern.train.Prepare;
+import tern.testing.TinyCheckpoints;
 import tern.train.TokenShard;
+import tern.train.TokenShardSet;
+import tern.train.TrainCheckpoint;
 
 /**
  * Mutation fuzzing of every file parser: valid seed files, damaged by jqwik-generated chains of byte flips,
@@ -54,13 +57,13 @@ import tern.train.TokenShard;
  * formats with a checksum over the mutated part (token shard payloads, packed-file headers), half the inputs
  * get it recomputed, so the edits reach the checks behind it.
  *
- * <p>CI size: {@value #CI_TRIES} inputs per parser, 10 parsers (about half a minute on 2 cores).
+ * <p>CI size: {@value #CI_TRIES} inputs per parser, 12 parsers (about half a minute on 2 cores).
  * {@code -Dtern.fuzz=N} spreads N inputs over the parsers (the nightly size is 100,000).
  */
 @PropertyDefaults(tries = ParserFuzzTest.CI_TRIES, afterFailure = net.jqwik.api.AfterFailureMode.RANDOM_SEED)
 class ParserFuzzTest {
     static final int CI_TRIES = 400;
-    private static final int PARSERS = 10;
+    private static final int PARSERS = 12;
     private static final Map<String, FuzzTarget> TARGETS = new LinkedHashMap<>();
 
     @BeforeContainer
@@ -78,6 +81,8 @@ class ParserFuzzTest {
         TARGETS.put("training_state", trainingState(dir.resolve("state")));
         TARGETS.put("optimizer state", optimizerLike(dir.resolve("opt")));
         TARGETS.put("gguf", gguf(dir.resolve("gguf"), tokenizer));
+        TARGETS.put("meta.json", dataMeta(dir.resolve("data"), tokenizer));
+        TARGETS.put("model folder", modelFolder(dir.resolve("model")));
     }
 
     @AfterContainer
@@ -125,6 +130,8 @@ class ParserFuzzTest {
     @Property void manifestJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("manifest.json", seed, m, random); }
     @Property void trainingStateJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("training_state", seed, m, random); }
     @Property void gguf(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("gguf", seed, m, random); }
+    @Property void dataMetaJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("meta.json", seed, m, random); }
+    @Property void modelFolderConfig(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("model folder", seed, m, random); }
     @Property void optimizerState(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("optimizer state", seed, m, random); }
 
     // ---- seeds and parsers ---------------------------------------------------------------------------
@@ -280,6 +287,29 @@ class ParserFuzzTest {
         Path ckpt = checkpointSeed(dir);
         Path f = ckpt.resolve(TrainingState.FILE);
         return new FuzzTarget("training_state", List.of(new FuzzTarget.Seed("state", f, Files.readAllBytes(f))), TrainingState::read);
+    }
+
+    /** A data folder's meta.json, checked against its (valid) shards by {@link TokenShardSet#open}. */
+    private static FuzzTarget dataMeta(Path dir, Tokenizer tokenizer) throws Exception {
+        Prepare.fromText(GrammarCorpus.generate(6, 3_000), tokenizer, dir, 0.2);
+        Path f = dir.resolve("meta.json");
+        return new FuzzTarget("meta.json", List.of(new FuzzTarget.Seed("meta", f, Files.readAllBytes(f))),
+                file -> TokenShardSet.open(file.getParent(), warning -> {}).close());
+    }
+
+    /**
+     * A model folder's config.json, loaded with its (valid) model.safetensors as eval, export, pack and generate
+     * load it: config, shapes against the header, precision and memory checked before allocating, then the
+     * weights. A float and a ternary folder.
+     */
+    private static FuzzTarget modelFolder(Path dir) throws Exception {
+        List<FuzzTarget.Seed> seeds = new ArrayList<>();
+        for (LlamaConfig c : List.of(TinyCheckpoints.SHAPE, TinyCheckpoints.SHAPE.ternary())) {
+            Path folder = TinyCheckpoints.modelFolder(dir.resolve(c.precision().weights().label()), c, w -> {}, t -> t);
+            Path f = folder.resolve("config.json");
+            seeds.add(new FuzzTarget.Seed(c.precision().weights().label(), f, Files.readAllBytes(f)));
+        }
+        return new FuzzTarget("model folder", seeds, file -> TrainCheckpoint.loadModel(file.getParent(), new CpuBackend()).close());
     }
 
     /** optimizer.safetensors as the trainer writes it: moments named after the parameters, and a step. */

@@ -35,12 +35,21 @@ final class ReliabilityData {
     }
 
     /** {@link #tern(String...)} with extra JVM options (system properties for fault injection). */
+    /**
+     * The class path of the child processes: this JVM's, unless {@code -Dtern.classpath} names one (the GPU
+     * machine's JUnit console launcher runs the tests from its own class loader, so there the JVM's class
+     * path holds only the launcher).
+     */
+    static String childClassPath() {
+        return System.getProperty("tern.classpath", System.getProperty("java.class.path"));
+    }
+
     static List<String> tern(List<String> jvmOptions, String... args) {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Dtern.simd=scalar", "-XX:+UseSerialGC", "-Xmx256m",
-                "-cp", System.getProperty("java.class.path")));
+                "-cp", childClassPath()));
         cmd.addAll(jvmOptions);
         cmd.add("tern.cli.Main");
         cmd.addAll(List.of(args));

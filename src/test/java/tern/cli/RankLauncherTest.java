@@ -1,0 +1,55 @@
+package tern.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The launcher of {@code tern train --gpus N} on real processes (no GPU needed): the rank arguments, and
+ * the watchdog that ends the whole job within seconds when one rank dies.
+ */
+class RankLauncherTest {
+
+    @Test
+    void eachRankGetsTheArgumentsLessGpusPlusItsPlace() {
+        List<String> a = RankLauncher.rankArgs(new String[] {"train", "--gpus", "4", "--preset", "99M", "--gpus=2", "--out", "r"},
+                2, 4, Path.of("r/.nccl-id"), "job-1");
+        assertEquals(List.of("train", "--preset", "99M", "--out", "r", "--rank", "2", "--ranks", "4",
+                "--rendezvous", "r/.nccl-id", "--job", "job-1"), a);
+    }
+
+    @Test
+    void aRankThatDiesEndsTheOthersWithinTheGracePeriod() throws Exception {
+        Process healthy = new ProcessBuilder("sleep", "60").start();
+        Process dying = new ProcessBuilder("sh", "-c", "sleep 0.3; exit 7").start();
+        long start = System.nanoTime();
+        List<Process> job = List.of(healthy, dying);
+        int status = RankLauncher.watch(job);
+        RankLauncher.stopAll(job);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertEquals(7, status, "the failed rank's status is the job's");
+        assertFalse(healthy.isAlive(), "the healthy rank was stopped");
+        assertTrue(seconds < 1 + RankLauncher.GRACE_MILLIS / 1000.0, "ended in " + seconds + " s");
+    }
+
+    @Test
+    void aRankIgnoringSigtermIsKilledAfterTheGracePeriod() throws Exception {
+        Process stubborn = new ProcessBuilder("sh", "-c", "trap '' TERM; sleep 60").start();
+        Thread.sleep(200);                                    // let the trap be set
+        long start = System.nanoTime();
+        RankLauncher.stopAll(List.of(stubborn));
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertFalse(stubborn.isAlive());
+        assertTrue(seconds >= RankLauncher.GRACE_MILLIS / 1000.0 - 0.5 && seconds < RankLauncher.GRACE_MILLIS / 1000.0 + 2, "killed after " + seconds + " s");
+    }
+
+    @Test
+    void allRanksFinishingCleanlyIsSuccess() throws Exception {
+        assertEquals(0, RankLauncher.watch(List.of(new ProcessBuilder("true").start(), new ProcessBuilder("sh", "-c", "sleep 0.2").start())));
+    }
+}
