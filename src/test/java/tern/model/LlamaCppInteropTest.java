@@ -57,10 +57,10 @@ class LlamaCppInteropTest {
         return m;
     }
 
-    private static String run(List<String> cmd, boolean withLog) throws Exception {
+    /** Runs a tool; returns its standard output. Its log (standard error) goes to {@code log} when given, else nowhere. */
+    private static String run(List<String> cmd, Path log) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        if (withLog) pb.redirectErrorStream(true);
-        else pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.redirectError(log == null ? ProcessBuilder.Redirect.DISCARD : ProcessBuilder.Redirect.to(log.toFile()));
         Process p = pb.start();
         byte[] out = p.getInputStream().readAllBytes();
         assertTrue(p.waitFor(300, TimeUnit.SECONDS), "timed out: " + cmd);
@@ -102,7 +102,7 @@ class LlamaCppInteropTest {
                     int[] gen = ids.subList(promptLength, ids.size()).stream().mapToInt(Integer::intValue).toArray();
                     compared += gen.length;
                     String want = prompt + t.decode(gen);
-                    String got = run(List.of(bin.resolve("llama-simple").toString(), "-m", f.toString(), "-n", "16", prompt), false);
+                    String got = run(List.of(bin.resolve("llama-simple").toString(), "-m", f.toString(), "-n", "16", prompt), null);
                     assertTrue(got.startsWith(want), type + " prompt '" + prompt + "': Tern's decisive tokens give '" + want + "', llama-simple '" + got + "'");
                 }
             }
@@ -141,13 +141,14 @@ class LlamaCppInteropTest {
                 GgufExport.write(m, t, type, GgufType.F16, "interop", f);
                 String out = run(List.of(bin.resolve("llama-perplexity").toString(), "-m", f.toString(), "-f", file.toString(),
                         "-c", String.valueOf(ctx + 1 - ctx / 2), "--ppl-stride", String.valueOf(ctx), "-b", String.valueOf(ctx + 1),
-                        "--override-kv", "tokenizer.ggml.add_bos_token=bool:true"), true);
+                        "--override-kv", "tokenizer.ggml.add_bos_token=bool:true"), dir.resolve("perplexity.log"));
+                String log = Files.readString(dir.resolve("perplexity.log"), StandardCharsets.UTF_8);
                 // the running perplexity after each window, "[k]ppl," on one line: the last is over all windows
                 java.util.regex.Matcher w = java.util.regex.Pattern.compile("\\[(\\d+)\\]([0-9]+\\.[0-9]+)").matcher(out);
                 String last = "";
                 while (w.find()) last = w.group();
                 assertTrue(!last.isEmpty(), "no perplexity in llama-perplexity's output: " + out);
-                assertTrue(out.contains("have " + (ids.length + 1) + " tokens"), "llama.cpp's tokens are Tern's " + ids.length + " and its BOS: " + out);
+                assertTrue(log.contains("have " + (ids.length + 1) + " tokens"), "llama.cpp's tokens are Tern's " + ids.length + " and its BOS: " + log);
                 assertEquals(same.size(), Integer.parseInt(last.substring(1, last.indexOf(']'))), "windows");
                 double llama = Double.parseDouble(last.substring(last.indexOf(']') + 1));
                 assertEquals(1.0, llama / tern, 0.01, type + ": llama.cpp " + llama + " vs Tern " + tern);
