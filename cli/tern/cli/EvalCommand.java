@@ -55,6 +55,7 @@ final class EvalCommand {
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --scorer S          task scoring: batched, or prefix (a shared context runs once, KV-cached) [batched]
               --device cpu|cuda   the backend                                             [cpu]
+              --compute bf16|f32  CUDA's number type for products and attention   [bf16 on sm_80+, else f32]
               --json FILE         also write the results as JSON""";
 
     static int run(String[] argv) throws IOException {
@@ -74,7 +75,7 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "model", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json"), Set.of());
+                Set.of("ckpt", "model", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json", "compute"), Set.of());
         if (args.has("ckpt") == args.has("model")) throw new UsageException("give one of --ckpt DIR and --model FILE.gguf");
         Path gguf = args.has("model") ? Path.of(args.required("model")) : null;
         Path dir = gguf == null ? Path.of(args.required("ckpt")) : null;
@@ -116,7 +117,7 @@ final class EvalCommand {
         if (gguf == null && !Files.isRegularFile(tokenizerFile))
             throw new IOException(tokenizerFile + ": missing (evaluation needs the checkpoint's tokenizer.json)");
         String device = args.string("device", "cpu");
-        try (Backend backend = Devices.open(device); ModelSource src = ModelSource.open(dir, gguf, backend)) {
+        try (Backend backend = Devices.open(device, args.string("compute", null)); ModelSource src = ModelSource.open(dir, gguf, backend)) {
             LlamaModel model = src.model();
             Tokenizer tokenizer = src.tokenizer();
             TextEncoder encoder = TextEncoder.of(tokenizer);

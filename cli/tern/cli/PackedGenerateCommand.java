@@ -15,8 +15,9 @@ final class PackedGenerateCommand {
     private PackedGenerateCommand() {}
 
     static final String USAGE = """
-            usage: tern generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--activations float|int8]
-              --model FILE     a packed model (tern pack), or a llama-architecture GGUF file (run as a float model; --device cpu|cuda)
+            usage: tern generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--activations float|int8] [--device cpu|cuda]
+              --model FILE     a packed model (tern pack), or a llama-architecture GGUF file (run as a float model)
+              --device D       cpu: the t9 codes read in place; cuda: repacked onto the GPU, decoded by its packed GEMV   [cpu]
               --activations A  float: as trained; int8: absmax int8 activations, integer sums (BitNet b1.58 style)   [float]
               (other flags as for tern generate --ckpt)""";
 
@@ -30,17 +31,18 @@ final class PackedGenerateCommand {
         Path file = Path.of(args.required("model"));
         String prompt = args.required("prompt");
         int maxTokens = GenerateCommand.maxTokens(args);
-        PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
-            case "float" -> PackedMatmul.Activations.FLOAT;
-            case "int8" -> PackedMatmul.Activations.INT8;
-            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
-        };
+        PackedMatmul.Activations activations = activations(args);
         SamplingOptions options = GenerateCommand.samplingOptions(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
         if (GgufFile.looksLikeGguf(file)) return generateGguf(file, prompt, maxTokens, options, args.string("device", "cpu"));
-        if (args.has("device")) throw new UsageException("--device is for GGUF models and checkpoints; a packed model runs on the CPU");
-        try (TernModel m = TernModel.load(file)) {
-            m.model().setActivations(activations);
+        long t0 = System.nanoTime();
+        try (tern.runtime.Backend backend = Devices.open(args.string("device", "cpu")); TernModel m = TernModel.load(file, backend)) {
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            try {
+                m.model().setActivations(activations);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--activations: " + e.getMessage());
+            }
             System.out.print(prompt);
             System.out.flush();
             TernModel.Result r;
@@ -50,9 +52,11 @@ final class PackedGenerateCommand {
                 throw new UsageException(e.getMessage());
             }
             System.out.println();
-            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (%s, prompt %d tokens, %s activations, %s kernels)%n",
-                    r.newTokens(), r.seconds(), r.tokensPerSecond(), file, r.promptTokens(),
-                    activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
+            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s; load %.2f s, time to first token %.3f s, then %.1f tokens/s"
+                            + " (%s, prompt %d tokens, %s activations, %s kernels)%n",
+                    r.newTokens(), r.seconds(), r.tokensPerSecond(), loadSeconds, r.firstTokenSeconds(), r.decodeTokensPerSecond(),
+                    file, r.promptTokens(), activations.name().toLowerCase(Locale.ROOT),
+                    backend.device() == tern.runtime.Device.CPU ? PackedMatmul.path() : backend.name());
         }
         return 0;
     }
@@ -70,5 +74,14 @@ final class PackedGenerateCommand {
                     s.newTokens(), s.seconds(), s.tokensPerSecond(), file, s.promptTokens());
         }
         return 0;
+    }
+
+    /** --activations float|int8 (shared with tern serve). */
+    static PackedMatmul.Activations activations(Args args) {
+        return switch (args.string("activations", "float")) {
+            case "float" -> PackedMatmul.Activations.FLOAT;
+            case "int8" -> PackedMatmul.Activations.INT8;
+            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
+        };
     }
 }
