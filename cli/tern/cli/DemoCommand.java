@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
-import tern.simd.CpuBackend;
 import tern.train.Demo;
 import tern.train.TrainConfig;
 import tern.train.TrainerStop;
@@ -20,14 +19,15 @@ final class DemoCommand {
               --steps N        training steps                                   [%d]
               --out DIR        where the data and the run go (data is reused)   [runs/demo]
               --precision P    ternary (TriLM), float (FloatLM) or binary       [ternary]
-              --prompt TEXT    the text the trained model continues             [The little dog]""".formatted(Demo.DEFAULT_STEPS);
+              --prompt TEXT    the text the trained model continues             [The little dog]
+            %s""".formatted(Demo.DEFAULT_STEPS, Devices.FLAGS.strip());
 
     static int run(String[] argv) throws IOException {
         if (List.of(argv).contains("--help")) {
             System.out.println(USAGE);
             return 0;
         }
-        Args args = Args.parse("demo", argv, Set.of("steps", "out", "precision", "prompt"), Set.of());
+        Args args = Args.parse("demo", argv, Set.of("steps", "out", "precision", "prompt", "device", "compute"), Set.of());
         Demo.Options o = Demo.Options.defaults();
         long steps = args.longValue("steps", o.steps());
         if (steps < 1) throw new UsageException("--steps must be at least 1, got " + steps);
@@ -37,8 +37,8 @@ final class DemoCommand {
         o = o.withSteps(steps).withOut(Path.of(args.string("out", o.out().toString()))).withPrecision(precision);
         if (args.has("prompt")) o = o.withPrompt(args.required("prompt"));
         TrainerStop stop = new TrainerStop().onShutdown();
-        try {
-            Demo.run(o, new CpuBackend(), System.out, stop);
+        try (tern.runtime.Backend backend = Devices.open(args)) {
+            Demo.run(o, backend, System.out, stop);
         } finally {
             stop.finished();
         }

@@ -16,16 +16,40 @@ final class Devices {
 
     private Devices() {}
 
-    /** A new backend for {@code device} ("cpu" or "cuda"); a clear {@link UsageException} otherwise. */
+    /** The usage lines of the two flags, for the commands' help texts. */
+    static final String FLAGS = """
+              --device cpu|cuda    the backend that computes                                  [cpu]
+              --compute bf16|f32   CUDA's number type for matrix products and attention: bf16 tensor-core
+                                   inputs with f32 accumulation, or f32 throughout   [bf16 on sm_80+, else f32]""";
+
+    /** A new backend for {@code device} ("cpu" or "cuda") at the default compute type; a clear {@link UsageException} otherwise. */
     static Backend open(String device) {
+        return open(device, null);
+    }
+
+    /** The backend of the command's --device and --compute flags. */
+    static Backend open(Args args) {
+        return open(args.string("device", "cpu"), args.string("compute", null));
+    }
+
+    /**
+     * A new backend for {@code device} with {@code compute} ("bf16", "f32", or null for the device's default).
+     * The CPU computes in f32 only: bf16 there is refused rather than silently ignored.
+     */
+    static Backend open(String device, String compute) {
+        if (compute != null && !compute.equals("bf16") && !compute.equals("f32"))
+            throw new UsageException("--compute must be bf16 or f32, got '" + compute + "'");
         return switch (device) {
-            case "cpu" -> new CpuBackend();
-            case "cuda" -> openCuda();
+            case "cpu" -> {
+                if ("bf16".equals(compute)) throw new UsageException("--compute bf16 needs --device cuda (the CPU backend computes in f32)");
+                yield new CpuBackend();
+            }
+            case "cuda" -> openCuda(compute);
             default -> throw new UsageException("--device must be cpu or cuda, got '" + device + "'");
         };
     }
 
-    private static Backend openCuda() {
+    private static Backend openCuda(String compute) {
         Class<?> cuda;
         try {
             cuda = Class.forName(CUDA_BACKEND);
@@ -35,7 +59,7 @@ final class Devices {
         try {
             if (!(Boolean) cuda.getMethod("isAvailable").invoke(null))
                 throw new UsageException("--device cuda: CUDA is not available: " + cuda.getMethod("unavailableReason").invoke(null));
-            return (Backend) cuda.getConstructor().newInstance();
+            return (Backend) cuda.getMethod("forCompute", String.class).invoke(null, compute);
         } catch (InvocationTargetException e) {
             Throwable cause = e.getCause();
             if (cause instanceof LinkageError)

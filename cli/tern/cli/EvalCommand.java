@@ -41,8 +41,9 @@ final class EvalCommand {
     private EvalCommand() {}
 
     static final String USAGE = """
-            usage: tern eval --ckpt DIR [--tasks NAMES --data DIR] [--perplexity FILE...] [options]
+            usage: tern eval --ckpt DIR|--model FILE.gguf [--tasks NAMES --data DIR] [--perplexity FILE...] [options]
               --ckpt DIR          a checkpoint folder (config.json, model.safetensors, tokenizer.json) or a run folder (its latest)
+              --model FILE.gguf   a llama-architecture GGUF file (llama.cpp's format; tern export --format gguf writes one)
               --tasks NAMES       comma-separated: lambada,hellaswag,arc_easy,arc_challenge,piqa,sciq,winogrande
               --data DIR          the folder holding the tasks' public files (lambada_test.jsonl, piqa_valid.jsonl, ...)
               --limit N           the first N items of each task only
@@ -54,6 +55,7 @@ final class EvalCommand {
               --batch-tokens N    padded tokens per forward pass            [4096, fewer for big vocabularies]
               --scorer S          task scoring: batched, or prefix (a shared context runs once, KV-cached) [batched]
               --device cpu|cuda   the backend                                             [cpu]
+              --compute bf16|f32  CUDA's number type for products and attention   [bf16 on sm_80+, else f32]
               --json FILE         also write the results as JSON""";
 
     static int run(String[] argv) throws IOException {
@@ -73,9 +75,12 @@ final class EvalCommand {
             }
         }
         Args args = Args.parse("eval", rest.toArray(String[]::new),
-                Set.of("ckpt", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json"), Set.of());
-        Path dir = Path.of(args.required("ckpt"));
-        if (!Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
+                Set.of("ckpt", "model", "tasks", "data", "limit", "context", "stride", "documents", "batch-tokens", "scorer", "device", "json", "compute"), Set.of());
+        if (args.has("ckpt") == args.has("model")) throw new UsageException("give one of --ckpt DIR and --model FILE.gguf");
+        Path gguf = args.has("model") ? Path.of(args.required("model")) : null;
+        Path dir = gguf == null ? Path.of(args.required("ckpt")) : null;
+        if (dir != null && !Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
+        if (gguf != null && !Files.isRegularFile(gguf)) throw new UsageException("--model " + gguf + ": no such file");
         List<Task> tasks = List.of();
         if (args.has("tasks")) {
             try {
@@ -107,17 +112,15 @@ final class EvalCommand {
             }
         }
 
-        Path folder = TrainCheckpoint.modelFolder(dir);
+        Path folder = gguf != null ? gguf : TrainCheckpoint.modelFolder(dir);
         Path tokenizerFile = folder.resolve(TrainCheckpoint.TOKENIZER);
-        if (!Files.isRegularFile(tokenizerFile))
+        if (gguf == null && !Files.isRegularFile(tokenizerFile))
             throw new IOException(tokenizerFile + ": missing (evaluation needs the checkpoint's tokenizer.json)");
-        Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
-        TextEncoder encoder = TextEncoder.of(tokenizer);
         String device = args.string("device", "cpu");
-        try (Backend backend = Devices.open(device); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
-            if (tokenizer.vocabSize() > model.config().vocabSize())
-                throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of "
-                        + model.config().vocabSize());
+        try (Backend backend = Devices.open(device, args.string("compute", null)); ModelSource src = ModelSource.open(dir, gguf, backend)) {
+            LlamaModel model = src.model();
+            Tokenizer tokenizer = src.tokenizer();
+            TextEncoder encoder = TextEncoder.of(tokenizer);
             LlamaLm lm = new LlamaLm(model);
             // Default: 4096 tokens a pass, but logits of at most 64M floats (256 MB) for big vocabularies;
             // never less than one full window.

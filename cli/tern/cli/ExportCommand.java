@@ -20,6 +20,7 @@ final class ExportCommand {
 
     static final String USAGE = """
             usage: tern export --ckpt DIR --out DIR [--dtype f16|bf16|f32] [--force]
+                   tern export --format gguf ...   (a GGUF file for llama.cpp: tern export --format gguf --help)
               --ckpt DIR    a checkpoint folder or a run folder (its latest checkpoint)
               --out DIR     the Hugging Face folder to write (model.safetensors, config.json, tokenizer.json)
               --dtype T     storage of the weights; f16 as Spectra's releases                      [f16]
@@ -30,11 +31,12 @@ final class ExportCommand {
             weights instead (exact resumption needs them).""";
 
     static int run(String[] argv) throws Exception {
+        if (isGguf(argv)) return GgufExportCommand.run(argv);
         if (List.of(argv).contains("--help")) {
             System.out.println(USAGE);
             return 0;
         }
-        Args args = Args.parse("export", argv, Set.of("ckpt", "out", "dtype"), Set.of("force"));
+        Args args = Args.parse("export", argv, Set.of("ckpt", "out", "dtype", "format"), Set.of("force"));
         Path dir = Path.of(args.required("ckpt"));
         Path out = Path.of(args.required("out"));
         DType dtype = switch (args.string("dtype", "f16").toLowerCase(Locale.ROOT)) {
@@ -55,5 +57,16 @@ final class ExportCommand {
             System.out.println("exported " + folder + " (" + model.precision().weights() + ") to " + out + " as " + dtype);
         }
         return 0;
+    }
+
+    /** --format gguf picks the GGUF writer (GgufExportCommand); --format hf or none, the Hugging Face folder. */
+    private static boolean isGguf(String[] argv) {
+        for (int i = 0; i < argv.length; i++) {
+            String v = argv[i].equals("--format") && i + 1 < argv.length ? argv[i + 1] : argv[i].startsWith("--format=") ? argv[i].substring(9) : null;
+            if (v == null) continue;
+            if (v.equals("gguf")) return true;
+            if (!v.equals("hf")) throw new UsageException("--format must be hf or gguf, got '" + v + "'");
+        }
+        return false;
     }
 }

@@ -65,7 +65,13 @@ final class FitCommand {
         double[] y = d.y.stream().mapToDouble(Double::doubleValue).toArray();
         ScalingFit fit = ScalingFit.fit(law, x, y);
         System.out.print(fit.describe());
-        plot(law, fit, d).writePng(png, 900, 620);
+        boolean plotted = false;
+        try {
+            plot(law, fit, d).writePng(png, 900, 620);
+            plotted = true;
+        } catch (NoClassDefFoundError e) {           // a trimmed runtime without java.desktop (the GPU machine's)
+            System.err.println("tern fit: plot skipped: this Java runtime has no java.desktop module (" + e.getMessage() + ")");
+        }
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("law", law.name().toLowerCase(Locale.ROOT));
         json.put("points", fit.points());
@@ -78,7 +84,7 @@ final class FitCommand {
         json.put("max_abs_error", fit.maxAbsError());
         Path jsonFile = Path.of(png.toString().replaceAll("\\.png$", "") + ".json");
         Files.writeString(jsonFile, Json.pretty(json));
-        System.out.println("plot " + png + ", constants " + jsonFile);
+        System.out.println((plotted ? "plot " + png + ", constants " : "constants ") + jsonFile);
         return 0;
     }
 

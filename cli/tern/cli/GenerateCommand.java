@@ -27,7 +27,8 @@ final class GenerateCommand {
               --top-k K        keep the K likeliest tokens, 0 = all                     [40]
               --top-p P        nucleus sampling mass in (0, 1]                          [0.95]
               --seed S         sampling seed                                            [0]
-              --device cpu|cuda  the backend                                            [cpu]""";
+              --device cpu|cuda  the backend                                            [cpu]
+              --compute bf16|f32 CUDA's number type for products and attention  [bf16 on sm_80+, else f32]""";
 
     static int run(String[] argv) throws IOException {
         if (java.util.Arrays.stream(argv).anyMatch(a -> a.equals("--model") || a.startsWith("--model="))) return PackedGenerateCommand.run(argv);
@@ -36,7 +37,7 @@ final class GenerateCommand {
             return 0;
         }
         Args args = Args.parse("generate", argv,
-                Set.of("ckpt", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "device"), Set.of());
+                Set.of("ckpt", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "device", "compute"), Set.of());
         Path dir = Path.of(args.required("ckpt"));
         String prompt = args.required("prompt");
         int maxTokens = maxTokens(args);
@@ -47,7 +48,7 @@ final class GenerateCommand {
         if (!Files.isRegularFile(tokenizerFile))
             throw new IOException(tokenizerFile + ": missing (the checkpoint needs its tokenizer.json to read and write text)");
         Tokenizer tokenizer = TokenizerFiles.load(tokenizerFile);
-        try (Backend backend = Devices.open(args.string("device", "cpu")); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
+        try (Backend backend = Devices.open(args); LlamaModel model = TrainCheckpoint.loadModel(folder, backend)) {
             if (tokenizer.vocabSize() > model.config().vocabSize())
                 throw new IOException(tokenizerFile + ": " + tokenizer.vocabSize() + " tokens, more than the model's vocabulary of " + model.config().vocabSize());
             StreamingText.Stats s;

@@ -29,6 +29,8 @@ public final class Main {
         COMMANDS.put("fit", new Command("fit a scaling law (chinchilla, precision, ptq) to a sweep's runs; constants and a PNG plot", FitCommand::run));
         COMMANDS.put("export", new Command("write a checkpoint as a Hugging Face Llama folder with the weights its policy uses (γ·T for a TriLM)", ExportCommand::run));
         COMMANDS.put("pack", new Command("pack a TriLM checkpoint into one memory-mapped inference file (ternary at 16/9 bits per weight)", PackCommand::run));
+        COMMANDS.put("serve", new Command("serve a packed model over HTTP: OpenAI-style /v1/completions, streaming, continuous batching", ServeCommand::run));
+        COMMANDS.put("warmup", new Command("run the inference kernels on micro models (a training run for a JDK AOT cache)", WarmupCommand::run));
         COMMANDS.put("bench", new Command("measure: bench kernels [--json] (float vs ternary matmul, bandwidth, FMA peak); bench generate [--json] (packed decode)", BenchKernels::dispatch));
     }
 

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import tern.checkpoint.GgufFile;
 import tern.model.SamplingOptions;
 import tern.model.TernModel;
 import tern.simd.PackedMatmul;
@@ -14,8 +15,9 @@ final class PackedGenerateCommand {
     private PackedGenerateCommand() {}
 
     static final String USAGE = """
-            usage: tern generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--activations float|int8]
-              --model FILE     a packed model (tern pack)
+            usage: tern generate --model FILE --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--activations float|int8] [--device cpu|cuda]
+              --model FILE     a packed model (tern pack), or a llama-architecture GGUF file (run as a float model)
+              --device D       cpu: the t9 codes read in place; cuda: repacked onto the GPU, decoded by its packed GEMV   [cpu]
               --activations A  float: as trained; int8: absmax int8 activations, integer sums (BitNet b1.58 style)   [float]
               (other flags as for tern generate --ckpt)""";
 
@@ -25,19 +27,22 @@ final class PackedGenerateCommand {
             return 0;
         }
         Args args = Args.parse("generate", argv,
-                Set.of("model", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "activations"), Set.of());
+                Set.of("model", "prompt", "max-tokens", "temperature", "top-k", "top-p", "seed", "activations", "device"), Set.of());
         Path file = Path.of(args.required("model"));
         String prompt = args.required("prompt");
         int maxTokens = GenerateCommand.maxTokens(args);
-        PackedMatmul.Activations activations = switch (args.string("activations", "float")) {
-            case "float" -> PackedMatmul.Activations.FLOAT;
-            case "int8" -> PackedMatmul.Activations.INT8;
-            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
-        };
+        PackedMatmul.Activations activations = activations(args);
         SamplingOptions options = GenerateCommand.samplingOptions(args);
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
-        try (TernModel m = TernModel.load(file)) {
-            m.model().setActivations(activations);
+        if (GgufFile.looksLikeGguf(file)) return generateGguf(file, prompt, maxTokens, options, args.string("device", "cpu"));
+        long t0 = System.nanoTime();
+        try (tern.runtime.Backend backend = Devices.open(args.string("device", "cpu")); TernModel m = TernModel.load(file, backend)) {
+            double loadSeconds = (System.nanoTime() - t0) / 1e9;
+            try {
+                m.model().setActivations(activations);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--activations: " + e.getMessage());
+            }
             System.out.print(prompt);
             System.out.flush();
             TernModel.Result r;
@@ -47,10 +52,36 @@ final class PackedGenerateCommand {
                 throw new UsageException(e.getMessage());
             }
             System.out.println();
-            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (%s, prompt %d tokens, %s activations, %s kernels)%n",
-                    r.newTokens(), r.seconds(), r.tokensPerSecond(), file, r.promptTokens(),
-                    activations.name().toLowerCase(Locale.ROOT), PackedMatmul.path());
+            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s; load %.2f s, time to first token %.3f s, then %.1f tokens/s"
+                            + " (%s, prompt %d tokens, %s activations, %s kernels)%n",
+                    r.newTokens(), r.seconds(), r.tokensPerSecond(), loadSeconds, r.firstTokenSeconds(), r.decodeTokensPerSecond(),
+                    file, r.promptTokens(), activations.name().toLowerCase(Locale.ROOT),
+                    backend.device() == tern.runtime.Device.CPU ? PackedMatmul.path() : backend.name());
         }
         return 0;
+    }
+
+    /** A GGUF model runs as a float LlamaModel (ternary tensors as γ·T), as tern generate --ckpt runs a checkpoint. */
+    private static int generateGguf(Path file, String prompt, int maxTokens, SamplingOptions options, String device) throws java.io.IOException {
+        try (tern.runtime.Backend backend = Devices.open(device); ModelSource src = ModelSource.open(null, file, backend)) {
+            tern.train.StreamingText.Stats s;
+            try {
+                s = tern.train.StreamingText.generate(src.model(), src.tokenizer(), prompt, maxTokens, options, System.out);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            System.err.printf(Locale.ROOT, "%d tokens in %.2f s: %.1f tokens/s (%s, prompt %d tokens)%n",
+                    s.newTokens(), s.seconds(), s.tokensPerSecond(), file, s.promptTokens());
+        }
+        return 0;
+    }
+
+    /** --activations float|int8 (shared with tern serve). */
+    static PackedMatmul.Activations activations(Args args) {
+        return switch (args.string("activations", "float")) {
+            case "float" -> PackedMatmul.Activations.FLOAT;
+            case "int8" -> PackedMatmul.Activations.INT8;
+            default -> throw new UsageException("--activations must be float or int8, got " + args.string("activations", ""));
+        };
     }
 }

@@ -12,7 +12,7 @@ import java.util.Set;
 import tern.eval.GptqCalibration;
 import tern.eval.Quantize;
 import tern.model.LlamaModel;
-import tern.simd.CpuBackend;
+import tern.runtime.Backend;
 import tern.train.Batch;
 import tern.train.BatchSampler;
 import tern.train.TokenShardSet;
@@ -38,7 +38,10 @@ final class QuantizeCommand {
               --val DIR          token shards whose val split measures the loss before/after      [--calib]
               --val-batches N    validation batches of 8 sequences                                       [8]
               --seed S           which calibration windows are drawn                                  [1234]
-              --out DIR          the QuantLM: model.safetensors (f32), config.json, quant_codes.safetensors, quantization.json""";
+              --out DIR          the QuantLM: model.safetensors (f32), config.json, quant_codes.safetensors, quantization.json
+              --device cpu|cuda  the backend: the calibration forward, the Hessians XᵀX and GPTQ's lazy column
+                                 updates run there; each block's column-by-column work and the Cholesky on the host
+              --compute f32|bf16 CUDA's number type for those products; bf16 rounds the Hessian's inputs     [f32]""";
 
     static int run(String[] argv) throws Exception {
         if (List.of(argv).contains("--help")) {
@@ -46,7 +49,7 @@ final class QuantizeCommand {
             return 0;
         }
         Args a = Args.parse("quantize", argv,
-                Set.of("ckpt", "bits", "method", "group", "calib", "calib-seqs", "seq", "val", "val-batches", "seed", "out"), Set.of("sym"));
+                Set.of("ckpt", "bits", "method", "group", "calib", "calib-seqs", "seq", "val", "val-batches", "seed", "out", "device", "compute"), Set.of("sym"));
         Path ckptArg = Path.of(a.required("ckpt"));
         Path out = Path.of(a.required("out"));
         int bits = a.intValue("bits", 4);
@@ -64,8 +67,9 @@ final class QuantizeCommand {
         if (calibSeqs < 1 || valBatches < 1) throw new UsageException("--calib-seqs and --val-batches must be at least 1");
 
         Path ckpt = TrainCheckpoint.modelFolder(ckptArg);
-        CpuBackend backend = new CpuBackend();
-        try (LlamaModel model = TrainCheckpoint.loadModel(ckpt, backend)) {
+        try (Backend backend = Devices.open(a.string("device", "cpu"), a.string("compute", "f32"));
+             LlamaModel model = TrainCheckpoint.loadModel(ckpt, backend)) {
+            System.out.println("backend " + backend.name() + ", compute " + backend.compute());
             int seq = a.intValue("seq", model.config().contextLength());
             if (seq < 1 || seq > model.config().contextLength())
                 throw new UsageException("--seq must be in 1.." + model.config().contextLength() + " (the model's context), got " + seq);

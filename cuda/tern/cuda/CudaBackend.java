@@ -120,6 +120,32 @@ public final class CudaBackend implements Backend {
                 : this.matmulPath == MatmulPath.CUBLAS_BF16 && tensorCoreAttention != null ? AttentionPath.BF16 : AttentionPath.F32;
     }
 
+    /**
+     * The backend of {@code tern ... --compute}: "bf16" (matrix products and attention on tensor cores with
+     * bf16 inputs and f32 accumulation), "f32" (FP32 throughout), or null for the device's default, bf16 on
+     * sm_80 and later and f32 below. {@code -Dtern.cuda.matmul} and {@code -Dtern.cuda.attention}, when set,
+     * override the paths this picks (kernel experiments).
+     */
+    public static CudaBackend forCompute(String compute) {
+        if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
+        if (compute == null) compute = CudaContext.archOf(0) >= 80 ? "bf16" : "f32";
+        boolean bf16 = switch (compute) {
+            case "bf16" -> true;
+            case "f32" -> false;
+            default -> throw new IllegalArgumentException("--compute must be bf16 or f32, got '" + compute + "'");
+        };
+        MatmulPath matmul = pathFromProperty();
+        AttentionPath attention = attentionFromProperty();
+        if (matmul == null && bf16) matmul = MatmulPath.CUBLAS_BF16;
+        if (attention == null) attention = bf16 ? AttentionPath.BF16 : AttentionPath.F32;
+        return new CudaBackend(0, matmul, attention, Boolean.getBoolean("tern.cuda.checkLaunches"));
+    }
+
+    /** "bf16" when the matrix products take bf16 inputs, else "f32". */
+    @Override public String compute() {
+        return matmulPath == MatmulPath.CUBLAS_BF16 || attentionPath == AttentionPath.BF16 ? "bf16" : "f32";
+    }
+
     private static AttentionPath attentionFromProperty() {
         String p = System.getProperty("tern.cuda.attention", "");
         return switch (p) {
@@ -367,11 +393,36 @@ public final class CudaBackend implements Backend {
         requireF32(w, "packTernary");
         int rows = w.rows(), cols = w.cols();
         float[] gammas = absmeanScales(w, shards, axis, eps);
+        return packWith(w, gammas, gammas, axis);
+    }
+
+    /**
+     * A packed model file's t9 weights, repacked into this backend's layout: T is decoded on the host,
+     * uploaded as floats and packed with unit scales (rint(T/1) = T exactly), then the file's γ replace them.
+     */
+    @Override
+    public TernaryWeights loadTernary(Tensor codes, int rows, int cols, float[] scales, ShardAxis axis) {
+        if (codes.dtype() != DType.T9) throw new IllegalArgumentException("loadTernary: codes must be a host T9 tensor, got " + codes.describe());
+        byte[] trits = tern.simd.PackedTernary.of(codes.segment(), rows, cols, scales, axis).trits();
+        float[] t = new float[trits.length];
+        for (int i = 0; i < t.length; i++) t[i] = trits[i];
+        float[] ones = new float[scales.length];
+        java.util.Arrays.fill(ones, 1f);
+        try (Tensor dense = upload(t, rows, cols)) {
+            TernaryWeights w = packWith(dense, ones, scales.clone(), axis);
+            context.toDevice(pointer(w.packed()).plus(TernaryLayout.packedBytes(rows, cols)), Pointer.to(w.scales()), 4L * scales.length);
+            return w;
+        }
+    }
+
+    /** Packs w by {@code packGammas} (T = clamp(rint(w/γ))); the result reports {@code gammas}. */
+    private TernaryWeights packWith(Tensor w, float[] packGammas, float[] gammas, ShardAxis axis) {
+        int rows = w.rows(), cols = w.cols(), shards = gammas.length;
         int kc = TernaryLayout.kcCount(cols);
         long packedBytes = TernaryLayout.packedBytes(rows, cols);
         DeviceStorage storage = new DeviceStorage(pool, packedBytes + 4L * shards);
         Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, TernaryLayout.paddedRows(rows), kc * 32);
-        context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(gammas), 4L * shards);
+        context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(packGammas), 4L * shards);
         long words = packedBytes / 4;
         kernels.launch("ternary", "tern_pack", kernels.gridFor(words, THREADS), THREADS,
                 KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).i32(kc).ptr(storage.address() + packedBytes)
@@ -630,9 +681,38 @@ public final class CudaBackend implements Backend {
         if (dout.rows() != ids.length || dout.cols() != dtable.cols())
             throw new IllegalArgumentException("embeddingBackward: dout " + dout.describe() + " is not [" + ids.length + ", " + dtable.cols() + "]");
         if (ids.length == 0) return;
-        long d = scratch.upload(ids);
-        kernels.launch("layers", "embedding_bwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(d).i32(ids.length).i32(dtable.cols()).ptr(address(dtable)));
+        int[] csr = positionsById(ids);
+        int uniques = csr[csr.length - 1];
+        long d = scratch.upload(csr);
+        kernels.launch("layers", "embedding_bwd", Math.min(uniques, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
+    }
+
+    /**
+     * The positions of {@code ids} grouped by id, for the deterministic embedding backward: [ids in increasing
+     * order (U) | starts (U + 1) | positions (n), increasing within an id | U]; the last element is U.
+     */
+    static int[] positionsById(int[] ids) {
+        int n = ids.length;
+        long[] keyed = new long[n];
+        for (int i = 0; i < n; i++) keyed[i] = ((long) ids[i] << 32) | i;
+        java.util.Arrays.sort(keyed);                  // by id, then by position
+        int uniques = 0;
+        for (int i = 0; i < n; i++) if (i == 0 || (int) (keyed[i] >>> 32) != (int) (keyed[i - 1] >>> 32)) uniques++;
+        int[] csr = new int[2 * uniques + 1 + n + 1];
+        int u = 0;
+        for (int i = 0; i < n; i++) {
+            int id = (int) (keyed[i] >>> 32);
+            if (i == 0 || id != (int) (keyed[i - 1] >>> 32)) {
+                csr[u] = id;
+                csr[uniques + u] = i;
+                u++;
+            }
+            csr[2 * uniques + 1 + i] = (int) keyed[i];
+        }
+        csr[2 * uniques] = n;
+        csr[csr.length - 1] = uniques;
+        return csr;
     }
 
     @Override
@@ -660,9 +740,13 @@ public final class CudaBackend implements Backend {
         int colBlocks = ceilDiv(dim, THREADS);
         int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
         int rowsPerBand = ceilDiv(rows, bands);
-        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, ceilDiv(rows, rowsPerBand), 1, THREADS, 0,
+        int bandCount = ceilDiv(rows, rowsPerBand);
+        long partial = scratch.reserve(4L * bandCount * dim);
+        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, bandCount, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
-                        .ptr(address(dweight)));
+                        .ptr(partial));
+        kernels.launch("layers", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
+                KernelArgs.of().ptr(partial).i32(bandCount).i32(dim).ptr(address(dweight)));
     }
 
     @Override

@@ -67,6 +67,18 @@ final class CudaContext implements AutoCloseable {
         return new CudaContext(ordinal);
     }
 
+    /** Compute capability (major·10 + minor) of device {@code ordinal}, without opening a context. */
+    static int archOf(int ordinal) {
+        JCudaDriver.setExceptionsEnabled(true);
+        cuInit(0);
+        jcuda.driver.CUdevice d = new jcuda.driver.CUdevice();
+        cuDeviceGet(d, ordinal);
+        int[] major = {0}, minor = {0};
+        cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, d);
+        cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, d);
+        return 10 * major[0] + minor[0];
+    }
+
     /** Number of CUDA devices the driver sees (initializing it). */
     static int deviceCount() {
         JCudaDriver.setExceptionsEnabled(true);

@@ -13,8 +13,9 @@ import tern.runtime.Var;
  * attention output (o's input), the MLP input (gate, up) and the SwiGLU output (down's input). Blocks
  * already quantized feed their quantized outputs forward, as in GPTQ's sequential layer-by-layer pass.
  *
- * <p>The forward here is LlamaModel's float forward step by step (the same tape ops in the same order);
- * {@link #logits} runs it to the end so a test can check it against {@link LlamaModel#logits}.
+ * <p>The forward is LlamaModel's one block forward ({@link LlamaModel#hidden}) with a
+ * {@link LlamaModel.BlockObserver} that captures the inputs; {@link #logits} runs it to the end so a test can
+ * check it against {@link LlamaModel#logits}.
  */
 public final class GptqCalibration {
     /** Hessians [in, in] (row-major) of one block's four distinct linear inputs. */
@@ -47,23 +48,30 @@ public final class GptqCalibration {
         this.backend = model.backend();
     }
 
-    /** Runs every sequence through blocks 0 … {@code layer} and accumulates that block's Hessians. */
+    /** Tokens per calibration forward: several sequences go through the blocks at once (one product per Hessian and batch). */
+    static final int TOKENS_PER_FORWARD = 16384;
+
+    /** Runs every sequence through blocks 0 … {@code layer} and accumulates that block's Hessians (XᵀX as backend products). */
     public BlockHessians hessians(Sequences calib, int layer) {
         if (layer < 0 || layer >= shape.layers()) throw new IllegalArgumentException("no block " + layer + " in a " + shape.layers() + "-layer model");
         int h = shape.hidden(), f = shape.intermediate();
-        double[] attn = new double[h * h], attnOut = new double[h * h], mlp = new double[h * h], down = new double[f * f];
-        long tokens = 0;
-        for (int[] row : calib.rows()) {
-            try (Tape tape = new Tape(backend, false)) {
-                Capture c = new Capture(attn, attnOut, mlp, down, layer);
-                forward(tape, row, 1, calib.seqLen(), layer, c);
+        int seq = calib.seqLen(), perForward = Math.max(1, TOKENS_PER_FORWARD / seq);
+        try (HessianSum attn = new HessianSum(backend, h); HessianSum attnOut = new HessianSum(backend, h);
+             HessianSum mlp = new HessianSum(backend, h); HessianSum down = new HessianSum(backend, f)) {
+            long tokens = 0;
+            List<int[]> rows = calib.rows();
+            for (int from = 0; from < rows.size(); from += perForward) {
+                int n = Math.min(perForward, rows.size() - from);
+                int[] ids = new int[n * seq];
+                for (int r = 0; r < n; r++) System.arraycopy(rows.get(from + r), 0, ids, r * seq, seq);
+                try (Tape tape = new Tape(backend, false)) {
+                    forward(tape, ids, n, seq, layer, new Capture(attn, attnOut, mlp, down, layer));
+                }
+                tokens += (long) n * seq;
             }
-            tokens += calib.seqLen();
+            double s = 2.0 / tokens;                                  // H = 2·XᵀX / n
+            return new BlockHessians(attn.toHost(s), attnOut.toHost(s), mlp.toHost(s), down.toHost(s), tokens);
         }
-        double s = 2.0 / tokens;                                  // H = 2·XᵀX / n
-        for (double[] m : List.of(attn, attnOut, mlp, down))
-            for (int i = 0; i < m.length; i++) m[i] *= s;
-        return new BlockHessians(attn, attnOut, mlp, down, tokens);
     }
 
     /** The float logits [batch·seq, vocab] by this class's forward (equals LlamaModel.logits). */
@@ -75,50 +83,20 @@ public final class GptqCalibration {
         }
     }
 
-    /** Which block's inputs to add up, into which sums. */
-    private record Capture(double[] attn, double[] attnOut, double[] mlp, double[] down, int layer) {}
-
-    private Var forward(Tape tape, int[] inputs, int batch, int seq, int lastLayer, Capture capture) {
-        Var x = tape.embedding(tape.param(model.parameter("model.embed_tokens.weight")), inputs);
-        int heads = shape.heads(), hd = shape.headDim();
-        for (int i = 0; i <= lastLayer; i++) {
-            String p = "model.layers." + i + ".";
-            boolean cap = capture != null && capture.layer() == i;
-            Var h = tape.rmsnorm(x, param(tape, p + "input_layernorm.weight"), shape.rmsEps());
-            if (cap) accumulate(h, capture.attn());
-            Var q = tape.linear(h, param(tape, p + "self_attn.q_proj.weight"));
-            Var k = tape.linear(h, param(tape, p + "self_attn.k_proj.weight"));
-            Var v = tape.linear(h, param(tape, p + "self_attn.v_proj.weight"));
-            q = tape.rope(q, seq, heads, hd, shape.ropeTheta(), 0);
-            k = tape.rope(k, seq, heads, hd, shape.ropeTheta(), 0);
-            Var a = tape.attention(q, k, v, batch, seq, heads, hd);
-            if (cap) accumulate(a, capture.attnOut());
-            x = tape.add(x, tape.linear(a, param(tape, p + "self_attn.o_proj.weight")));
-            Var h2 = tape.rmsnorm(x, param(tape, p + "post_attention_layernorm.weight"), shape.rmsEps());
-            if (cap) accumulate(h2, capture.mlp());
-            Var m = tape.swiglu(tape.linear(h2, param(tape, p + "mlp.gate_proj.weight")), tape.linear(h2, param(tape, p + "mlp.up_proj.weight")));
-            if (cap) accumulate(m, capture.down());
-            x = tape.add(x, tape.linear(m, param(tape, p + "mlp.down_proj.weight")));
+    /** Which block's inputs to add up, into which sums: LlamaModel's block forward reports them. */
+    private record Capture(HessianSum attn, HessianSum attnOut, HessianSum mlp, HessianSum down, int layer) implements LlamaModel.BlockObserver {
+        @Override public void observe(int i, LlamaModel.LinearInput which, Var input) {
+            if (i != layer) return;
+            (switch (which) {
+                case ATTENTION -> attn;
+                case ATTENTION_OUT -> attnOut;
+                case MLP -> mlp;
+                case MLP_DOWN -> down;
+            }).add(input.value);       // sum += XᵀX for X [n, d], a backend product
         }
-        return x;
     }
 
-    private Var param(Tape tape, String name) { return tape.param(model.parameter(name)); }
-
-    /** sum += XᵀX for X [n, d] (upper triangle, then mirrored), in double. */
-    private void accumulate(Var x, double[] sum) {
-        float[] v = backend.download(x.value);
-        int d = x.cols(), n = x.rows();
-        for (int t = 0; t < n; t++) {
-            int base = t * d;
-            for (int i = 0; i < d; i++) {
-                double xi = v[base + i];
-                if (xi == 0) continue;
-                int row = i * d;
-                for (int j = i; j < d; j++) sum[row + j] += xi * v[base + j];
-            }
-        }
-        for (int i = 0; i < d; i++)
-            for (int j = 0; j < i; j++) sum[i * d + j] = sum[j * d + i];
+    private Var forward(Tape tape, int[] inputs, int batch, int seq, int lastLayer, Capture capture) {
+        return model.hidden(tape, inputs, batch, seq, lastLayer, capture);
     }
 }

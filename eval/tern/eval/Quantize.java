@@ -60,6 +60,8 @@ public final class Quantize {
         for (int l = 0; l < layers; l++) {
             GptqCalibration.BlockHessians hs = calib == null ? null : calibration.hessians(calib, l);
             if (hs != null) tokens = hs.tokens();
+            // q, k, v (and gate, up) read one input: one dampened inverse factor serves them all
+            Map<double[], Gptq.Prepared> prepared = new java.util.IdentityHashMap<>();
             for (int k = 0; k < 7; k++) {
                 Linear lin = linears.get(l * 7 + k);
                 Parameter p = lin.weight();
@@ -67,9 +69,9 @@ public final class Quantize {
                 float[] w = backend.download(p.value);
                 double[] h = hs == null ? null : hs.forLinear(k);
                 QuantizeResult q = method == Method.GPTQ
-                        ? Gptq.quantize(w, rows, cols, h, bits, group, symmetric)
+                        ? Gptq.quantize(backend, w, rows, cols, prepared.computeIfAbsent(h, x -> Gptq.prepare(x, cols)), bits, group, symmetric)
                         : Rtn.quantize(w, rows, cols, bits, group, symmetric);
-                double rel = h == null ? Double.NaN : relativeError(w, q.dequantized(), rows, cols, h);
+                double rel = h == null ? Double.NaN : relativeError(backend, w, q.dequantized(), rows, cols, h);
                 try (Tensor up = backend.upload(q.dequantized(), rows, cols)) {
                     backend.copy(up, p.value);
                 }
@@ -82,6 +84,30 @@ public final class Quantize {
             }
         }
         return new Report(method, bits, group, symmetric, tokens, reports, results);
+    }
+
+    /**
+     * {@link #relativeError(float[], float[], int, int, double[])} with the products W·H and ΔW·H on the
+     * backend (f32), the two traces summed on the host in double.
+     */
+    static double relativeError(Backend backend, float[] w, float[] wq, int rows, int cols, double[] h) {
+        float[] d = new float[w.length], hf = new float[h.length];
+        for (int i = 0; i < w.length; i++) d[i] = w[i] - wq[i];
+        for (int i = 0; i < h.length; i++) hf[i] = (float) h[i];
+        float[] wh, dh;
+        try (Tensor ht = backend.upload(hf, cols, cols); Tensor wt = backend.upload(w, rows, cols); Tensor dt = backend.upload(d, rows, cols);
+             Tensor out = backend.zeros(DType.F32, rows, cols)) {
+            backend.matmul(wt, false, ht, false, out, false);
+            wh = backend.download(out);
+            backend.matmul(dt, false, ht, false, out, false);
+            dh = backend.download(out);
+        }
+        double num = 0, den = 0;
+        for (int i = 0; i < w.length; i++) {
+            num += (double) d[i] * dh[i];
+            den += (double) w[i] * wh[i];
+        }
+        return den == 0 ? 0 : num / den;
     }
 
     /** tr(ΔW H ΔWᵀ) / tr(W H Wᵀ): the layer's output error on the calibration inputs, relative. */

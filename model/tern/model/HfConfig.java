@@ -14,8 +14,16 @@ import java.util.Map;
 public final class HfConfig {
     private HfConfig() {}
 
-    /** The config.json text (pretty-printed). */
+    /** The config.json text (pretty-printed) of f32 weights, bos = eos = 0 (Spectra's). */
     public static String write(LlamaConfig c) {
+        return write(c, "float32", 0, 0);
+    }
+
+    /**
+     * The config.json text for weights stored as {@code torchDtype} ("float32", "float16", "bfloat16") and
+     * the tokenizer's begin/end-of-text ids (Tern's tokenizers have {@code <|endoftext|>} last).
+     */
+    public static String write(LlamaConfig c, String torchDtype, int bosTokenId, int eosTokenId) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("architectures", List.of("LlamaForCausalLM"));
         m.put("model_type", "llama");
@@ -33,9 +41,9 @@ public final class HfConfig {
         m.put("tie_word_embeddings", false);
         m.put("attention_bias", false);
         m.put("mlp_bias", false);
-        m.put("torch_dtype", "float32");
-        m.put("bos_token_id", 0);
-        m.put("eos_token_id", 0);
+        m.put("torch_dtype", torchDtype);
+        m.put("bos_token_id", bosTokenId);
+        m.put("eos_token_id", eosTokenId);
         m.put("pretraining_model_parallel", c.modelParallel());
         Precision p = c.precision();
         m.put("tern_precision", p.weights().label());

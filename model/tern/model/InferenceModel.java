@@ -3,9 +3,13 @@ package tern.model;
 import tern.checkpoint.CheckpointException;
 import tern.checkpoint.Json;
 import tern.checkpoint.PackedFile;
+import tern.runtime.Backend;
 import tern.runtime.DType;
+import tern.runtime.Device;
+import tern.runtime.HostStorage;
 import tern.runtime.ShardAxis;
 import tern.runtime.Tensor;
+import tern.runtime.TernaryWeights;
 import tern.simd.CpuBackend;
 import tern.simd.PackedFloatMatvec;
 import tern.simd.PackedMatmul;
@@ -15,40 +19,34 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.function.IntConsumer;
 
 /**
- * A TriLM served from a packed file ({@link PackedModelWriter}): the file is memory-mapped and its codes
- * are multiplied in place ({@link PackedMatmul}); nothing but the norms is copied at load. The forward
- * pass is {@link LlamaModel#decode}'s, layer for layer: RMSNorm, q/k/v (packed ternary), RoPE, attention
- * over a {@link KvCache}, o, residual, RMSNorm, SwiGLU (gate, up, down packed), residual; final norm and
- * the float LM head on the last position only. Not thread-safe: one generation at a time.
+ * A packed model file ({@link PackedModelWriter}) opened as a served {@link LlamaModel}: a thin loader that
+ * maps the file, checks every tensor against the config (names, shapes, dtypes, sizes, scales) and hands
+ * them to the one model, whose block forward serves it like any other. On the CPU nothing is copied: the
+ * t9 codes, the f32/f16 embedding and LM head and the norms are read in place from the mapping; another
+ * backend gets them uploaded (CUDA repacks the codes into its own layout, {@link Backend#loadTernary}).
+ * Not thread-safe: one generation at a time (or one {@link BatchGenerator} scheduler thread).
  */
 public final class InferenceModel implements AutoCloseable {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    static final String[] LINEARS = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-
-    private record Layer(Tensor inputNorm, Tensor postNorm, PackedTernary[] linears) {}
+    static final String[] LINEARS = LlamaModel.LINEARS;
 
     private final PackedFile file;
     private final LlamaConfig config;
-    private final CpuBackend backend = new CpuBackend();
-    private final MemorySegment embedding, lmHead;
-    private final PackedFloatMatvec.Format embeddingFormat, headFormat;
-    private final List<Layer> layers = new ArrayList<>();
-    private final Tensor finalNorm;
+    private final Backend backend;
+    private final LlamaModel model;
     private final String tokenizerJson;
-    private PackedMatmul.Activations activations = PackedMatmul.Activations.FLOAT;
-    private KvCache cache;
+    private final long bytesPerToken;
+    private Generator generator;
 
-    private InferenceModel(PackedFile file) {
+    private InferenceModel(PackedFile file, Backend backend) {
         this.file = file;
+        this.backend = backend;
         Path path = file.file();
         try {
             config = HfConfig.read(Json.write(file.config()), path + " (config)");
@@ -57,40 +55,52 @@ public final class InferenceModel implements AutoCloseable {
         }
         if (!(config.precision().weights() instanceof LinearPolicy.Ternary(int shards)))
             throw new CheckpointException(path, "config precision is " + config.precision().weights().label() + ", a packed model is ternary");
-        int h = config.hidden(), ffn = config.intermediate(), vocab = config.vocabSize();
+        if (config.precision().activationBits() != 0 || config.precision().kvBits() != 0 || config.precision().phaseIn() != 1f)
+            throw new CheckpointException(path, "config asks for activation/KV fake quantization or a phase-in, which a packed model does not have");
         Set<String> expected = new HashSet<>();
-        embeddingFormat = floatFormat("model.embed_tokens.weight", vocab, h, expected);
-        embedding = file.bytes("model.embed_tokens.weight");
-        for (int i = 0; i < config.layers(); i++) {
-            String p = "model.layers." + i + ".";
-            PackedTernary[] lin = new PackedTernary[7];
-            for (int j = 0; j < 7; j++) {
-                boolean mlp = j >= 4;
-                int out = j == 6 ? h : mlp ? ffn : h, in = j == 6 ? ffn : h;
-                // o and down are row-parallel in Megatron/GPT-NeoX: their shards cut the columns.
-                ShardAxis axis = j == 3 || j == 6 ? ShardAxis.COLS : ShardAxis.ROWS;
-                lin[j] = ternary(p + LINEARS[j] + ".weight", out, in, shards, axis, expected);
+        long[] traffic = {0};
+        LlamaModel.WeightSource source = new LlamaModel.WeightSource() {
+            @Override public Tensor floats(String name, int... shape) {
+                boolean matrix = shape.length == 2;
+                return matrix ? floatMatrix(name, shape[0], shape[1], expected, traffic) : norm(name, shape[0], expected);
             }
-            layers.add(new Layer(norm(p + "input_layernorm.weight", h, expected), norm(p + "post_attention_layernorm.weight", h, expected), lin));
-        }
-        finalNorm = norm("model.norm.weight", h, expected);
-        headFormat = floatFormat("lm_head.weight", vocab, h, expected);
-        lmHead = file.bytes("lm_head.weight");
+
+            @Override public TernaryWeights ternary(String name, int rows, int cols, ShardAxis axis) {
+                TernaryWeights w = InferenceModel.this.ternary(name, rows, cols, shards, axis, expected);
+                traffic[0] += file.entry(name).bytes();
+                return w;
+            }
+        };
         String tok = null;
         if (file.entries().containsKey(PackedModelWriter.TOKENIZER)) {
             expected.add(PackedModelWriter.TOKENIZER);
             tok = tern.checkpoint.PackedFileWriter.text(file.bytes(PackedModelWriter.TOKENIZER));
         }
         tokenizerJson = tok;
-        for (String name : file.entries().keySet())
-            if (!expected.contains(name)) throw new CheckpointException(path, "tensor '" + name + "' is not part of a " + config.layers() + "-layer Llama");
+        // The file outlives the model's tensors (they may be views of its mapping): the model closes it last.
+        model = LlamaModel.served(backend, config, source, file);
+        try {
+            for (String name : file.entries().keySet())
+                if (!expected.contains(name)) throw new CheckpointException(path, "tensor '" + name + "' is not part of a " + config.layers() + "-layer Llama");
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+        // The embedding row read per token is in the traffic as a whole matrix: count one row instead.
+        long embeddingBytes = file.entry("model.embed_tokens.weight").bytes();
+        bytesPerToken = traffic[0] - embeddingBytes + embeddingBytes / config.vocabSize();
     }
 
-    /** Maps, validates (sizes, offsets, checksums, shapes against the config) and opens a packed model. */
+    /** Maps, validates (sizes, offsets, checksums, shapes against the config) and opens a packed model on the CPU. */
     public static InferenceModel load(Path path) {
+        return load(path, new CpuBackend());
+    }
+
+    /** As {@link #load(Path)}, served on {@code backend} (e.g. CUDA: the weights are uploaded at load). */
+    public static InferenceModel load(Path path, Backend backend) {
         PackedFile f = PackedFile.open(path);
         try {
-            return new InferenceModel(f);
+            return new InferenceModel(f, backend);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -104,6 +114,18 @@ public final class InferenceModel implements AutoCloseable {
             throw new CheckpointException(file.file(), "tensor '" + name + "' has shape " + java.util.Arrays.toString(e.shape())
                     + ", the config needs " + java.util.Arrays.toString(shape) + " (" + what + ")");
         return e;
+    }
+
+    /** The embedding or LM head: in place on the CPU (f32 or f16), uploaded as f32 elsewhere. */
+    private Tensor floatMatrix(String name, int rows, int cols, Set<String> expected, long[] traffic) {
+        PackedFloatMatvec.Format f = floatFormat(name, rows, cols, expected);
+        MemorySegment bytes = file.bytes(name);
+        traffic[0] += bytes.byteSize();
+        if (backend.device() == Device.CPU)
+            return Tensor.wrap(HostStorage.borrow(bytes), 0, f == PackedFloatMatvec.Format.F16 ? DType.F16 : DType.F32, false, rows, cols);
+        float[] v = new float[Math.multiplyExact(rows, cols)];
+        for (int r = 0; r < rows; r++) PackedFloatMatvec.row(bytes, f, cols, r, v, r * cols);
+        return backend.upload(v, rows, cols);
     }
 
     private PackedFloatMatvec.Format floatFormat(String name, int rows, int cols, Set<String> expected) {
@@ -123,12 +145,13 @@ public final class InferenceModel implements AutoCloseable {
             throw new CheckpointException(file.file(), "tensor '" + name + "' has dtype " + e.dtype() + ", norms are f32");
         checkBytes(e, 4L * n);
         MemorySegment src = file.bytes(name);
-        Tensor t = Tensor.zeros(DType.F32, n);
-        for (int i = 0; i < n; i++) t.set(i, src.get(F32, 4L * i));
-        return t;
+        if (backend.device() == Device.CPU) return Tensor.wrap(HostStorage.borrow(src), 0, DType.F32, false, n);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = src.get(F32, 4L * i);
+        return backend.upload(v, n);
     }
 
-    private PackedTernary ternary(String name, int rows, int cols, int shards, ShardAxis axis, Set<String> expected) {
+    private TernaryWeights ternary(String name, int rows, int cols, int shards, ShardAxis axis, Set<String> expected) {
         PackedFile.Entry e = entry(name, "out × in", expected, rows, cols);
         if (!e.dtype().equals(PackedModelWriter.TERNARY))
             throw new CheckpointException(file.file(), "tensor '" + name + "' has dtype " + e.dtype() + ", block linears are "
@@ -146,7 +169,9 @@ public final class InferenceModel implements AutoCloseable {
             scales[s] = v.floatValue();
         }
         checkBytes(e, PackedTernary.bytes(rows, cols, shards, axis));
-        return PackedTernary.of(file.bytes(name), rows, cols, scales, axis);
+        MemorySegment codes = file.bytes(name);
+        Tensor t9 = Tensor.wrap(HostStorage.borrow(codes), 0, DType.T9, false, (int) (codes.byteSize() / 2));
+        return backend.loadTernary(t9, rows, cols, scales, axis);
     }
 
     private void checkBytes(PackedFile.Entry e, long need) {
@@ -160,117 +185,52 @@ public final class InferenceModel implements AutoCloseable {
 
     public Path file() { return file.file(); }
 
+    /** The one model serving this file (its block forward, {@link BatchGenerator}, {@link Generator}). */
+    public LlamaModel model() { return model; }
+
+    public Backend backend() { return backend; }
+
     /** The tokenizer's JSON stored in the file, or null when it was packed without one. */
     public String tokenizerJson() { return tokenizerJson; }
 
-    /** Float activations (the model as trained, the default) or int8 absmax activations (BitNet-style). */
-    public void setActivations(PackedMatmul.Activations a) { this.activations = a; }
+    /**
+     * Float activations (the model as trained, the default) or int8 absmax activations (BitNet-style) in the
+     * packed products. The CPU kernels have both; another backend keeps float activations.
+     */
+    public void setActivations(PackedMatmul.Activations a) {
+        if (backend instanceof CpuBackend cpu) cpu.setPackedActivations(a);
+        else if (a != PackedMatmul.Activations.FLOAT)
+            throw new IllegalArgumentException("int8 activations are a CPU kernel option; " + backend.name() + " multiplies float activations");
+    }
 
-    public PackedMatmul.Activations activations() { return activations; }
+    public PackedMatmul.Activations activations() {
+        return backend instanceof CpuBackend cpu ? cpu.packedActivations() : PackedMatmul.Activations.FLOAT;
+    }
+
+    /** True when the embedding and LM head are stored as f16 (what the kernel warm-up should match). */
+    public boolean halfFloats() { return file.entry("lm_head.weight").dtype().equals(PackedModelWriter.F16); }
 
     /** Bytes read per decoded token: every packed code, the LM head, one embedding row (norms aside). */
-    public long bytesPerToken() {
-        long n = lmHead.byteSize() + (long) config.hidden() * embeddingFormat.bytes;
-        for (Layer l : layers) for (PackedTernary t : l.linears()) n += t.codes().byteSize();
-        return n;
-    }
+    public long bytesPerToken() { return bytesPerToken; }
 
     // ---- generation ----------------------------------------------------------------------------------------
 
     /**
-     * Greedy or sampled continuation of {@code prompt} with a KV cache (the prompt runs once, then one
-     * position per token); each token goes to {@code onToken} as soon as it is chosen. Stops after
-     * {@link SamplingOptions#stopToken()}.
+     * Greedy or sampled continuation of {@code prompt} with a KV cache sized to the request (the prompt runs
+     * once, then one position per token); each token goes to {@code onToken} as soon as it is chosen. Stops
+     * after {@link SamplingOptions#stopToken()}.
      */
     public int[] generate(int[] prompt, int maxNew, SamplingOptions options, IntConsumer onToken) {
-        if (prompt.length == 0) throw new IllegalArgumentException("the prompt is empty: generation needs at least one token");
-        if (maxNew < 0) throw new IllegalArgumentException("maxNew must be ≥ 0, got " + maxNew);
-        if (prompt.length + maxNew > config.contextLength())
-            throw new IllegalArgumentException("prompt of " + prompt.length + " tokens + " + maxNew
-                    + " new tokens exceeds the context length " + config.contextLength());
-        // The cache holds what this call needs (not the whole context: 400 MB for a Spectra 390M), grown on demand.
-        int need = prompt.length + maxNew;
-        if (cache == null || cache.capacity() < need) {
-            if (cache != null) cache.close();
-            cache = new KvCache(backend, config, Math.max(1, need));
-        }
-        cache.reset();
-        Sampler sampler = new Sampler(options);
-        int[] out = new int[maxNew];
-        int produced = 0;
-        int[] input = prompt;
-        while (produced < maxNew) {
-            int token = sampler.next(logits(input));
-            out[produced++] = token;
-            if (onToken != null) onToken.accept(token);
-            if (token == options.stopToken()) break;
-            input = new int[] {token};
-        }
-        return produced == maxNew ? out : java.util.Arrays.copyOf(out, produced);
+        if (generator == null) generator = new Generator(model);
+        return generator.generate(prompt, maxNew, options, onToken);
     }
 
-    /** Runs tokens at the next cache positions; the logits of the last one. */
-    float[] logits(int[] tokens) {
-        int n = tokens.length, pos = cache.length(), h = config.hidden(), ffn = config.intermediate();
-        int heads = config.heads(), hd = config.headDim();
-        if (pos + n > cache.capacity())
-            throw new IllegalArgumentException(pos + " cached + " + n + " new positions exceed the context " + cache.capacity());
-        float[] xa = new float[n * h];
-        for (int i = 0; i < n; i++) {
-            if (tokens[i] < 0 || tokens[i] >= config.vocabSize())
-                throw new IllegalArgumentException("token id " + tokens[i] + " at position " + i + " is outside the vocabulary [0, " + config.vocabSize() + ")");
-            PackedFloatMatvec.row(embedding, embeddingFormat, h, tokens[i], xa, i * h);
-        }
-        try (Tensor x = Tensor.of(xa, n, h); Tensor normed = Tensor.zeros(DType.F32, n, h); Tensor rstd = Tensor.zeros(DType.F32, n);
-             Tensor q = Tensor.zeros(DType.F32, n, h); Tensor k = Tensor.zeros(DType.F32, n, h); Tensor v = Tensor.zeros(DType.F32, n, h);
-             Tensor att = Tensor.zeros(DType.F32, n, h); Tensor lse = Tensor.zeros(DType.F32, 1, heads, n);
-             Tensor g = Tensor.zeros(DType.F32, n, ffn); Tensor u = Tensor.zeros(DType.F32, n, ffn); Tensor mid = Tensor.zeros(DType.F32, n, ffn)) {
-            for (int i = 0; i < layers.size(); i++) {
-                Layer l = layers.get(i);
-                PackedTernary[] w = l.linears();
-                backend.rmsnorm(x, l.inputNorm(), config.rmsEps(), normed, rstd);
-                linears(normed, new PackedTernary[] {w[0], w[1], w[2]}, q, k, v);
-                backend.rope(q, n, heads, hd, config.ropeTheta(), pos, false, q);
-                backend.rope(k, n, heads, hd, config.ropeTheta(), pos, false, k);
-                backend.copy(k, cache.keys(i, pos, pos + n));
-                backend.copy(v, cache.values(i, pos, pos + n));
-                backend.attention(q, cache.keys(i, 0, pos + n), cache.values(i, 0, pos + n), 1, n, pos + n, heads, hd, att, lse);
-                linears(att, new PackedTernary[] {w[3]}, q);          // q's buffer now holds the o projection
-                backend.add(x, q, x);
-                backend.rmsnorm(x, l.postNorm(), config.rmsEps(), normed, rstd);
-                linears(normed, new PackedTernary[] {w[4], w[5]}, g, u);
-                backend.swiglu(g, u, mid);
-                linears(mid, new PackedTernary[] {w[6]}, q);
-                backend.add(x, q, x);
-            }
-            cache.advance(n);
-            try (Tensor last = Tensor.zeros(DType.F32, 1, h); Tensor lastRstd = Tensor.zeros(DType.F32, 1)) {
-                backend.rmsnorm(x.slice(n - 1, n), finalNorm, config.rmsEps(), last, lastRstd);
-                float[] logits = new float[config.vocabSize()];
-                PackedFloatMatvec.matvec(lmHead, headFormat, config.vocabSize(), h, last.toFloatArray(), logits);
-                return logits;
-            }
-        }
-    }
-
-    /**
-     * outputs[i] [n, ws[i].rows] ← input [n, cols] · (γT_i)ᵀ through the packed kernel: matrices reading
-     * the same input (q, k, v; gate, up) share one table build and one parallel loop.
-     */
-    private void linears(Tensor input, PackedTernary[] ws, Tensor... outputs) {
-        int n = input.rows();
-        float[] xs = input.toFloatArray();
-        float[][] ys = new float[ws.length][];
-        for (int i = 0; i < ws.length; i++) ys[i] = new float[n * ws[i].rows()];
-        PackedMatmul.matmul(ws, xs, n, ys, activations);
-        for (int i = 0; i < ws.length; i++) MemorySegment.copy(ys[i], 0, outputs[i].segment(), ValueLayout.JAVA_FLOAT, 0, ys[i].length);
-    }
+    /** A continuous-batching generator over this model (the caller closes it). */
+    public BatchGenerator batch() { return new BatchGenerator(model); }
 
     @Override
     public void close() {
-        if (cache != null) cache.close();
-        for (Layer l : layers) { l.inputNorm().close(); l.postNorm().close(); }
-        finalNorm.close();
-        file.close();
+        if (generator != null) generator.close();
+        model.close();
     }
 }

@@ -14,12 +14,18 @@ import tern.runtime.Var;
  * {@link LinearPolicy} and a phase-in λ (data, not subclasses): the weight is {@link #prepare prepared}
  * once per forward pass — quantized, mixed with W, or packed for the ternary kernel — and the prepared form
  * is then applied to any number of inputs. Every policy's backward is straight-through: ∂L/∂W := ∂L/∂Ŵ.
+ *
+ * <p>A linear may instead hold only packed ternary weights, served from a packed model file
+ * ({@link Backend#loadTernary}): it has no latent W, cannot be trained, and every policy prepares it as
+ * those weights.
  */
-public final class Linear {
+public final class Linear implements AutoCloseable {
     /** Absmean ε, as in BitNet b1.58 (SPEC.md): γ = ε + mean|W|. */
     public static final float TERNARY_EPS = 1e-5f;
 
-    private final Parameter weight;
+    private final Parameter weight;          // null when served
+    private final TernaryWeights served;     // a packed file's weights, null when W is trained
+    private final String name;
     private final ShardAxis shardAxis;
 
     /**
@@ -30,16 +36,37 @@ public final class Linear {
         if (weight.value.rank() != 2)
             throw new IllegalArgumentException(weight.name + " must be a matrix [out, in], got " + weight.value.describe());
         this.weight = weight;
+        this.served = null;
+        this.name = weight.name;
         this.shardAxis = shardAxis;
     }
 
-    public Parameter weight() { return weight; }
+    /** A linear that serves packed ternary weights (owned: closed with this linear). */
+    public Linear(String name, TernaryWeights served, ShardAxis shardAxis) {
+        if (served.axis() != shardAxis)
+            throw new IllegalArgumentException(name + " is sharded along " + served.axis() + ", this linear along " + shardAxis);
+        this.weight = null;
+        this.served = served;
+        this.name = name;
+        this.shardAxis = shardAxis;
+    }
+
+    /** The float latent weight W; a served linear has none. */
+    public Parameter weight() {
+        if (weight == null) throw new IllegalStateException(name + " serves packed ternary weights: it has no float latent weight to train or save");
+        return weight;
+    }
+
+    /** True when this linear serves packed weights (a packed model file's) rather than a trained W. */
+    public boolean served() { return served != null; }
+
+    public String name() { return name; }
 
     public ShardAxis shardAxis() { return shardAxis; }
 
-    public int outFeatures() { return weight.value.dim(0); }
+    public int outFeatures() { return served != null ? served.rows() : weight.value.dim(0); }
 
-    public int inFeatures() { return weight.value.dim(1); }
+    public int inFeatures() { return served != null ? served.cols() : weight.value.dim(1); }
 
     /** The weight as one forward pass uses it. Close it to free what it allocated. */
     public sealed interface Prepared extends AutoCloseable {
@@ -51,9 +78,12 @@ public final class Linear {
         @Override public void close() { if (owned) used.close(); }
     }
 
-    /** Ŵ = γ·T packed for the backend's add/subtract kernel (ternary policy at λ = 1). */
-    public record Packed(TernaryWeights weights) implements Prepared {
-        @Override public void close() { weights.close(); }
+    /**
+     * Ŵ = γ·T packed for the backend's add/subtract kernel (ternary policy at λ = 1, or a served linear's
+     * weights, which it does not own).
+     */
+    public record Packed(TernaryWeights weights, boolean owned) implements Prepared {
+        @Override public void close() { if (owned) weights.close(); }
     }
 
     /**
@@ -62,10 +92,11 @@ public final class Linear {
      * (1 − λ)·W + λ·Q(W).
      */
     public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn) {
+        if (served != null) return new Packed(served, false);
         Tensor w = weight.value;
         if (policy instanceof LinearPolicy.Float || phaseIn == 0f) return new Dense(w, false);
         if (policy instanceof LinearPolicy.Ternary(int shards) && phaseIn == 1f)
-            return new Packed(backend.packTernary(w, shards, shardAxis, TERNARY_EPS));
+            return new Packed(backend.packTernary(w, shards, shardAxis, TERNARY_EPS), true);
         Tensor q = backend.zeros(w.dtype(), w.shape());
         switch (policy) {
             case LinearPolicy.Ternary(int shards) -> backend.quantizeTernary(w, shards, shardAxis, TERNARY_EPS, q);
@@ -83,14 +114,43 @@ public final class Linear {
     /** y = x·Ŵᵀ on the tape with the straight-through gradient into W. The tape does not own {@code p}. */
     public Var forward(Tape tape, Var x, Prepared p) {
         if (x.cols() != inFeatures())
-            throw new IllegalArgumentException(weight.name + " expects " + inFeatures() + " input features, got "
+            throw new IllegalArgumentException(name + " expects " + inFeatures() + " input features, got "
                     + x.value.describe());
-        Var w = tape.param(weight);
         return switch (p) {
-            case Dense(Tensor used, boolean owned) -> tape.linear(x, w, used);
-            case Packed(TernaryWeights packed) -> tape.linearTernary(x, w, packed);
+            case Dense(Tensor used, boolean owned) -> tape.linear(x, tape.param(weight()), used);
+            case Packed(TernaryWeights packed, boolean owned) ->
+                    tape.linearTernary(x, weight != null ? tape.param(weight) : tape.constant(packed.packed()), packed);
         };
     }
 
-    @Override public String toString() { return "Linear " + weight.name + " " + weight.value.describe() + " shards along " + shardAxis; }
+    /**
+     * y_i = x·Ŵ_iᵀ for linears that read the same x (q, k, v; gate, up). Off the tape's record and with every
+     * weight packed, one {@link Backend#ternaryMatmulShared} does them all (CPU: one pass over x, one
+     * parallel loop); otherwise each is {@link #forward}.
+     */
+    static Var[] forwardShared(Tape tape, Var x, Linear[] linears, Prepared[] ps) {
+        Var[] ys = new Var[linears.length];
+        boolean shared = !tape.recording() && linears.length > 1;
+        for (int i = 0; i < linears.length && shared; i++) shared = ps[i] instanceof Packed && linears[i].inFeatures() == x.cols();
+        if (!shared) {
+            for (int i = 0; i < linears.length; i++) ys[i] = linears[i].forward(tape, x, ps[i]);
+            return ys;
+        }
+        TernaryWeights[] ws = new TernaryWeights[linears.length];
+        Tensor[] out = new Tensor[linears.length];
+        for (int i = 0; i < linears.length; i++) {
+            ws[i] = ((Packed) ps[i]).weights();
+            out[i] = tape.temp(x.rows(), ws[i].rows());
+            ys[i] = tape.constant(out[i]);
+        }
+        tape.backend().ternaryMatmulShared(x.value, ws, out);
+        return ys;
+    }
+
+    @Override
+    public void close() { if (served != null) served.close(); }
+
+    @Override public String toString() {
+        return "Linear " + name + " [" + outFeatures() + ", " + inFeatures() + "]" + (served != null ? " (packed)" : "") + " shards along " + shardAxis;
+    }
 }

@@ -5,6 +5,7 @@ import tern.runtime.Parameter;
 import tern.runtime.ShardAxis;
 import tern.runtime.Tape;
 import tern.runtime.Tensor;
+import tern.runtime.TernaryWeights;
 import tern.runtime.Var;
 
 import java.util.ArrayList;
@@ -19,61 +20,127 @@ import java.util.Map;
  * Hugging Face Llama names and [out, in] layouts, so checkpoints map one to one. The block linears follow
  * the current {@link Precision}; the embedding, norms and LM head stay float (Spectra keeps them in half
  * precision).
+ *
+ * <p>One block forward ({@link #block}) serves every use: training and scoring ({@link #logits}, whole
+ * sequences), cached decoding of one sequence ({@link #decode}), a batched decode step of several
+ * sequences each with its own cache and position ({@link #decodeBatch}), and GPTQ's calibration (a
+ * {@link BlockObserver} sees every linear's input). A model is either trained (float latent weights,
+ * {@link Parameter}s) or served ({@link #served}: read-only tensors and packed ternary weights from a
+ * packed model file, on any backend).
  */
 public final class LlamaModel implements AutoCloseable {
     private final Backend backend;
     private final LlamaConfig shape;
     private Precision precision;
     private int checkpointedBlocks;
-    private final Parameter embedding, finalNorm, lmHead;
+    private final Weight embedding, finalNorm, lmHead;
     private final List<Layer> layers = new ArrayList<>();
     private final List<Parameter> parameters = new ArrayList<>();
     private final Map<String, Parameter> byName = new LinkedHashMap<>();
+    private final AutoCloseable servedFrom;     // what a served model's tensors live in (closed last), else null
+
+    /** A float weight: a trainable parameter, or a tensor served read-only (owned by the model). */
+    private record Weight(Parameter parameter, Tensor served) {
+        Var on(Tape tape) { return parameter != null ? tape.param(parameter) : tape.constant(served); }
+    }
 
     /** One transformer block's parameters. */
-    record Layer(Parameter inputNorm, Linear q, Linear k, Linear v, Linear o,
-                 Parameter postNorm, Linear gate, Linear up, Linear down) {
+    record Layer(Weight inputNorm, Linear q, Linear k, Linear v, Linear o,
+                 Weight postNorm, Linear gate, Linear up, Linear down) {
         Linear[] linears() { return new Linear[]{q, k, v, o, gate, up, down}; }
     }
+
+    /** The tensors of a served model: a packed file's, or synthetic ones for a benchmark. */
+    public interface WeightSource {
+        /** A float tensor on the backend's device (a CPU backend may take f16 for the embedding and LM head). */
+        Tensor floats(String hfName, int... shape);
+
+        /** Packed ternary weights [rows, cols] for {@link Backend#ternaryMatmul} ({@link Backend#loadTernary}). */
+        TernaryWeights ternary(String hfName, int rows, int cols, ShardAxis axis);
+    }
+
+    /** Hugging Face names of a block's linears, q, k, v, o, gate, up, down, after "model.layers.N.". */
+    static final String[] LINEARS = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+
+    /** o and down are row-parallel in Megatron/GPT-NeoX: their shards cut the columns. */
+    static ShardAxis shardAxis(int linear) { return linear == 3 || linear == 6 ? ShardAxis.COLS : ShardAxis.ROWS; }
 
     /** Allocates zeroed parameters; call {@link #initialize} or load a checkpoint into them. */
     public LlamaModel(Backend backend, LlamaConfig config) {
         this.backend = backend;
         this.shape = config;
         this.precision = config.precision();
+        this.servedFrom = null;
         int h = config.hidden(), ffn = config.intermediate();
         embedding = add("model.embed_tokens.weight", true, config.vocabSize(), h);
         for (int i = 0; i < config.layers(); i++) {
             String p = "model.layers." + i + ".";
             // Hugging Face's state-dict order within a layer: attention, MLP, then the two norms.
-            Linear q = new Linear(add(p + "self_attn.q_proj.weight", true, h, h), ShardAxis.ROWS);
-            Linear k = new Linear(add(p + "self_attn.k_proj.weight", true, h, h), ShardAxis.ROWS);
-            Linear v = new Linear(add(p + "self_attn.v_proj.weight", true, h, h), ShardAxis.ROWS);
-            Linear o = new Linear(add(p + "self_attn.o_proj.weight", true, h, h), ShardAxis.COLS);
-            Linear gate = new Linear(add(p + "mlp.gate_proj.weight", true, ffn, h), ShardAxis.ROWS);
-            Linear up = new Linear(add(p + "mlp.up_proj.weight", true, ffn, h), ShardAxis.ROWS);
-            Linear down = new Linear(add(p + "mlp.down_proj.weight", true, h, ffn), ShardAxis.COLS);
-            Parameter inNorm = add(p + "input_layernorm.weight", false, h);
-            Parameter postNorm = add(p + "post_attention_layernorm.weight", false, h);
-            layers.add(new Layer(inNorm, q, k, v, o, postNorm, gate, up, down));
+            Linear[] l = new Linear[7];
+            for (int j = 0; j < 7; j++)
+                l[j] = new Linear(add(p + LINEARS[j] + ".weight", true, outOf(j), inOf(j)).parameter(), shardAxis(j));
+            Weight inNorm = add(p + "input_layernorm.weight", false, h);
+            Weight postNorm = add(p + "post_attention_layernorm.weight", false, h);
+            layers.add(new Layer(inNorm, l[0], l[1], l[2], l[3], postNorm, l[4], l[5], l[6]));
         }
         finalNorm = add("model.norm.weight", false, h);
         lmHead = add("lm_head.weight", true, config.vocabSize(), h);
     }
 
-    private Parameter add(String name, boolean decay, int... dims) {
+    private LlamaModel(Backend backend, LlamaConfig config, WeightSource source, AutoCloseable owner) {
+        if (!(config.precision().weights() instanceof LinearPolicy.Ternary))
+            throw new IllegalArgumentException("a served model has packed ternary block linears; this config's are " + config.precision().weights().label());
+        this.backend = backend;
+        this.shape = config;
+        this.precision = config.precision();
+        this.servedFrom = owner;
+        int h = config.hidden();
+        try {
+            embedding = new Weight(null, source.floats("model.embed_tokens.weight", config.vocabSize(), h));
+            for (int i = 0; i < config.layers(); i++) {
+                String p = "model.layers." + i + ".";
+                Linear[] l = new Linear[7];
+                for (int j = 0; j < 7; j++)
+                    l[j] = new Linear(p + LINEARS[j] + ".weight", source.ternary(p + LINEARS[j] + ".weight", outOf(j), inOf(j), shardAxis(j)), shardAxis(j));
+                layers.add(new Layer(new Weight(null, source.floats(p + "input_layernorm.weight", h)), l[0], l[1], l[2], l[3],
+                        new Weight(null, source.floats(p + "post_attention_layernorm.weight", h)), l[4], l[5], l[6]));
+            }
+            finalNorm = new Weight(null, source.floats("model.norm.weight", h));
+            lmHead = new Weight(null, source.floats("lm_head.weight", config.vocabSize(), h));
+        } catch (RuntimeException e) {
+            closeServed(false);                  // what was loaded so far; the owner stays the caller's
+            throw e;
+        }
+    }
+
+    /**
+     * An inference-only model over {@code source}'s tensors (packed ternary block linears, float embedding,
+     * norms and head) on {@code backend}; closing it closes {@code owner} (e.g. the mapped file) last.
+     */
+    public static LlamaModel served(Backend backend, LlamaConfig config, WeightSource source, AutoCloseable owner) {
+        return new LlamaModel(backend, config, source, owner);
+    }
+
+    private int outOf(int linear) { return linear == 6 || linear < 4 ? shape.hidden() : shape.intermediate(); }
+
+    private int inOf(int linear) { return linear == 6 ? shape.intermediate() : shape.hidden(); }
+
+    private Weight add(String name, boolean decay, int... dims) {
         Parameter p = Parameter.create(backend, name, decay, dims);
         parameters.add(p);
         byName.put(name, p);
-        return p;
+        return new Weight(p, null);
     }
 
     // ---- parameters and settings ---------------------------------------------------------------------------
 
-    /** Every parameter in Hugging Face order. */
+    /** Every parameter in Hugging Face order (none for a served model). */
     public List<Parameter> parameters() { return Collections.unmodifiableList(parameters); }
 
     public Parameter parameter(String hfName) {
+        if (servedFrom != null)
+            throw new IllegalStateException("this model is served from packed weights: it has no trainable parameter '" + hfName + "'");
         Parameter p = byName.get(hfName);
         if (p == null)
             throw new IllegalArgumentException("no parameter named '" + hfName + "' in this " + shape.layers()
@@ -82,6 +149,9 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     public Backend backend() { return backend; }
+
+    /** True when the model serves packed weights (inference only). */
+    public boolean served() { return servedFrom != null; }
 
     /**
      * The block linears (q, k, v, o, gate, up, down per layer, HF order) with their shard axes: what a packer
@@ -99,10 +169,17 @@ public final class LlamaModel implements AutoCloseable {
     public Precision precision() { return precision; }
 
     /** Replaces the block precision (validated against the shape: ternary shards must divide the matrices). */
-    public void setPrecision(Precision p) { this.precision = shape.withPrecision(p).precision(); }
+    public void setPrecision(Precision p) {
+        if (servedFrom != null && !p.weights().equals(precision.weights()))
+            throw new IllegalStateException("a served model's block linears are packed " + precision.weights().label() + "; they cannot become " + p.weights().label());
+        this.precision = shape.withPrecision(p).precision();
+    }
 
     /** Switches the block linears' weight policy, e.g. float → ternary mid-run; λ is kept. */
     public void setPolicy(LinearPolicy policy) { setPrecision(precision.withWeights(policy)); }
+
+    /** Continual QAT: W_used = W + λ·(Q(W) − W). */
+    public void setPhaseIn(float lambda) { setPrecision(precision.withPhaseIn(lambda)); }
 
     /**
      * Activation checkpointing per block ({@link Tape#checkpoint}): the forward keeps only each block's
@@ -119,15 +196,13 @@ public final class LlamaModel implements AutoCloseable {
 
     public int checkpointedBlocks() { return checkpointedBlocks; }
 
-    /** Continual QAT: W_used = W + λ·(Q(W) − W). */
-    public void setPhaseIn(float lambda) { setPrecision(precision.withPhaseIn(lambda)); }
-
     /**
      * Seeded initialization, reproducible across JVMs: every 2-D weight ~ N(0, 0.02²) (the released Spectra
      * configs' initializer_range and transformers' Llama default), every norm gain 1. Each parameter draws
      * from its own sub-stream of {@code seed}, so the values do not depend on initialization order.
      */
     public void initialize(long seed) {
+        if (servedFrom != null) throw new IllegalStateException("a served model's weights are read-only");
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
             if (p.value.rank() == 1) {
@@ -164,40 +239,51 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("target " + targets[i] + " at position " + i
                         + " is outside the vocabulary [0, " + shape.vocabSize() + ") and is not −1 (ignored)");
         // The LM head and the loss in chunks of rows: the logits are never all materialized.
-        return tape.linearCrossEntropy(finalHidden(tape, inputs, batch, seq), tape.param(lmHead), targets, lossScale);
+        return tape.linearCrossEntropy(finalHidden(tape, inputs, batch, seq), lmHead.on(tape), targets, lossScale);
     }
 
     /** Logits [batch·seq, vocab] (a non-recording tape is fine). Quantized weights are prepared once per call. */
     public Var logits(Tape tape, int[] inputs, int batch, int seq) {
-        return tape.linear(finalHidden(tape, inputs, batch, seq), tape.param(lmHead));
+        return tape.linear(finalHidden(tape, inputs, batch, seq), lmHead.on(tape));
     }
 
     /** The final norm's output [batch·seq, hidden]: what the LM head multiplies. */
     private Var finalHidden(Tape tape, int[] inputs, int batch, int seq) {
-        checkTokens(inputs, batch, seq, "inputs");
-        PreparedWeights w = PreparedWeights.onTape(this, tape);
-        Var x = tape.embedding(tape.param(embedding), inputs);
-        for (int i = 0; i < layers.size(); i++) {
-            Layer l = layers.get(i);
-            Linear.Prepared[] pw = w.layer(i);
-            Tape.Block block = (t, in) -> block(t, in, l, pw, batch, seq);
-            x = i < checkpointedBlocks ? tape.checkpoint(x, block) : block.apply(tape, x);
-        }
-        return tape.rmsnorm(x, tape.param(finalNorm), shape.rmsEps());
+        return tape.rmsnorm(hidden(tape, inputs, batch, seq, layers.size() - 1, null), finalNorm.on(tape), shape.rmsEps());
     }
 
-    /** One transformer block on the residual stream x (training and full-sequence forward). */
-    private Var block(Tape tape, Var x, Layer l, Linear.Prepared[] pw, int batch, int seq) {
-        Var h = quantizeActivations(tape, tape.rmsnorm(x, tape.param(l.inputNorm), shape.rmsEps()));
-        Var q = l.q.forward(tape, h, pw[0]);
-        Var k = l.k.forward(tape, h, pw[1]);
-        Var v = l.v.forward(tape, h, pw[2]);
-        q = tape.rope(q, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0);
-        k = quantizeKv(tape, tape.rope(k, seq, shape.heads(), shape.headDim(), shape.ropeTheta(), 0));
-        v = quantizeKv(tape, v);
-        Var a = quantizeActivations(tape, tape.attention(q, k, v, batch, seq, shape.heads(), shape.headDim()));
-        x = tape.add(x, l.o.forward(tape, a, pw[3]));
-        return mlp(tape, x, l, pw);
+    /** The inputs of a block's linears, as a {@link BlockObserver} sees them. */
+    public enum LinearInput {
+        /** The normed block input: q, k and v read it. */ ATTENTION,
+        /** The attention output: o reads it. */ ATTENTION_OUT,
+        /** The normed residual after attention: gate and up read it. */ MLP,
+        /** The SwiGLU output: down reads it. */ MLP_DOWN
+    }
+
+    /** Sees every block linear's input during a forward pass (GPTQ's calibration accumulates XᵀX from them). */
+    @FunctionalInterface
+    public interface BlockObserver {
+        void observe(int layer, LinearInput which, Var input);
+    }
+
+    /**
+     * The residual stream [batch·seq, hidden] after blocks 0 … {@code lastLayer} of whole sequences (no
+     * cache; positions from 0), reporting each block's linear inputs to {@code observer} (may be null).
+     */
+    public Var hidden(Tape tape, int[] inputs, int batch, int seq, int lastLayer, BlockObserver observer) {
+        checkTokens(inputs, batch, seq, "inputs");
+        if (lastLayer < 0 || lastLayer >= layers.size())
+            throw new IllegalArgumentException("no block " + lastLayer + " in a " + layers.size() + "-layer model");
+        PreparedWeights w = PreparedWeights.onTape(this, tape);
+        Var x = tape.embedding(embedding.on(tape), inputs);
+        Attend whole = new Attend.Whole(batch, seq);
+        for (int i = 0; i <= lastLayer; i++) {
+            int layer = i;
+            Linear.Prepared[] pw = w.layer(i);
+            Tape.Block block = (t, in) -> block(t, layer, in, pw, whole, observer);
+            x = i < checkpointedBlocks ? tape.checkpoint(x, block) : block.apply(tape, x);
+        }
+        return x;
     }
 
     /**
@@ -223,44 +309,123 @@ public final class LlamaModel implements AutoCloseable {
         if (pos + n > cache.capacity())
             throw new IllegalArgumentException(pos + " cached + " + n + " new positions exceed the cache capacity " + cache.capacity());
         checkTokens(tokens, 1, n, "tokens");
-        int heads = shape.heads(), hd = shape.headDim();
-        Var x = tape.embedding(tape.param(embedding), tokens);
-        for (int i = 0; i < layers.size(); i++) {
-            Layer l = layers.get(i);
-            Linear.Prepared[] pw = w.layer(i);
-            Var h = quantizeActivations(tape, tape.rmsnorm(x, tape.param(l.inputNorm), shape.rmsEps()));
-            Var q = tape.rope(l.q.forward(tape, h, pw[0]), n, heads, hd, shape.ropeTheta(), pos);
-            Var k = quantizeKv(tape, tape.rope(l.k.forward(tape, h, pw[1]), n, heads, hd, shape.ropeTheta(), pos));
-            Var v = quantizeKv(tape, l.v.forward(tape, h, pw[2]));
-            backend.copy(k.value, cache.keys(i, pos, pos + n));
-            backend.copy(v.value, cache.values(i, pos, pos + n));
-            // Queries at pos…pos+n−1 against every cached position 0…pos+n−1 (the backend's causal offset).
-            Tensor out = tape.temp(n, shape.hidden());
-            Tensor lse = tape.temp(1, heads, n);
-            backend.attention(q.value, cache.keys(i, 0, pos + n), cache.values(i, 0, pos + n), 1, n, pos + n,
-                    heads, hd, out, lse);
-            Var a = quantizeActivations(tape, tape.constant(out));
-            x = tape.add(x, l.o.forward(tape, a, pw[3]));
-            x = mlp(tape, x, l, pw);
-        }
+        Var x = tape.embedding(embedding.on(tape), tokens);
+        Attend cached = new Attend.Cached(cache, pos, n);
+        for (int i = 0; i < layers.size(); i++) x = block(tape, i, x, w.layer(i), cached, null);
         cache.advance(n);
         if (allPositions) return head(tape, x);
-        Var last = tape.constant(x.value.slice(n - 1, n));
-        return head(tape, last);
+        return head(tape, tape.constant(x.value.slice(n - 1, n)));
     }
 
-    private Var mlp(Tape tape, Var x, Layer l, Linear.Prepared[] pw) {
-        Var h = quantizeActivations(tape, tape.rmsnorm(x, tape.param(l.postNorm), shape.rmsEps()));
-        Var g = l.gate.forward(tape, h, pw[4]);
-        Var u = l.up.forward(tape, h, pw[5]);
-        Var m = quantizeActivations(tape, tape.swiglu(g, u));
+    /**
+     * One decode step of B sequences at once: tokens[b] is sequence b's next token, at position
+     * caches[b].length() of its own cache (the positions may all differ). Each block's linears multiply all
+     * B rows in one packed product; attention runs per sequence over its own cache. Returns the logits
+     * [B, vocab], row b sequence b's; every cache advances by one. Row b equals what {@link #decode} of
+     * tokens[b] alone on caches[b] gives up to f32 summation order (a product of many rows may group its
+     * partial sums differently; with integer sums, as the packed int8 path has, exactly).
+     */
+    public Var decodeBatch(Tape tape, int[] tokens, KvCache[] caches, PreparedWeights w) {
+        if (tape.recording()) throw new IllegalArgumentException("cached decoding runs on a non-recording tape");
+        int b = tokens.length;
+        if (b == 0 || caches.length != b)
+            throw new IllegalArgumentException("a batched decode step needs one cache per token, got " + b + " tokens and " + caches.length + " caches");
+        for (int i = 0; i < b; i++) {
+            if (caches[i].length() + 1 > caches[i].capacity())
+                throw new IllegalArgumentException("sequence " + i + ": its KV cache is full (" + caches[i].capacity() + " positions)");
+            for (int j = 0; j < i; j++)
+                if (caches[j] == caches[i]) throw new IllegalArgumentException("sequences " + j + " and " + i + " share one KV cache");
+        }
+        checkTokens(tokens, b, 1, "tokens");
+        Var x = tape.embedding(embedding.on(tape), tokens);
+        Attend batched = new Attend.Batched(caches);
+        for (int i = 0; i < layers.size(); i++) x = block(tape, i, x, w.layer(i), batched, null);
+        for (KvCache c : caches) c.advance(1);
+        return head(tape, x);
+    }
+
+    /** Where a block's attention reads its keys and values. */
+    private sealed interface Attend {
+        /** Whole sequences of a batch, causal from position 0 (training, scoring, calibration). */
+        record Whole(int batch, int seq) implements Attend {}
+        /** n new tokens of one sequence at positions pos …, after the cached ones. */
+        record Cached(KvCache cache, int pos, int n) implements Attend {}
+        /** One new token per sequence, each at its own cache's next position. */
+        record Batched(KvCache[] caches) implements Attend {}
+    }
+
+    /**
+     * The one block forward: RMSNorm → q, k, v → RoPE → attention → o → +residual → RMSNorm → SwiGLU MLP →
+     * +residual, with the precision's activation and KV fake quantization.
+     */
+    private Var block(Tape tape, int i, Var x, Linear.Prepared[] pw, Attend attend, BlockObserver observer) {
+        Layer l = layers.get(i);
+        Var h = quantizeActivations(tape, tape.rmsnorm(x, l.inputNorm.on(tape), shape.rmsEps()));
+        if (observer != null) observer.observe(i, LinearInput.ATTENTION, h);
+        Var[] qkv = Linear.forwardShared(tape, h, new Linear[]{l.q, l.k, l.v}, new Linear.Prepared[]{pw[0], pw[1], pw[2]});
+        Var a = quantizeActivations(tape, attention(tape, i, qkv[0], qkv[1], qkv[2], attend));
+        if (observer != null) observer.observe(i, LinearInput.ATTENTION_OUT, a);
+        x = tape.add(x, l.o.forward(tape, a, pw[3]));
+        Var h2 = quantizeActivations(tape, tape.rmsnorm(x, l.postNorm.on(tape), shape.rmsEps()));
+        if (observer != null) observer.observe(i, LinearInput.MLP, h2);
+        Var[] gu = Linear.forwardShared(tape, h2, new Linear[]{l.gate, l.up}, new Linear.Prepared[]{pw[4], pw[5]});
+        Var m = quantizeActivations(tape, tape.swiglu(gu[0], gu[1]));
+        if (observer != null) observer.observe(i, LinearInput.MLP_DOWN, m);
         return tape.add(x, l.down.forward(tape, m, pw[6]));
+    }
+
+    /** RoPE on q and k, KV quantization, then causal attention as {@code attend} says (cached K/V written). */
+    private Var attention(Tape tape, int layer, Var q, Var k, Var v, Attend attend) {
+        int heads = shape.heads(), hd = shape.headDim();
+        float theta = shape.ropeTheta();
+        switch (attend) {
+            case Attend.Whole(int batch, int seq) -> {
+                q = tape.rope(q, seq, heads, hd, theta, 0);
+                k = quantizeKv(tape, tape.rope(k, seq, heads, hd, theta, 0));
+                v = quantizeKv(tape, v);
+                return tape.attention(q, k, v, batch, seq, heads, hd);
+            }
+            case Attend.Cached(KvCache cache, int pos, int n) -> {
+                q = tape.rope(q, n, heads, hd, theta, pos);
+                k = quantizeKv(tape, tape.rope(k, n, heads, hd, theta, pos));
+                v = quantizeKv(tape, v);
+                backend.copy(k.value, cache.keys(layer, pos, pos + n));
+                backend.copy(v.value, cache.values(layer, pos, pos + n));
+                // Queries at pos…pos+n−1 against every cached position 0…pos+n−1 (the backend's causal offset).
+                Tensor out = tape.temp(n, shape.hidden());
+                Tensor lse = tape.temp(1, heads, n);
+                backend.attention(q.value, cache.keys(layer, 0, pos + n), cache.values(layer, 0, pos + n), 1, n, pos + n,
+                        heads, hd, out, lse);
+                return tape.constant(out);
+            }
+            case Attend.Batched(KvCache[] caches) -> {
+                Tensor out = tape.temp(caches.length, shape.hidden());
+                Tensor lse = tape.temp(1, heads, 1);
+                // Rotated in place, row by row: each sequence is at its own position.
+                for (int b = 0; b < caches.length; b++) {
+                    int pos = caches[b].length();
+                    backend.rope(q.value.slice(b, b + 1), 1, heads, hd, theta, pos, false, q.value.slice(b, b + 1));
+                    backend.rope(k.value.slice(b, b + 1), 1, heads, hd, theta, pos, false, k.value.slice(b, b + 1));
+                }
+                k = quantizeKv(tape, k);
+                v = quantizeKv(tape, v);
+                for (int b = 0; b < caches.length; b++) {
+                    KvCache c = caches[b];
+                    int pos = c.length();
+                    backend.copy(k.value.slice(b, b + 1), c.keys(layer, pos, pos + 1));
+                    backend.copy(v.value.slice(b, b + 1), c.values(layer, pos, pos + 1));
+                    backend.attention(q.value.slice(b, b + 1), c.keys(layer, 0, pos + 1), c.values(layer, 0, pos + 1), 1, 1, pos + 1,
+                            heads, hd, out.slice(b, b + 1), lse);
+                }
+                return tape.constant(out);
+            }
+        }
     }
 
     /** Final norm and the float LM head. */
     private Var head(Tape tape, Var x) {
-        Var n = tape.rmsnorm(x, tape.param(finalNorm), shape.rmsEps());
-        return tape.linear(n, tape.param(lmHead));
+        Var n = tape.rmsnorm(x, finalNorm.on(tape), shape.rmsEps());
+        return tape.linear(n, lmHead.on(tape));
     }
 
     private Var quantizeActivations(Tape tape, Var x) {
@@ -287,8 +452,25 @@ public final class LlamaModel implements AutoCloseable {
 
     List<Layer> layers() { return layers; }
 
+    private void closeServed(boolean owner) {
+        List<AutoCloseable> all = new ArrayList<>();
+        for (Weight w : new Weight[]{embedding, finalNorm, lmHead}) if (w != null && w.served != null) all.add(w.served);
+        for (Layer l : layers) {
+            all.add(l.inputNorm.served);
+            all.add(l.postNorm.served);
+            all.addAll(List.of(l.linears()));
+        }
+        for (AutoCloseable c : all) {
+            try { c.close(); } catch (Exception e) { throw new IllegalStateException("closing a served tensor: " + e.getMessage(), e); }
+        }
+        if (owner && servedFrom != null) {
+            try { servedFrom.close(); } catch (Exception e) { throw new IllegalStateException("closing the served model's file: " + e.getMessage(), e); }
+        }
+    }
+
     @Override
     public void close() {
         for (Parameter p : parameters) p.close();
+        if (servedFrom != null) closeServed(true);
     }
 }

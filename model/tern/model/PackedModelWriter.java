@@ -7,7 +7,6 @@ import tern.runtime.ShardAxis;
 import tern.runtime.Tensor;
 import tern.simd.PackedFloatMatvec;
 import tern.simd.PackedTernary;
-import tern.simd.TernaryMatmul;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -35,7 +34,15 @@ public final class PackedModelWriter {
 
     /** Packs {@code model} (host tensors) into {@code out}; {@code tokenizerJson} may be null. */
     public static void write(LlamaModel model, String tokenizerJson, PackedFloatMatvec.Format floats, Path out) {
-        LlamaConfig c = model.config();
+        write(model, null, tokenizerJson, floats, out);
+    }
+
+    /**
+     * Packs {@code model} with the ternary codes given (weights already stored as ±γ/0, {@link TernaryCodes#recognize}),
+     * or, when {@code codes} is null, with Tern's quantizer applied to a TriLM's latent weights.
+     */
+    public static void write(LlamaModel model, TernaryCodes.ModelCodes codes, String tokenizerJson, PackedFloatMatvec.Format floats, Path out) {
+        LlamaConfig c = codes == null ? model.config() : model.config().withPolicy(new LinearPolicy.Ternary(codes.shards()));
         Precision p = c.precision();
         if (!(p.weights() instanceof LinearPolicy.Ternary(int shards)))
             throw new IllegalArgumentException("only ternary models (TriLM) can be packed; this one's block precision is "
@@ -49,7 +56,8 @@ public final class PackedModelWriter {
         try (Arena arena = Arena.ofShared()) {
             for (Parameter param : model.parameters()) {
                 Linear linear = linearOf(model, param);
-                if (linear != null) addTernary(w, arena, param, shards, linear.shardAxis());
+                if (linear != null) addTernary(w, arena, param,
+                        codes == null ? TernaryCodes.quantize(param.value, shards, linear.shardAxis()) : codes.byWeight().get(param));
                 else if (param.value.rank() == 2) addFloat(w, arena, param, floats);
                 else addFloat(w, arena, param, PackedFloatMatvec.Format.F32);
             }
@@ -69,19 +77,15 @@ public final class PackedModelWriter {
         return null;
     }
 
-    private static void addTernary(PackedFileWriter w, Arena arena, Parameter param, int shards, ShardAxis axis) {
-        Tensor t = param.value;
-        int rows = t.dim(0), cols = t.dim(1);
-        // The same γ (summed in double, row-major) and the same rounding as training's ternary forward.
-        float[] gamma = TernaryMatmul.scales(t, shards, axis, Linear.TERNARY_EPS);
-        byte[] trits = TernaryMatmul.trits(t, gamma, axis);
-        MemorySegment codes = arena.allocate(PackedTernary.bytes(rows, cols, shards, axis), 64);
-        PackedTernary.pack(trits, rows, cols, gamma, axis, codes);
+    private static void addTernary(PackedFileWriter w, Arena arena, Parameter param, TernaryCodes t) {
+        int rows = t.rows(), cols = t.cols();
+        MemorySegment codes = arena.allocate(PackedTernary.bytes(rows, cols, t.shards(), t.axis()), 64);
+        PackedTernary.pack(t.trits(), rows, cols, t.gamma(), t.axis(), codes);
         List<Object> scales = new ArrayList<>();
-        for (float g : gamma) scales.add((double) g);
+        for (float g : t.gamma()) scales.add((double) g);
         Map<String, Object> attrs = new LinkedHashMap<>();
         attrs.put("scales", scales);
-        attrs.put("shard_axis", axis == ShardAxis.ROWS ? "rows" : "cols");
+        attrs.put("shard_axis", t.axis() == ShardAxis.ROWS ? "rows" : "cols");
         w.add(param.name, TERNARY, new long[] {rows, cols}, attrs, codes);
     }
 

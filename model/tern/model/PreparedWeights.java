@@ -37,7 +37,7 @@ public final class PreparedWeights implements AutoCloseable {
             for (Linear.Prepared p : layer)
                 switch (p) {
                     case Linear.Dense(Tensor used, boolean owned) -> { if (owned) tape.own(used); }
-                    case Linear.Packed(var packed) -> tape.own(packed.packed());
+                    case Linear.Packed(var packed, boolean owned) -> { if (owned) tape.own(packed.packed()); }
                 }
         return w;
     }

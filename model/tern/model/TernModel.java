@@ -23,9 +23,17 @@ public final class TernModel implements AutoCloseable {
     private final InferenceModel model;
     private final Tokenizer tokenizer;
 
-    /** What one call produced: the new text, token counts and the time spent after the prompt was encoded. */
-    public record Result(String text, int promptTokens, int newTokens, double seconds) {
+    /**
+     * What one call produced: the new text, token counts, the time spent after the prompt was encoded and,
+     * of it, the time to the first new token (the prompt's prefill and the first choice).
+     */
+    public record Result(String text, int promptTokens, int newTokens, double seconds, double firstTokenSeconds) {
         public double tokensPerSecond() { return seconds > 0 ? newTokens / seconds : Double.NaN; }
+
+        /** Tokens per second after the first one: the decode rate, prefill aside. */
+        public double decodeTokensPerSecond() {
+            return newTokens > 1 && seconds > firstTokenSeconds ? (newTokens - 1) / (seconds - firstTokenSeconds) : Double.NaN;
+        }
     }
 
     private TernModel(InferenceModel model, Tokenizer tokenizer) {
@@ -35,7 +43,19 @@ public final class TernModel implements AutoCloseable {
 
     /** Maps and validates a packed model file; it must hold its tokenizer (tern pack stores it). */
     public static TernModel load(Path file) throws IOException {
-        InferenceModel m = InferenceModel.load(file);
+        return load(file, new tern.simd.CpuBackend());
+    }
+
+    /** As {@link #load(Path)}, served on {@code backend} (e.g. a tern.cuda.CudaBackend). */
+    public static TernModel load(Path file, tern.runtime.Backend backend) throws IOException {
+        InferenceModel m = InferenceModel.load(file, backend);
+        // -Dtern.warmup=true compiles the kernels on a micro model while the tokenizer loads (KernelWarmup).
+        // Off by default: measured on the 390M (BENCHMARKS.md), it moved the C2 compiles earlier but did not
+        // shorten the process, which is bound by the compiles' CPU time either way.
+        Thread warmup = null;
+        if (Boolean.getBoolean("tern.warmup")) {
+            warmup = Thread.ofPlatform().name("tern-warmup").daemon().start(() -> KernelWarmup.run(m.backend(), m.halfFloats()));
+        }
         try {
             if (m.tokenizerJson() == null)
                 throw new IOException(file + ": holds no tokenizer.json (pack a checkpoint that has one)");
@@ -46,10 +66,15 @@ public final class TernModel implements AutoCloseable {
                 Tokenizer t = TokenizerFiles.load(tmp);
                 if (t.vocabSize() > m.config().vocabSize())
                     throw new IOException(file + ": the tokenizer has " + t.vocabSize() + " tokens, more than the model's " + m.config().vocabSize());
+                if (warmup != null) warmup.join();
                 return new TernModel(m, t);
             } finally {
                 Files.deleteIfExists(tmp);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            m.close();
+            throw new IOException("interrupted while warming up the kernels", e);
         } catch (IOException | RuntimeException e) {
             m.close();
             throw e;
@@ -77,11 +102,48 @@ public final class TernModel implements AutoCloseable {
         GenerationRequest request = GenerationRequest.of(tokenizer, prompt, model.config().contextLength(), maxTokens, options);
         Utf8Stream text = new Utf8Stream(onText);
         long start = System.nanoTime();
+        long[] first = {0};
         int[] produced = model.generate(request.ids(), request.budget(), request.options(), token -> {
+            if (first[0] == 0) first[0] = System.nanoTime();
             if (request.isText(token)) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
         });
         double seconds = (System.nanoTime() - start) / 1e9;
-        return new Result(text.text(), request.ids().length, produced.length, seconds);
+        return new Result(text.text(), request.ids().length, produced.length, seconds, first[0] == 0 ? Double.NaN : (first[0] - start) / 1e9);
+    }
+
+    /**
+     * A continuous-batching generator over this model's weights (token level; see {@link BatchGenerator}).
+     * The caller closes it, before closing this model.
+     */
+    public BatchGenerator batch() { return model.batch(); }
+
+    /**
+     * Continues every prompt at once, one batched decode step per token for all of them (each with its own
+     * KV cache), up to {@code maxTokens} tokens each (fewer at the end of the context or at
+     * {@code <|endoftext|>}). Greedy results equal those of {@link #generate} one prompt at a time.
+     */
+    public java.util.List<Result> generateAll(java.util.List<String> prompts, SamplingOptions options, int maxTokens) {
+        java.util.List<GenerationRequest> requests = new java.util.ArrayList<>();
+        for (String p : prompts) requests.add(GenerationRequest.of(tokenizer, p, model.config().contextLength(), maxTokens, options));
+        long start = System.nanoTime();
+        double firstToken = Double.NaN;
+        java.util.List<BatchGenerator.Sequence> seqs = new java.util.ArrayList<>();
+        java.util.List<Result> results = new java.util.ArrayList<>();
+        try (BatchGenerator g = batch()) {
+            for (GenerationRequest r : requests)
+                seqs.add(r.budget() == 0 ? null : g.join(r.ids(), r.budget(), r.options()));
+            firstToken = (System.nanoTime() - start) / 1e9;     // every prompt's prefill and first token
+            while (!g.step().isEmpty()) { /* every sequence advances until done */ }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            for (int i = 0; i < requests.size(); i++) {
+                GenerationRequest r = requests.get(i);
+                int[] t = seqs.get(i) == null ? new int[0] : seqs.get(i).tokens();
+                Utf8Stream text = new Utf8Stream(x -> { });
+                for (int token : t) if (r.isText(token)) text.accept(tokenizer.decodeBytes(new int[] {token}, 0, 1));
+                results.add(new Result(text.text(), r.ids().length, t.length, seconds, firstToken));
+            }
+        }
+        return results;
     }
 
     @Override public void close() { model.close(); }

@@ -68,6 +68,11 @@ public final class TokenizerFiles {
 
     /** Writes {@code tokenizer} as a Hugging Face {@code tokenizer.json}, atomically (temp file, then rename). */
     public static void save(Tokenizer tokenizer, Path file) throws IOException {
+        writeAtomically(file, toJson(tokenizer));
+    }
+
+    /** {@code tokenizer} as the text of a Hugging Face {@code tokenizer.json}. */
+    public static String toJson(Tokenizer tokenizer) {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("version", "1.0");
         root.put("truncation", null);
@@ -106,7 +111,7 @@ public final class TokenizerFiles {
         for (int[] m : tokenizer.merges()) merges.add(tokenizer.token(m[0]) + " " + tokenizer.token(m[1]));
         model.put("merges", merges);
         root.put("model", model);
-        writeAtomically(file, Json.pretty(root));
+        return Json.pretty(root);
     }
 
     private static Map<String, Object> byteLevel(boolean prefixSpace, boolean trimOffsets) {

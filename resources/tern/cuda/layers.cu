@@ -48,12 +48,21 @@ extern "C" __global__ void embedding_fwd(const float* table, const int* ids, int
     }
 }
 
-// dtable[ids[i]] += dout[i]; atomics because an id may repeat.
-extern "C" __global__ void embedding_bwd(const float* dout, const int* ids, int n, int dim, float* dtable) {
-    for (int i = blockIdx.x; i < n; i += gridDim.x) {
-        float* dst = dtable + (long)ids[i] * dim;
-        const float* src = dout + (long)i * dim;
-        for (int d = threadIdx.x; d < dim; d += blockDim.x) atomicAdd(dst + d, src[d]);
+// dtable[id] += Σ dout[i] over the positions i holding id, in increasing i. The host groups the positions by
+// id (csr = [uniques ids | uniques+1 starts | n positions]), so each id's row is owned by one block and summed
+// in a fixed order: the same bits on every run (atomics would add in arrival order), which bit-exact
+// resumption of a GPU run needs.
+extern "C" __global__ void embedding_bwd(const float* dout, const int* csr, int uniques, int dim, float* dtable) {
+    const int* starts = csr + uniques;
+    const int* positions = csr + 2 * uniques + 1;
+    for (int u = blockIdx.x; u < uniques; u += gridDim.x) {
+        float* dst = dtable + (long)csr[u] * dim;
+        int p0 = starts[u], p1 = starts[u + 1];
+        for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+            float acc = dst[d];
+            for (int p = p0; p < p1; p++) acc += dout[(long)positions[p] * dim + d];
+            dst[d] = acc;
+        }
     }
 }
 
@@ -90,16 +99,25 @@ extern "C" __global__ void rmsnorm_bwd_dx(const float* dout, const float* x, con
     }
 }
 
-// dw[d] += Σ_row g x r: blockIdx.x picks 256 columns, blockIdx.y a band of rows; one atomic per column
-// per band keeps the sum parallel without a rows × dim scratch.
+// dw[d] += Σ_row g x r in two passes with a fixed order, so the sum has the same bits on every run:
+// blockIdx.x picks 256 columns and blockIdx.y a band of rows, whose partial sum goes to partial[band][d];
+// rmsnorm_bwd_dw_sum then adds the bands in order.
 extern "C" __global__ void rmsnorm_bwd_dw(const float* dout, const float* x, const float* rstd,
-                                          int rows, int dim, int rowsPerBand, float* dw) {
+                                          int rows, int dim, int rowsPerBand, float* partial) {
     int d = blockIdx.x * blockDim.x + threadIdx.x;
     if (d >= dim) return;
     int r0 = blockIdx.y * rowsPerBand, r1 = min(rows, r0 + rowsPerBand);
     float acc = 0.0f;
     for (int r = r0; r < r1; r++) acc = fmaf(dout[(long)r * dim + d] * x[(long)r * dim + d], rstd[r], acc);
-    atomicAdd(dw + d, acc);
+    partial[(long)blockIdx.y * dim + d] = acc;
+}
+
+extern "C" __global__ void rmsnorm_bwd_dw_sum(const float* partial, int bands, int dim, float* dw) {
+    int d = blockIdx.x * blockDim.x + threadIdx.x;
+    if (d >= dim) return;
+    float acc = 0.0f;
+    for (int b = 0; b < bands; b++) acc += partial[(long)b * dim + d];
+    dw[d] += acc;
 }
 
 // ---- rotary embedding ------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ public interface Backend extends AutoCloseable {
 
     Device device();
 
+    /** The number type the heavy products run in ("f32", or "bf16" for tensor-core inputs), for run configs and logs. */
+    default String compute() { return "f32"; }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     /** A zeroed tensor on this backend's device. */
@@ -88,6 +91,25 @@ public interface Backend extends AutoCloseable {
 
     /** dx [m, in] ← dy [m, out] · (γT) (+ dx if accumulate): the input gradient through a ternary linear. */
     void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate);
+
+    /**
+     * Inference weights from a packed model file: {@code codes} is a host {@link DType#T9} tensor (the file's
+     * t9 layout, tern.simd.PackedTernary) of T [rows, cols] with per-shard scales γ. The result serves
+     * {@link #ternaryMatmul} only (inference never needs Tᵀ, so {@link #ternaryMatmulT} may refuse it); the
+     * backend keeps it as it reads best (CPU: the codes in place, e.g. still memory-mapped; CUDA: repacked
+     * into its own layout on the device). The caller keeps {@code codes} alive as long as the result.
+     */
+    TernaryWeights loadTernary(Tensor codes, int rows, int cols, float[] scales, ShardAxis axis);
+
+    /**
+     * ys[i] ← x · (γT_i)ᵀ for matrices that read the same input (q, k, v; gate, up). A backend may do them in
+     * one pass over x (CPU: one table build and one parallel loop for all of them); the default runs
+     * {@link #ternaryMatmul} once per matrix.
+     */
+    default void ternaryMatmulShared(Tensor x, TernaryWeights[] ws, Tensor[] ys) {
+        if (ws.length != ys.length) throw new IllegalArgumentException(ws.length + " matrices but " + ys.length + " outputs");
+        for (int i = 0; i < ws.length; i++) ternaryMatmul(x, ws[i], ys[i], false);
+    }
 
     // ---- fake quantizers (forward; their backward is the straight-through identity) --------------------
 

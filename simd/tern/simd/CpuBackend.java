@@ -174,7 +174,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
-        FloatMatmul.matmul(provider.matmul(), a, transA, b, transB, c, accumulate);
+        // An f16 matrix is a packed file's LM head, served in place: y = x·Wᵀ only.
+        if (b.dtype() == DType.F16 && !transA && transB) PackedOps.matmulF16(a, b, c, accumulate);
+        else FloatMatmul.matmul(provider.matmul(), a, transA, b, transB, c, accumulate);
     }
 
     // ---- ternary ---------------------------------------------------------------------------------------
@@ -189,18 +191,47 @@ public final class CpuBackend implements Backend {
     public void unpackTernary(TernaryWeights w, Tensor out) {
         requireHostF32("unpackTernary", "out", out);
         requireMatrix("unpackTernary", "out", out, w.rows(), w.cols());
-        TernaryMatmul.unpack(w, out);
+        if (PackedOps.isT9(w)) {
+            float[] v = PackedOps.geometry(w).dequantize();
+            MemorySegment.copy(v, 0, out.segment(), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, v.length);
+        } else TernaryMatmul.unpack(w, out);
     }
 
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        TernaryMatmul.forward(provider.ternary(), x, w, y, accumulate);
+        if (PackedOps.isT9(w)) PackedOps.matmul(x, new TernaryWeights[] {w}, new Tensor[] {y}, accumulate, packedActivations);
+        else TernaryMatmul.forward(provider.ternary(), x, w, y, accumulate);
     }
 
     @Override
     public void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
+        if (PackedOps.isT9(w))
+            throw new IllegalArgumentException("ternaryMatmulT: " + w.rows() + "×" + w.cols() + " weights from a packed model file serve inference only (no Tᵀ)");
         TernaryMatmul.backward(provider.ternary(), dy, w, dx, accumulate);
     }
+
+    @Override
+    public TernaryWeights loadTernary(Tensor codes, int rows, int cols, float[] scales, ShardAxis axis) {
+        return PackedOps.load(codes, rows, cols, scales, axis);
+    }
+
+    @Override
+    public void ternaryMatmulShared(Tensor x, TernaryWeights[] ws, Tensor[] ys) {
+        boolean allT9 = true;
+        for (TernaryWeights w : ws) allT9 &= PackedOps.isT9(w);
+        if (allT9 && ws.length > 0) PackedOps.matmul(x, ws, ys, false, packedActivations);
+        else Backend.super.ternaryMatmulShared(x, ws, ys);
+    }
+
+    private volatile PackedMatmul.Activations packedActivations = PackedMatmul.Activations.FLOAT;
+
+    /**
+     * How products on t9 weights (a packed model file's) take their activations: FLOAT (the model as
+     * trained, the default) or INT8 (absmax per row, integer sums: BitNet b1.58's quantizer).
+     */
+    public void setPackedActivations(PackedMatmul.Activations a) { this.packedActivations = java.util.Objects.requireNonNull(a); }
+
+    public PackedMatmul.Activations packedActivations() { return packedActivations; }
 
     // ---- fake quantizers -------------------------------------------------------------------------------
 
@@ -236,6 +267,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void embedding(Tensor table, int[] ids, Tensor out) {
+        if (table.dtype() == DType.F16) { PackedOps.embeddingF16(table, ids, out); return; }   // a packed file's, in place
         requireHostF32("embedding", "table", table);
         requireHostF32("embedding", "out", out);
         requireMatrix("embedding", "out", out, ids.length, table.cols());

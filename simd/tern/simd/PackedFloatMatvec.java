@@ -43,6 +43,30 @@ public final class PackedFloatMatvec {
         });
     }
 
+    /**
+     * y[i·rows + r] ← Σ_c W[r][c]·x[i·cols + c] for m activation rows: each piece of W's rows is read from
+     * memory once and reused from cache for every activation row (batched decode's LM head).
+     */
+    public static void matmul(MemorySegment w, Format format, int rows, int cols, float[] x, int m, float[] y) {
+        if (m == 1) { matvec(w, format, rows, cols, x, y); return; }
+        if (w.byteSize() != (long) rows * cols * format.bytes)
+            throw new IllegalArgumentException(rows + "×" + cols + " " + format + " needs " + (long) rows * cols * format.bytes
+                    + " bytes, got " + w.byteSize());
+        if (m < 1 || x.length < (long) m * cols || y.length < (long) m * rows)
+            throw new IllegalArgumentException(m + " rows need x of " + (long) m * cols + " and y of " + (long) m * rows
+                    + " values, got " + x.length + " and " + y.length);
+        int grain = Math.max(Math.max(1, (1 << 14) / Math.max(1, cols * format.bytes)), (rows + 8 * Parallel.THREADS - 1) / (8 * Parallel.THREADS));
+        Parallel.shared(rows, grain, (r0, r1) -> {
+            float[] xi = new float[cols], yi = new float[r1];
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(x, i * cols, xi, 0, cols);
+                if (VECTOR) PackedFloatVector.rows(w, format == Format.F16, cols, xi, yi, r0, r1);
+                else scalarRows(w, format, cols, xi, yi, r0, r1);
+                System.arraycopy(yi, r0, y, i * rows + r0, r1 - r0);
+            }
+        });
+    }
+
     private static void scalarRows(MemorySegment w, Format format, int cols, float[] x, float[] y, int r0, int r1) {
         for (int r = r0; r < r1; r++) {
             long base = (long) r * cols;

@@ -72,6 +72,10 @@ public final class PackedMatmul {
         }
         long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
         int tiles = firstTile[ws.length];
+        if (m >= BLOCKED_MIN_ROWS) {
+            blocked(k, ws, firstTile, x, m, ys, activations);
+            return;
+        }
         int grain = (int) Math.max(Math.max(1, MIN_BYTES_PER_PIECE / Math.max(1, tileBytes)),
                 (tiles + PIECES_PER_THREAD * Parallel.THREADS - 1) / (PIECES_PER_THREAD * Parallel.THREADS));
         // Each thread builds its own tables on the first piece it takes (Tables): reading tables another
@@ -93,6 +97,122 @@ public final class PackedMatmul {
                 short[][] tables = Tables.mine().shorts(call, k, w, q, m);
                 forEachMatrix(firstTile, t0, t1, (i, a, b) -> int8Tiles(k, ws[i], tables, rowScale, m, ys[i], a, b));
             });
+        }
+    }
+
+    /** Activation rows from which a product runs {@link #blocked} (prompt prefill, large batches). */
+    static final int BLOCKED_MIN_ROWS = Integer.getInteger("tern.packed.blockedRows", 16);
+    /** Rows whose tables stay in L2 together: 16 rows × 64 groups × 96 entries × 2 B (int8) = 192 KiB. */
+    private static final int ROW_BLOCK = 16;
+
+    /**
+     * Many rows, blocked for the cache: rows in blocks of {@link #ROW_BLOCK}, groups in runs of
+     * {@link #BATCH_GROUPS}; per (row block, run) every tile pair of the thread's piece streams its codes once
+     * from memory (16 KiB, reused from L1 for the block's rows) while the block's tables of the run stay in
+     * L2. The unblocked loop instead read every row's tables of a run once per tile pair: at 512 rows of
+     * 14,336 columns that is 150 MiB of tables per pass, from memory. Each thread builds the tables of one
+     * row block at a time (so a 512-row prefill needs 5 MiB of tables per thread, not 150 MiB), and takes
+     * few, large pieces, since each piece rebuilds them.
+     */
+    private static void blocked(PackedKernels k, PackedTernary[] ws, int[] firstTile, float[] x, int m, float[][] ys,
+                                Activations activations) {
+        PackedTernary w = ws[0];
+        int in = w.cols(), tiles = firstTile[ws.length];
+        float[] rowScale = new float[m];
+        byte[] q = null;
+        if (activations == Activations.INT8) {
+            q = new byte[m * in];
+            byte[] row = new byte[in];
+            for (int r = 0; r < m; r++) {
+                rowScale[r] = quantizeInt8(x, r * in, in, row);
+                System.arraycopy(row, 0, q, r * in, in);
+            }
+        }
+        byte[] qs = q;
+        int grain = Math.max(PAIR, (tiles + 2 * Parallel.THREADS - 1) / (2 * Parallel.THREADS));
+        Parallel.shared(tiles, grain, (t0, t1) -> {
+            int need = PackedKernels.GROUP_TABLE * w.groups();
+            float[][] ft = activations == Activations.FLOAT ? new float[ROW_BLOCK][need] : null;
+            short[][] st = activations == Activations.INT8 ? new short[ROW_BLOCK][need] : null;
+            for (int r0 = 0; r0 < m; r0 += ROW_BLOCK) {
+                int rows = Math.min(ROW_BLOCK, m - r0);
+                for (int r = 0; r < rows; r++)
+                    for (int s = 0; s < w.segments(); s++) {
+                        int c0 = w.segStart()[s], c1 = w.segStart()[s + 1], tOff = PackedKernels.GROUP_TABLE * w.groupStart()[s];
+                        if (ft != null) k.floatTables(x, (r0 + r) * in, c0, c1, ft[r], tOff);
+                        else k.int8Tables(qs, (r0 + r) * in, c0, c1, st[r], tOff);
+                    }
+                int first = r0;
+                forEachMatrix(firstTile, t0, t1, (i, a, b) -> {
+                    if (ft != null) floatBlock(k, ws[i], ft, first, rows, ys[i], a, b);
+                    else int8Block(k, ws[i], st, rowScale, first, rows, ys[i], a, b);
+                });
+            }
+        });
+    }
+
+    /** Rows [r0, r0 + rows) of y ← x·(γT)ᵀ over tiles [t0, t1), float tables of those rows (see {@link #blocked}). */
+    private static void floatBlock(PackedKernels k, PackedTernary w, float[][] tables, int r0, int rows, float[] y, int t0, int t1) {
+        int out = w.rows(), n = t1 - t0, T = PackedTernary.TILE;
+        float[] acc = new float[rows * n * T];
+        for (int s = 0; s < w.segments(); s++) {
+            java.util.Arrays.fill(acc, 0f);
+            int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
+            for (int g0 = gs; g0 < ge; g0 += BATCH_GROUPS) {
+                int g1 = Math.min(ge, g0 + BATCH_GROUPS), tOff = PackedKernels.GROUP_TABLE * g0;
+                for (int t = t0; t < t1; t += PAIR) {
+                    boolean pair = t + 1 < t1;
+                    long a = w.tileAt(t), b = pair ? w.tileAt(t + 1) : 0;
+                    for (int r = 0; r < rows; r++) {
+                        int accA = (r * n + t - t0) * T;
+                        if (pair) k.floatTilePair(tables[r], tOff, w.codes(), a, b, g0, g1, acc, accA, accA + T);
+                        else k.floatTile(tables[r], tOff, w.codes(), a, g0, g1, acc, accA);
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++)
+                for (int t = t0; t < t1; t++) {
+                    int valid = Math.min(T, out - t * T), base = (r * n + t - t0) * T;
+                    for (int i = 0; i < valid; i++) {
+                        int o = t * T + i;
+                        float v = w.scale(o, s) * acc[base + i];
+                        int at = (r0 + r) * out + o;
+                        y[at] = s == 0 ? v : y[at] + v;
+                    }
+                }
+        }
+    }
+
+    /** The int8 twin of {@link #floatBlock}: exact integer sums, then acc·(s_row·γ). */
+    private static void int8Block(PackedKernels k, PackedTernary w, short[][] tables, float[] rowScale, int r0, int rows,
+                                  float[] y, int t0, int t1) {
+        int out = w.rows(), n = t1 - t0, T = PackedTernary.TILE;
+        int[] acc = new int[rows * n * T];
+        for (int s = 0; s < w.segments(); s++) {
+            java.util.Arrays.fill(acc, 0);
+            int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
+            for (int g0 = gs; g0 < ge; g0 += BATCH_GROUPS) {
+                int g1 = Math.min(ge, g0 + BATCH_GROUPS), tOff = PackedKernels.GROUP_TABLE * g0;
+                for (int t = t0; t < t1; t += PAIR) {
+                    boolean pair = t + 1 < t1;
+                    long a = w.tileAt(t), b = pair ? w.tileAt(t + 1) : 0;
+                    for (int r = 0; r < rows; r++) {
+                        int accA = (r * n + t - t0) * T;
+                        if (pair) k.int8TilePair(tables[r], tOff, w.codes(), a, b, g0, g1, acc, accA, accA + T);
+                        else k.int8Tile(tables[r], tOff, w.codes(), a, g0, g1, acc, accA);
+                    }
+                }
+            }
+            for (int r = 0; r < rows; r++)
+                for (int t = t0; t < t1; t++) {
+                    int valid = Math.min(T, out - t * T), base = (r * n + t - t0) * T;
+                    for (int i = 0; i < valid; i++) {
+                        int o = t * T + i;
+                        float v = acc[base + i] * (rowScale[r0 + r] * w.scale(o, s));
+                        int at = (r0 + r) * out + o;
+                        y[at] = s == 0 ? v : y[at] + v;
+                    }
+                }
         }
     }
 

@@ -157,6 +157,30 @@ public record PackedTernary(MemorySegment codes, int rows, int cols, float[] sca
         return digit(e, j % TRIPLE);
     }
 
+    /**
+     * T row-major, one byte per weight (−1, 0, +1), read in one pass over the codes: what a device that
+     * keeps its own layout repacks from. Codes that are not t9 codes are an error naming the row.
+     */
+    public byte[] trits() {
+        byte[] t = new byte[Math.multiplyExact(rows, cols)];
+        for (int tile = 0; tile < tiles(); tile++)
+            for (int s = 0; s < segments(); s++)
+                for (int g = groupStart[s]; g < groupStart[s + 1]; g++) {
+                    int c0 = segStart[s] + (g - groupStart[s]) * GROUP, n = Math.min(GROUP, segStart[s + 1] - c0);
+                    long at = tileAt(tile) + (long) g * LINE;
+                    for (int i = 0; i < TILE && tile * TILE + i < rows; i++) {
+                        int code = codes.get(CODE, at + 2L * i), r = tile * TILE + i;
+                        if (code < 0) throw new IllegalStateException("code " + Integer.toHexString(code & 0xFFFF) + " of row " + r + " is not a t9 code");
+                        for (int j = 0; j < n; j++) {
+                            int e = code >>> 5 * (j / TRIPLE) & 31;
+                            if (e >= PATTERNS) throw new IllegalStateException("code " + Integer.toHexString(code) + " of row " + r + " is not a t9 code");
+                            t[r * cols + c0 + j] = (byte) digit(e, j % TRIPLE);
+                        }
+                    }
+                }
+        return t;
+    }
+
     /** γ·T as a dense row-major float matrix (tests and the float baseline). */
     public float[] dequantize() {
         float[] w = new float[rows * cols];

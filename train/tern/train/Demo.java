@@ -80,8 +80,9 @@ public final class Demo {
         try (TrainRun run = TrainRun.start(config, backend)) {
             LlamaConfig shape = run.model().config();
             out.println("model: " + shape.describe());
-            out.printf(Locale.ROOT, "training %d steps of %d×%d tokens (%s schedule, peak lr %.1e) on %d threads%n",
-                    config.steps(), config.batch(), config.seq(), config.schedule(), config.lr(), tern.simd.Parallel.THREADS);
+            out.printf(Locale.ROOT, "training %d steps of %d×%d tokens (%s schedule, peak lr %.1e) on %s%n",
+                    config.steps(), config.batch(), config.seq(), config.schedule(), config.lr(),
+                    backend.device() == tern.runtime.Device.CPU ? tern.simd.Parallel.THREADS + " threads" : backend.name());
             Progress progress = new Progress(out, 0, config.steps(), out == System.out && System.console() != null, System::nanoTime);
             Trainer.Result result = run.run(config.steps(), progress, stop);
             progress.finish();

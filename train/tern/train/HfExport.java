@@ -46,7 +46,14 @@ public final class HfExport {
             }
             Files.createDirectories(out);
             Safetensors.write(out.resolve(TrainCheckpoint.MODEL), tensors, Map.of("tern.export", "weights as used by " + precision.weights()), storage);
-            String config = HfConfig.write(model.config().withPrecision(Precision.FLOAT));
+            // bos/eos: the tokenizer's <|endoftext|> (Spectra's GPT-NeoX id 0 when there is no tokenizer to ask)
+            int eot = 0;
+            if (tokenizerJson != null && Files.isRegularFile(tokenizerJson)) {
+                int id = tern.model.TokenizerFiles.load(tokenizerJson).endOfText();
+                if (id >= 0) eot = id;
+            }
+            String torchDtype = switch (storage) { case F16 -> "float16"; case BF16 -> "bfloat16"; default -> "float32"; };
+            String config = HfConfig.write(model.config().withPrecision(Precision.FLOAT), torchDtype, eot, eot);
             tern.checkpoint.AtomicFiles.writeString(out.resolve(TrainCheckpoint.CONFIG), config);
             if (tokenizerJson != null && Files.isRegularFile(tokenizerJson))
                 Files.copy(tokenizerJson, out.resolve(TrainCheckpoint.TOKENIZER), StandardCopyOption.REPLACE_EXISTING);
@@ -56,7 +63,7 @@ public final class HfExport {
     }
 
     /** The dense weights a linear uses under the model's precision, on the host. */
-    private static Tensor usedWeights(Backend backend, Linear linear, Precision precision) {
+    static Tensor usedWeights(Backend backend, Linear linear, Precision precision) {
         try (Linear.Prepared prepared = linear.prepare(backend, precision.weights(), precision.phaseIn())) {
             Tensor dense = switch (prepared) {
                 case Linear.Dense d -> d.used();

@@ -120,7 +120,7 @@ public final class MemoryPlan {
             available = available();
             from = "physical memory";
         }
-        return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision() + ", batch "
+        return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision().describe(config.steps()) + ", batch "
                 + config.batch() + "×" + config.seq() + ")", model, config, config.checkpointActivations(), available, from);
     }
 

@@ -96,7 +96,9 @@ public final class ModelPreflight {
     /** The precision training_state.json records for this checkpoint's run, or null. */
     private static String recordedPrecision(Path ckpt) {
         try {
-            return Files.isRegularFile(ckpt.resolve(TrainingState.FILE)) ? TrainCheckpoint.readState(ckpt).config().precision() : null;
+            if (!Files.isRegularFile(ckpt.resolve(TrainingState.FILE))) return null;
+            TrainCheckpoint.State state = TrainCheckpoint.readState(ckpt);     // a switch run's policy at the saved step
+            return state.config().precisionSchedule().precisionAt(Math.max(0, state.step() - 1)).weights().label();
         } catch (IOException | RuntimeException unreadable) {
             return null;
         }

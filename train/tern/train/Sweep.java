@@ -42,11 +42,11 @@ public final class Sweep {
                 continue;
             }
             long t0 = System.nanoTime();
-            try (PrecisionSwitchRun run = open(grid, e, dir, backend)) {
+            try (TrainRun run = open(grid, e, dir, backend)) {
                 console.printf(Locale.ROOT, "[%d/%d] %s: %s, %s, %d steps of %d tokens%s%n", i, grid.runs().size(), e.name(),
-                        run.model().config().describe(), run.plan().describe(), run.config().steps(), run.config().tokensPerStep(),
+                        run.model().config().describe(), run.schedule().describe(), run.config().steps(), run.config().tokensPerStep(),
                         run.trainer().step() > 0 ? ", resuming at step " + run.trainer().step() : "");
-                Trainer.Result r = run.run(run.config().steps(), stop, console);
+                Trainer.Result r = run.run(run.config().steps(), null, stop, console);
                 if (r.step() < run.config().steps()) {
                     console.printf(Locale.ROOT, "%s: stopped at step %d; run the sweep again to continue%n", e.name(), r.step());
                     break;
@@ -61,19 +61,12 @@ public final class Sweep {
         return results;
     }
 
-    private static PrecisionSwitchRun open(SweepGrid grid, SweepGrid.Entry e, Path dir, Backend backend) throws IOException {
-        if (hasCheckpoint(dir) && PrecisionSwitchRun.isSwitchRun(dir)) return PrecisionSwitchRun.resume(dir, Map.of(), backend);
-        Map<String, Object> settings = new LinkedHashMap<>(e.train());
+    private static TrainRun open(SweepGrid grid, SweepGrid.Entry e, Path dir, Backend backend) throws IOException {
+        if (hasCheckpoint(dir)) return TrainRun.resume(dir, Map.of(), backend);
+        Map<String, Object> settings = new LinkedHashMap<>(e.settings());
         settings.put("data", grid.data());
         settings.put("out", dir.toString());
-        // the starting policy picks the preset's recipe when it has one (float, ternary, binary); k-bit runs use float's
-        Object p = e.precision().get("precision");
-        settings.put("precision", p != null && TrainConfig.PRECISIONS.contains(String.valueOf(p)) && e.precision().get("weight_bits") == null
-                ? String.valueOf(p) : "float");
-        TrainConfig config = TrainConfig.resolve(settings);
-        LlamaConfig preset = LlamaConfig.preset(config.preset());
-        PrecisionSwitch plan = PrecisionSwitch.fromSettings(e.precision(), config.steps(), preset.modelParallel());
-        return PrecisionSwitchRun.start(config, plan, e.shape(), null, backend);
+        return TrainRun.start(TrainConfig.resolve(settings), backend);
     }
 
     private static boolean hasCheckpoint(Path dir) {
@@ -87,9 +80,9 @@ public final class Sweep {
     }
 
     /** What a finished run contributes to the fits. */
-    static Map<String, Object> result(String name, PrecisionSwitchRun run) throws IOException {
+    static Map<String, Object> result(String name, TrainRun run) throws IOException {
         LlamaConfig shape = run.model().config();
-        PrecisionSwitch plan = run.plan();
+        PrecisionSwitch plan = run.schedule();
         LinearPolicy last = plan.switches() ? plan.after() : plan.before();
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", name);
@@ -101,7 +94,7 @@ public final class Sweep {
         m.put("vocab", shape.vocabSize());
         m.put("non_embedding_params", shape.linearParameters());
         m.put("params", shape.parameterCount());
-        m.put("precision", plan.toMap());
+        m.put("precision", run.config().precision().pinned(run.config().steps()).toMap());
         m.put("weight_bits", weightBits(last));
         m.put("act_bits", plan.activationBits() == 0 ? 16 : plan.activationBits());
         m.put("kv_bits", plan.kvBits() == 0 ? 16 : plan.kvBits());
@@ -116,7 +109,7 @@ public final class Sweep {
         m.put("val_curve", curve);
         m.put("final_val_loss", vals.isEmpty() ? Double.NaN : vals.getLast().loss());
         m.put("seconds", Math.round(run.trainer().seconds() * 10) / 10.0);
-        Path sw = run.out().resolve(PrecisionSwitchRun.SWITCH_LOG);
+        Path sw = run.out().resolve(TrainRun.SWITCH_LOG);
         if (Files.isRegularFile(sw)) m.put("switch", Json.parseObject(Files.readString(sw)));
         return m;
     }

@@ -10,15 +10,16 @@ import java.util.Set;
 /**
  * A sweep's grid file: either a JSON list of runs, or an object
  * <pre>{ "data": DIR, "out": DIR, "defaults": { settings… }, "runs": [ { "name": …, settings… }, … ] }</pre>
- * Each run's settings are the defaults overridden by its own: train settings ({@link TrainConfig#KEYS}),
- * precision settings ({@link PrecisionSwitch#KEYS}: precision, weight_bits, switch_to, switch_at,
- * reset_optimizer, phase_in, act_bits, kv_bits) and an optional {@code shape} object (hidden,
- * intermediate, layers, heads) between the presets. Every run needs a unique {@code name}: its folder.
+ * Each run's settings are the defaults overridden by its own: any train setting ({@link TrainConfig#KEYS}:
+ * the recipe, the precision plan's precision, weight_bits, switch_to, switch_at, reset_optimizer, phase_in,
+ * act_bits, kv_bits, and the shape's hidden, intermediate, layers, heads) but data and out, which the grid
+ * gives. The shape may also be written as a {@code "shape": {hidden, intermediate, layers, heads}} object.
+ * Every run needs a unique {@code name}: its folder.
  */
 public record SweepGrid(String data, String out, List<Entry> runs) {
 
-    /** One run: its folder name, train settings, precision settings and shape override. */
-    public record Entry(String name, Map<String, Object> train, Map<String, Object> precision, Map<String, Object> shape) {}
+    /** One run: its folder name and its train settings (keys of {@link TrainConfig#KEYS}, without data and out). */
+    public record Entry(String name, Map<String, Object> settings) {}
 
     @SuppressWarnings("unchecked")
     public static SweepGrid parse(Object json, String source) {
@@ -46,15 +47,20 @@ public record SweepGrid(String data, String out, List<Entry> runs) {
             if (!(name instanceof String n) || n.isBlank() || !n.matches("[A-Za-z0-9._-]+"))
                 throw new IllegalArgumentException(source + " run " + i + ": needs a \"name\" of letters, digits, '.', '_', '-' (its folder)");
             if (!names.add(n)) throw new IllegalArgumentException(source + ": two runs are named '" + n + "'");
-            Map<String, Object> shape = merged.get("shape") == null ? Map.of() : object(merged.remove("shape"), source + " run " + n + " shape");
-            merged.remove("shape");
-            Map<String, Object> train = new LinkedHashMap<>(), precision = new LinkedHashMap<>();
-            for (Map.Entry<String, Object> e : merged.entrySet()) {
-                if (PrecisionSwitch.KEYS.contains(e.getKey())) precision.put(e.getKey(), e.getValue());
-                else if (TrainConfig.KEYS.contains(e.getKey()) && !List.of("data", "out", "precision").contains(e.getKey())) train.put(e.getKey(), e.getValue());
-                else throw new IllegalArgumentException(source + " run " + n + ": unknown setting '" + e.getKey() + "'");
+            if (merged.get("shape") != null) {
+                for (Map.Entry<String, Object> e : object(merged.remove("shape"), source + " run " + n + " shape").entrySet()) {
+                    if (!TrainConfig.Shape.KEYS.contains(e.getKey()))
+                        throw new IllegalArgumentException(source + " run " + n + ": unknown shape setting '" + e.getKey() + "' (known: "
+                                + String.join(", ", TrainConfig.Shape.KEYS) + ")");
+                    merged.put(e.getKey(), e.getValue());
+                }
             }
-            entries.add(new Entry(n, train, precision, shape));
+            merged.remove("shape");
+            for (String k : merged.keySet())
+                if (!TrainConfig.KEYS.contains(k) || k.equals("data") || k.equals("out"))
+                    throw new IllegalArgumentException(source + " run " + n + ": unknown setting '" + k + "'"
+                            + (k.equals("data") || k.equals("out") ? " (the grid gives data and out for all its runs)" : ""));
+            entries.add(new Entry(n, merged));
         }
         return new SweepGrid((String) top.get("data"), (String) top.get("out"), entries);
     }

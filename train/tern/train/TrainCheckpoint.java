@@ -110,10 +110,28 @@ public final class TrainCheckpoint {
     public static State readState(Path ckpt) throws IOException {
         TrainingState raw = TrainingState.read(ckpt);
         try {
-            return new State(raw, TrainConfig.fromMap(raw.config()));
+            return new State(raw, TrainConfig.fromMap(withLegacyPlan(raw.config(), ckpt)));
         } catch (IllegalArgumentException e) {
             throw new IOException(ckpt.resolve(STATE) + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Runs of earlier versions with a precision plan kept it in RUN/precision_switch.json and only the preset
+     * recipe's precision in the config: the plan's keys join the config here, so such runs resume.
+     */
+    private static Map<String, Object> withLegacyPlan(Map<String, Object> config, Path ckpt) throws IOException {
+        Path run = ckpt.toAbsolutePath().getParent() == null ? null : ckpt.toAbsolutePath().getParent().getParent();
+        if (run == null || config.containsKey("act_bits")) return config;
+        Path legacy = run.resolve(PrecisionSwitch.LEGACY_FILE);
+        if (!Files.isRegularFile(legacy)) return config;
+        Map<String, Object> m = new LinkedHashMap<>(config);
+        try {
+            m.putAll(tern.checkpoint.Json.parseObject(Files.readString(legacy)));
+        } catch (tern.checkpoint.Json.JsonException e) {
+            throw new IOException(legacy + ": " + e.getMessage(), e);
+        }
+        return m;
     }
 
     /** Loads weights, moments, the sampler's cursor and the counters of {@code ckpt} into a fresh trainer. */
@@ -123,7 +141,15 @@ public final class TrainCheckpoint {
         loadWeights(ckpt, trainer.model().parameters(), backend);
         OptimizerState.load(ckpt.resolve(OPTIMIZER), trainer.optimizer(), backend);
         trainer.sampler().restore(state.raw().dataCursor());
+        // a reset of the moments at a precision switch restarts Adam's own count (its bias correction) on purpose
+        long optimizerStep = trainer.optimizer().step();
+        long expected = trainer.config().precisionSchedule().optimizerStepAt(state.step());
+        if (optimizerStep != expected)
+            throw new IOException(ckpt + ": optimizer step " + optimizerStep + " where the run's precision plan expects " + expected
+                    + " at training step " + state.step());
+        trainer.optimizer().setStep(state.step());
         trainer.restoreCounters(state.step(), state.raw().seconds());
+        trainer.optimizer().setStep(optimizerStep);
     }
 
     /**

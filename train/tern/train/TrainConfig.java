@@ -15,6 +15,8 @@ import tern.runtime.Schedule;
  * a JSON config file, and command-line flags. {@link #resolve} merges them and validates the result; a
  * bad value is an {@link IllegalArgumentException} naming the setting.
  *
+ * @param precision   the block precision over the run (a constant policy, or a switch; k-bit activations and KV)
+ * @param shape       hidden, intermediate, layers and heads replacing the preset's (0: the preset's)
  * @param batch       sequences per micro-batch
  * @param seq         tokens per sequence
  * @param accum       micro-batches summed into one optimizer step (tokens per step = batch·seq·accum)
@@ -30,29 +32,64 @@ import tern.runtime.Schedule;
  *                    instead of keeping them ({@link MemoryPlan}); auto turns it on when the run would not fit
  */
 public record TrainConfig(
-        String preset, String precision, String data, String out,
+        String preset, PrecisionPlan precision, Shape shape, String data, String out,
         long steps, int batch, int seq, int accum,
         double lr, double minLr, long warmup, String schedule,
         double weightDecay, double lrCutRatio, double lrCutAt, double decayOffAt,
         double beta1, double beta2, double eps, double clip,
         long seed, int evalEvery, int evalBatches, int saveEvery, int keep, String checkpointActivations) {
 
+    /** The model shape over a preset's: each 0 keeps the preset's value. */
+    public record Shape(int hidden, int intermediate, int layers, int heads) {
+        public static final Shape PRESET = new Shape(0, 0, 0, 0);
+        public static final List<String> KEYS = List.of("hidden", "intermediate", "layers", "heads");
+
+        public Shape {
+            for (int v : new int[]{hidden, intermediate, layers, heads})
+                if (v < 0) throw new IllegalArgumentException("train setting shape " + List.of(hidden, intermediate, layers, heads) + " has a negative value");
+        }
+
+        public boolean isPreset() { return equals(PRESET); }
+
+        /** {@code base} with the dimensions this shape names; a shape that cannot work is an error naming the settings. */
+        public tern.model.LlamaConfig apply(tern.model.LlamaConfig base) {
+            if (isPreset()) return base;
+            try {
+                return new tern.model.LlamaConfig(base.vocabSize(), or(hidden, base.hidden()), or(intermediate, base.intermediate()),
+                        or(layers, base.layers()), or(heads, base.heads()), base.contextLength(), base.rmsEps(), base.ropeTheta(),
+                        base.modelParallel(), base.precision());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("train settings hidden/intermediate/layers/heads: " + e.getMessage(), e);
+            }
+        }
+
+        private static int or(int v, int fallback) { return v == 0 ? fallback : v; }
+    }
+
     /** The settings' names as they appear in JSON (and, with '-' for '_', as flags). */
     public static final List<String> KEYS = List.of(
-            "preset", "precision", "data", "out",
+            "preset", "precision", "weight_bits", "switch_to", "switch_at", "reset_optimizer", "phase_in", "act_bits", "kv_bits",
+            "hidden", "intermediate", "layers", "heads", "data", "out",
             "steps", "batch", "seq", "accum",
             "lr", "min_lr", "warmup", "schedule",
             "weight_decay", "lr_cut_ratio", "lr_cut_at", "decay_off_at",
             "beta1", "beta2", "eps", "clip",
             "seed", "eval_every", "eval_batches", "save_every", "keep", "checkpoint_activations");
 
-    public static final List<String> PRECISIONS = List.of("float", "ternary", "binary");
+    /** Settings a config may lack (checkpoints of earlier versions): the plan's and the shape's, at their defaults. */
+    private static final List<String> OPTIONAL = List.of(
+            "weight_bits", "switch_to", "switch_at", "reset_optimizer", "phase_in", "act_bits", "kv_bits", "hidden", "intermediate", "layers", "heads", "checkpoint_activations");
+
+    /** The starting precisions a preset has a recipe for (k-bit plans train with float's). */
+    public static final List<String> PRECISIONS = PrecisionPlan.RECIPES;
     public static final List<String> SCHEDULES = List.of("linear", "cosine", "spectra", "constant");
 
     public TrainConfig {
         require(preset != null && !preset.isBlank(), "preset", "must be named");
-        require(PRECISIONS.contains(precision), "precision", "must be one of " + PRECISIONS + ", got '" + precision + "'");
+        require(precision != null, "precision", "must be given");
+        if (shape == null) shape = Shape.PRESET;
         require(steps >= 1, "steps", "must be at least 1, got " + steps);
+        precision.resolve(steps);                                 // a switch inside the run
         require(batch >= 1, "batch", "must be at least 1, got " + batch);
         require(seq >= 1, "seq", "must be at least 1, got " + seq);
         require(accum >= 1, "accum", "must be at least 1, got " + accum);
@@ -76,7 +113,11 @@ public record TrainConfig(
                 "must be one of " + MemoryPlan.CHECKPOINTING + " (auto: when the run would not fit without), got '" + checkpointActivations + "'");
         long tokens = (long) batch * seq * accum;
         require(tokens <= Integer.MAX_VALUE, "batch", "batch·seq·accum = " + tokens + " tokens per step is too many");
+        shape.apply(tern.model.LlamaConfig.preset(preset).withPrecision(new tern.model.Precision(precision.start(), 1f, 0, 0)));
     }
+
+    /** The plan as a schedule over this run's steps. */
+    public PrecisionSwitch precisionSchedule() { return precision.resolve(steps); }
 
     private static void require(boolean ok, String key, String what) {
         if (!ok) throw new IllegalArgumentException("train setting '" + key + "' " + what);
@@ -107,10 +148,7 @@ public record TrainConfig(
         for (String k : settings.keySet())
             if (!KEYS.contains(k)) throw new IllegalArgumentException("unknown train setting '" + k + "' (known: " + String.join(", ", KEYS) + ")");
         String preset = text(settings, "preset", "tiny");
-        String precision = text(settings, "precision", "ternary");
-        if (!PRECISIONS.contains(precision))
-            throw new IllegalArgumentException("train setting 'precision' must be one of " + PRECISIONS + ", got '" + precision + "'");
-        Map<String, Object> values = TrainConfigDefaults.forPreset(preset, precision);
+        Map<String, Object> values = TrainConfigDefaults.forPreset(preset, plan(settings, preset).recipe());
         long steps = settings.containsKey("steps") ? integer(settings, "steps") : integer(values, "steps");
         values.putAll(TrainConfigDefaults.cadence(preset, steps));
         values.putAll(settings);
@@ -121,7 +159,11 @@ public record TrainConfig(
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("preset", preset);
-        m.put("precision", precision);
+        m.putAll(precision.toMap());
+        if (shape.hidden() > 0) m.put("hidden", shape.hidden());
+        if (shape.intermediate() > 0) m.put("intermediate", shape.intermediate());
+        if (shape.layers() > 0) m.put("layers", shape.layers());
+        if (shape.heads() > 0) m.put("heads", shape.heads());
         m.put("data", data);
         m.put("out", out);
         m.put("steps", steps);
@@ -152,9 +194,11 @@ public record TrainConfig(
     /** A config from a complete map (every key of {@link #KEYS} present; data and out may be null). */
     public static TrainConfig fromMap(Map<String, ?> m) {
         for (String k : KEYS)
-            if (!m.containsKey(k) && !k.equals("checkpoint_activations")) throw new IllegalArgumentException("train config lacks the setting '" + k + "'");
+            if (!m.containsKey(k) && !OPTIONAL.contains(k)) throw new IllegalArgumentException("train config lacks the setting '" + k + "'");
+        String preset = text(m, "preset", null);
+        Shape shape = new Shape(optionalWhole(m, "hidden"), optionalWhole(m, "intermediate"), optionalWhole(m, "layers"), optionalWhole(m, "heads"));
         return new TrainConfig(
-                text(m, "preset", null), text(m, "precision", null), text(m, "data", null), text(m, "out", null),
+                preset, plan(m, preset), shape, text(m, "data", null), text(m, "out", null),
                 integer(m, "steps"), whole(m, "batch"), whole(m, "seq"), whole(m, "accum"),
                 real(m, "lr"), real(m, "min_lr"), integer(m, "warmup"), text(m, "schedule", null),
                 real(m, "weight_decay"), real(m, "lr_cut_ratio"), real(m, "lr_cut_at"), real(m, "decay_off_at"),
@@ -168,8 +212,42 @@ public record TrainConfig(
         Map<String, Object> m = toMap();
         for (String k : changes.keySet())
             if (!KEYS.contains(k)) throw new IllegalArgumentException("unknown train setting '" + k + "'");
+        if (changes.keySet().stream().anyMatch(PrecisionPlan::isKey))
+            for (String k : PrecisionPlan.KEYS) m.remove(k);         // a new plan replaces the old one whole
         m.putAll(changes);
         return fromMap(m);
+    }
+
+    /** This config with another precision plan. */
+    public TrainConfig withPlan(PrecisionPlan plan) {
+        Map<String, Object> m = toMap();
+        for (String k : PrecisionPlan.KEYS) m.remove(k);
+        m.putAll(plan.toMap());
+        return fromMap(m);
+    }
+
+    /** The same run with its data and run folders replaced. */
+    public TrainConfig withFolders(String data, String out) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("data", data);
+        m.put("out", out);
+        return with(m);
+    }
+
+    /** The plan of {@code m}'s precision keys, ternary scales per matrix as the preset's model-parallel degree. */
+    private static PrecisionPlan plan(Map<String, ?> m, String preset) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        for (String k : PrecisionPlan.KEYS) if (m.get(k) != null) p.put(k, m.get(k));
+        // an unknown preset is reported by the recipe lookup, with the list of presets
+        int shards = preset != null && tern.model.LlamaConfig.presetNames().contains(preset) ? tern.model.LlamaConfig.preset(preset).modelParallel() : 1;
+        return PrecisionPlan.fromSettings(p, shards);
+    }
+
+    private static int optionalWhole(Map<String, ?> m, String key) {
+        if (m.get(key) == null) return 0;
+        int v = whole(m, key);
+        if (v < 1) throw new IllegalArgumentException("train setting '" + key + "' must be a positive whole number, got " + v);
+        return v;
     }
 
     // ---- value conversion: JSON numbers or flag strings ------------------------------------------------

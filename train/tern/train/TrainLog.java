@@ -103,6 +103,14 @@ public final class TrainLog implements AutoCloseable {
 
     public void write(Validation v) { line(v.toJson()); }
 
+    /** A "session" line: where a (resumed) invocation starts and what computes it (device, compute type). */
+    public void writeSession(Map<String, Object> fields) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("kind", "session");
+        m.putAll(fields);
+        line(m);
+    }
+
     private void line(Map<String, Object> m) {
         try {
             writer.write(Json.write(m));

@@ -57,13 +57,13 @@ import tern.train.TrainCheckpoint;
  * formats with a checksum over the mutated part (token shard payloads, packed-file headers), half the inputs
  * get it recomputed, so the edits reach the checks behind it.
  *
- * <p>CI size: {@value #CI_TRIES} inputs per parser, 11 parsers (about half a minute on 2 cores).
+ * <p>CI size: {@value #CI_TRIES} inputs per parser, 12 parsers (about half a minute on 2 cores).
  * {@code -Dtern.fuzz=N} spreads N inputs over the parsers (the nightly size is 100,000).
  */
 @PropertyDefaults(tries = ParserFuzzTest.CI_TRIES, afterFailure = net.jqwik.api.AfterFailureMode.RANDOM_SEED)
 class ParserFuzzTest {
     static final int CI_TRIES = 400;
-    private static final int PARSERS = 11;
+    private static final int PARSERS = 12;
     private static final Map<String, FuzzTarget> TARGETS = new LinkedHashMap<>();
 
     @BeforeContainer
@@ -80,6 +80,7 @@ class ParserFuzzTest {
         TARGETS.put("manifest.json", manifest(dir.resolve("ckpt")));
         TARGETS.put("training_state", trainingState(dir.resolve("state")));
         TARGETS.put("optimizer state", optimizerLike(dir.resolve("opt")));
+        TARGETS.put("gguf", gguf(dir.resolve("gguf"), tokenizer));
         TARGETS.put("meta.json", dataMeta(dir.resolve("data"), tokenizer));
         TARGETS.put("model folder", modelFolder(dir.resolve("model")));
     }
@@ -128,6 +129,7 @@ class ParserFuzzTest {
     @Property void evalJsonl(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("eval jsonl", seed, m, random); }
     @Property void manifestJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("manifest.json", seed, m, random); }
     @Property void trainingStateJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("training_state", seed, m, random); }
+    @Property void gguf(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("gguf", seed, m, random); }
     @Property void dataMetaJson(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("meta.json", seed, m, random); }
     @Property void modelFolderConfig(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("model folder", seed, m, random); }
     @Property void optimizerState(@ForAll("chains") List<Mutation> m, @ForAll @IntRange(max = 99) int seed, @ForAll long random) throws Exception { fuzz("optimizer state", seed, m, random); }
@@ -194,6 +196,23 @@ class ParserFuzzTest {
         }
         return new FuzzTarget("packed model", List.of(new FuzzTarget.Seed("ternary 1-layer", f, Files.readAllBytes(f))),
                 ParserFuzzTest::fixPackedPreamble, file -> InferenceModel.load(file).close());
+    }
+
+    /** GGUF (llama.cpp's format) through Tern's llama loader: a TQ2_0 file with f16 embeddings and a TQ1_0 one with Q8_0. */
+    private static FuzzTarget gguf(Path dir, Tokenizer tokenizer) throws Exception {
+        Files.createDirectories(dir);
+        LlamaConfig config = new LlamaConfig(tokenizer.vocabSize(), 256, 256, 1, 2, 32, 1e-5f, 10000f, 1, Precision.of(new LinearPolicy.Ternary(1)));
+        List<FuzzTarget.Seed> seeds = new ArrayList<>();
+        try (LlamaModel m = new LlamaModel(new CpuBackend(), config)) {
+            m.initialize(6);
+            for (tern.checkpoint.GgufType[] types : List.of(new tern.checkpoint.GgufType[] {tern.checkpoint.GgufType.TQ2_0, tern.checkpoint.GgufType.F16},
+                    new tern.checkpoint.GgufType[] {tern.checkpoint.GgufType.TQ1_0, tern.checkpoint.GgufType.Q8_0})) {
+                Path f = dir.resolve(types[0].label() + ".gguf");
+                tern.train.GgufExport.write(m, tokenizer, types[0], types[1], "fuzz", f);
+                seeds.add(new FuzzTarget.Seed(types[0].label(), f, Files.readAllBytes(f)));
+            }
+        }
+        return new FuzzTarget("gguf", seeds, file -> tern.train.GgufImport.load(file, new CpuBackend()).model().close());
     }
 
     private static final java.nio.ByteOrder LE = java.nio.ByteOrder.LITTLE_ENDIAN;

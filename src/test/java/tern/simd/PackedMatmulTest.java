@@ -98,6 +98,20 @@ class PackedMatmulTest {
         }
     }
 
+    /**
+     * The blocked path of many rows (prefill): rows past one row block, columns past one run of 64 groups
+     * (576 columns), both shard axes, against the same references; grouped products too.
+     */
+    @Property(tries = 12)
+    void blockedProductsOfManyRowsMatchTheReference(@ForAll @IntRange(min = 16, max = 40) int m,
+                                                    @ForAll @IntRange(min = 500, max = 700) int in,
+                                                    @ForAll @IntRange(min = 1, max = 200) int out,
+                                                    @ForAll @IntRange(min = 1, max = 3) int shards,
+                                                    @ForAll boolean alongRows, @ForAll long seed) {
+        productsMatchTheDequantizedReference(m, in, out, shards, alongRows, seed);
+        groupedProductsEqualSeparateOnes(m, in, 2, alongRows, seed);
+    }
+
     /** Products sharing an input (q, k, v) in one call give exactly the bits of separate calls. */
     @Property(tries = 30)
     void groupedProductsEqualSeparateOnes(@ForAll @IntRange(min = 1, max = 5) int m, @ForAll @IntRange(min = 1, max = 200) int in,

@@ -65,15 +65,26 @@ class PrecisionSwitchTest {
         assertEquals(Long.MAX_VALUE, PrecisionSwitch.constant(LinearPolicy.FLOAT, 0, 0).nextChange(0));
     }
 
+    private static PrecisionPlan parse(Map<String, ?> settings) { return PrecisionPlan.fromSettings(settings, 1); }
+
+    private static long switchAt(String at, long steps) {
+        return parse(Map.of("precision", "float", "switch_to", "ternary", "switch_at", at)).resolve(steps).switchAt();
+    }
+
     @Test
     void switchPointAsStepOrFraction() {
-        assertEquals(150, PrecisionSwitch.resolveStep("150", 600));
-        assertEquals(150, PrecisionSwitch.resolveStep("0.25", 600));
-        assertEquals(0, PrecisionSwitch.resolveStep("0.0", 600));
-        assertEquals(600, PrecisionSwitch.resolveStep("1.0", 600));
-        assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.resolveStep("1.5", 600));
-        assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.resolveStep("700", 600));
-        assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.resolveStep("half", 600));
+        assertEquals(150, switchAt("150", 600));
+        assertEquals(150, switchAt("0.25", 600));
+        assertEquals(0, switchAt("0.0", 600));
+        assertEquals(600, switchAt("1.0", 600));
+        assertThrows(IllegalArgumentException.class, () -> switchAt("1.5", 600));
+        assertThrows(IllegalArgumentException.class, () -> switchAt("700", 600));
+        assertThrows(IllegalArgumentException.class, () -> switchAt("half", 600));
+        // a fraction stays a fraction in the plan; pinned (a resumed run that changes its length) it becomes its step
+        PrecisionPlan f = parse(Map.of("precision", "float", "switch_to", "ternary", "switch_at", 0.25));
+        assertEquals(new PrecisionPlan.AtFraction(0.25), f.change().at());
+        assertEquals(new PrecisionPlan.AtStep(150), f.pinned(600).change().at());
+        assertEquals(150, f.pinned(600).resolve(1200).switchAt());
     }
 
     @Test
@@ -85,21 +96,25 @@ class PrecisionSwitchTest {
         s.put("reset_optimizer", true);
         s.put("phase_in", 20);
         s.put("act_bits", 8);
-        PrecisionSwitch p = PrecisionSwitch.fromSettings(s, 400, 1);
-        assertEquals(200, p.switchAt());
-        assertEquals(p, PrecisionSwitch.fromMap(Json.parseObject(Json.write(p.toMap())), 1));
-        PrecisionSwitch k = PrecisionSwitch.fromSettings(Map.of("weight_bits", 4, "kv_bits", 6), 400, 1);
-        assertEquals(new LinearPolicy.Int(4, Granularity.ROW), k.precisionAt(0).weights());
-        assertEquals(6, k.precisionAt(0).kvBits());
-        assertEquals(k, PrecisionSwitch.fromMap(Json.parseObject(Json.write(k.toMap())), 1));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.fromSettings(Map.of("switch_to", "ternary"), 400, 1))
+        PrecisionPlan p = parse(s);
+        assertEquals(200, p.resolve(400).switchAt());
+        assertTrue(p.resolve(400).resetOptimizer());
+        assertEquals(p, parse(Json.parseObject(Json.write(p.toMap()))));
+        PrecisionPlan k = parse(Map.of("weight_bits", 4, "kv_bits", 6));
+        assertEquals(new LinearPolicy.Int(4, Granularity.ROW), k.resolve(400).precisionAt(0).weights());
+        assertEquals(6, k.resolve(400).precisionAt(0).kvBits());
+        assertEquals("float", k.recipe(), "k-bit runs train with the float recipe");
+        assertEquals(k, parse(Json.parseObject(Json.write(k.toMap()))));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> parse(Map.of("switch_to", "ternary")))
                 .getMessage().contains("switch_at"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.fromSettings(Map.of("phase_in", 3), 400, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> parse(Map.of("phase_in", 3)))
                 .getMessage().contains("switch_to"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.fromSettings(Map.of("act_bits", 1), 400, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> parse(Map.of("act_bits", 1)))
                 .getMessage().contains("activationBits"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> PrecisionSwitch.fromSettings(Map.of("wieght_bits", 4), 400, 1))
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> parse(Map.of("wieght_bits", 4)))
                 .getMessage().contains("wieght_bits"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> parse(Map.of("precision", "ternary", "weight_bits", 4)))
+                .getMessage().contains("contradict"));
     }
 
     /** λ = 0 at the switch step gives the float forward exactly, λ = 1 the ternary one exactly. */
@@ -137,8 +152,21 @@ class PrecisionSwitchTest {
         }
     }
 
-    private static TrainConfig config(Path out, long steps) {
+    /** The switch float → ternary at {@code at} as train settings. */
+    private static Map<String, Object> switching(long at, boolean reset, long phase) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("switch_to", "ternary");
+        m.put("switch_at", at);
+        m.put("reset_optimizer", reset);
+        m.put("phase_in", phase);
+        return m;
+    }
+
+    private static TrainConfig config(Path out, long steps) { return config(out, steps, Map.of()); }
+
+    private static TrainConfig config(Path out, long steps, Map<String, ?> more) {
         Map<String, Object> s = TrainTestData.tinyRun("float", data, out, steps);
+        s.putAll(more);
         s.put("eval_every", 3);
         s.put("eval_batches", 2);
         s.put("save_every", 3);
@@ -152,7 +180,7 @@ class PrecisionSwitchTest {
     void optimizerStateKeptOrReset() throws IOException {
         for (boolean reset : new boolean[]{false, true}) {
             Path out = tmp.resolve("opt-" + reset);
-            try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(out, 6), plan(3, reset, 0), null, null, backend())) {
+            try (TrainRun run = TrainRun.start(config(out, 6, switching(3, reset, 0)), backend())) {
                 run.run(3, null, null);
                 assertEquals(3, run.trainer().optimizer().step());
                 assertEquals(LinearPolicy.FLOAT, run.model().precision().weights());
@@ -169,7 +197,7 @@ class PrecisionSwitchTest {
                 if (reset) assertTrue(worst <= 1e-6 * scale, "reset: m should be (1 − β1)·g, off by " + worst);
                 else assertTrue(worst > 1e-3 * scale, "kept: m should remember the float steps");
 
-                Map<String, Object> sw = Json.parseObject(Files.readString(out.resolve(PrecisionSwitchRun.SWITCH_LOG)));
+                Map<String, Object> sw = Json.parseObject(Files.readString(out.resolve(TrainRun.SWITCH_LOG)));
                 assertEquals(3L, ((Number) sw.get("step")).longValue());
                 assertEquals(reset ? "reset" : "kept", sw.get("optimizer"));
                 for (String k : new String[]{"val_loss_before", "val_loss_quantized", "train_loss_before", "train_loss_after"})
@@ -183,16 +211,18 @@ class PrecisionSwitchTest {
     @Test
     void resumeAcrossTheSwitchIsExact() throws IOException {
         PrecisionSwitch p = plan(2, true, 3);
+        Map<String, Object> more = switching(2, true, 3);
+        more.putAll(Map.of("hidden", 32, "intermediate", 64, "layers", 2, "heads", 2));
         float[] straight, resumed;
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(tmp.resolve("straight"), 8), p, Map.of("hidden", 32, "intermediate", 64, "layers", 2, "heads", 2), null, backend())) {
+        try (TrainRun run = TrainRun.start(config(tmp.resolve("straight"), 8, more), backend())) {
             run.run(8, null, null);
             straight = weights(run.model());
         }
         Path out = tmp.resolve("resumed");
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(out, 8), p, Map.of("hidden", 32, "intermediate", 64, "layers", 2, "heads", 2), null, backend())) {
+        try (TrainRun run = TrainRun.start(config(out, 8, more), backend())) {
             run.run(4, null, null);                              // stops inside the phase-in, checkpointed at 3 and 4
         }
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.resume(out, Map.of(), backend())) {
+        try (TrainRun run = TrainRun.resume(out, Map.of(), backend())) {
             assertEquals(4, run.trainer().step());
             assertEquals(2, run.trainer().optimizer().step(), "the reset at step 2 restarted Adam's count");
             assertEquals(p.precisionAt(4), run.model().precision());
@@ -210,9 +240,9 @@ class PrecisionSwitchTest {
     /** --weight-bits 4 --act-bits 8 --kv-bits 6: the model trains in that precision and its checkpoint says so. */
     @Test
     void kBitTrainingIsWired() throws IOException {
-        PrecisionSwitch p = PrecisionSwitch.fromSettings(Map.of("weight_bits", "4", "act_bits", "8", "kv_bits", "6"), 2, 1);
         Path out = tmp.resolve("kbit");
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(out, 2), p, null, null, backend())) {
+        Map<String, Object> kbit = Map.of("weight_bits", "4", "act_bits", "8", "kv_bits", "6");
+        try (TrainRun run = TrainRun.start(config(out, 2, kbit), backend())) {
             Trainer.Result r = run.run(2, null, null);
             assertTrue(Double.isFinite(r.lastValidationLoss()));
             assertEquals(new Precision(new LinearPolicy.Int(4, Granularity.ROW), 1f, 8, 6), run.model().precision());
@@ -226,15 +256,52 @@ class PrecisionSwitchTest {
     @Test
     void initFromAnotherCheckpoint() throws IOException {
         Path first = tmp.resolve("init-src");
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(first, 3), PrecisionSwitch.constant(LinearPolicy.FLOAT, 0, 0), null, null, backend())) {
+        try (TrainRun run = TrainRun.start(config(first, 3), backend())) {
             run.run(3, null, null);
         }
         float[] trained;
         try (LlamaModel m = TrainCheckpoint.loadModel(first, backend())) {
             trained = weights(m);
         }
-        try (PrecisionSwitchRun run = PrecisionSwitchRun.start(config(tmp.resolve("init-dst"), 3), plan(0, false, 0), null, first, backend())) {
+        try (TrainRun run = TrainRun.start(config(tmp.resolve("init-dst"), 3, switching(0, false, 0)), backend(), first)) {
             assertArrayEquals(trained, weights(run.model()), 0f);
+        }
+    }
+
+    /**
+     * A run folder of the earlier layout (the plan in RUN/precision_switch.json, the checkpoint's config holding
+     * only the recipe's precision) resumes with its plan: the switch and its reset of Adam's count included.
+     */
+    @Test
+    void anOlderSwitchRunFolderResumes() throws IOException {
+        Path now = tmp.resolve("layout-now");
+        try (TrainRun run = TrainRun.start(config(now, 6, switching(1, true, 0)), backend())) {
+            run.run(3, null, null);
+        }
+        Path ckpt = TrainCheckpoint.find(now);
+        Map<String, Object> state = Json.parseObject(Files.readString(ckpt.resolve(TrainCheckpoint.STATE)));
+        @SuppressWarnings("unchecked") Map<String, Object> config = (Map<String, Object>) state.get("config");
+        for (String k : PrecisionPlan.KEYS) config.remove(k);
+        config.put("precision", "float");
+        Map<String, tern.checkpoint.AtomicFiles.Content> files = new LinkedHashMap<>();
+        try (var list = Files.list(ckpt)) {
+            for (Path f : list.toList()) {
+                String name = f.getFileName().toString();
+                if (name.equals(tern.checkpoint.CheckpointManifest.FILE)) continue;
+                byte[] bytes = name.equals(TrainCheckpoint.STATE) ? Json.pretty(state).getBytes(java.nio.charset.StandardCharsets.UTF_8) : Files.readAllBytes(f);
+                files.put(name, out -> out.write(java.nio.ByteBuffer.wrap(bytes)));
+            }
+        }
+        Path old = tmp.resolve("layout-old");
+        new tern.checkpoint.CheckpointWriter(old.resolve(TrainCheckpoint.FOLDER)).write(ckpt.getFileName().toString(), files);
+        Files.writeString(old.resolve(PrecisionSwitch.LEGACY_FILE),
+                "{\"precision\": \"float\", \"switch_to\": \"ternary\", \"switch_at\": 1, \"reset_optimizer\": true, \"phase_in\": 0, \"act_bits\": 0, \"kv_bits\": 0}");
+        try (TrainRun run = TrainRun.resume(old, Map.of(), backend())) {
+            assertEquals(3, run.trainer().step());
+            assertEquals(2, run.trainer().optimizer().step(), "Adam's count restarted at the switch");
+            assertEquals(plan(1, true, 0), run.schedule());
+            assertEquals(new LinearPolicy.Ternary(1), run.model().precision().weights());
+            run.run(4, null, null);
         }
     }
 }

@@ -93,9 +93,11 @@ class SweepTest {
         assertTrue(bad("{\"rums\": [{\"name\": \"a\"}]}").contains("rums"));
         assertTrue(bad("[{\"name\": \"../up\"}]").contains("name"));
         SweepGrid g = SweepGrid.parse(Json.parse("{\"defaults\": {\"steps\": 5, \"act_bits\": 8}, \"runs\": [{\"name\": \"a\", \"steps\": 7, \"shape\": {\"layers\": 1}}]}"), "g");
-        assertEquals(7L, ((Number) g.runs().getFirst().train().get("steps")).longValue());
-        assertEquals(8L, ((Number) g.runs().getFirst().precision().get("act_bits")).longValue());
-        assertEquals(Map.of("layers", 1L), g.runs().getFirst().shape());
+        assertEquals(7L, ((Number) g.runs().getFirst().settings().get("steps")).longValue());
+        assertEquals(8L, ((Number) g.runs().getFirst().settings().get("act_bits")).longValue());
+        assertEquals(1L, g.runs().getFirst().settings().get("layers"), "a shape object's keys become settings");
+        assertTrue(bad("[{\"name\": \"a\", \"shape\": {\"widht\": 3}}]").contains("widht"));
+        assertTrue(bad("[{\"name\": \"a\", \"data\": \"x\"}]").contains("the grid gives data"));
     }
 
     private static String bad(String json) {

@@ -1,0 +1,44 @@
+package tern.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The host-side grouping behind the deterministic embedding backward (no GPU needed): every position appears
+ * once, under its id, ids increasing and positions increasing within an id.
+ */
+class PositionsByIdTest {
+    @Test
+    void groupsEveryPositionUnderItsIdInOrder() {
+        Random rnd = new Random(5);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + rnd.nextInt(300), vocab = 1 + rnd.nextInt(50);
+            int[] ids = new int[n];
+            for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab);
+            Map<Integer, List<Integer>> expected = new TreeMap<>();
+            for (int i = 0; i < n; i++) expected.computeIfAbsent(ids[i], k -> new ArrayList<>()).add(i);
+            int[] csr = CudaBackend.positionsById(ids);
+            int u = csr[csr.length - 1];
+            assertEquals(expected.size(), u);
+            assertEquals(2 * u + 1 + n + 1, csr.length);
+            int k = 0;
+            for (Map.Entry<Integer, List<Integer>> e : expected.entrySet()) {
+                assertEquals(e.getKey(), csr[k]);
+                int from = csr[u + k], to = csr[u + k + 1];
+                List<Integer> got = new ArrayList<>();
+                for (int p = from; p < to; p++) got.add(csr[2 * u + 1 + p]);
+                assertEquals(e.getValue(), got, "positions of id " + e.getKey());
+                k++;
+            }
+            assertTrue(csr[2 * u] == n);
+        }
+    }
+}
