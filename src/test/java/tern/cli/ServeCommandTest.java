@@ -93,4 +93,86 @@ class ServeCommandTest {
             p.destroyForcibly();
         }
     }
+
+    private List<String> serveCommand(Path model, int port) {
+        return List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m",
+                "-cp", System.getProperty("java.class.path"), "tern.cli.Main",
+                "serve", "--model", model.toString(), "--port", Integer.toString(port), "--max-batch", "4");
+    }
+
+    /** Every file under {@code root} with its size and modification time: what a killed server might have left. */
+    private static java.util.Map<Path, String> snapshot(Path root) throws Exception {
+        java.util.Map<Path, String> m = new java.util.TreeMap<>();
+        try (var files = Files.walk(root)) {
+            for (Path f : files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("serve")).toList())
+                m.put(f, Files.size(f) + "@" + Files.getLastModifiedTime(f).toMillis());
+        }
+        return m;
+    }
+
+    /**
+     * SIGKILL under load (RELIABILITY.md): three streams running, the server is killed outright. It writes no
+     * file of its own, so nothing is left half-written (the model folder is byte for byte as it was), and a
+     * server started again on the same port answers at once with the same greedy text.
+     */
+    @Test
+    void sigkillUnderLoadLeavesNoFileAndARestartServesAtOnce() throws Exception {
+        Path model = ServeFixture.packedModel(dir);
+        java.util.Map<Path, String> before = snapshot(dir);
+        Path log = dir.resolve("serve-1.log");
+        Process p = new ProcessBuilder(serveCommand(model, 0)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        String body = "{\"prompt\":\"the cat\",\"max_tokens\":12,\"temperature\":0}";
+        int at;
+        String greedyBefore;
+        try {
+            at = listeningPort(p, log);
+            URI uri = URI.create("http://127.0.0.1:" + at + "/v1/completions");
+            greedyBefore = http.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            List<BufferedReader> streams = new java.util.ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\":\"a dog " + i + "\",\"max_tokens\":100,\"temperature\":0,\"stream\":true}")).build(),
+                        HttpResponse.BodyHandlers.ofInputStream());
+                assertEquals(200, r.statusCode());
+                BufferedReader events = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
+                assertTrue(events.readLine().startsWith("data: {"));
+                streams.add(events);
+            }
+            p.destroyForcibly();                                  // SIGKILL mid-stream
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            for (BufferedReader events : streams) {
+                String last = "";
+                try {
+                    for (String line; (line = events.readLine()) != null; ) if (line.startsWith("data: ")) last = line;
+                } catch (java.io.IOException cut) {
+                    // the connection was reset: what a killed server gives
+                }
+                assertTrue(!last.equals("data: [DONE]"), "a stream cut by SIGKILL does not claim to be complete");
+            }
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(before, snapshot(dir), "the killed server left the files as they were");
+        Path log2 = dir.resolve("serve-2.log");
+        long start = System.nanoTime();
+        Process again = new ProcessBuilder(serveCommand(model, at)).redirectErrorStream(true).redirectOutput(log2.toFile()).start();
+        try {
+            assertEquals(at, listeningPort(again, log2), "the restart binds the same port");
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + at + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertEquals(200, r.statusCode(), r.body());
+            String text = "\"text\":";
+            assertEquals(greedyBefore.substring(greedyBefore.indexOf(text), greedyBefore.indexOf('"', greedyBefore.indexOf(text) + 8)),
+                    r.body().substring(r.body().indexOf(text), r.body().indexOf('"', r.body().indexOf(text) + 8)), "the same greedy text");
+            System.out.printf("serve kill: restart answered its first completion %.1f s after starting%n", seconds);
+        } finally {
+            again.destroy();
+            again.waitFor(30, TimeUnit.SECONDS);
+            again.destroyForcibly();
+        }
+    }
 }
