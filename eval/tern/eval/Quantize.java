@@ -51,7 +51,14 @@ public final class Quantize {
         if (method == Method.GPTQ && (calib == null || calib.rows().isEmpty()))
             throw new IllegalArgumentException("GPTQ needs calibration sequences");
         Backend backend = model.backend();
-        GptqCalibration calibration = new GptqCalibration(model);
+        try (GptqCalibration calibration = new GptqCalibration(model)) {
+            return run(model, method, bits, group, symmetric, calib, console, calibration);
+        }
+    }
+
+    private static Report run(LlamaModel model, Method method, int bits, int group, boolean symmetric,
+                              GptqCalibration.Sequences calib, java.io.PrintStream console, GptqCalibration calibration) {
+        Backend backend = model.backend();
         List<Linear> linears = model.blockLinears();
         int layers = model.config().layers();
         List<LayerReport> reports = new ArrayList<>();

@@ -287,6 +287,28 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * The embedding of whole sequences [batch·seq, hidden]: the residual stream {@link #hidden} starts from.
+     */
+    public Var embed(Tape tape, int[] inputs, int batch, int seq) {
+        checkTokens(inputs, batch, seq, "inputs");
+        return tape.embedding(embedding.on(tape), inputs);
+    }
+
+    /**
+     * Block {@code layer} alone on the residual stream {@code x} of whole sequences (positions from 0), the step
+     * {@link #hidden} repeats: a caller that keeps the stream between blocks (GPTQ's layer-by-layer pass) runs
+     * each block once instead of blocks 0 … l again for every l.
+     */
+    public Var blockOf(Tape tape, Var x, int batch, int seq, int layer, BlockObserver observer) {
+        if (layer < 0 || layer >= layers.size())
+            throw new IllegalArgumentException("no block " + layer + " in a " + layers.size() + "-layer model");
+        if (x.rows() != batch * seq || x.cols() != shape.hidden())
+            throw new IllegalArgumentException("block input " + x.value.describe() + " is not [" + batch + "·" + seq + ", " + shape.hidden() + "]");
+        PreparedWeights w = PreparedWeights.onTape(this, tape);
+        return block(tape, layer, x, w.layer(layer), new Attend.Whole(batch, seq), observer);
+    }
+
+    /**
      * Runs {@code tokens} (one sequence) at positions cache.length() … on a non-recording tape, appending
      * their keys and values to the cache; returns the logits of the last token only [1, vocab].
      */

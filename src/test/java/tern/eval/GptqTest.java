@@ -166,4 +166,40 @@ class GptqTest {
             }
         }
     }
+
+    /**
+     * GPTQ's layer-by-layer order: block l's Hessians from the kept residual stream (block l−1 run once, as
+     * quantized after its own Hessians were taken) equal those of a fresh pass through blocks 0 … l, bit for
+     * bit, with several chunks of sequences per call.
+     */
+    @Test
+    void keptStreamEqualsAFreshPassInGptqOrder() {
+        CpuBackend b = new CpuBackend();
+        LlamaConfig shape = LlamaConfig.preset("tiny");
+        try (LlamaModel m = new LlamaModel(b, shape); GptqCalibration kept = new GptqCalibration(m)) {
+            m.initialize(7);
+            Random rnd = new Random(3);
+            int seq = 16;
+            List<int[]> rows = new ArrayList<>();
+            for (int r = 0; r < 2 * GptqCalibration.TOKENS_PER_FORWARD / seq + 3; r++) {    // three chunks, the last short
+                int[] row = new int[seq];
+                for (int i = 0; i < seq; i++) row[i] = rnd.nextInt(shape.vocabSize());
+                rows.add(row);
+            }
+            GptqCalibration.Sequences calib = new GptqCalibration.Sequences(rows, seq);
+            for (int l = 0; l < shape.layers(); l++) {
+                GptqCalibration.BlockHessians a = kept.hessians(calib, l);
+                GptqCalibration.BlockHessians f;
+                try (GptqCalibration fresh = new GptqCalibration(m)) {
+                    f = fresh.hessians(calib, l);
+                }
+                assertArrayEquals(f.attention(), a.attention(), 0.0, "block " + l + " attention input");
+                assertArrayEquals(f.attentionOut(), a.attentionOut(), 0.0, "block " + l + " attention output");
+                assertArrayEquals(f.mlp(), a.mlp(), 0.0, "block " + l + " MLP input");
+                assertArrayEquals(f.mlpDown(), a.mlpDown(), 0.0, "block " + l + " down input");
+                // stand-in for quantizing block l: its weights change before block l+1 is asked for
+                for (tern.model.Linear lin : m.blockLinears().subList(l * 7, l * 7 + 7)) b.scale(lin.weight().value, 0.9f);
+            }
+        }
+    }
 }
