@@ -605,29 +605,20 @@ public final class CudaBackend implements Backend {
         if (bits < 2 || bits > 16) throw new IllegalArgumentException("quantizeSymmetric: bits must be 2..16, got " + bits);
         int rows = x.rows(), cols = x.cols();
         float q = (1 << (bits - 1)) - 1;
-        float[] scales;
+        long n = x.size();
+        long maxes;
         if (granularity == Granularity.TENSOR) {
-            long bitsOut = scratch.zeroed(4);
-            long n = x.size();
+            maxes = scratch.zeroed(4);
             kernels.launch("ternary", "abs_max_all", kernels.gridFor(n, THREADS), THREADS,
-                    KernelArgs.of().ptr(address(x)).i64(n).ptr(bitsOut));
-            int[] raw = new int[1];
-            scratch.toHost(Pointer.to(raw), 0, 4);
-            float max = Float.intBitsToFloat(raw[0]);
-            scales = new float[] {max == 0 ? 1f : max / q};
+                    KernelArgs.of().ptr(address(x)).i64(n).ptr(maxes));
         } else {
-            long maxes = scratch.zeroed(4L * rows);
+            maxes = scratch.zeroed(4L * rows);
             kernels.launch("ternary", "abs_max_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
                     KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
-            float[] max = new float[rows];
-            scratch.toHost(Pointer.to(max), 0, 4L * rows);
-            scales = new float[rows];
-            for (int r = 0; r < rows; r++) scales[r] = max[r] == 0 ? 1f : max[r] / q;
         }
-        long s = scratch.upload(scales);
-        long n = x.size();
+        // the apply kernel turns the maxes into scales on the device: no read-back, no host synchronization
         kernels.launch("ternary", "symq_apply", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(s).i32(granularity == Granularity.ROW).f32(q)
+                KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes).i32(granularity == Granularity.ROW).f32(q)
                         .ptr(address(out)));
     }
 

@@ -166,12 +166,16 @@ extern "C" __global__ void binary_apply(const float* w, int rows, int cols, cons
     }
 }
 
-// out = s * clamp(rint(x / s), -q, q); s per row (perRow) or one for the tensor.
-extern "C" __global__ void symq_apply(const float* x, int rows, int cols, const float* scales, int perRow,
+// out = s * clamp(rint(x / s), -q, q) with s = max|x| / q per row (perRow) or for the tensor (s = 1 where the max
+// is 0). The maxes come from abs_max_rows / abs_max_all on the device (a non-negative float's bits order as an
+// int's, so abs_max_all's int is read as the float), so the scales never travel to the host and back: no
+// host synchronization per quantized tensor. IEEE division, as the CPU's max / q.
+extern "C" __global__ void symq_apply(const float* x, int rows, int cols, const float* maxes, int perRow,
                                       float q, float* out) {
     long n = (long)rows * cols;
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long)blockDim.x * gridDim.x) {
-        float s = scales[perRow ? (int)(i / cols) : 0];
+        float m = maxes[perRow ? (int)(i / cols) : 0];
+        float s = m == 0.0f ? 1.0f : __fdiv_rn(m, q);
         out[i] = s * fminf(fmaxf(rintf(x[i] / s), -q), q);
     }
 }
