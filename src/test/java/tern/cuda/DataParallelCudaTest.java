@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -18,7 +17,6 @@ import tern.model.LlamaModel;
 import tern.runtime.Parameter;
 import tern.train.BatchSampler;
 import tern.train.TokenShard;
-import tern.train.TokenShardWriter;
 import tern.train.TrainConfig;
 import tern.train.TrainRun;
 import tern.train.Trainer;
@@ -48,11 +46,7 @@ class DataParallelCudaTest {
         settings.put("seq", 64);
         TrainConfig config = TrainConfig.resolve(settings);
         int vocab = tern.model.LlamaConfig.preset("tiny").vocabSize();
-        Path shard = dir.resolve("train-00000.tok");
-        Random rnd = new Random(7);
-        try (TokenShardWriter w = new TokenShardWriter(shard, vocab)) {
-            for (int i = 0; i < 20_000; i++) w.accept(rnd.nextInt(vocab));
-        }
+        Path shard = Gpu.randomShard(dir, vocab, 20_000, 7);
         try (TokenShard s = TokenShard.open(shard);
              LlamaModel plain = new LlamaModel(cuda, TrainRun.modelConfig(config, vocab));
              LlamaModel ranked = new LlamaModel(cuda, TrainRun.modelConfig(config, vocab));

@@ -34,6 +34,16 @@ final class Gpu {
         }
     }
 
+    /** A token shard of {@code tokens} uniform random ids below {@code vocab} (the trainer tests' data). */
+    static java.nio.file.Path randomShard(java.nio.file.Path dir, int vocab, int tokens, long seed) throws java.io.IOException {
+        java.nio.file.Path shard = dir.resolve("train-00000.tok");
+        Random rnd = new Random(seed);
+        try (tern.train.TokenShardWriter w = new tern.train.TokenShardWriter(shard, vocab)) {
+            for (int i = 0; i < tokens; i++) w.accept(rnd.nextInt(vocab));
+        }
+        return shard;
+    }
+
     static float[] random(Random rnd, int n, float scale) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (rnd.nextFloat() * 2 - 1) * scale;

@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,7 +21,6 @@ import tern.simd.CpuBackend;
 import tern.train.Batch;
 import tern.train.BatchSampler;
 import tern.train.TokenShard;
-import tern.train.TokenShardWriter;
 import tern.train.TrainConfig;
 import tern.train.TrainRun;
 import tern.train.Trainer;
@@ -61,11 +59,7 @@ class TrainStepCpuGpuTest {
         settings.put("seq", SEQ);
         TrainConfig config = TrainConfig.resolve(settings);
         int vocab = tern.model.LlamaConfig.preset("tiny").vocabSize();
-        Path shard = dir.resolve("train-00000.tok");
-        Random rnd = new Random(7);
-        try (TokenShardWriter w = new TokenShardWriter(shard, vocab)) {
-            for (int i = 0; i < 20_000; i++) w.accept(rnd.nextInt(vocab));
-        }
+        Path shard = Gpu.randomShard(dir, vocab, 20_000, 7);
         try (TokenShard s = TokenShard.open(shard);
              LlamaModel onCpu = new LlamaModel(cpu, TrainRun.modelConfig(config, vocab));
              LlamaModel onGpu = new LlamaModel(cuda, TrainRun.modelConfig(config, vocab))) {
