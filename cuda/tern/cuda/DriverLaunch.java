@@ -39,11 +39,16 @@ final class DriverLaunch {
 
     /** Launches on the legacy default stream; returns the driver's result code (0 = success). */
     static int launch(KernelFunction f, int gx, int gy, int gz, int bx, int by, int bz, int shared, KernelArgs args) {
+        return launch(f, gx, gy, gz, bx, by, bz, shared, 0L, args);
+    }
+
+    /** Launches on {@code stream} (0: the legacy default stream; else a CUstream, e.g. one being captured). */
+    static int launch(KernelFunction f, int gx, int gy, int gz, int bx, int by, int bz, int shared, long stream, KernelArgs args) {
         MemorySegment[] slots = SLOTS.get();
         args.writeTo(slots[0]);
         try {
             return (int) LAUNCH.invokeExact(MemorySegment.ofAddress(f.handle()), gx, gy, gz, bx, by, bz, shared,
-                    MemorySegment.NULL, slots[1], MemorySegment.NULL);
+                    MemorySegment.ofAddress(stream), slots[1], MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException("cuLaunchKernel could not be called", t);
         }

@@ -1,0 +1,310 @@
+package tern.cuda;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import tern.model.LlamaConfig;
+import tern.model.LlamaModel;
+import tern.runtime.DType;
+import tern.runtime.Device;
+import tern.runtime.Tensor;
+import tern.runtime.TernaryWeights;
+
+/**
+ * One decode step of a packed ternary Llama on the GPU — embedding, every block, final norm and LM head
+ * for {@code rows} sequences (1..4), each at its own position with its own KV cache — issued on its own
+ * stream and captured once as a {@link CudaGraph}, then replayed for every step: one driver call per token
+ * instead of ~14 launches per layer.
+ *
+ * <p>What makes one graph serve every step: the activations live in buffers allocated here (fixed
+ * addresses); the token ids, positions and KV-cache addresses are an input block in device memory, copied
+ * from pinned memory before each replay and read by the kernels of decode_step.cu (embedding, RoPE + KV
+ * write, attention up to the row's position); the packed products are {@link PackedGemv} or the backend's
+ * tensor-core GEMV, whichever measured faster for each shape when the step was made; RMSNorm and SwiGLU
+ * are the backend's own kernels, launched onto this stream ({@link CudaBackend#launchOn}). The residual
+ * adds ride on the o and down products (accumulating into x).
+ *
+ * <p>When capture is refused the same launches run eagerly on the stream every step, and one line on
+ * standard error says why. The logits match the backend's op-by-op decode ({@code LlamaModel.decode})
+ * up to f32 summation order (different attention and product kernels); graph and eager runs of this step
+ * give the same bits.
+ */
+public final class CudaGraphDecodeStep implements AutoCloseable {
+    private static final int THREADS = 256;
+
+    private final CudaBackend backend;
+    private final LlamaConfig shape;
+    private final int rows, layers, hidden, ffn, heads, headDim, vocab;
+    private final Tensor embedding, finalNorm, lmHead;
+    private final Tensor[] inputNorms, postNorms;
+    private final TernaryWeights[][] weights;       // [layer][q, k, v, o, gate, up, down]
+    private final boolean[] splitK;                 // per linear j: PackedGemv (true) or the backend's GEMV
+    private final CudaGraphStream stream;
+    private final PackedGemv gemv;
+    private final List<Tensor> owned = new ArrayList<>();
+    private final Tensor x, h, q, k, v, att, gate, up, mlp, rstd, logits, ropeTable;
+    private final DevicePointer inputs, headBf16;   // the per-step input block; the LM head as bf16 (or null)
+    private final long inputBytes, logitsOffset;
+    private final CudaGraph graph;                  // null: eager launches
+    private final String mode;
+
+    /**
+     * Why {@code model} (with these prepared weights) cannot be decoded by this step, or null when it can.
+     */
+    public static String unsupported(LlamaModel model, TernaryWeights[][] packed, int rows) {
+        if (!(model.backend() instanceof CudaBackend cuda)) return "the backend is not CUDA";
+        if (rows < 1 || rows > PackedGemv.MAX_ROWS) return "batches of 1.." + PackedGemv.MAX_ROWS + " rows only, not " + rows;
+        if (cuda.arch() < 80) return "needs sm_80 or later (tensor-core GEMV), the device is sm_" + cuda.arch();
+        if (packed == null) return "the block linears are not packed ternary weights";
+        LlamaConfig c = model.config();
+        if (c.precision().activationBits() != 0 || c.precision().kvBits() != 0) return "activation or KV fake quantization is on";
+        if (c.headDim() > 128) return "head dimension " + c.headDim() + " > 128";
+        if (c.hidden() % 8 != 0) return "hidden size " + c.hidden() + " is not a multiple of 8";
+        if (model.floatWeight("lm_head.weight").dtype() != DType.F32) return "the LM head is not f32";
+        return null;
+    }
+
+    /**
+     * A step for {@code rows} sequences over {@code model}'s float weights and {@code packed} block weights
+     * (PreparedWeights.packed(): held, not owned). Captures the graph unless {@code useGraph} is false.
+     */
+    public CudaGraphDecodeStep(LlamaModel model, TernaryWeights[][] packed, int rows, boolean useGraph) {
+        String why = unsupported(model, packed, rows);
+        if (why != null) throw new IllegalArgumentException("CUDA graph decode step: " + why);
+        this.backend = (CudaBackend) model.backend();
+        this.shape = model.config();
+        this.rows = rows;
+        this.layers = shape.layers();
+        this.hidden = shape.hidden();
+        this.ffn = shape.intermediate();
+        this.heads = shape.heads();
+        this.headDim = shape.headDim();
+        this.vocab = shape.vocabSize();
+        this.weights = packed;
+        embedding = model.floatWeight("model.embed_tokens.weight");
+        finalNorm = model.floatWeight("model.norm.weight");
+        lmHead = model.floatWeight("lm_head.weight");
+        inputNorms = new Tensor[layers];
+        postNorms = new Tensor[layers];
+        for (int i = 0; i < layers; i++) {
+            inputNorms[i] = model.floatWeight("model.layers." + i + ".input_layernorm.weight");
+            postNorms[i] = model.floatWeight("model.layers." + i + ".post_attention_layernorm.weight");
+        }
+        CudaContext context = backend.context();
+        x = buffer(rows, hidden);
+        h = buffer(rows, hidden);
+        q = buffer(rows, hidden);
+        k = buffer(rows, hidden);
+        v = buffer(rows, hidden);
+        att = buffer(rows, hidden);
+        gate = buffer(rows, ffn);
+        up = buffer(rows, ffn);
+        mlp = buffer(rows, ffn);
+        rstd = buffer(rows);
+        logits = buffer(rows, vocab);
+        // A copy of the RoPE table: the backend's may be regrown (and the old one freed) by later ops.
+        Tensor table = backend.ropeTable(headDim, shape.ropeTheta(), shape.contextLength());
+        ropeTable = buffer(Math.toIntExact(table.size()));
+        backend.copy(table, ropeTable);
+        inputBytes = 8L * rows + 16L * layers * rows;
+        inputs = context.allocate(inputBytes);
+        logitsOffset = (inputBytes + 15) / 16 * 16;
+        stream = new CudaGraphStream(context, logitsOffset + 4L * rows * vocab);
+        gemv = PackedGemv.supported(backend) ? new PackedGemv(backend) : null;
+        if ("bf16".equals(backend.compute())) {
+            // The backend's own head product takes bf16 inputs on this setting (cuBLAS bf16); this step keeps x
+            // in f32 and streams the weights as bf16: half the bytes of the largest single read of a step.
+            long n = lmHead.size();
+            headBf16 = context.allocate(2 * n);
+            backend.kernels().launch("decode_step", "dec_to_bf16", backend.kernels().gridFor(n, THREADS), THREADS,
+                    KernelArgs.of().ptr(CudaBackend.addressOf(lmHead)).i64(n).ptr(headBf16.address()));
+        } else {
+            headBf16 = null;
+        }
+        splitK = chooseProducts();
+        CudaGraph g = null;
+        String m;
+        if (useGraph) {
+            try {
+                g = CudaGraph.capture(stream, this::issue);
+                m = "CUDA graph of " + g.nodes() + " nodes";
+            } catch (CudaGraphException | IllegalStateException e) {
+                System.err.println("tern: the decode step could not be captured as a CUDA graph (" + e.getMessage()
+                        + "); decoding with eager launches on its stream");
+                m = "eager launches (capture failed)";
+            }
+        } else {
+            m = "eager launches";
+        }
+        graph = g;
+        mode = m;
+    }
+
+    private Tensor buffer(int... dims) {
+        Tensor t = backend.zeros(DType.F32, dims);
+        owned.add(t);
+        return t;
+    }
+
+    public int rows() { return rows; }
+
+    /** True when steps replay a captured graph (false: eager launches). */
+    public boolean captured() { return graph != null; }
+
+    /** How steps run and which product kernels were picked, for logs and benchmarks. */
+    public String describe() {
+        StringBuilder s = new StringBuilder(mode).append("; products:");
+        String[] names = {"q", "k", "v", "o", "gate", "up", "down"};
+        for (int j = 0; j < 7; j++) s.append(' ').append(names[j]).append('=').append(splitK[j] ? "split-K" : "tensor-core");
+        return s.append(headBf16 != null ? "; LM head bf16" : "; LM head f32").toString();
+    }
+
+    /**
+     * Runs one step: row b decodes {@code tokens[b]} at {@code positions[b]}, reading and writing its KV
+     * caches {@code keys[b][layer]}, {@code values[b][layer]} ([capacity, hidden] f32 device tensors, KvCache's
+     * layout) up to that position. Returns the logits, rows × vocab, row-major. Waits for the backend's
+     * default stream first (the caches may have been written there, e.g. by a prefill).
+     */
+    public float[] step(int[] tokens, int[] positions, Tensor[][] keys, Tensor[][] values) {
+        if (tokens.length != rows || positions.length != rows || keys.length != rows || values.length != rows)
+            throw new IllegalArgumentException("a step of " + rows + " rows got " + tokens.length + " tokens, " + positions.length
+                    + " positions and " + keys.length + "/" + values.length + " caches");
+        MemorySegment host = stream.host();
+        for (int b = 0; b < rows; b++) {
+            if (tokens[b] < 0 || tokens[b] >= vocab)
+                throw new IllegalArgumentException("token " + tokens[b] + " of row " + b + " is outside the vocabulary [0, " + vocab + ")");
+            if (positions[b] < 0 || positions[b] >= shape.contextLength())
+                throw new IllegalArgumentException("position " + positions[b] + " of row " + b + " is outside the context [0, " + shape.contextLength() + ")");
+            if (keys[b].length != layers || values[b].length != layers)
+                throw new IllegalArgumentException("row " + b + " has caches for " + keys[b].length + "/" + values[b].length + " layers, not " + layers);
+            host.set(ValueLayout.JAVA_INT, 4L * b, tokens[b]);
+            host.set(ValueLayout.JAVA_INT, 4L * (rows + b), positions[b]);
+            for (int l = 0; l < layers; l++) {
+                host.set(ValueLayout.JAVA_LONG, 8L * rows + 8L * (l * rows + b), cacheAddress(keys[b][l], positions[b], "keys", b, l));
+                host.set(ValueLayout.JAVA_LONG, 8L * rows + 8L * ((layers + l) * rows + b), cacheAddress(values[b][l], positions[b], "values", b, l));
+            }
+        }
+        backend.synchronize();
+        stream.toDevice(inputs.address(), 0, inputBytes);
+        if (graph != null) graph.launch();
+        else issue();
+        stream.toHost(CudaBackend.addressOf(logits), logitsOffset, 4L * rows * vocab);
+        stream.synchronize();
+        float[] out = new float[rows * vocab];
+        MemorySegment.copy(host, ValueLayout.JAVA_FLOAT, logitsOffset, out, 0, out.length);
+        return out;
+    }
+
+    private long cacheAddress(Tensor cache, int position, String what, int row, int layer) {
+        if (cache.device() != Device.CUDA || cache.dtype() != DType.F32 || cache.rank() != 2 || cache.cols() != hidden || position >= cache.rows())
+            throw new IllegalArgumentException("row " + row + " layer " + layer + ": " + what + " cache " + cache.describe()
+                    + " is not a CUDA f32 [> " + position + ", " + hidden + "] tensor");
+        return CudaBackend.addressOf(cache);
+    }
+
+    /** Issues the whole step onto the stream (recorded by a capture, or run eagerly). */
+    private void issue() {
+        backend.launchOn(stream.handle(), () -> {
+            Kernels kn = backend.kernels();
+            long in = inputs.address();
+            long tokensAt = in, positionsAt = in + 4L * rows, keysAt = in + 8L * rows, valuesAt = keysAt + 8L * layers * rows;
+            float eps = shape.rmsEps();
+            kn.launch("decode_step", "dec_embed", rows, 1, 1, THREADS, 0,
+                    KernelArgs.of().ptr(CudaBackend.addressOf(embedding)).ptr(tokensAt).i32(hidden).ptr(CudaBackend.addressOf(x)));
+            for (int l = 0; l < layers; l++) {
+                TernaryWeights[] w = weights[l];
+                backend.rmsnorm(x, inputNorms[l], eps, h, rstd);
+                product(0, h, w[0], q, false);
+                product(1, h, w[1], k, false);
+                product(2, h, w[2], v, false);
+                kn.launch("decode_step", "dec_rope_kv", rows, 1, 1, THREADS, 0,
+                        KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v))
+                                .ptr(CudaBackend.addressOf(ropeTable)).ptr(positionsAt)
+                                .ptr(keysAt + 8L * l * rows).ptr(valuesAt + 8L * l * rows).i32(heads).i32(headDim));
+                kn.launch("decode_step", "dec_attention", heads, rows, 1, 16 * 32, 0,
+                        KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysAt + 8L * l * rows).ptr(valuesAt + 8L * l * rows)
+                                .ptr(positionsAt).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim)))
+                                .ptr(CudaBackend.addressOf(att)));
+                product(3, att, w[3], x, true);                 // x += o(att)
+                backend.rmsnorm(x, postNorms[l], eps, h, rstd);
+                product(4, h, w[4], gate, false);
+                product(5, h, w[5], up, false);
+                backend.swiglu(gate, up, mlp);
+                product(6, mlp, w[6], x, true);                 // x += down(mlp)
+            }
+            backend.rmsnorm(x, finalNorm, eps, h, rstd);
+            int warps = THREADS / 32;
+            kn.launch("decode_step", "dec_head", (vocab + warps - 1) / warps, 1, 1, THREADS, 0,
+                    KernelArgs.of().ptr(headBf16 != null ? headBf16.address() : CudaBackend.addressOf(lmHead)).i32(headBf16 != null)
+                            .ptr(CudaBackend.addressOf(h)).i32(rows).i32(vocab).i32(hidden).ptr(CudaBackend.addressOf(logits)));
+        });
+    }
+
+    private void product(int linear, Tensor in, TernaryWeights w, Tensor out, boolean accumulate) {
+        if (splitK[linear]) gemv.multiply(in, w, out, accumulate);
+        else backend.ternaryMatmul(in, w, out, accumulate);
+    }
+
+    /**
+     * For each of the seven linears, the faster of PackedGemv and the backend's tensor-core GEMV at this
+     * shape and row count, timed on this stream as a small graph of repeated products (so launch overhead
+     * does not hide the kernels' difference). Without PackedGemv (below sm_80) the backend's throughout.
+     */
+    private boolean[] chooseProducts() {
+        boolean[] pick = new boolean[7];
+        if (gemv == null || "false".equals(System.getProperty("tern.cuda.splitK"))) return pick;
+        if ("true".equals(System.getProperty("tern.cuda.splitK"))) {
+            java.util.Arrays.fill(pick, true);
+            reserveProducts();
+            return pick;
+        }
+        reserveProducts();
+        Tensor[] ins = {h, h, h, att, h, h, mlp}, outs = {q, k, v, x, gate, up, x};
+        for (int j = 0; j < 7; j++) {
+            int jj = j;
+            double split = time(() -> gemv.multiply(ins[jj], weights[0][jj], scratchOut(outs[jj]), false));
+            double tensor = time(() -> backend.ternaryMatmul(ins[jj], weights[0][jj], scratchOut(outs[jj]), false));
+            pick[j] = split < tensor;
+        }
+        return pick;
+    }
+
+    /** Timing writes into a scratch-like buffer of the output's shape (x must keep its values: it is the residual). */
+    private Tensor scratchOut(Tensor out) { return out == x ? q : out; }
+
+    private void reserveProducts() {
+        for (int j = 0; j < 7; j++) gemv.reserve(weights[0][j].rows(), weights[0][j].cols(), rows);
+    }
+
+    private double time(Runnable product) {
+        final int reps = 20;
+        try (CudaGraph g = CudaGraph.capture(stream, () -> backend.launchOn(stream.handle(), () -> { for (int i = 0; i < reps; i++) product.run(); }))) {
+            g.launch();
+            stream.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 3; i++) g.launch();
+            stream.synchronize();
+            return (System.nanoTime() - t0) / (3.0 * reps);
+        } catch (RuntimeException e) {
+            return Double.POSITIVE_INFINITY;                   // a product that cannot run here is never picked
+        }
+    }
+
+    @Override
+    public void close() {
+        if (graph != null) graph.close();
+        stream.close();
+        if (gemv != null) gemv.close();
+        CudaContext context = backend.context();
+        context.free(inputs);
+        if (headBf16 != null) context.free(headBf16);
+        for (Tensor t : owned) t.close();
+    }
+
+    @Override public String toString() {
+        return String.format(Locale.ROOT, "CudaGraphDecodeStep[%d rows, %d layers, %s]", rows, layers, describe());
+    }
+}

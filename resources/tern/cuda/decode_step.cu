@@ -1,0 +1,182 @@
+// The kernels of a captured decode step (CudaGraphDecodeStep.java) that read what changes from step to step
+// from device memory: token ids, positions and KV-cache addresses live in a small input block the host
+// rewrites before each replay, so one CUDA graph serves every step. Valid for sm_70 and later.
+//
+// Input block per step (rows = sequences in the batch): int tokens[rows], int positions[rows], then
+// 8-byte aligned long long keys[layers][rows], values[layers][rows]: each row's KV cache of one layer,
+// [capacity, heads * headDim] f32, as KvCache keeps it.
+
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
+// out[b] = table[tokens[b]]; one block per row.
+extern "C" __global__ void dec_embed(const float* __restrict__ table, const int* __restrict__ tokens, int dim,
+                                     float* __restrict__ out) {
+    const float* src = table + (long long)tokens[blockIdx.x] * dim;
+    float* dst = out + (long long)blockIdx.x * dim;
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) dst[d] = src[d];
+}
+
+// RoPE of row b's q (in place) and k at its position (the rotation of layers.cu rope_f32, from the same
+// table), the rotated k and v written into row b's caches at that position. One block per row.
+extern "C" __global__ void dec_rope_kv(float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
+                                       const float2* __restrict__ table, const int* __restrict__ positions,
+                                       const long long* __restrict__ keys, const long long* __restrict__ values,
+                                       int heads, int headDim) {
+    const int b = blockIdx.x, half = headDim / 2, width = heads * headDim;
+    const int pos = positions[b];
+    float* qr = q + (long long)b * width;
+    const float* kr = k + (long long)b * width;
+    const float* vr = v + (long long)b * width;
+    float* kc = (float*)keys[b] + (long long)pos * width;
+    float* vc = (float*)values[b] + (long long)pos * width;
+    for (int t = threadIdx.x; t < heads * half; t += blockDim.x) {
+        int h = t / half, i = t - h * half;
+        float2 cs = table[(long long)pos * half + i];
+        int base = h * headDim;
+        float a = qr[base + i], c = qr[base + i + half];
+        qr[base + i] = a * cs.x - c * cs.y;
+        qr[base + i + half] = c * cs.x + a * cs.y;
+        a = kr[base + i];
+        c = kr[base + i + half];
+        kc[base + i] = a * cs.x - c * cs.y;
+        kc[base + i + half] = c * cs.x + a * cs.y;
+    }
+    for (int d = threadIdx.x; d < width; d += blockDim.x) vc[d] = vr[d];
+}
+
+#define DA_WARPS 16
+#define DA_MAXD 128
+#define DA_PER_LANE (DA_MAXD / 32)
+
+// One query per row b and head h (grid heads x rows, DA_WARPS warps) against keys 0 .. positions[b] of its
+// cache: warp w takes keys w, w + DA_WARPS, ... with an online softmax (lane l holds dimensions l + 32 t),
+// then the warps' (max, sum, weighted values) are combined at the common max, in warp order.
+extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
+        const float* __restrict__ q, const long long* __restrict__ keys, const long long* __restrict__ values,
+        const int* __restrict__ positions, int heads, int headDim, float scale, float* __restrict__ out) {
+    __shared__ float wm[DA_WARPS], wl[DA_WARPS];
+    __shared__ float wacc[DA_WARPS][DA_MAXD];
+    const int h = blockIdx.x, b = blockIdx.y;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int width = heads * headDim, kvLen = positions[b] + 1;
+    const float* kc = (const float*)keys[b] + (long long)h * headDim;
+    const float* vc = (const float*)values[b] + (long long)h * headDim;
+    float qv[DA_PER_LANE], acc[DA_PER_LANE];
+#pragma unroll
+    for (int t = 0; t < DA_PER_LANE; t++) {
+        int d = lane + 32 * t;
+        qv[t] = d < headDim ? q[(long long)b * width + h * headDim + d] : 0.0f;
+        acc[t] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    for (int j = warp; j < kvLen; j += DA_WARPS) {
+        const float* kj = kc + (long long)j * width;
+        float dot = 0.0f;
+#pragma unroll
+        for (int t = 0; t < DA_PER_LANE; t++) {
+            int d = lane + 32 * t;
+            if (d < headDim) dot = fmaf(qv[t], kj[d], dot);
+        }
+        for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+        float s = dot * scale;
+        float mNew = fmaxf(m, s);
+        float correction = expf(m - mNew);          // 0 on the first key (m = -inf)
+        float p = expf(s - mNew);
+        l = l * correction + p;
+        const float* vj = vc + (long long)j * width;
+#pragma unroll
+        for (int t = 0; t < DA_PER_LANE; t++) {
+            int d = lane + 32 * t;
+            acc[t] = acc[t] * correction + (d < headDim ? p * vj[d] : 0.0f);
+        }
+        m = mNew;
+    }
+    if (lane == 0) { wm[warp] = m; wl[warp] = l; }
+#pragma unroll
+    for (int t = 0; t < DA_PER_LANE; t++) wacc[warp][lane + 32 * t] = acc[t];
+    __syncthreads();
+    float mx = -INFINITY;
+    for (int w = 0; w < DA_WARPS; w++) mx = fmaxf(mx, wm[w]);
+    float total = 0.0f;
+    for (int w = 0; w < DA_WARPS; w++) total += wm[w] == -INFINITY ? 0.0f : wl[w] * expf(wm[w] - mx);
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float o = 0.0f;
+        for (int w = 0; w < DA_WARPS; w++) if (wm[w] != -INFINITY) o += wacc[w][d] * expf(wm[w] - mx);
+        out[(long long)b * width + h * headDim + d] = o / total;
+    }
+}
+
+__device__ __forceinline__ float bf16_lo(unsigned u) { return __uint_as_float(u << 16); }
+__device__ __forceinline__ float bf16_hi(unsigned u) { return __uint_as_float(u & 0xffff0000u); }
+
+// The LM head y[i, r] = x[i, :] . W[r, :] for rows = vocabulary entries, one warp per entry, W as f32
+// (bf16 = 0) or bf16 (bf16 = 1, halving the bytes streamed), x f32; m <= 4 rows of x. cols % 8 == 0 and
+// 16-byte aligned rows (the launcher checks), so every lane reads 16 bytes of W at a time.
+extern "C" __global__ void __launch_bounds__(256) dec_head(const void* __restrict__ wv, int bf16, const float* __restrict__ x,
+                                                           int m, int rows, int cols, float* __restrict__ y) {
+    const int lane = threadIdx.x & 31;
+    const int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= rows) return;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (bf16) {
+        const uint4* w4 = (const uint4*)((const unsigned short*)wv + (long long)r * cols);
+        const int n8 = cols >> 3;
+        for (int c8 = lane; c8 < n8; c8 += 32) {
+            uint4 u = __ldcs(w4 + c8);
+            float wf[8] = {bf16_lo(u.x), bf16_hi(u.x), bf16_lo(u.y), bf16_hi(u.y),
+                           bf16_lo(u.z), bf16_hi(u.z), bf16_lo(u.w), bf16_hi(u.w)};
+            for (int i = 0; i < m; i++) {
+                const float4* x4 = (const float4*)(x + (long long)i * cols) + 2 * c8;
+                float4 a = __ldg(x4), b = __ldg(x4 + 1);
+                acc[i] += wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w
+                        + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z + wf[7] * b.w;
+            }
+        }
+    } else {
+        const float4* w4 = (const float4*)((const float*)wv + (long long)r * cols);
+        const int n4 = cols >> 2;
+        for (int c4 = lane; c4 < n4; c4 += 32) {
+            float4 wf = __ldcs(w4 + c4);
+            for (int i = 0; i < m; i++) {
+                float4 a = __ldg((const float4*)(x + (long long)i * cols) + c4);
+                acc[i] += wf.x * a.x + wf.y * a.y + wf.z * a.z + wf.w * a.w;
+            }
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        float v = acc[i];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0) y[(long long)i * rows + r] = v;
+    }
+}
+
+// dst = bf16(src), round to nearest even (NaN kept a NaN).
+extern "C" __global__ void dec_to_bf16(const float* __restrict__ src, long long n, unsigned short* __restrict__ dst) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)blockDim.x * gridDim.x) {
+        unsigned u = __float_as_uint(src[i]);
+        unsigned short h = (u & 0x7fffffffu) > 0x7f800000u ? (unsigned short)((u >> 16) | 0x40)
+                                                           : (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        dst[i] = h;
+    }
+}
+
+// dst = src, n4 float4s: the device-to-device copy whose bandwidth the packed GEMV is measured against
+// (a kernel, so it can be captured with the products it is compared with).
+extern "C" __global__ void dec_copy(const float4* __restrict__ src, long long n4, float4* __restrict__ dst) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (long long)blockDim.x * gridDim.x)
+        dst[i] = __ldcs(src + i);
+}
+
+// Synthetic weights for benchmarks of big shapes (no host RNG, no upload): out[i] = scale * (h % 3 - 1)
+// (trits = 1) or scale * uniform [-1, 1) (trits = 0), h a 32-bit hash of (seed, i).
+extern "C" __global__ void dec_random_fill(float* __restrict__ out, long long n, unsigned seed, int trits, float scale) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)blockDim.x * gridDim.x) {
+        unsigned long long z = (unsigned long long)i + 0x9E3779B97F4A7C15ull * (seed + 1ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        unsigned h = (unsigned)((z ^ (z >> 31)) >> 32);
+        out[i] = trits ? scale * (float)((int)(h % 3u) - 1) : scale * ((float)h * 4.6566128730773926e-10f - 1.0f);
+    }
+}
