@@ -22,10 +22,13 @@ import tern.runtime.TernaryWeights;
  * <p>What makes one graph serve every step: the activations live in buffers allocated here (fixed
  * addresses); the token ids, positions and KV-cache addresses are an input block in device memory, copied
  * from pinned memory before each replay and read by the kernels of decode_step.cu (embedding, RoPE + KV
- * write, attention up to the row's position); the packed products are {@link PackedGemv} or the backend's
- * tensor-core GEMV, whichever measured faster for each shape when the step was made; RMSNorm and SwiGLU
- * are the backend's own kernels, launched onto this stream ({@link CudaBackend#launchOn}). The residual
- * adds ride on the o and down products (accumulating into x).
+ * write, attention up to the row's position). By default the products are {@link PackedGemv}'s fused
+ * launches — q, k, v in one with RMSNorm staged in, o accumulating into x, gate and up in one with
+ * RMSNorm, down with SwiGLU staged in, accumulating into x — and the attention kernel applies RoPE and
+ * writes the caches itself: five kernels per layer. {@code -Dtern.cuda.decodeProducts=auto|split|tensor}
+ * runs the unfused step instead (twelve kernels per layer: the backend's RMSNorm and SwiGLU launched onto
+ * this stream through {@link CudaBackend#launchOn}, and per linear the faster of PackedGemv and the
+ * backend's tensor-core GEMV as timed when the step is made, or the one named).
  *
  * <p>When capture is refused the same launches run eagerly on the stream every step, and one line on
  * standard error says why. The logits match the backend's op-by-op decode ({@code LlamaModel.decode})
@@ -41,7 +44,8 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     private final Tensor embedding, finalNorm, lmHead;
     private final Tensor[] inputNorms, postNorms;
     private final TernaryWeights[][] weights;       // [layer][q, k, v, o, gate, up, down]
-    private final boolean[] splitK;                 // per linear j: PackedGemv (true) or the backend's GEMV
+    private final boolean fused;                    // PackedGemv with q/k/v and gate/up fused, RMSNorm, SwiGLU and RoPE folded in
+    private final boolean[] splitK;                 // unfused, per linear j: PackedGemv (true) or the backend's GEMV
     private final CudaGraphStream stream;
     private final PackedGemv gemv;
     private final List<Tensor> owned = new ArrayList<>();
@@ -111,6 +115,7 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         backend.copy(table, ropeTable);
         inputBytes = 8L * rows + 16L * layers * rows;
         inputs = context.allocate(inputBytes);
+        context.zero(inputs, inputBytes);
         logitsOffset = (inputBytes + 15) / 16 * 16;
         stream = new CudaGraphStream(context, logitsOffset + 4L * rows * vocab);
         gemv = PackedGemv.supported(backend) ? new PackedGemv(backend) : null;
@@ -124,7 +129,17 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         } else {
             headBf16 = null;
         }
-        splitK = chooseProducts();
+        String products = System.getProperty("tern.cuda.decodeProducts", "fused");
+        if (!List.of("fused", "auto", "split", "tensor").contains(products))
+            throw new IllegalArgumentException("-Dtern.cuda.decodeProducts=" + products + ": expected fused, auto, split or tensor");
+        fused = gemv != null && products.equals("fused");
+        splitK = fused ? new boolean[7] : chooseProducts(products);
+        if (fused) {
+            gemv.reserve(hidden, hidden, rows, 3);
+            gemv.reserve(ffn, hidden, rows, 2);
+            gemv.reserve(hidden, ffn, rows, 1);
+            warmFused();
+        }
         CudaGraph g = null;
         String m;
         if (useGraph) {
@@ -156,6 +171,9 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
 
     /** How steps run and which product kernels were picked, for logs and benchmarks. */
     public String describe() {
+        if (fused)
+            return mode + "; products: split-K, q/k/v and gate/up fused, RMSNorm and SwiGLU staged in, RoPE in attention"
+                    + (headBf16 != null ? "; LM head bf16" : "; LM head f32");
         StringBuilder s = new StringBuilder(mode).append("; products:");
         String[] names = {"q", "k", "v", "o", "gate", "up", "down"};
         for (int j = 0; j < 7; j++) s.append(' ').append(names[j]).append('=').append(splitK[j] ? "split-K" : "tensor-core");
@@ -216,18 +234,25 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
                     KernelArgs.of().ptr(CudaBackend.addressOf(embedding)).ptr(tokensAt).i32(hidden).ptr(CudaBackend.addressOf(x)));
             for (int l = 0; l < layers; l++) {
                 TernaryWeights[] w = weights[l];
+                long keysL = keysAt + 8L * l * rows, valuesL = valuesAt + 8L * l * rows;
+                if (fused) {
+                    gemv.multiply(x, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false,
+                            PackedGemv.Input.rmsnorm(inputNorms[l], eps));
+                    attention(keysL, valuesL, positionsAt, true);
+                    gemv.multiply(att, w[3], x, true);                                      // x += o(att)
+                    gemv.multiply(x, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false,
+                            PackedGemv.Input.rmsnorm(postNorms[l], eps));
+                    gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {x}, true, PackedGemv.Input.swiglu(up));   // x += down(silu(gate) up)
+                    continue;
+                }
                 backend.rmsnorm(x, inputNorms[l], eps, h, rstd);
                 product(0, h, w[0], q, false);
                 product(1, h, w[1], k, false);
                 product(2, h, w[2], v, false);
                 kn.launch("decode_step", "dec_rope_kv", rows, 1, 1, THREADS, 0,
                         KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v))
-                                .ptr(CudaBackend.addressOf(ropeTable)).ptr(positionsAt)
-                                .ptr(keysAt + 8L * l * rows).ptr(valuesAt + 8L * l * rows).i32(heads).i32(headDim));
-                kn.launch("decode_step", "dec_attention", heads, rows, 1, 16 * 32, 0,
-                        KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysAt + 8L * l * rows).ptr(valuesAt + 8L * l * rows)
-                                .ptr(positionsAt).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim)))
-                                .ptr(CudaBackend.addressOf(att)));
+                                .ptr(CudaBackend.addressOf(ropeTable)).ptr(positionsAt).ptr(keysL).ptr(valuesL).i32(heads).i32(headDim));
+                attention(keysL, valuesL, positionsAt, false);
                 product(3, att, w[3], x, true);                 // x += o(att)
                 backend.rmsnorm(x, postNorms[l], eps, h, rstd);
                 product(4, h, w[4], gate, false);
@@ -243,6 +268,26 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         });
     }
 
+    /** dec_attention of every head and row into att; with {@code rope}, it also rotates q, k and writes the caches. */
+    private void attention(long keysL, long valuesL, long positionsAt, boolean rope) {
+        backend.kernels().launch("decode_step", "dec_attention", heads, rows, 1, 16 * 32, 0,
+                KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
+                        .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
+                        .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable)));
+    }
+
+    /** The fused products once eagerly (functions resolved, shared-memory limits raised outside a capture). */
+    private void warmFused() {
+        TernaryWeights[] w = weights[0];
+        backend.launchOn(stream.handle(), () -> {
+            gemv.multiply(h, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false, PackedGemv.Input.rmsnorm(inputNorms[0], shape.rmsEps()));
+            gemv.multiply(h, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false, PackedGemv.Input.rmsnorm(postNorms[0], shape.rmsEps()));
+            gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {q}, false, PackedGemv.Input.swiglu(up));
+            gemv.multiply(att, w[3], q, false);
+        });
+        stream.synchronize();
+    }
+
     private void product(int linear, Tensor in, TernaryWeights w, Tensor out, boolean accumulate) {
         if (splitK[linear]) gemv.multiply(in, w, out, accumulate);
         else backend.ternaryMatmul(in, w, out, accumulate);
@@ -253,16 +298,24 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
      * shape and row count, timed on this stream as a small graph of repeated products (so launch overhead
      * does not hide the kernels' difference). Without PackedGemv (below sm_80) the backend's throughout.
      */
-    private boolean[] chooseProducts() {
+    private boolean[] chooseProducts(String products) {
         boolean[] pick = new boolean[7];
-        if (gemv == null || "false".equals(System.getProperty("tern.cuda.splitK"))) return pick;
-        if ("true".equals(System.getProperty("tern.cuda.splitK"))) {
+        if (gemv == null || products.equals("tensor")) return pick;
+        if (products.equals("split")) {
             java.util.Arrays.fill(pick, true);
             reserveProducts();
             return pick;
         }
         reserveProducts();
         Tensor[] ins = {h, h, h, att, h, h, mlp}, outs = {q, k, v, x, gate, up, x};
+        // Each product once eagerly first: functions resolved and shared-memory limits raised outside a capture.
+        backend.launchOn(stream.handle(), () -> {
+            for (int j = 0; j < 7; j++) {
+                gemv.multiply(ins[j], weights[0][j], scratchOut(outs[j]), false);
+                backend.ternaryMatmul(ins[j], weights[0][j], scratchOut(outs[j]), false);
+            }
+        });
+        stream.synchronize();
         for (int j = 0; j < 7; j++) {
             int jj = j;
             double split = time(() -> gemv.multiply(ins[jj], weights[0][jj], scratchOut(outs[jj]), false));
@@ -276,7 +329,7 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     private Tensor scratchOut(Tensor out) { return out == x ? q : out; }
 
     private void reserveProducts() {
-        for (int j = 0; j < 7; j++) gemv.reserve(weights[0][j].rows(), weights[0][j].cols(), rows);
+        for (int j = 0; j < 7; j++) gemv.reserve(weights[0][j].rows(), weights[0][j].cols(), rows, 1);
     }
 
     private double time(Runnable product) {

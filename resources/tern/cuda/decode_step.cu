@@ -53,21 +53,44 @@ extern "C" __global__ void dec_rope_kv(float* __restrict__ q, const float* __res
 // One query per row b and head h (grid heads x rows, DA_WARPS warps) against keys 0 .. positions[b] of its
 // cache: warp w takes keys w, w + DA_WARPS, ... with an online softmax (lane l holds dimensions l + 32 t),
 // then the warps' (max, sum, weighted values) are combined at the common max, in warp order.
+// With rope = 1 the block first does dec_rope_kv's work for its own head (q rotated into shared memory,
+// the rotated k and v written into the caches at the position), which the attention then reads: one kernel
+// per layer fewer (keys of head h are read only by the blocks of head h).
 extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
         const float* __restrict__ q, const long long* __restrict__ keys, const long long* __restrict__ values,
-        const int* __restrict__ positions, int heads, int headDim, float scale, float* __restrict__ out) {
+        const int* __restrict__ positions, int heads, int headDim, float scale, float* __restrict__ out,
+        int rope, const float* __restrict__ k, const float* __restrict__ v, const float2* __restrict__ table) {
     __shared__ float wm[DA_WARPS], wl[DA_WARPS];
     __shared__ float wacc[DA_WARPS][DA_MAXD];
+    __shared__ float qs[DA_MAXD];
     const int h = blockIdx.x, b = blockIdx.y;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int width = heads * headDim, kvLen = positions[b] + 1;
-    const float* kc = (const float*)keys[b] + (long long)h * headDim;
-    const float* vc = (const float*)values[b] + (long long)h * headDim;
+    const int width = heads * headDim, pos = positions[b], kvLen = pos + 1;
+    float* kc = (float*)keys[b] + (long long)h * headDim;
+    float* vc = (float*)values[b] + (long long)h * headDim;
+    const long long at = (long long)b * width + h * headDim;
+    if (rope) {
+        const int half = headDim / 2;
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            float2 cs = table[(long long)pos * half + i];
+            float a = q[at + i], c = q[at + i + half];
+            qs[i] = a * cs.x - c * cs.y;
+            qs[i + half] = c * cs.x + a * cs.y;
+            a = k[at + i];
+            c = k[at + i + half];
+            kc[(long long)pos * width + i] = a * cs.x - c * cs.y;
+            kc[(long long)pos * width + i + half] = c * cs.x + a * cs.y;
+        }
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) vc[(long long)pos * width + d] = v[at + d];
+    } else {
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) qs[d] = q[at + d];
+    }
+    __syncthreads();                                // the new key and value are visible to the whole block
     float qv[DA_PER_LANE], acc[DA_PER_LANE];
 #pragma unroll
     for (int t = 0; t < DA_PER_LANE; t++) {
         int d = lane + 32 * t;
-        qv[t] = d < headDim ? q[(long long)b * width + h * headDim + d] : 0.0f;
+        qv[t] = d < headDim ? qs[d] : 0.0f;
         acc[t] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
@@ -104,7 +127,7 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         float o = 0.0f;
         for (int w = 0; w < DA_WARPS; w++) if (wm[w] != -INFINITY) o += wacc[w][d] * expf(wm[w] - mx);
-        out[(long long)b * width + h * headDim + d] = o / total;
+        out[at + d] = o / total;
     }
 }
 

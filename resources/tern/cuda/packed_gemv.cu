@@ -12,6 +12,12 @@
 // slice order and writes y, so the result has the same bits on every run (no float atomics) and one
 // launch does it all (no second reduction kernel: launch count matters in a decode step).
 //
+// Fusions for a decode step (each saves a kernel, and in a captured step a kernel costs its latency):
+// blockIdx.z picks one of up to three matrices of the same shape that read the same x (q, k, v; gate, up),
+// and the staging may transform x on the way in: mode 1 is RMSNorm (each block sums x^2 over the whole
+// row, then stages x r w as layers.cu rmsnorm_fwd computes it), mode 2 is SwiGLU (x = silu(gate) up, with
+// up the second input, as elementwise.cu swiglu_fwd).
+//
 // Decoding (as ternary_mma.cu): the word of lane l holds its 16 weights in m16n8k16 A-fragment order with
 // codes c = t + 1; one LOP3 makes the f16 pair (1024 + c 4^q) of two codes and one HFMA2 turns it into t
 // exactly. x row i is scaled by a power of two s (the slice's largest |x| lands in [2^14, 2^15)) and split
@@ -85,16 +91,43 @@ __device__ __forceinline__ float pg_split_scale(float largest) {
 // Grid: x = tile groups (PG_WARPS row tiles each), y = K slices of kbPerSlice column blocks; PG_WARPS * 32
 // threads; dynamic shared memory 2 M (32 kbPerSlice + 8) halves. partial: slices * M * rowTiles * 16
 // floats; counters: gridDim.x zeros (left zero again by the last block of each group).
+// Sum of v over the block, returned to every thread.
+__device__ float pg_block_sum(float v, float* red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    float t = 0.0f;
+#pragma unroll
+    for (int i = 0; i < PG_WARPS; i++) t += red[i];
+    return t;
+}
+
+__device__ __forceinline__ float pg_sigmoid(float g) { return 1.0f / (1.0f + expf(-g)); }
+
+// The staged activation (before the COLS gamma): x, RMSNorm(x) (r: the row's 1 / rms), or silu(x) up.
+__device__ __forceinline__ float pg_input(const float* xr, const float* upr, const float* norm, float r, int mode, int col) {
+    float v = xr[col];
+    if (mode == 1) return v * r * norm[col];
+    if (mode == 2) return v * pg_sigmoid(v) * upr[col];
+    return v;
+}
+
 template <int M>
-__device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w, int rows, int cols, int kcCount,
-        const float* __restrict__ gammas, int shards, int axis, const float* __restrict__ x, float* y,
-        int accumulate, int kbPerSlice, float* __restrict__ partial, unsigned* counters) {
+__device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, const unsigned* __restrict__ w1,
+        const unsigned* __restrict__ w2, const float* __restrict__ g0, const float* __restrict__ g1,
+        const float* __restrict__ g2, float* y0, float* y1, float* y2, int rows, int cols, int kcCount, int shards,
+        int axis, const float* __restrict__ x, const float* __restrict__ up, const float* __restrict__ norm, float eps,
+        int mode, int accumulate, int kbPerSlice, float* __restrict__ partial, unsigned* counters) {
     extern __shared__ __align__(16) unsigned char smem[];
     __shared__ float red[PG_WARPS];
     __shared__ float inverse[M];
     __shared__ int last;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int slice = blockIdx.y, slices = gridDim.y;
+    const int slice = blockIdx.y, slices = gridDim.y, z = blockIdx.z;
+    const unsigned* __restrict__ w = z == 0 ? w0 : (z == 1 ? w1 : w2);
+    const float* __restrict__ gammas = z == 0 ? g0 : (z == 1 ? g1 : g2);
+    float* y = z == 0 ? y0 : (z == 1 ? y1 : y2);
     const int kc0 = slice * kbPerSlice;
     const int blocksHere = min(kcCount, kc0 + kbPerSlice) - kc0;
     const int sliceCols = kbPerSlice * 32, c0 = kc0 * 32;
@@ -109,16 +142,25 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w, int 
     unsigned cur[PG_CHUNK], nxt[PG_CHUNK];
 #pragma unroll
     for (int u = 0; u < PG_CHUNK; u++) cur[u] = active && u < blocksHere ? __ldg(wt + (long long)u * 32) : 0x55555555u;
+    partial += (long long)z * slices * M * rowsPad;
+    counters += z * gridDim.x;
 
     // Stage this slice of x: per row, the power-of-two scale of its largest |x| (COLS shards: gamma folded
     // in first), then hi and lo halves; zeros past the matrix.
     for (int i = 0; i < M; i++) {
         const float* xr = x + (long long)i * cols;
+        const float* upr = mode == 2 ? up + (long long)i * cols : xr;
+        float r = 0.0f;
+        if (mode == 1) {                           // RMSNorm: the whole row's mean square, as rmsnorm_fwd
+            float ss = 0.0f;
+            for (int c = threadIdx.x; c < cols; c += blockDim.x) ss = fmaf(xr[c], xr[c], ss);
+            r = 1.0f / sqrtf(pg_block_sum(ss, red) / cols + eps);
+        }
         float mx = 0.0f;
         for (int c = threadIdx.x; c < sliceCols; c += blockDim.x) {
             int col = c0 + c;
             if (col < cols) {
-                float v = xr[col];
+                float v = pg_input(xr, upr, norm, r, mode, col);
                 if (axis == 1) v *= gammas[pg_shard(col, shards, cols)];
                 mx = fmaxf(mx, fabsf(v));
             }
@@ -129,7 +171,7 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w, int 
             int col = c0 + c;
             float v = 0.0f;
             if (col < cols) {
-                v = xr[col];
+                v = pg_input(xr, upr, norm, r, mode, col);
                 if (axis == 1) v *= gammas[pg_shard(col, shards, cols)];
             }
             v *= s;
@@ -208,12 +250,16 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w, int 
     if (threadIdx.x == 0) counters[blockIdx.x] = 0u;
 }
 
+// Grid z = the matrices (1..3): w, gammas (their per-shard scales) and y per matrix; partial and counters
+// hold one region per matrix. mode 0: x as is; 1: RMSNorm(x) with gains norm and eps; 2: silu(x) * up.
 #define PG_KERNEL(M)                                                                                          \
     extern "C" __global__ void __launch_bounds__(PG_WARPS * 32) packed_gemv##M(                               \
-            const unsigned* __restrict__ w, int rows, int cols, int kcCount, const float* __restrict__ gammas, \
-            int shards, int axis, const float* __restrict__ x, float* y, int accumulate, int kbPerSlice,      \
-            float* __restrict__ partial, unsigned* counters) {                                                \
-        packed_gemv<M>(w, rows, cols, kcCount, gammas, shards, axis, x, y, accumulate, kbPerSlice, partial, counters); \
+            const unsigned* w0, const unsigned* w1, const unsigned* w2, const float* g0, const float* g1,     \
+            const float* g2, float* y0, float* y1, float* y2, int rows, int cols, int kcCount, int shards,    \
+            int axis, const float* x, const float* up, const float* norm, float eps, int mode, int accumulate, \
+            int kbPerSlice, float* partial, unsigned* counters) {                                             \
+        packed_gemv<M>(w0, w1, w2, g0, g1, g2, y0, y1, y2, rows, cols, kcCount, shards, axis, x, up, norm, eps, \
+                       mode, accumulate, kbPerSlice, partial, counters);                                      \
     }
 
 PG_KERNEL(1)

@@ -17,6 +17,7 @@ import tern.runtime.Tensor;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -64,12 +65,28 @@ class CudaGraphDecodeTest {
 
     @Test
     void graphReplaysEqualEagerLaunchesBitForBit() {
+        // Each way of computing the products in turn (by default the step times them: here both steps must take the same).
+        for (String products : new String[] {"fused", "split", "tensor"}) {
+            String before = System.getProperty("tern.cuda.decodeProducts");
+            System.setProperty("tern.cuda.decodeProducts", products);
+            try {
+                graphEqualsEager();
+            } finally {
+                if (before == null) System.clearProperty("tern.cuda.decodeProducts");
+                else System.setProperty("tern.cuda.decodeProducts", before);
+            }
+        }
+    }
+
+    private void graphEqualsEager() {
         CudaBackend c = cuda();
         try (LlamaModel m = RandomServedWeights.model(c, SHAPE, 5, false); PreparedWeights w = PreparedWeights.of(m);
              CudaGraphDecodeStep graph = new CudaGraphDecodeStep(m, w.packed(), 2, true);
              CudaGraphDecodeStep eager = new CudaGraphDecodeStep(m, w.packed(), 2, false);
              Caches a = new Caches(c, 2, 40); Caches b = new Caches(c, 2, 40)) {
             assertTrue(graph.captured(), graph.describe());
+            assertFalse(eager.captured());
+            assertEquals(graph.describe().substring(graph.describe().indexOf(';')), eager.describe().substring(eager.describe().indexOf(';')));
             int[] tokens = {3, 250};
             for (int step = 0; step < 30; step++) {
                 int[] pos = {step, step + 5};           // row 1 runs ahead: different positions and KV lengths

@@ -11,8 +11,9 @@ import tern.model.SamplingOptions;
 
 /**
  * Packed decode on the GPU at a preset's shape with random ternary weights (no file), batch 1 greedy through
- * the {@link Generator} two ways in alternating runs of one process — op by op (-Dtern.cuda.graph=false:
- * one launch per kernel) and as the captured decode step (CudaGraphDecodeStep) — then a batched step of B
+ * the {@link Generator} three ways in alternating runs of one process — op by op (-Dtern.cuda.graph=false:
+ * one launch per kernel), as the captured unfused step (twelve kernels per layer) and as the captured fused
+ * step (five per layer; CudaGraphDecodeStep's default) — then a batched step of B
  * sequences (BatchGenerator, op by op). Weights are made on the device (DeviceRandomWeights; "host" as a 4th
  * argument: RandomServedWeights). Run by tools/gpu/packed-decode.sh:
  * {@code PackedDecodeBench [preset=3.9B] [tokens=256] [batch=8] [device|host]}. Prints "name,value" lines.
@@ -33,18 +34,20 @@ public final class PackedDecodeBench {
             System.out.printf(Locale.ROOT, "setup_s,%.1f%n", (System.nanoTime() - t0) / 1e9);
             System.out.println("backend," + cuda.name());
             int[] prompt = {11, 22, 33, 44, 55, 66, 77, 88};
-            Generator opByOp = generator(m, "false"), graph = generator(m, "true");
-            try (opByOp; graph) {
+            Generator opByOp = generator(m, "false", "fused"), unfused = generator(m, "true", "auto"), graph = generator(m, "true", "fused");
+            try (opByOp; unfused; graph) {
                 long g0 = System.nanoTime();
                 int[] warmGraph = graph.generate(prompt, 32, SamplingOptions.greedy(), null);     // capture, kernels, pools
                 System.out.printf(Locale.ROOT, "graph_warmup_s,%.2f%n", (System.nanoTime() - g0) / 1e9);
                 int[] warmOps = opByOp.generate(prompt, 32, SamplingOptions.greedy(), null);
                 System.out.println("graph_step," + graph.stepMode().replace(',', ';'));
+                System.out.println("graph_unfused_step," + unfused.stepMode().replace(',', ';'));
                 int same = 0;
                 while (same < warmOps.length && warmOps[same] == warmGraph[same]) same++;
                 System.out.printf(Locale.ROOT, "greedy_tokens_equal_graph_vs_op_by_op,%d/%d%n", same, warmOps.length);
                 for (int run = 0; run < 3; run++) {
                     measure(opByOp, prompt, tokens, preset + "_batch1_op_by_op_run" + run);
+                    measure(unfused, prompt, tokens, preset + "_batch1_graph_unfused_run" + run);
                     measure(graph, prompt, tokens, preset + "_batch1_graph_run" + run);
                 }
             }
@@ -60,17 +63,23 @@ public final class PackedDecodeBench {
         }
     }
 
-    private static Generator generator(LlamaModel m, String graphSetting) {
-        String before = System.getProperty("tern.cuda.graph");
+    private static Generator generator(LlamaModel m, String graphSetting, String products) {
+        String before = System.getProperty("tern.cuda.graph"), beforeProducts = System.getProperty("tern.cuda.decodeProducts");
         System.setProperty("tern.cuda.graph", graphSetting);
+        System.setProperty("tern.cuda.decodeProducts", products);
         try {
             Generator g = new Generator(m);
             g.generate(new int[] {1}, 1, SamplingOptions.greedy(), null);     // makes (or not) the graph step now
             return g;
         } finally {
-            if (before == null) System.clearProperty("tern.cuda.graph");
-            else System.setProperty("tern.cuda.graph", before);
+            restore("tern.cuda.graph", before);
+            restore("tern.cuda.decodeProducts", beforeProducts);
         }
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) System.clearProperty(key);
+        else System.setProperty(key, value);
     }
 
     private static void measure(Generator g, int[] prompt, int tokens, String name) {

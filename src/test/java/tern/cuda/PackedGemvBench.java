@@ -24,16 +24,17 @@ public final class PackedGemvBench {
         try (CudaGraphStream stream = new CudaGraphStream(cuda.context(), 64); PackedGemv split = new PackedGemv(cuda)) {
             for (int[] s : shapes) {
                 int rows = s[0], cols = s[1];
-                float[] w = new float[rows * cols];
-                for (int i = 0; i < w.length; i++) w[i] = rnd.nextInt(3) - 1;
                 float[] x = Gpu.random(rnd, cols);
-                try (Tensor tw = cuda.upload(w, rows, cols); TernaryWeights p = cuda.packTernary(tw, 1, ShardAxis.ROWS, 1e-5f)) {
+                Tensor tw = cuda.zeros(tern.runtime.DType.F32, rows, cols);        // uniform trits, made on the device
+                cuda.kernels().launch("decode_step", "dec_random_fill", cuda.kernels().gridFor(tw.size(), 256), 1, 1, 256, 0,
+                        KernelArgs.of().ptr(CudaBackend.addressOf(tw)).i64(tw.size()).i32(rows ^ cols).i32(1).f32(1f));
+                try (TernaryWeights p = cuda.packTernary(tw, 1, ShardAxis.ROWS, 1e-5f)) {
                     tw.close();
                     long bytes = TernaryLayout.packedBytes(rows, cols);
                     try (Tensor tx = cuda.upload(x, 1, cols); Tensor y = cuda.zeros(tern.runtime.DType.F32, 1, rows);
                          Tensor y2 = cuda.zeros(tern.runtime.DType.F32, 1, rows);
                          Tensor a = cuda.zeros(tern.runtime.DType.F32, (int) (bytes / 4)); Tensor b = cuda.zeros(tern.runtime.DType.F32, (int) (bytes / 4))) {
-                        split.reserve(rows, cols, 1);
+                        split.reserve(rows, cols, 1, 1);
                         double[] best = {Double.MAX_VALUE, Double.MAX_VALUE, Double.MAX_VALUE};
                         for (int round = 0; round < 5; round++) {
                             best[0] = Math.min(best[0], time(cuda, stream, () -> split.multiply(tx, p, y, false)));
@@ -43,7 +44,7 @@ public final class PackedGemvBench {
                         int chosen = split.blocksPerSlice(rows, cols);
                         for (int kb = 8; kb <= 64; kb *= 2) {
                             split.forceBlocksPerSlice(kb);
-                            split.reserve(rows, cols, 1);
+                            split.reserve(rows, cols, 1, 1);
                             double t = Double.MAX_VALUE;
                             for (int round = 0; round < 3; round++) t = Math.min(t, time(cuda, stream, () -> split.multiply(tx, p, y, false)));
                             System.out.printf(Locale.ROOT, "gemv_%dx%d_splitK_kb%d_us,%.2f%s%n", rows, cols, kb, t / 1e3, kb == chosen ? ",chosen" : "");
