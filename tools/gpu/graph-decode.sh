@@ -10,11 +10,11 @@ cp="$here/lib/classes:$here/lib/test-classes"
 for j in "$here"/lib/*.jar; do cp="$cp:$j"; done
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader || true
 if [[ -z "${SKIP_TESTS:-}" ]]; then
-  timeout ${TEST_TIMEOUT:-70} bash "$here/test.sh" --select-class tern.cuda.CudaGraphDecodeTest --select-class tern.cuda.PackedGemvTest \
+  timeout ${TEST_TIMEOUT:-55} bash "$here/test.sh" --select-class tern.cuda.CudaGraphDecodeTest --select-class tern.cuda.PackedGemvTest \
     --select-class tern.cuda.PackedServeCudaTest > "$dest/graph-tests.log" 2>&1 || echo "tests failed or timed out (exit $?)"
 fi
-timeout 40 bash "$here/run.sh" -Xmx16g -cp "$cp" tern.cuda.PackedGemvBench > "$dest/gemv-bench.log" 2>&1 || echo "PackedGemvBench failed or timed out (exit $?)"
-timeout ${DECODE_TIMEOUT:-90} bash "$here/run.sh" -Xmx32g -cp "$cp" tern.cuda.PackedDecodeBench 3.9B "${TOKENS:-256}" "${BATCH:-8}" \
+timeout 25 bash "$here/run.sh" -Xmx16g -cp "$cp" tern.cuda.PackedGemvBench > "$dest/gemv-bench.log" 2>&1 || echo "PackedGemvBench failed or timed out (exit $?)"
+timeout ${DECODE_TIMEOUT:-62} bash "$here/run.sh" -Xmx32g -cp "$cp" tern.cuda.PackedDecodeBench 3.9B "${TOKENS:-256}" "${BATCH:-8}" \
   > "$dest/graph-decode.log" 2>&1 || echo "PackedDecodeBench failed or timed out (exit $?)"
 echo "== tests:"; grep -E "tests (successful|failed|skipped)|✘|Exception|expected" "$dest/graph-tests.log" 2>/dev/null | head -16
 echo "== GEMV (name,value):"; grep -E "^gemv_" "$dest/gemv-bench.log" || tail -15 "$dest/gemv-bench.log"
