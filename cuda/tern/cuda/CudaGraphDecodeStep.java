@@ -51,6 +51,11 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     private final List<Tensor> owned = new ArrayList<>();
     private final Tensor x, h, q, k, v, att, gate, up, mlp, rstd, logits, ropeTable;
     private final DevicePointer inputs, headBf16;   // the per-step input block; the LM head as bf16 (or null)
+    private final DevicePointer attentionPartial, attentionTickets;   // dec_attention's split results and tickets
+    private final int attentionSplits;              // key blocks of 32 covering the context
+    private final boolean splitAttention;           // dec_attention (split along the keys) or dec_attention_whole
+    private final boolean programmatic;             // programmatic dependent launch of the products and attention
+    private final int[] variants = new int[4];      // fused: PackedGemv variant of q/k/v, o, gate/up, down (timed at creation)
     private final long inputBytes, logitsOffset;
     private final CudaGraph graph;                  // null: eager launches
     private final String mode;
@@ -118,6 +123,11 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         context.zero(inputs, inputBytes);
         logitsOffset = (inputBytes + 15) / 16 * 16;
         stream = new CudaGraphStream(context, logitsOffset + 4L * rows * vocab);
+        attentionSplits = (shape.contextLength() + 31) / 32;
+        splitAttention = !"false".equals(System.getProperty("tern.cuda.attentionSplit"));
+        attentionPartial = context.allocate(4L * rows * heads * attentionSplits * (128 + 2));
+        attentionTickets = context.allocate(4L * rows * heads);
+        context.zero(attentionTickets, 4L * rows * heads);
         gemv = PackedGemv.supported(backend) ? new PackedGemv(backend) : null;
         if ("bf16".equals(backend.compute())) {
             // The backend's own head product takes bf16 inputs on this setting (cuBLAS bf16); this step keeps x
@@ -134,12 +144,25 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
             throw new IllegalArgumentException("-Dtern.cuda.decodeProducts=" + products + ": expected fused, auto, split or tensor");
         fused = gemv != null && products.equals("fused");
         splitK = fused ? new boolean[7] : chooseProducts(products);
+        boolean pdl = fused && backend.arch() >= 90 && DriverLaunch.hasProgrammaticLaunch()
+                && !"false".equals(System.getProperty("tern.cuda.pdl"));
         if (fused) {
             gemv.reserve(hidden, hidden, rows, 3);
             gemv.reserve(ffn, hidden, rows, 2);
             gemv.reserve(hidden, ffn, rows, 1);
-            warmFused();
+            gemv.programmatic(pdl);
+            try {
+                warmFused();
+            } catch (RuntimeException e) {
+                if (!pdl) throw e;
+                System.err.println("tern: programmatic dependent launch failed (" + e.getMessage() + "); the decode step launches without it");
+                pdl = false;
+                gemv.programmatic(false);
+                warmFused();
+            }
         }
+        programmatic = pdl;
+        if (fused) chooseVariants();
         CudaGraph g = null;
         String m;
         if (useGraph) {
@@ -166,6 +189,21 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
 
     public int rows() { return rows; }
 
+    /**
+     * Benchmarks: µs per step of the GPU work alone — {@code n} replays (or eager issues) back to back on the
+     * inputs of the last {@link #step}, then one wait — beside what a whole step costs with its copies and waits.
+     */
+    public double gpuMicrosPerStep(int n) {
+        backend.synchronize();
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            if (graph != null) graph.launch();
+            else issue();
+        }
+        stream.synchronize();
+        return (System.nanoTime() - t0) / 1e3 / n;
+    }
+
     /** True when steps replay a captured graph (false: eager launches). */
     public boolean captured() { return graph != null; }
 
@@ -173,6 +211,10 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     public String describe() {
         if (fused)
             return mode + "; products: split-K, q/k/v and gate/up fused, RMSNorm and SwiGLU staged in, RoPE in attention"
+                    + (programmatic ? ", programmatic dependent launch" : "") + "; variants qkv/o/gateup/down "
+                    + PackedGemv.VARIANT_NAMES[variants[0]] + "/" + PackedGemv.VARIANT_NAMES[variants[1]] + "/"
+                    + PackedGemv.VARIANT_NAMES[variants[2]] + "/" + PackedGemv.VARIANT_NAMES[variants[3]]
+                    + (splitAttention ? "" : "; unsplit attention")
                     + (headBf16 != null ? "; LM head bf16" : "; LM head f32");
         StringBuilder s = new StringBuilder(mode).append("; products:");
         String[] names = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -236,13 +278,11 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
                 TernaryWeights[] w = weights[l];
                 long keysL = keysAt + 8L * l * rows, valuesL = valuesAt + 8L * l * rows;
                 if (fused) {
-                    gemv.multiply(x, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false,
-                            PackedGemv.Input.rmsnorm(inputNorms[l], eps));
+                    fusedProduct(0, l, eps);
                     attention(keysL, valuesL, positionsAt, true);
-                    gemv.multiply(att, w[3], x, true);                                      // x += o(att)
-                    gemv.multiply(x, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false,
-                            PackedGemv.Input.rmsnorm(postNorms[l], eps));
-                    gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {x}, true, PackedGemv.Input.swiglu(up));   // x += down(silu(gate) up)
+                    fusedProduct(1, l, eps);                        // x += o(att)
+                    fusedProduct(2, l, eps);
+                    fusedProduct(3, l, eps);                        // x += down(silu(gate) up)
                     continue;
                 }
                 backend.rmsnorm(x, inputNorms[l], eps, h, rstd);
@@ -268,18 +308,87 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         });
     }
 
-    /** dec_attention of every head and row into att; with {@code rope}, it also rotates q, k and writes the caches. */
-    private void attention(long keysL, long valuesL, long positionsAt, boolean rope) {
-        backend.kernels().launch("decode_step", "dec_attention", heads, rows, 1, 16 * 32, 0,
-                KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
-                        .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
-                        .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable)));
+    /** Fused product {@code which} of layer l: 0 q/k/v from RMSNorm(x), 1 x += o(att), 2 gate/up from RMSNorm(x), 3 x += down(silu(gate) up). */
+    private void fusedProduct(int which, int l, float eps) {
+        fusedProduct(which, l, eps, variants[which], x);
     }
 
-    /** The fused products once eagerly (functions resolved, shared-memory limits raised outside a capture). */
+    /** As above with kernel variant {@code variant}, accumulating products (o, down) into {@code residual}. */
+    private void fusedProduct(int which, int l, float eps, int variant, Tensor residual) {
+        TernaryWeights[] w = weights[l];
+        switch (which) {
+            case 0 -> gemv.multiply(x, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false,
+                    PackedGemv.Input.rmsnorm(inputNorms[l], eps), variant);
+            case 1 -> gemv.multiply(att, new TernaryWeights[] {w[3]}, new Tensor[] {residual}, true, PackedGemv.Input.PLAIN, variant);
+            case 2 -> gemv.multiply(x, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false,
+                    PackedGemv.Input.rmsnorm(postNorms[l], eps), variant);
+            default -> gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {residual}, true, PackedGemv.Input.swiglu(up), variant);
+        }
+    }
+
+    /**
+     * For each fused product, the fastest PackedGemv variant at this shape (they compute the same bits), timed as
+     * a small graph of repeated launches of layer 0's product; o and down accumulate into a scratch row, not x.
+     * {@code -Dtern.cuda.gemvVariant=N} forces one.
+     */
+    private void chooseVariants() {
+        String forced = System.getProperty("tern.cuda.gemvVariant");
+        if (forced != null) {
+            java.util.Arrays.fill(variants, Integer.parseInt(forced));
+            return;
+        }
+        float eps = shape.rmsEps();
+        for (int which = 0; which < 4; which++) {
+            int best = 0;
+            double bestTime = Double.POSITIVE_INFINITY;
+            for (int variant = 0; variant < PackedGemv.VARIANTS; variant++) {
+                int ww = which, vv = variant;
+                backend.launchOn(stream.handle(), () -> fusedProduct(ww, 0, eps, vv, q));   // once eagerly: functions resolved
+                stream.synchronize();
+                double t = time(() -> fusedProduct(ww, 0, eps, vv, q));
+                if (t < bestTime) {
+                    bestTime = t;
+                    best = variant;
+                }
+            }
+            variants[which] = best;
+        }
+    }
+
+    /** dec_attention of every head and row into att; with {@code rope}, it also rotates q, k and writes the caches. */
+    private void attention(long keysL, long valuesL, long positionsAt, boolean rope) {
+        if (!splitAttention) {
+            backend.kernels().launch("decode_step", "dec_attention_whole", heads, rows, 1, 16 * 32, 0, gemv != null && gemv.programmatic(),
+                    KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
+                            .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
+                            .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable)));
+            return;
+        }
+        backend.kernels().launch("decode_step", "dec_attention", heads, rows, attentionSplits, 8 * 32, 0, gemv != null && gemv.programmatic(),
+                KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
+                        .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
+                        .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable))
+                        .ptr(attentionPartial.address()).ptr(attentionTickets.address()));
+    }
+
+    /**
+     * The fused products and the attention once eagerly: functions resolved, shared-memory limits raised outside
+     * a capture, and programmatic launch tried (a failure here turns it off). The attention runs at position 0
+     * on a scratch cache (the input block points every row's caches at it).
+     */
     private void warmFused() {
         TernaryWeights[] w = weights[0];
+        MemorySegment host = stream.host();
+        long scratchCache = CudaBackend.addressOf(mlp);                 // ≥ hidden floats per row: position 0 of a cache
+        for (int b = 0; b < rows; b++) {
+            host.set(ValueLayout.JAVA_INT, 4L * b, 0);
+            host.set(ValueLayout.JAVA_INT, 4L * (rows + b), 0);
+        }
+        for (int i = 0; i < 2 * layers * rows; i++) host.set(ValueLayout.JAVA_LONG, 8L * rows + 8L * i, scratchCache);
+        stream.toDevice(inputs.address(), 0, inputBytes);
+        long positionsAt = inputs.address() + 4L * rows, keysAt = inputs.address() + 8L * rows;
         backend.launchOn(stream.handle(), () -> {
+            attention(keysAt, keysAt + 8L * layers * rows, positionsAt, true);
             gemv.multiply(h, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false, PackedGemv.Input.rmsnorm(inputNorms[0], shape.rmsEps()));
             gemv.multiply(h, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false, PackedGemv.Input.rmsnorm(postNorms[0], shape.rmsEps()));
             gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {q}, false, PackedGemv.Input.swiglu(up));
@@ -354,6 +463,8 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         CudaContext context = backend.context();
         context.free(inputs);
         if (headBf16 != null) context.free(headBf16);
+        context.free(attentionPartial);
+        context.free(attentionTickets);
         for (Tensor t : owned) t.close();
     }
 

@@ -93,6 +93,16 @@ final class Kernels implements AutoCloseable {
 
     /** Launches kernel {@code name} of {@code module} on a 1-D block of {@code threads}. */
     void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, KernelArgs args) {
+        launch(module, name, gridX, gridY, gridZ, threads, sharedBytes, false, args);
+    }
+
+    /**
+     * As {@link #launch}, with programmatic dependent launch when {@code programmatic} and launching on a stream
+     * of our own (sm_90: the kernel may start while the previous one finishes, so it must wait with
+     * griddepcontrol.wait before reading that kernel's output; packed_gemv.cu and decode_step.cu's do).
+     */
+    void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, boolean programmatic,
+                KernelArgs args) {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;     // nothing to do (empty tensors)
         context.makeCurrent();
         KernelFunction f = function(module, name);
@@ -100,7 +110,9 @@ final class Kernels implements AutoCloseable {
         if (sharedBytes > 32 * 1024) raiseDynamicShared(name, f, sharedBytes);
         jcuda.driver.CUevent[] timed = profile.begin();
         long t0 = timed == null ? 0 : System.nanoTime();
-        int rc = DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, stream, args);
+        int rc = programmatic && stream != 0
+                ? DriverLaunch.launchProgrammatic(f, gridX, gridY, gridZ, threads, sharedBytes, stream, args)
+                : DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, stream, args);
         if (timed != null) profile.host("kernel launch", System.nanoTime() - t0);
         profile.end(timed, name);
         if (rc != 0) throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, DriverLaunch.describe(rc), null);

@@ -46,23 +46,184 @@ extern "C" __global__ void dec_rope_kv(float* __restrict__ q, const float* __res
     for (int d = threadIdx.x; d < width; d += blockDim.x) vc[d] = vr[d];
 }
 
-#define DA_WARPS 16
+// Programmatic dependent launch (sm_90): a kernel launched with it may start while the previous one
+// finishes; griddepcontrol.wait holds it until that kernel's memory is visible. Launched without it, or
+// below sm_90, both are no-ops.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+#define DA_WARPS 8
+#define DA_KEYS 4                        // keys per warp, loaded together
+#define DA_SPLIT (DA_WARPS * DA_KEYS)    // keys per block
 #define DA_MAXD 128
 #define DA_PER_LANE (DA_MAXD / 32)
 
-// One query per row b and head h (grid heads x rows, DA_WARPS warps) against keys 0 .. positions[b] of its
-// cache: warp w takes keys w, w + DA_WARPS, ... with an online softmax (lane l holds dimensions l + 32 t),
+// Decode attention split along the keys (grid heads x rows x splits, splits = ceil(context / DA_SPLIT)):
+// block s of (head h, row b) takes keys [32 s, 32 s + 32) of 0 .. positions[b] (blocks past the row's
+// length exit at once, so one grid serves every position), each warp four keys whose loads are issued
+// together; lane l holds dimensions l + 32 t. A block writes its (max, sum, weighted values) to partial;
+// the last block of (h, b) to finish (a ticket) combines the splits in split order, so the bits do not
+// depend on timing. With rope = 1 every block rotates q itself (same table, same bits) and the block
+// holding the current position first writes the rotated k and v into the caches (it is the only block
+// reading that key): RoPE and the cache write need no kernel of their own.
+// partial: rows * heads * splits * (DA_MAXD + 2) floats; tickets: rows * heads zeros (left zero again).
+extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
+        const float* __restrict__ q, const long long* __restrict__ keys, const long long* __restrict__ values,
+        const int* __restrict__ positions, int heads, int headDim, float scale, float* __restrict__ out,
+        int rope, const float* __restrict__ k, const float* __restrict__ v, const float2* __restrict__ table,
+        float* __restrict__ partial, unsigned* tickets) {
+    __shared__ float wm[DA_WARPS], wl[DA_WARPS];
+    __shared__ float wacc[DA_WARPS][DA_MAXD];
+    __shared__ float qs[DA_MAXD];
+    __shared__ int last;
+    pdl_trigger();
+    pdl_wait();
+    const int h = blockIdx.x, b = blockIdx.y, split = blockIdx.z, splits = gridDim.z;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int width = heads * headDim, pos = positions[b], kvLen = pos + 1;
+    const int active = (kvLen + DA_SPLIT - 1) / DA_SPLIT;
+    if (split >= active) return;
+    const int base = split * DA_SPLIT;
+    float* kc = (float*)keys[b] + (long long)h * headDim;
+    float* vc = (float*)values[b] + (long long)h * headDim;
+    const long long at = (long long)b * width + h * headDim;
+    const int half = headDim / 2;
+    const bool writer = rope && pos >= base && pos < base + DA_SPLIT;
+    if (rope) {
+        for (int i = threadIdx.x; i < half; i += blockDim.x) {
+            float2 cs = table[(long long)pos * half + i];
+            float a = q[at + i], c = q[at + i + half];
+            qs[i] = a * cs.x - c * cs.y;
+            qs[i + half] = c * cs.x + a * cs.y;
+            if (writer) {
+                a = k[at + i];
+                c = k[at + i + half];
+                kc[(long long)pos * width + i] = a * cs.x - c * cs.y;
+                kc[(long long)pos * width + i + half] = c * cs.x + a * cs.y;
+            }
+        }
+        if (writer) for (int d = threadIdx.x; d < headDim; d += blockDim.x) vc[(long long)pos * width + d] = v[at + d];
+    } else {
+        for (int d = threadIdx.x; d < headDim; d += blockDim.x) qs[d] = q[at + d];
+    }
+    __syncthreads();                                // q, and the new key and value, visible to the whole block
+    float qv[DA_PER_LANE];
+#pragma unroll
+    for (int t = 0; t < DA_PER_LANE; t++) qv[t] = lane + 32 * t < headDim ? qs[lane + 32 * t] : 0.0f;
+    const int j0 = base + warp * DA_KEYS;
+    float kf[DA_KEYS][DA_PER_LANE], s[DA_KEYS];
+#pragma unroll
+    for (int u = 0; u < DA_KEYS; u++)
+#pragma unroll
+        for (int t = 0; t < DA_PER_LANE; t++) {
+            int d = lane + 32 * t;
+            kf[u][t] = j0 + u < kvLen && d < headDim ? kc[(long long)(j0 + u) * width + d] : 0.0f;
+        }
+#pragma unroll
+    for (int u = 0; u < DA_KEYS; u++) {
+        float dot = 0.0f;
+#pragma unroll
+        for (int t = 0; t < DA_PER_LANE; t++) dot = fmaf(qv[t], kf[u][t], dot);
+        s[u] = dot;
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+        for (int u = 0; u < DA_KEYS; u++) s[u] += __shfl_xor_sync(0xffffffffu, s[u], o);
+    float mw = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < DA_KEYS; u++) {
+        s[u] = j0 + u < kvLen ? s[u] * scale : -INFINITY;
+        mw = fmaxf(mw, s[u]);
+    }
+    float lw = 0.0f, acc[DA_PER_LANE];
+#pragma unroll
+    for (int t = 0; t < DA_PER_LANE; t++) acc[t] = 0.0f;
+    if (mw != -INFINITY) {
+        float vf[DA_KEYS][DA_PER_LANE], p[DA_KEYS];
+#pragma unroll
+        for (int u = 0; u < DA_KEYS; u++)
+#pragma unroll
+            for (int t = 0; t < DA_PER_LANE; t++) {
+                int d = lane + 32 * t;
+                vf[u][t] = j0 + u < kvLen && d < headDim ? vc[(long long)(j0 + u) * width + d] : 0.0f;
+            }
+#pragma unroll
+        for (int u = 0; u < DA_KEYS; u++) {
+            p[u] = s[u] == -INFINITY ? 0.0f : expf(s[u] - mw);
+            lw += p[u];
+        }
+#pragma unroll
+        for (int u = 0; u < DA_KEYS; u++)
+#pragma unroll
+            for (int t = 0; t < DA_PER_LANE; t++) acc[t] = fmaf(p[u], vf[u][t], acc[t]);
+    }
+    if (lane == 0) { wm[warp] = mw; wl[warp] = lw; }
+#pragma unroll
+    for (int t = 0; t < DA_PER_LANE; t++) wacc[warp][lane + 32 * t] = acc[t];
+    __syncthreads();
+    float m = -INFINITY;
+    for (int w = 0; w < DA_WARPS; w++) m = fmaxf(m, wm[w]);
+    const int stride = DA_MAXD + 2;
+    float* mine = partial + ((long long)(b * heads + h) * splits + split) * stride;
+    if (threadIdx.x == 0) {
+        float l = 0.0f;
+        for (int w = 0; w < DA_WARPS; w++) if (wm[w] != -INFINITY) l += wl[w] * expf(wm[w] - m);
+        mine[0] = m;
+        mine[1] = l;
+    }
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float o = 0.0f;
+        for (int w = 0; w < DA_WARPS; w++) if (wm[w] != -INFINITY) o += wacc[w][d] * expf(wm[w] - m);
+        mine[2 + d] = o;
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&tickets[b * heads + h], 1u) == (unsigned)(active - 1);
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const float* all = partial + (long long)(b * heads + h) * splits * stride;
+    float mx = -INFINITY;
+    for (int t = 0; t < active; t++) mx = fmaxf(mx, __ldcg(all + (long long)t * stride));
+    float total = 0.0f;
+    for (int t = 0; t < active; t++) total += __ldcg(all + (long long)t * stride + 1) * expf(__ldcg(all + (long long)t * stride) - mx);
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float o = 0.0f;
+        for (int t = 0; t < active; t++) o += __ldcg(all + (long long)t * stride + 2 + d) * expf(__ldcg(all + (long long)t * stride) - mx);
+        out[at + d] = o / total;
+    }
+    if (threadIdx.x == 0) tickets[b * heads + h] = 0u;
+}
+
+#define DW_WARPS 16
+
+// The unsplit variant (-Dtern.cuda.attentionSplit=false), one block per query: simpler, but its warps walk
+// the keys one dependent load after another, so it is latency-bound at a few hundred keys.
+// One query per row b and head h (grid heads x rows, DW_WARPS warps) against keys 0 .. positions[b] of its
+// cache: warp w takes keys w, w + DW_WARPS, ... with an online softmax (lane l holds dimensions l + 32 t),
 // then the warps' (max, sum, weighted values) are combined at the common max, in warp order.
 // With rope = 1 the block first does dec_rope_kv's work for its own head (q rotated into shared memory,
 // the rotated k and v written into the caches at the position), which the attention then reads: one kernel
 // per layer fewer (keys of head h are read only by the blocks of head h).
-extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
+extern "C" __global__ void __launch_bounds__(DW_WARPS * 32) dec_attention_whole(
         const float* __restrict__ q, const long long* __restrict__ keys, const long long* __restrict__ values,
         const int* __restrict__ positions, int heads, int headDim, float scale, float* __restrict__ out,
         int rope, const float* __restrict__ k, const float* __restrict__ v, const float2* __restrict__ table) {
-    __shared__ float wm[DA_WARPS], wl[DA_WARPS];
-    __shared__ float wacc[DA_WARPS][DA_MAXD];
+    __shared__ float wm[DW_WARPS], wl[DW_WARPS];
+    __shared__ float wacc[DW_WARPS][DA_MAXD];
     __shared__ float qs[DA_MAXD];
+    pdl_trigger();
+    pdl_wait();
     const int h = blockIdx.x, b = blockIdx.y;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int width = heads * headDim, pos = positions[b], kvLen = pos + 1;
@@ -94,7 +255,7 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
         acc[t] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    for (int j = warp; j < kvLen; j += DA_WARPS) {
+    for (int j = warp; j < kvLen; j += DW_WARPS) {
         const float* kj = kc + (long long)j * width;
         float dot = 0.0f;
 #pragma unroll
@@ -121,12 +282,12 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
     for (int t = 0; t < DA_PER_LANE; t++) wacc[warp][lane + 32 * t] = acc[t];
     __syncthreads();
     float mx = -INFINITY;
-    for (int w = 0; w < DA_WARPS; w++) mx = fmaxf(mx, wm[w]);
+    for (int w = 0; w < DW_WARPS; w++) mx = fmaxf(mx, wm[w]);
     float total = 0.0f;
-    for (int w = 0; w < DA_WARPS; w++) total += wm[w] == -INFINITY ? 0.0f : wl[w] * expf(wm[w] - mx);
+    for (int w = 0; w < DW_WARPS; w++) total += wm[w] == -INFINITY ? 0.0f : wl[w] * expf(wm[w] - mx);
     for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
         float o = 0.0f;
-        for (int w = 0; w < DA_WARPS; w++) if (wm[w] != -INFINITY) o += wacc[w][d] * expf(wm[w] - mx);
+        for (int w = 0; w < DW_WARPS; w++) if (wm[w] != -INFINITY) o += wacc[w][d] * expf(wm[w] - mx);
         out[at + d] = o / total;
     }
 }

@@ -65,37 +65,87 @@ class CudaGraphDecodeTest {
 
     @Test
     void graphReplaysEqualEagerLaunchesBitForBit() {
-        // Each way of computing the products in turn (by default the step times them: here both steps must take the same).
-        for (String products : new String[] {"fused", "split", "tensor"}) {
-            String before = System.getProperty("tern.cuda.decodeProducts");
-            System.setProperty("tern.cuda.decodeProducts", products);
+        // Each way of computing the products in turn (by default the step times them: here both steps must
+        // take the same), and the fused step with and without programmatic dependent launch, which must not
+        // change a bit either.
+        float[][] pdl = null;
+        for (String products : new String[] {"fused", "fused-no-pdl", "split", "tensor", "fused-whole"}) {
+            String before = System.getProperty("tern.cuda.decodeProducts"), beforePdl = System.getProperty("tern.cuda.pdl");
+            String beforeSplit = System.getProperty("tern.cuda.attentionSplit");
+            System.setProperty("tern.cuda.decodeProducts", products.replace("-no-pdl", "").replace("-whole", ""));
+            System.setProperty("tern.cuda.pdl", String.valueOf(!products.endsWith("-no-pdl")));
+            System.setProperty("tern.cuda.attentionSplit", String.valueOf(!products.endsWith("-whole")));
             try {
-                graphEqualsEager();
+                float[][] logits = graphEqualsEager();
+                if (products.equals("fused")) pdl = logits;
+                if (products.equals("fused-no-pdl"))
+                    for (int step = 0; step < logits.length; step++) assertArrayEquals(pdl[step], logits[step], "with vs without PDL, step " + step);
             } finally {
-                if (before == null) System.clearProperty("tern.cuda.decodeProducts");
-                else System.setProperty("tern.cuda.decodeProducts", before);
+                restore("tern.cuda.decodeProducts", before);
+                restore("tern.cuda.pdl", beforePdl);
+                restore("tern.cuda.attentionSplit", beforeSplit);
             }
         }
     }
 
-    private void graphEqualsEager() {
+    /** The split attention (the default) against the unsplit one: the same softmax, combined in another order. */
+    @Test
+    void splitAttentionMatchesTheUnsplitOne() {
         CudaBackend c = cuda();
+        String before = System.getProperty("tern.cuda.attentionSplit");
+        try (LlamaModel m = RandomServedWeights.model(c, SHAPE, 8, false); PreparedWeights w = PreparedWeights.of(m);
+             Caches a = new Caches(c, 1, 90); Caches b = new Caches(c, 1, 90)) {
+            System.setProperty("tern.cuda.attentionSplit", "true");
+            CudaGraphDecodeStep split = new CudaGraphDecodeStep(m, w.packed(), 1, true);
+            System.setProperty("tern.cuda.attentionSplit", "false");
+            CudaGraphDecodeStep whole = new CudaGraphDecodeStep(m, w.packed(), 1, true);
+            try (split; whole) {
+                int token = 9;
+                for (int step = 0; step < 90; step++) {             // up to 90 keys: three splits of 32
+                    float[] s = split.step(new int[] {token}, new int[] {step}, a.keys, a.values);
+                    float[] u = whole.step(new int[] {token}, new int[] {step}, b.keys, b.values);
+                    Gpu.assertClose(s, Gpu.toDouble(u), 1e-5, "step " + step);
+                    token = argmax(s, 0);
+                }
+            }
+        } finally {
+            restore("tern.cuda.attentionSplit", before);
+        }
+    }
+
+    /** The products part of describe(), without the timed kernel variants (which all give the same bits). */
+    private static String products(CudaGraphDecodeStep step) {
+        String d = step.describe();
+        return d.substring(d.indexOf(';')).replaceAll("; variants [^;]*", "");
+    }
+
+    private static void restore(String key, String value) {
+        if (value == null) System.clearProperty(key);
+        else System.setProperty(key, value);
+    }
+
+    /** Graph and eager steps of two rows, 30 steps: the same bits; returns the logits of each step. */
+    private float[][] graphEqualsEager() {
+        CudaBackend c = cuda();
+        float[][] all = new float[30][];
         try (LlamaModel m = RandomServedWeights.model(c, SHAPE, 5, false); PreparedWeights w = PreparedWeights.of(m);
              CudaGraphDecodeStep graph = new CudaGraphDecodeStep(m, w.packed(), 2, true);
              CudaGraphDecodeStep eager = new CudaGraphDecodeStep(m, w.packed(), 2, false);
              Caches a = new Caches(c, 2, 40); Caches b = new Caches(c, 2, 40)) {
             assertTrue(graph.captured(), graph.describe());
             assertFalse(eager.captured());
-            assertEquals(graph.describe().substring(graph.describe().indexOf(';')), eager.describe().substring(eager.describe().indexOf(';')));
+            assertEquals(products(graph), products(eager));
             int[] tokens = {3, 250};
             for (int step = 0; step < 30; step++) {
                 int[] pos = {step, step + 5};           // row 1 runs ahead: different positions and KV lengths
                 float[] g = graph.step(tokens, pos, a.keys, a.values);
                 float[] e = eager.step(tokens, pos, b.keys, b.values);
-                assertArrayEquals(e, g, "step " + step);
+                assertArrayEquals(e, g, "step " + step + " (" + graph.describe() + ")");
+                all[step] = g;
                 tokens = new int[] {argmax(g, 0), argmax(g, 1)};
             }
         }
+        return all;
     }
 
     @Test

@@ -34,6 +34,7 @@ public final class PackedDecodeBench {
             System.out.printf(Locale.ROOT, "setup_s,%.1f%n", (System.nanoTime() - t0) / 1e9);
             System.out.println("backend," + cuda.name());
             int[] prompt = {11, 22, 33, 44, 55, 66, 77, 88};
+            gpuTimes(m, 200);
             Generator opByOp = generator(m, "false", "fused"), unfused = generator(m, "true", "auto"), graph = generator(m, "true", "fused");
             try (opByOp; unfused; graph) {
                 long g0 = System.nanoTime();
@@ -60,6 +61,47 @@ public final class PackedDecodeBench {
                 double s = (System.nanoTime() - start) / 1e9;
                 System.out.printf(Locale.ROOT, "%s_batch%d_op_by_op_decode_tokens_per_s,%.1f%n", preset, batch, steps * batch / s);
             }
+        }
+    }
+
+    /**
+     * GPU µs per step of the GPU work alone (graph replays back to back, no host copy or wait between them) at
+     * KV length {@code position} + 1, for the fused step with and without programmatic dependent launch and for
+     * the unfused one: what bounds tokens/s once the host's part is gone.
+     */
+    private static void gpuTimes(LlamaModel m, int position) {
+        String[][] settings = {{"fused", "true", "true"}, {"fused", "false", "true"}, {"fused", "true", "false"}, {"auto", "true", "true"}};
+        try (tern.model.PreparedWeights w = tern.model.PreparedWeights.of(m)) {
+            LlamaConfig c = m.config();
+            tern.runtime.Tensor[][] keys = new tern.runtime.Tensor[1][c.layers()], values = new tern.runtime.Tensor[1][c.layers()];
+            for (int l = 0; l < c.layers(); l++) {
+                keys[0][l] = m.backend().zeros(tern.runtime.DType.F32, position + 1, c.hidden());
+                values[0][l] = m.backend().zeros(tern.runtime.DType.F32, position + 1, c.hidden());
+            }
+            for (String[] s : settings) {
+                String before = System.getProperty("tern.cuda.decodeProducts"), beforePdl = System.getProperty("tern.cuda.pdl");
+                String beforeSplit = System.getProperty("tern.cuda.attentionSplit");
+                System.setProperty("tern.cuda.decodeProducts", s[0]);
+                System.setProperty("tern.cuda.pdl", s[1]);
+                System.setProperty("tern.cuda.attentionSplit", s[2]);
+                try (CudaGraphDecodeStep step = new CudaGraphDecodeStep(m, w.packed(), 1, true)) {
+                    step.step(new int[] {5}, new int[] {position}, keys, values);
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < 20; i++) step.step(new int[] {5}, new int[] {position}, keys, values);
+                    double whole = (System.nanoTime() - t0) / 1e3 / 20;
+                    double gpu = Math.min(step.gpuMicrosPerStep(20), step.gpuMicrosPerStep(20));
+                    String name = "gpu_step_" + s[0] + (s[1].equals("true") ? "" : "_no_pdl") + (s[2].equals("true") ? "" : "_unsplit_attention")
+                            + "_kv" + (position + 1);
+                    System.out.printf(Locale.ROOT, "%s_us,%.1f%n", name, gpu);
+                    System.out.printf(Locale.ROOT, "%s_whole_step_us,%.1f%n", name, whole);
+                    System.out.println(name + "_mode," + step.describe().replace(',', ';'));
+                } finally {
+                    restore("tern.cuda.decodeProducts", before);
+                    restore("tern.cuda.pdl", beforePdl);
+                    restore("tern.cuda.attentionSplit", beforeSplit);
+                }
+            }
+            for (int l = 0; l < c.layers(); l++) { keys[0][l].close(); values[0][l].close(); }
         }
     }
 

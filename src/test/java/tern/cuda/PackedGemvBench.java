@@ -50,17 +50,24 @@ public final class PackedGemvBench {
                             System.out.printf(Locale.ROOT, "gemv_%dx%d_splitK_kb%d_us,%.2f%s%n", rows, cols, kb, t / 1e3, kb == chosen ? ",chosen" : "");
                         }
                         split.forceBlocksPerSlice(0);
+                        for (int variant = 1; variant < PackedGemv.VARIANTS; variant++) {
+                            int vv = variant;
+                            double t = Double.MAX_VALUE;
+                            for (int round = 0; round < 3; round++)
+                                t = Math.min(t, time(cuda, stream, () -> split.multiply(tx, new TernaryWeights[] {p}, new Tensor[] {y}, false, PackedGemv.Input.PLAIN, vv)));
+                            System.out.printf(Locale.ROOT, "gemv_%dx%d_splitK_%s_us,%.2f%n", rows, cols, PackedGemv.VARIANT_NAMES[variant], t / 1e3);
+                        }
                         split.multiply(tx, p, y, false);
                         float[] ys = cuda.download(y), yt = cuda.download(y2);
                         double diff = 0, norm = 0;
                         for (int i = 0; i < rows; i++) { diff += (ys[i] - yt[i]) * (double) (ys[i] - yt[i]); norm += (double) yt[i] * yt[i]; }
                         String n = rows + "x" + cols;
-                        double copyGBs = 2.0 * bytes / best[2] / 1e3;              // read + write per ns → GB/s
+                        double copyGBs = 2.0 * bytes / best[2];                    // read + write: bytes per ns = GB/s
                         System.out.printf(Locale.ROOT, "gemv_%s_splitK_us,%.2f%n", n, best[0] / 1e3);
                         System.out.printf(Locale.ROOT, "gemv_%s_tensorcore_us,%.2f%n", n, best[1] / 1e3);
                         System.out.printf(Locale.ROOT, "gemv_%s_copy_GBps,%.0f%n", n, copyGBs);
-                        System.out.printf(Locale.ROOT, "gemv_%s_splitK_of_copy_bandwidth,%.3f%n", n, bytes / best[0] / 1e3 / copyGBs);
-                        System.out.printf(Locale.ROOT, "gemv_%s_tensorcore_of_copy_bandwidth,%.3f%n", n, bytes / best[1] / 1e3 / copyGBs);
+                        System.out.printf(Locale.ROOT, "gemv_%s_splitK_of_copy_bandwidth,%.3f%n", n, bytes / best[0] / copyGBs);
+                        System.out.printf(Locale.ROOT, "gemv_%s_tensorcore_of_copy_bandwidth,%.3f%n", n, bytes / best[1] / copyGBs);
                         System.out.printf(Locale.ROOT, "gemv_%s_splitK_vs_tensorcore_relative_difference,%.2e%n", n, Math.sqrt(diff / Math.max(norm, 1e-30)));
                     }
                 }

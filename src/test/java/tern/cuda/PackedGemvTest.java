@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * SwiGLU's expf), the hi/lo split carries it to 2⁻²², and the tensor cores' f32 accumulation (about 2⁻²³
  * per step, K/16 steps per slice, at most 5000 columns here) plus the f32 adds of the slices stay below
  * 2⁻¹⁴ of Σ|terms|; so |y − ref| ≤ 2⁻¹⁴·(|y0| + Σ_c |x'_c·γT_rc|). A wrong index, lost slice, stale ticket
- * or mixed-up matrix is off by the order of Σ|terms| itself.
+ * or mixed-up matrix is off by the order of Σ|terms| itself. The kernel variants must agree bit for bit.
  */
 @AddLifecycleHook(SkipWithoutAmpereCuda.class)
 class PackedGemvTest {
@@ -32,7 +32,8 @@ class PackedGemvTest {
     void matchesTheDoubleReference(@ForAll @IntRange(min = 1, max = 300) int rows, @ForAll @IntRange(min = 1, max = 5000) int cols,
                                    @ForAll @IntRange(min = 1, max = 4) int m, @ForAll @IntRange(min = 1, max = 3) int matrices,
                                    @ForAll @IntRange(min = 0, max = 2) int mode, @ForAll @IntRange(min = 1, max = 4) int shards,
-                                   @ForAll boolean alongCols, @ForAll boolean accumulate, @ForAll long seed) {
+                                   @ForAll boolean alongCols, @ForAll boolean accumulate,
+                                   @ForAll @IntRange(min = 0, max = 4) int kbChoice, @ForAll long seed) {
         CudaBackend cuda = Gpu.backend();
         Random rnd = new Random(seed);
         ShardAxis axis = alongCols ? ShardAxis.COLS : ShardAxis.ROWS;
@@ -46,6 +47,7 @@ class PackedGemvTest {
         float[][] wq = new float[matrices][], y0 = new float[matrices][];
         try (Tensor tx = cuda.upload(x, m, cols); Tensor tsecond = cuda.upload(second, m, cols); Tensor tgains = cuda.upload(gains, cols);
              Tensor dense = cuda.zeros(DType.F32, rows, cols); PackedGemv gemv = new PackedGemv(cuda)) {
+            gemv.forceBlocksPerSlice(kbChoice == 0 ? 0 : 4 << kbChoice);      // the heuristic, or 8, 16, 32, 64 blocks per K slice
             try {
                 for (int i = 0; i < matrices; i++) {
                     try (Tensor w = cuda.upload(Gpu.random(rnd, rows * cols), rows, cols)) {
@@ -61,7 +63,22 @@ class PackedGemvTest {
                     case 2 -> PackedGemv.Input.swiglu(tsecond);
                     default -> PackedGemv.Input.PLAIN;
                 };
-                gemv.multiply(tx, ws, ys, accumulate, input);
+                // Every kernel variant computes the same bits (same sums in the same order): the others must
+                // reproduce variant 0's result exactly.
+                float[][] first = new float[matrices][];
+                for (int variant = 0; variant < PackedGemv.VARIANTS; variant++) {
+                    if (variant > 0)
+                        for (int i = 0; i < matrices; i++) {
+                            ys[i].close();
+                            ys[i] = accumulate ? cuda.upload(y0[i], m, rows) : Gpu.poisoned(cuda, m, rows);
+                        }
+                    gemv.multiply(tx, ws, ys, accumulate, input, variant);
+                    for (int i = 0; i < matrices; i++) {
+                        float[] out = cuda.download(ys[i]);
+                        if (variant == 0) first[i] = out;
+                        else org.junit.jupiter.api.Assertions.assertArrayEquals(first[i], out, "variant " + PackedGemv.VARIANT_NAMES[variant] + " vs 0, matrix " + i);
+                    }
+                }
                 String what = "W[" + rows + ", " + cols + "] ×" + matrices + " " + s + " shards along " + axis + " m=" + m + " mode=" + mode
                         + " accumulate=" + accumulate + " (" + gemv.blocksPerSlice(rows, cols) + " blocks per K slice)";
                 for (int i = 0; i < matrices; i++) {
