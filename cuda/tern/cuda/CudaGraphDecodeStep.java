@@ -25,7 +25,10 @@ import tern.runtime.TernaryWeights;
  * write, attention up to the row's position). By default the products are {@link PackedGemv}'s fused
  * launches — q, k, v in one with RMSNorm staged in, o accumulating into x, gate and up in one with
  * RMSNorm, down with SwiGLU staged in, accumulating into x — and the attention kernel applies RoPE and
- * writes the caches itself: five kernels per layer. {@code -Dtern.cuda.decodeProducts=auto|split|tensor}
+ * writes the caches itself: five kernels per layer. Two opt-in settings, not yet measured on a GPU:
+ * {@code -Dtern.cuda.pdl=true} (sm_90: programmatic dependent launch, each product requesting its first
+ * weights while the kernel before it finishes) and {@code -Dtern.cuda.attentionSplit=true} (the attention
+ * split along the keys over many blocks instead of one block per head). {@code -Dtern.cuda.decodeProducts=auto|split|tensor}
  * runs the unfused step instead (twelve kernels per layer: the backend's RMSNorm and SwiGLU launched onto
  * this stream through {@link CudaBackend#launchOn}, and per linear the faster of PackedGemv and the
  * backend's tensor-core GEMV as timed when the step is made, or the one named).
@@ -55,7 +58,6 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     private final int attentionSplits;              // key blocks of 32 covering the context
     private final boolean splitAttention;           // dec_attention (split along the keys) or dec_attention_whole
     private final boolean programmatic;             // programmatic dependent launch of the products and attention
-    private final int[] variants = new int[4];      // fused: PackedGemv variant of q/k/v, o, gate/up, down (timed at creation)
     private final long inputBytes, logitsOffset;
     private final CudaGraph graph;                  // null: eager launches
     private final String mode;
@@ -124,7 +126,7 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         logitsOffset = (inputBytes + 15) / 16 * 16;
         stream = new CudaGraphStream(context, logitsOffset + 4L * rows * vocab);
         attentionSplits = (shape.contextLength() + 31) / 32;
-        splitAttention = !"false".equals(System.getProperty("tern.cuda.attentionSplit"));
+        splitAttention = Boolean.getBoolean("tern.cuda.attentionSplit");     // opt-in until measured on a GPU
         attentionPartial = context.allocate(4L * rows * heads * attentionSplits * (128 + 2));
         attentionTickets = context.allocate(4L * rows * heads);
         context.zero(attentionTickets, 4L * rows * heads);
@@ -144,8 +146,9 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
             throw new IllegalArgumentException("-Dtern.cuda.decodeProducts=" + products + ": expected fused, auto, split or tensor");
         fused = gemv != null && products.equals("fused");
         splitK = fused ? new boolean[7] : chooseProducts(products);
+        // Opt-in until measured on a GPU (see describe()): -Dtern.cuda.pdl=true.
         boolean pdl = fused && backend.arch() >= 90 && DriverLaunch.hasProgrammaticLaunch()
-                && !"false".equals(System.getProperty("tern.cuda.pdl"));
+                && Boolean.getBoolean("tern.cuda.pdl");
         if (fused) {
             gemv.reserve(hidden, hidden, rows, 3);
             gemv.reserve(ffn, hidden, rows, 2);
@@ -162,7 +165,6 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
             }
         }
         programmatic = pdl;
-        if (fused) chooseVariants();
         CudaGraph g = null;
         String m;
         if (useGraph) {
@@ -211,10 +213,8 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     public String describe() {
         if (fused)
             return mode + "; products: split-K, q/k/v and gate/up fused, RMSNorm and SwiGLU staged in, RoPE in attention"
-                    + (programmatic ? ", programmatic dependent launch" : "") + "; variants qkv/o/gateup/down "
-                    + PackedGemv.VARIANT_NAMES[variants[0]] + "/" + PackedGemv.VARIANT_NAMES[variants[1]] + "/"
-                    + PackedGemv.VARIANT_NAMES[variants[2]] + "/" + PackedGemv.VARIANT_NAMES[variants[3]]
-                    + (splitAttention ? "" : "; unsplit attention")
+                    + (programmatic ? ", programmatic dependent launch" : "")
+                    + (splitAttention ? "; attention split along the keys" : "")
                     + (headBf16 != null ? "; LM head bf16" : "; LM head f32");
         StringBuilder s = new StringBuilder(mode).append("; products:");
         String[] names = {"q", "k", "v", "o", "gate", "up", "down"};
@@ -310,48 +310,14 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
 
     /** Fused product {@code which} of layer l: 0 q/k/v from RMSNorm(x), 1 x += o(att), 2 gate/up from RMSNorm(x), 3 x += down(silu(gate) up). */
     private void fusedProduct(int which, int l, float eps) {
-        fusedProduct(which, l, eps, variants[which], x);
-    }
-
-    /** As above with kernel variant {@code variant}, accumulating products (o, down) into {@code residual}. */
-    private void fusedProduct(int which, int l, float eps, int variant, Tensor residual) {
         TernaryWeights[] w = weights[l];
         switch (which) {
             case 0 -> gemv.multiply(x, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false,
-                    PackedGemv.Input.rmsnorm(inputNorms[l], eps), variant);
-            case 1 -> gemv.multiply(att, new TernaryWeights[] {w[3]}, new Tensor[] {residual}, true, PackedGemv.Input.PLAIN, variant);
+                    PackedGemv.Input.rmsnorm(inputNorms[l], eps));
+            case 1 -> gemv.multiply(att, w[3], x, true);
             case 2 -> gemv.multiply(x, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false,
-                    PackedGemv.Input.rmsnorm(postNorms[l], eps), variant);
-            default -> gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {residual}, true, PackedGemv.Input.swiglu(up), variant);
-        }
-    }
-
-    /**
-     * For each fused product, the fastest PackedGemv variant at this shape (they compute the same bits), timed as
-     * a small graph of repeated launches of layer 0's product; o and down accumulate into a scratch row, not x.
-     * {@code -Dtern.cuda.gemvVariant=N} forces one.
-     */
-    private void chooseVariants() {
-        String forced = System.getProperty("tern.cuda.gemvVariant");
-        if (forced != null) {
-            java.util.Arrays.fill(variants, Integer.parseInt(forced));
-            return;
-        }
-        float eps = shape.rmsEps();
-        for (int which = 0; which < 4; which++) {
-            int best = 0;
-            double bestTime = Double.POSITIVE_INFINITY;
-            for (int variant = 0; variant < PackedGemv.VARIANTS; variant++) {
-                int ww = which, vv = variant;
-                backend.launchOn(stream.handle(), () -> fusedProduct(ww, 0, eps, vv, q));   // once eagerly: functions resolved
-                stream.synchronize();
-                double t = time(() -> fusedProduct(ww, 0, eps, vv, q));
-                if (t < bestTime) {
-                    bestTime = t;
-                    best = variant;
-                }
-            }
-            variants[which] = best;
+                    PackedGemv.Input.rmsnorm(postNorms[l], eps));
+            default -> gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {x}, true, PackedGemv.Input.swiglu(up));
         }
     }
 
@@ -372,29 +338,33 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     }
 
     /**
-     * The fused products and the attention once eagerly: functions resolved, shared-memory limits raised outside
-     * a capture, and programmatic launch tried (a failure here turns it off). The attention runs at position 0
-     * on a scratch cache (the input block points every row's caches at it).
+     * The fused products once eagerly: functions resolved and shared-memory limits raised outside a capture.
+     * With programmatic launch on, the attention too, so a driver that refuses it fails here (and it is turned
+     * off): at position 0, every row's caches pointed at a scratch row.
      */
     private void warmFused() {
         TernaryWeights[] w = weights[0];
-        MemorySegment host = stream.host();
-        long scratchCache = CudaBackend.addressOf(mlp);                 // ≥ hidden floats per row: position 0 of a cache
-        for (int b = 0; b < rows; b++) {
-            host.set(ValueLayout.JAVA_INT, 4L * b, 0);
-            host.set(ValueLayout.JAVA_INT, 4L * (rows + b), 0);
+        boolean attentionToo = gemv.programmatic();
+        Tensor scratchCache = attentionToo ? backend.zeros(DType.F32, 1, hidden) : null;
+        if (attentionToo) {
+            MemorySegment host = stream.host();
+            for (int b = 0; b < rows; b++) {
+                host.set(ValueLayout.JAVA_INT, 4L * b, 0);
+                host.set(ValueLayout.JAVA_INT, 4L * (rows + b), 0);
+            }
+            for (int i = 0; i < 2 * layers * rows; i++) host.set(ValueLayout.JAVA_LONG, 8L * rows + 8L * i, CudaBackend.addressOf(scratchCache));
+            stream.toDevice(inputs.address(), 0, inputBytes);
         }
-        for (int i = 0; i < 2 * layers * rows; i++) host.set(ValueLayout.JAVA_LONG, 8L * rows + 8L * i, scratchCache);
-        stream.toDevice(inputs.address(), 0, inputBytes);
         long positionsAt = inputs.address() + 4L * rows, keysAt = inputs.address() + 8L * rows;
         backend.launchOn(stream.handle(), () -> {
-            attention(keysAt, keysAt + 8L * layers * rows, positionsAt, true);
+            if (attentionToo) attention(keysAt, keysAt + 8L * layers * rows, positionsAt, true);
             gemv.multiply(h, new TernaryWeights[] {w[0], w[1], w[2]}, new Tensor[] {q, k, v}, false, PackedGemv.Input.rmsnorm(inputNorms[0], shape.rmsEps()));
             gemv.multiply(h, new TernaryWeights[] {w[4], w[5]}, new Tensor[] {gate, up}, false, PackedGemv.Input.rmsnorm(postNorms[0], shape.rmsEps()));
             gemv.multiply(gate, new TernaryWeights[] {w[6]}, new Tensor[] {q}, false, PackedGemv.Input.swiglu(up));
             gemv.multiply(att, w[3], q, false);
         });
         stream.synchronize();
+        if (scratchCache != null) scratchCache.close();
     }
 
     private void product(int linear, Tensor in, TernaryWeights w, Tensor out, boolean accumulate) {

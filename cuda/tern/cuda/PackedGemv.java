@@ -28,10 +28,6 @@ final class PackedGemv implements AutoCloseable {
         static Input swiglu(Tensor up) { return new Input(2, CudaBackend.addressOf(up), 0, 0f); }
     }
 
-    /** The kernel variants of packed_gemv.cu (suffix _0, _1, _2), all computing the same bits. */
-    static final int VARIANTS = 3;
-    static final String[] VARIANT_NAMES = {"chunk8", "chunk16", "chunk8+L2prefetch"};
-
     private final CudaContext context;
     private final Kernels kernels;
     private final int multiprocessors;
@@ -52,17 +48,16 @@ final class PackedGemv implements AutoCloseable {
     }
 
     /**
-     * 32-column blocks per K slice: the largest (≤ 64) that still gives 2 blocks per SM (all matrices of the
-     * launch counted), at least 8. Measured on the H200 (PackedGemvBench's sweep), this picks the fastest of
-     * 8..64 at 16384², 3072², 9216×3072 and 3072×9216 within 5 %.
+     * 32-column blocks per K slice: the largest (≤ 64) that still gives one matrix 4 blocks per SM, at least 8.
+     * On the H200 (PackedGemvBench's sweep) this is the fastest of 8..64 at 16384² (64) and 3072² (8); at
+     * 9216×3072 and 3072×9216 kb = 16 or 32 measured 10–18 % faster than the 8 it picks there, but only the
+     * rule's choices had their results checked on a GPU, so it stays.
      */
-    int blocksPerSlice(int rows, int cols) { return blocksPerSlice(rows, cols, 1); }
-
-    int blocksPerSlice(int rows, int cols, int matrices) {
+    int blocksPerSlice(int rows, int cols) {
         if (forcedBlocksPerSlice > 0) return forcedBlocksPerSlice;
         int kc = TernaryLayout.kcCount(cols), groups = ceilDiv(ceilDiv(rows, 16), WARPS);
         int kb = MAX_BLOCKS_PER_SLICE;
-        while (kb > MIN_BLOCKS_PER_SLICE && (long) matrices * groups * ceilDiv(kc, kb) < 2L * multiprocessors) kb /= 2;
+        while (kb > MIN_BLOCKS_PER_SLICE && (long) groups * ceilDiv(kc, kb) < 4L * multiprocessors) kb /= 2;
         while (kb > MIN_BLOCKS_PER_SLICE && kb / 2 >= kc) kb /= 2;       // one slice: no wider than the matrix needs
         return kb;
     }
@@ -114,12 +109,6 @@ final class PackedGemv implements AutoCloseable {
 
     /** ys[i] ← input(x)·(γT_i)ᵀ (+ ys[i]) for 1..3 matrices of one shape, shards and axis, in one launch. */
     void multiply(Tensor x, TernaryWeights[] ws, Tensor[] ys, boolean accumulate, Input input) {
-        multiply(x, ws, ys, accumulate, input, 0);
-    }
-
-    /** As {@link #multiply(Tensor, TernaryWeights[], Tensor[], boolean, Input)} with kernel variant {@code variant}. */
-    void multiply(Tensor x, TernaryWeights[] ws, Tensor[] ys, boolean accumulate, Input input, int variant) {
-        if (variant < 0 || variant >= VARIANTS) throw new IllegalArgumentException("no packed GEMV variant " + variant);
         int n = ws.length, m = x.rows();
         if (n < 1 || n > MAX_MATRICES || ys.length != n)
             throw new IllegalArgumentException("packed GEMV takes 1.." + MAX_MATRICES + " matrices with one output each, got " + n + " and " + ys.length);
@@ -144,11 +133,11 @@ final class PackedGemv implements AutoCloseable {
         }
         for (int i = n; i < 3; i++) { wa[i] = wa[0]; ga[i] = ga[0]; ya[i] = ya[0]; }
         reserve(rows, cols, m, n);
-        int kb = blocksPerSlice(rows, cols, n);
+        int kb = blocksPerSlice(rows, cols);
         int kc = TernaryLayout.kcCount(cols);
         int slices = ceilDiv(kc, kb), groups = ceilDiv(ceilDiv(rows, 16), WARPS);
         int shared = 2 * m * (32 * kb + 8) * 2;
-        kernels.launch("packed_gemv", "packed_gemv" + m + "_" + variant, groups, slices, n, WARPS * 32, shared, programmatic,
+        kernels.launch("packed_gemv", "packed_gemv" + m, groups, slices, n, WARPS * 32, shared, programmatic,
                 KernelArgs.of().ptr(wa[0]).ptr(wa[1]).ptr(wa[2]).ptr(ga[0]).ptr(ga[1]).ptr(ga[2]).ptr(ya[0]).ptr(ya[1]).ptr(ya[2])
                         .i32(rows).i32(cols).i32(kc).i32(w.shards()).i32(w.axis() == ShardAxis.ROWS ? 0 : 1)
                         .ptr(CudaBackend.addressOf(x)).ptr(input.up()).ptr(input.norm()).f32(input.eps()).i32(input.mode())

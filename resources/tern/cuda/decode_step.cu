@@ -207,8 +207,9 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
 
 #define DW_WARPS 16
 
-// The unsplit variant (-Dtern.cuda.attentionSplit=false), one block per query: simpler, but its warps walk
-// the keys one dependent load after another, so it is latency-bound at a few hundred keys.
+// The attention the step uses by default (checked on the H200), one block per query: simple, but its warps
+// walk the keys one dependent load after another, so it is latency-bound at a few hundred keys; the split
+// dec_attention above is the opt-in replacement (-Dtern.cuda.attentionSplit=true), not yet run on a GPU.
 // One query per row b and head h (grid heads x rows, DW_WARPS warps) against keys 0 .. positions[b] of its
 // cache: warp w takes keys w, w + DW_WARPS, ... with an online softmax (lane l holds dimensions l + 32 t),
 // then the warps' (max, sum, weighted values) are combined at the common max, in warp order.

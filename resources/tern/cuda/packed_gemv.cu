@@ -25,9 +25,8 @@
 // 22 bits of every activation. Partial sums are divided by s (exact) before slices are added.
 
 #define PG_WARPS 8
-// Variants (template arguments, picked per product by measurement: PackedGemv.Variant): CHUNK column
-// blocks whose word loads a lane issues before decoding the first (8 or 16), and whether those loads ask L2
-// to fetch 256-byte sectors (the next block of the warp's stream comes with the current one).
+#define PG_CHUNK 8              // column blocks whose word loads a lane issues before decoding the first
+                                // (kbPerSlice is a multiple of it: the staged x covers every block read)
 
 __device__ __forceinline__ unsigned short pg_f16(float f) {
     unsigned short h;
@@ -129,15 +128,7 @@ __device__ __forceinline__ float pg_input(const float* xr, const float* upr, con
     return v;
 }
 
-template <bool PREFETCH>
-__device__ __forceinline__ unsigned pg_load(const unsigned* p) {
-    if (!PREFETCH) return __ldg(p);
-    unsigned v;
-    asm volatile("ld.global.nc.L2::256B.u32 %0, [%1];" : "=r"(v) : "l"(p));
-    return v;
-}
-
-template <int M, int PG_CHUNK, bool PREFETCH>
+template <int M>
 __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, const unsigned* __restrict__ w1,
         const unsigned* __restrict__ w2, const float* __restrict__ g0, const float* __restrict__ g1,
         const float* __restrict__ g2, float* y0, float* y1, float* y2, int rows, int cols, int kcCount, int shards,
@@ -166,7 +157,7 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
     unsigned cur[PG_CHUNK], nxt[PG_CHUNK];
     pg_pdl_trigger();
 #pragma unroll
-    for (int u = 0; u < PG_CHUNK; u++) cur[u] = active && u < blocksHere ? pg_load<PREFETCH>(wt + (long long)u * 32) : 0x55555555u;
+    for (int u = 0; u < PG_CHUNK; u++) cur[u] = active && u < blocksHere ? __ldg(wt + (long long)u * 32) : 0x55555555u;
     partial += (long long)z * slices * M * rowsPad;
     counters += z * gridDim.x;
     pg_pdl_wait();                               // x, y, partial and counters belong to the previous kernels until here
@@ -228,7 +219,7 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
 #pragma unroll
             for (int u = 0; u < PG_CHUNK; u++) {
                 int j = j0 + PG_CHUNK + u;
-                nxt[u] = j < blocksHere ? pg_load<PREFETCH>(wt + (long long)j * 32) : 0x55555555u;
+                nxt[u] = j < blocksHere ? __ldg(wt + (long long)j * 32) : 0x55555555u;
             }
 #pragma unroll
             for (int u = 0; u < PG_CHUNK; u++) {
@@ -278,20 +269,17 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
 
 // Grid z = the matrices (1..3): w, gammas (their per-shard scales) and y per matrix; partial and counters
 // hold one region per matrix. mode 0: x as is; 1: RMSNorm(x) with gains norm and eps; 2: silu(x) * up.
-// Names: packed_gemv<M>_<variant>, variant 0 = 8 blocks per chunk, 1 = 16, 2 = 8 with 256-byte L2 fetches.
-#define PG_KERNEL(M, V, CHUNK, PREFETCH)                                                                      \
-    extern "C" __global__ void __launch_bounds__(PG_WARPS * 32) packed_gemv##M##_##V(                         \
+#define PG_KERNEL(M)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(PG_WARPS * 32) packed_gemv##M(                               \
             const unsigned* w0, const unsigned* w1, const unsigned* w2, const float* g0, const float* g1,     \
             const float* g2, float* y0, float* y1, float* y2, int rows, int cols, int kcCount, int shards,    \
             int axis, const float* x, const float* up, const float* norm, float eps, int mode, int accumulate, \
             int kbPerSlice, float* partial, unsigned* counters) {                                             \
-        packed_gemv<M, CHUNK, PREFETCH>(w0, w1, w2, g0, g1, g2, y0, y1, y2, rows, cols, kcCount, shards, axis, \
-                                        x, up, norm, eps, mode, accumulate, kbPerSlice, partial, counters);   \
+        packed_gemv<M>(w0, w1, w2, g0, g1, g2, y0, y1, y2, rows, cols, kcCount, shards, axis, x, up, norm, eps, \
+                       mode, accumulate, kbPerSlice, partial, counters);                                      \
     }
 
-#define PG_VARIANTS(M) PG_KERNEL(M, 0, 8, false) PG_KERNEL(M, 1, 16, false) PG_KERNEL(M, 2, 8, true)
-
-PG_VARIANTS(1)
-PG_VARIANTS(2)
-PG_VARIANTS(3)
-PG_VARIANTS(4)
+PG_KERNEL(1)
+PG_KERNEL(2)
+PG_KERNEL(3)
+PG_KERNEL(4)

@@ -29,9 +29,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class CudaGraphDecodeTest {
     /** 2 layers, 4 heads of 32, vocabulary 384: every kernel of the step, ragged against the GEMV tiles. */
-    private static final LlamaConfig SHAPE = new LlamaConfig(384, 128, 344, 2, 4, 96, 1e-5f, 10000f, 1, Precision.FLOAT);
+    static final LlamaConfig SHAPE = new LlamaConfig(384, 128, 344, 2, 4, 96, 1e-5f, 10000f, 1, Precision.FLOAT);
 
-    private static CudaBackend cuda() {
+    static CudaBackend cuda() {
         CudaBackend c = Gpu.backend();
         Assumptions.assumeTrue(c.arch() >= 80, "the CUDA graph decode step needs sm_80");
         return c;
@@ -65,70 +65,35 @@ class CudaGraphDecodeTest {
 
     @Test
     void graphReplaysEqualEagerLaunchesBitForBit() {
-        // Each way of computing the products in turn (by default the step times them: here both steps must
-        // take the same), and the fused step with and without programmatic dependent launch, which must not
-        // change a bit either.
-        float[][] pdl = null;
-        for (String products : new String[] {"fused", "fused-no-pdl", "split", "tensor", "fused-whole"}) {
-            String before = System.getProperty("tern.cuda.decodeProducts"), beforePdl = System.getProperty("tern.cuda.pdl");
-            String beforeSplit = System.getProperty("tern.cuda.attentionSplit");
-            System.setProperty("tern.cuda.decodeProducts", products.replace("-no-pdl", "").replace("-whole", ""));
-            System.setProperty("tern.cuda.pdl", String.valueOf(!products.endsWith("-no-pdl")));
-            System.setProperty("tern.cuda.attentionSplit", String.valueOf(!products.endsWith("-whole")));
+        // Each way of computing the products in turn (by default the unfused step times them: here both steps
+        // must take the same).
+        for (String products : new String[] {"fused", "split", "tensor"}) {
+            String before = System.getProperty("tern.cuda.decodeProducts");
+            System.setProperty("tern.cuda.decodeProducts", products);
             try {
-                float[][] logits = graphEqualsEager();
-                if (products.equals("fused")) pdl = logits;
-                if (products.equals("fused-no-pdl"))
-                    for (int step = 0; step < logits.length; step++) assertArrayEquals(pdl[step], logits[step], "with vs without PDL, step " + step);
+                graphEqualsEager(SHAPE, 5);
             } finally {
                 restore("tern.cuda.decodeProducts", before);
-                restore("tern.cuda.pdl", beforePdl);
-                restore("tern.cuda.attentionSplit", beforeSplit);
             }
         }
     }
 
-    /** The split attention (the default) against the unsplit one: the same softmax, combined in another order. */
-    @Test
-    void splitAttentionMatchesTheUnsplitOne() {
-        CudaBackend c = cuda();
-        String before = System.getProperty("tern.cuda.attentionSplit");
-        try (LlamaModel m = RandomServedWeights.model(c, SHAPE, 8, false); PreparedWeights w = PreparedWeights.of(m);
-             Caches a = new Caches(c, 1, 90); Caches b = new Caches(c, 1, 90)) {
-            System.setProperty("tern.cuda.attentionSplit", "true");
-            CudaGraphDecodeStep split = new CudaGraphDecodeStep(m, w.packed(), 1, true);
-            System.setProperty("tern.cuda.attentionSplit", "false");
-            CudaGraphDecodeStep whole = new CudaGraphDecodeStep(m, w.packed(), 1, true);
-            try (split; whole) {
-                int token = 9;
-                for (int step = 0; step < 90; step++) {             // up to 90 keys: three splits of 32
-                    float[] s = split.step(new int[] {token}, new int[] {step}, a.keys, a.values);
-                    float[] u = whole.step(new int[] {token}, new int[] {step}, b.keys, b.values);
-                    Gpu.assertClose(s, Gpu.toDouble(u), 1e-5, "step " + step);
-                    token = argmax(s, 0);
-                }
-            }
-        } finally {
-            restore("tern.cuda.attentionSplit", before);
-        }
-    }
-
-    /** The products part of describe(), without the timed kernel variants (which all give the same bits). */
+    /** The products part of describe() (after how the step runs). */
     private static String products(CudaGraphDecodeStep step) {
         String d = step.describe();
-        return d.substring(d.indexOf(';')).replaceAll("; variants [^;]*", "");
+        return d.substring(d.indexOf(';'));
     }
 
-    private static void restore(String key, String value) {
+    static void restore(String key, String value) {
         if (value == null) System.clearProperty(key);
         else System.setProperty(key, value);
     }
 
     /** Graph and eager steps of two rows, 30 steps: the same bits; returns the logits of each step. */
-    private float[][] graphEqualsEager() {
+    static float[][] graphEqualsEager(LlamaConfig shape, long seed) {
         CudaBackend c = cuda();
         float[][] all = new float[30][];
-        try (LlamaModel m = RandomServedWeights.model(c, SHAPE, 5, false); PreparedWeights w = PreparedWeights.of(m);
+        try (LlamaModel m = RandomServedWeights.model(c, shape, seed, false); PreparedWeights w = PreparedWeights.of(m);
              CudaGraphDecodeStep graph = new CudaGraphDecodeStep(m, w.packed(), 2, true);
              CudaGraphDecodeStep eager = new CudaGraphDecodeStep(m, w.packed(), 2, false);
              Caches a = new Caches(c, 2, 40); Caches b = new Caches(c, 2, 40)) {
@@ -197,14 +162,14 @@ class CudaGraphDecodeTest {
         }
     }
 
-    private static int argmax(float[] logits, int row) {
+    static int argmax(float[] logits, int row) {
         int v = SHAPE.vocabSize(), best = 0;
         for (int i = 1; i < v; i++) if (logits[row * v + i] > logits[row * v + best]) best = i;
         return best;
     }
 
     /** Per row, per layer KV caches [capacity, hidden] (KvCache's layout), zeroed. */
-    private static final class Caches implements AutoCloseable {
+    static final class Caches implements AutoCloseable {
         final Tensor[][] keys, values;
 
         Caches(CudaBackend c, int rows, int capacity) {

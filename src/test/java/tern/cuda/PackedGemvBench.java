@@ -50,13 +50,6 @@ public final class PackedGemvBench {
                             System.out.printf(Locale.ROOT, "gemv_%dx%d_splitK_kb%d_us,%.2f%s%n", rows, cols, kb, t / 1e3, kb == chosen ? ",chosen" : "");
                         }
                         split.forceBlocksPerSlice(0);
-                        for (int variant = 1; variant < PackedGemv.VARIANTS; variant++) {
-                            int vv = variant;
-                            double t = Double.MAX_VALUE;
-                            for (int round = 0; round < 3; round++)
-                                t = Math.min(t, time(cuda, stream, () -> split.multiply(tx, new TernaryWeights[] {p}, new Tensor[] {y}, false, PackedGemv.Input.PLAIN, vv)));
-                            System.out.printf(Locale.ROOT, "gemv_%dx%d_splitK_%s_us,%.2f%n", rows, cols, PackedGemv.VARIANT_NAMES[variant], t / 1e3);
-                        }
                         split.multiply(tx, p, y, false);
                         float[] ys = cuda.download(y), yt = cuda.download(y2);
                         double diff = 0, norm = 0;

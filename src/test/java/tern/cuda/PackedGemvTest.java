@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * SwiGLU's expf), the hi/lo split carries it to 2⁻²², and the tensor cores' f32 accumulation (about 2⁻²³
  * per step, K/16 steps per slice, at most 5000 columns here) plus the f32 adds of the slices stay below
  * 2⁻¹⁴ of Σ|terms|; so |y − ref| ≤ 2⁻¹⁴·(|y0| + Σ_c |x'_c·γT_rc|). A wrong index, lost slice, stale ticket
- * or mixed-up matrix is off by the order of Σ|terms| itself. The kernel variants must agree bit for bit.
+ * or mixed-up matrix is off by the order of Σ|terms| itself. The K slice width is the launcher's rule or
+ * forced to 8, 16, 32 or 64 blocks.
  */
 @AddLifecycleHook(SkipWithoutAmpereCuda.class)
 class PackedGemvTest {
@@ -63,22 +64,7 @@ class PackedGemvTest {
                     case 2 -> PackedGemv.Input.swiglu(tsecond);
                     default -> PackedGemv.Input.PLAIN;
                 };
-                // Every kernel variant computes the same bits (same sums in the same order): the others must
-                // reproduce variant 0's result exactly.
-                float[][] first = new float[matrices][];
-                for (int variant = 0; variant < PackedGemv.VARIANTS; variant++) {
-                    if (variant > 0)
-                        for (int i = 0; i < matrices; i++) {
-                            ys[i].close();
-                            ys[i] = accumulate ? cuda.upload(y0[i], m, rows) : Gpu.poisoned(cuda, m, rows);
-                        }
-                    gemv.multiply(tx, ws, ys, accumulate, input, variant);
-                    for (int i = 0; i < matrices; i++) {
-                        float[] out = cuda.download(ys[i]);
-                        if (variant == 0) first[i] = out;
-                        else org.junit.jupiter.api.Assertions.assertArrayEquals(first[i], out, "variant " + PackedGemv.VARIANT_NAMES[variant] + " vs 0, matrix " + i);
-                    }
-                }
+                gemv.multiply(tx, ws, ys, accumulate, input);
                 String what = "W[" + rows + ", " + cols + "] ×" + matrices + " " + s + " shards along " + axis + " m=" + m + " mode=" + mode
                         + " accumulate=" + accumulate + " (" + gemv.blocksPerSlice(rows, cols) + " blocks per K slice)";
                 for (int i = 0; i < matrices; i++) {
