@@ -8,6 +8,7 @@ import java.util.Locale;
 
 import tern.model.LlamaConfig;
 import tern.model.LlamaModel;
+import tern.model.WholeStepDecoder;
 import tern.runtime.DType;
 import tern.runtime.Device;
 import tern.runtime.Tensor;
@@ -38,7 +39,7 @@ import tern.runtime.TernaryWeights;
  * up to f32 summation order (different attention and product kernels); graph and eager runs of this step
  * give the same bits.
  */
-public final class CudaGraphDecodeStep implements AutoCloseable {
+public final class CudaGraphDecodeStep implements WholeStepDecoder {
     private static final int THREADS = 256;
 
     private final CudaBackend backend;
@@ -76,6 +77,19 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
         if (c.hidden() % 8 != 0) return "hidden size " + c.hidden() + " is not a multiple of 8";
         if (model.floatWeight("lm_head.weight").dtype() != DType.F32) return "the LM head is not f32";
         return null;
+    }
+
+    /**
+     * What {@link tern.model.Generator} loads by name ({@link WholeStepDecoder#load}): a one-row step, or null
+     * (with one line on standard error for a served model) when this model cannot be decoded so.
+     */
+    public static WholeStepDecoder open(LlamaModel model, TernaryWeights[][] packed, boolean capture) {
+        String why = unsupported(model, packed, 1);
+        if (why != null) {
+            if (model.served()) System.err.println("tern: decoding op by op, not as a CUDA graph: " + why);
+            return null;
+        }
+        return new CudaGraphDecodeStep(model, packed, 1, capture);
     }
 
     /**
@@ -210,6 +224,7 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
     public boolean captured() { return graph != null; }
 
     /** How steps run and which product kernels were picked, for logs and benchmarks. */
+    @Override
     public String describe() {
         if (fused)
             return mode + "; products: split-K, q/k/v and gate/up fused, RMSNorm and SwiGLU staged in, RoPE in attention"
@@ -228,6 +243,7 @@ public final class CudaGraphDecodeStep implements AutoCloseable {
      * layout) up to that position. Returns the logits, rows × vocab, row-major. Waits for the backend's
      * default stream first (the caches may have been written there, e.g. by a prefill).
      */
+    @Override
     public float[] step(int[] tokens, int[] positions, Tensor[][] keys, Tensor[][] values) {
         if (tokens.length != rows || positions.length != rows || keys.length != rows || values.length != rows)
             throw new IllegalArgumentException("a step of " + rows + " rows got " + tokens.length + " tokens, " + positions.length

@@ -16,7 +16,7 @@ public final class Generator implements AutoCloseable {
     private final LlamaModel model;
     private final PreparedWeights weights;
     private KvCache cache;
-    private tern.cuda.CudaGraphDecodeStep graphStep;   // CUDA: one-token steps as a CUDA graph (null: op by op)
+    private WholeStepDecoder graphStep;                 // CUDA: one-token steps as a CUDA graph (null: op by op)
     private boolean graphTried;
     private tern.runtime.Tensor[][] cacheKeys, cacheValues;   // [1][layer] views of the cache, for graphStep
 
@@ -71,21 +71,17 @@ public final class Generator implements AutoCloseable {
     }
 
     /**
-     * The CUDA graph decode step for one-token steps of a packed model on a CUDA backend, made at the first
-     * generation (null elsewhere, or with -Dtern.cuda.graph=false; -Dtern.cuda.graph=eager runs the same
-     * step without capturing it). The prompt itself runs op by op (one batched prefill).
+     * The CUDA graph decode step for one-token steps of a packed model on a CUDA backend (tern.cuda's
+     * CudaGraphDecodeStep, loaded by name), made at the first generation; null elsewhere, or with
+     * -Dtern.cuda.graph=false; -Dtern.cuda.graph=eager runs the same step without capturing it. The prompt
+     * itself runs op by op (one batched prefill).
      */
-    private tern.cuda.CudaGraphDecodeStep graphStep() {
+    private WholeStepDecoder graphStep() {
         if (graphTried) return graphStep;
         graphTried = true;
         String setting = System.getProperty("tern.cuda.graph", "true");
         if (model.backend().device() != tern.runtime.Device.CUDA || setting.equals("false")) return null;
-        String why = tern.cuda.CudaGraphDecodeStep.unsupported(model, weights.packed(), 1);
-        if (why != null) {
-            if (model.served()) System.err.println("tern: decoding op by op, not as a CUDA graph: " + why);
-            return null;
-        }
-        graphStep = new tern.cuda.CudaGraphDecodeStep(model, weights.packed(), 1, !setting.equals("eager"));
+        graphStep = WholeStepDecoder.load("tern.cuda.CudaGraphDecodeStep", model, weights.packed(), !setting.equals("eager"));
         return graphStep;
     }
 
