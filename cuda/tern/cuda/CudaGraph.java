@@ -81,6 +81,22 @@ final class CudaGraph implements AutoCloseable {
         CudaGraphDriver.check(CudaGraphDriver.graphLaunch(exec, stream.handle()), "cuGraphLaunch");
     }
 
+    /**
+     * GPU nanoseconds per run of {@code work} (kernels issued through {@code backend} onto {@code stream}): a
+     * graph of {@code reps} runs back to back, replayed {@code replays} times after one warm replay, so host
+     * launch overhead stays out of the figure (kernel timing for benchmarks and for choosing between kernels).
+     */
+    static double nanosPerRun(CudaBackend backend, CudaGraphStream stream, int reps, int replays, Runnable work) {
+        try (CudaGraph g = capture(stream, () -> backend.launchOn(stream.handle(), () -> { for (int i = 0; i < reps; i++) work.run(); }))) {
+            g.launch();
+            stream.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < replays; i++) g.launch();
+            stream.synchronize();
+            return (System.nanoTime() - t0) / ((double) replays * reps);
+        }
+    }
+
     /** Kernel (and copy) nodes recorded. */
     long nodes() { return nodes; }
 

@@ -428,14 +428,8 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
     }
 
     private double time(Runnable product) {
-        final int reps = 20;
-        try (CudaGraph g = CudaGraph.capture(stream, () -> backend.launchOn(stream.handle(), () -> { for (int i = 0; i < reps; i++) product.run(); }))) {
-            g.launch();
-            stream.synchronize();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < 3; i++) g.launch();
-            stream.synchronize();
-            return (System.nanoTime() - t0) / (3.0 * reps);
+        try {
+            return CudaGraph.nanosPerRun(backend, stream, 20, 3, product);
         } catch (RuntimeException e) {
             return Double.POSITIVE_INFINITY;                   // a product that cannot run here is never picked
         }

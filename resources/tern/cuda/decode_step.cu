@@ -67,6 +67,19 @@ __device__ __forceinline__ void pdl_wait() {
 #define DA_MAXD 128
 #define DA_PER_LANE (DA_MAXD / 32)
 
+// Rows j0 .. j0 + DA_KEYS - 1 of one head's cache (dimensions lane + 32 t), all loads issued before any is
+// used; zeros past kvLen or the head dimension.
+__device__ __forceinline__ void da_load_rows(float (&out)[DA_KEYS][DA_PER_LANE], const float* cache, int j0, int kvLen,
+                                             int width, int headDim, int lane) {
+#pragma unroll
+    for (int u = 0; u < DA_KEYS; u++)
+#pragma unroll
+        for (int t = 0; t < DA_PER_LANE; t++) {
+            int d = lane + 32 * t;
+            out[u][t] = j0 + u < kvLen && d < headDim ? cache[(long long)(j0 + u) * width + d] : 0.0f;
+        }
+}
+
 // Decode attention split along the keys (grid heads x rows x splits, splits = ceil(context / DA_SPLIT)):
 // block s of (head h, row b) takes keys [32 s, 32 s + 32) of 0 .. positions[b] (blocks past the row's
 // length exit at once, so one grid serves every position), each warp four keys whose loads are issued
@@ -121,13 +134,7 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
     for (int t = 0; t < DA_PER_LANE; t++) qv[t] = lane + 32 * t < headDim ? qs[lane + 32 * t] : 0.0f;
     const int j0 = base + warp * DA_KEYS;
     float kf[DA_KEYS][DA_PER_LANE], s[DA_KEYS];
-#pragma unroll
-    for (int u = 0; u < DA_KEYS; u++)
-#pragma unroll
-        for (int t = 0; t < DA_PER_LANE; t++) {
-            int d = lane + 32 * t;
-            kf[u][t] = j0 + u < kvLen && d < headDim ? kc[(long long)(j0 + u) * width + d] : 0.0f;
-        }
+    da_load_rows(kf, kc, j0, kvLen, width, headDim, lane);
 #pragma unroll
     for (int u = 0; u < DA_KEYS; u++) {
         float dot = 0.0f;
@@ -150,13 +157,7 @@ extern "C" __global__ void __launch_bounds__(DA_WARPS * 32) dec_attention(
     for (int t = 0; t < DA_PER_LANE; t++) acc[t] = 0.0f;
     if (mw != -INFINITY) {
         float vf[DA_KEYS][DA_PER_LANE], p[DA_KEYS];
-#pragma unroll
-        for (int u = 0; u < DA_KEYS; u++)
-#pragma unroll
-            for (int t = 0; t < DA_PER_LANE; t++) {
-                int d = lane + 32 * t;
-                vf[u][t] = j0 + u < kvLen && d < headDim ? vc[(long long)(j0 + u) * width + d] : 0.0f;
-            }
+        da_load_rows(vf, vc, j0, kvLen, width, headDim, lane);
 #pragma unroll
         for (int u = 0; u < DA_KEYS; u++) {
             p[u] = s[u] == -INFINITY ? 0.0f : expf(s[u] - mw);

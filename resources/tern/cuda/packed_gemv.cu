@@ -28,41 +28,7 @@
 #define PG_CHUNK 8              // column blocks whose word loads a lane issues before decoding the first
                                 // (kbPerSlice is a multiple of it: the staged x covers every block read)
 
-__device__ __forceinline__ unsigned short pg_f16(float f) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-
-__device__ __forceinline__ float pg_f32(unsigned short h) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
-__device__ __forceinline__ unsigned pg_pair(unsigned short lo, unsigned short hi) {
-    return (unsigned)lo | ((unsigned)hi << 16);
-}
-
-__device__ __forceinline__ unsigned pg_hfma2(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-
-// (a & b) | c in one LOP3.
-__device__ __forceinline__ unsigned pg_and_or(unsigned a, unsigned b, unsigned c) {
-    unsigned d;
-    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
-    return d;
-}
-
-__device__ __forceinline__ void pg_mma(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
-                                       unsigned b0, unsigned b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
+#include "mma_f16.h"
 
 // Shard of index i among `shards` over `extent`: floor(i * shards / extent), as TernaryWeights.shardOf.
 __device__ __forceinline__ int pg_shard(int i, int shards, int extent) {
@@ -192,9 +158,9 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
                 if (axis == 1) v *= gammas[pg_shard(col, shards, cols)];
             }
             v *= s;
-            unsigned short hi = pg_f16(v);
+            unsigned short hi = f32_to_f16(v);
             xs[(2 * i) * stride + c] = hi;
-            xs[(2 * i + 1) * stride + c] = pg_f16(v - pg_f32(hi));
+            xs[(2 * i + 1) * stride + c] = f32_to_f16(v - f16_to_f32(hi));
         }
     }
     __syncthreads();
@@ -202,14 +168,7 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
     const int g = lane >> 2, tig = lane & 3;
     if (active) {
         unsigned mul[4], add[4], mask[4];
-#pragma unroll
-        for (int q = 0; q < 4; q++) {
-            float sc = 1.0f / (float)(1 << (2 * q));
-            unsigned short hs = pg_f16(sc), hb = pg_f16(-(1024.0f * sc + 1.0f));
-            mul[q] = pg_pair(hs, hs);
-            add[q] = pg_pair(hb, hb);
-            mask[q] = 0x00030003u << (2 * q);
-        }
+        ternary_f16_decode_constants(mul, add, mask);
         const unsigned magic = 0x64006400u;
         // B column n = g: hi (even) or lo (odd) of x row n / 2; lanes past 2M read row 0 into D columns
         // nobody reads, so no branch is needed.
@@ -227,11 +186,11 @@ __device__ __forceinline__ void packed_gemv(const unsigned* __restrict__ w0, con
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
                     unsigned ws = h ? cur[u] >> 8 : cur[u];
-                    unsigned a0 = pg_hfma2(pg_and_or(ws, mask[0], magic), mul[0], add[0]);
-                    unsigned a1 = pg_hfma2(pg_and_or(ws, mask[1], magic), mul[1], add[1]);
-                    unsigned a2 = pg_hfma2(pg_and_or(ws, mask[2], magic), mul[2], add[2]);
-                    unsigned a3 = pg_hfma2(pg_and_or(ws, mask[3], magic), mul[3], add[3]);
-                    pg_mma(d, a0, a1, a2, a3, xb[16 * j + 8 * h], xb[16 * j + 8 * h + 4]);
+                    unsigned a0 = hfma2(and_or(ws, mask[0], magic), mul[0], add[0]);
+                    unsigned a1 = hfma2(and_or(ws, mask[1], magic), mul[1], add[1]);
+                    unsigned a2 = hfma2(and_or(ws, mask[2], magic), mul[2], add[2]);
+                    unsigned a3 = hfma2(and_or(ws, mask[3], magic), mul[3], add[3]);
+                    mma16816(d, a0, a1, a2, a3, xb[16 * j + 8 * h], xb[16 * j + 8 * h + 4]);
                 }
             }
 #pragma unroll

@@ -76,14 +76,6 @@ public final class PackedGemvBench {
 
     /** ns per launch of {@code op}: a graph of 50 launches, replayed 4 times after one warm replay. */
     private static double time(CudaBackend cuda, CudaGraphStream stream, Runnable op) {
-        final int reps = 50;
-        try (CudaGraph g = CudaGraph.capture(stream, () -> cuda.launchOn(stream.handle(), () -> { for (int i = 0; i < reps; i++) op.run(); }))) {
-            g.launch();
-            stream.synchronize();
-            long t0 = System.nanoTime();
-            for (int i = 0; i < 4; i++) g.launch();
-            stream.synchronize();
-            return (System.nanoTime() - t0) / (4.0 * reps);
-        }
+        return CudaGraph.nanosPerRun(cuda, stream, 50, 4, op);
     }
 }
