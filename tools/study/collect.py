@@ -10,7 +10,7 @@ Then, from everything in experiments/gpu/: tables.md (every table of the study),
 tools/study/Plots.java and Tern's chart), and `tern fit` of the laws that have enough runs (fits/).
 The classes come from $TERN_BUILD (default target), built by `mvn -o -q -B -DskipTests package`.
 """
-import glob, json, math, os, shutil, subprocess, sys, tarfile, tempfile
+import glob, json, math, os, re, shutil, subprocess, sys, tarfile, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 G = os.environ.get('STUDY_DIR', os.path.join(ROOT, 'experiments', 'gpu'))     # STUDY_DIR: another folder (the smoke test's)
@@ -119,9 +119,9 @@ def tables(R, P, E, probes):
         cells = [fmt(R[f'{s}-{v}']['final_val_loss']) if f'{s}-{v}' in R else 'not run yet' for s in ('S5', 'S10')]
         L.append(f'| {v} | ' + ' | '.join(cells) + ' |')
     L += ['', '## Post-training quantization of the FloatLMs (group 128, asymmetric; GPTQ calibrated on 128 training sequences)', '',
-          '| model | method | bits | val loss before | after | δ |', '|---|---|---|---|---|---|']
-    for q in sorted(P, key=lambda q: (q['model'], q['method'], q['bits'])):
-        L.append(f"| {q['model']} | {q['method']} | {q['bits']} | {q['val_loss_before']:.4f} | {q['val_loss_after']:.4f} | {q['val_loss_after'] - q['val_loss_before']:+.4f} |")
+          '| model | training tokens D | method | bits | val loss before | after | δ |', '|---|---|---|---|---|---|---|']
+    for q in sorted(P, key=lambda q: (q['model'], q['training_tokens'], q['method'], q['bits'])):
+        L.append(f"| {q['model']} | {q['training_tokens']:,} | {q['method']} | {q['bits']} | {q['val_loss_before']:.4f} | {q['val_loss_after']:.4f} | {q['val_loss_after'] - q['val_loss_before']:+.4f} |")
     if E:
         tasks = ['lambada_openai', 'hellaswag', 'arc_easy', 'arc_challenge', 'piqa', 'sciq', 'winogrande']
         L += ['', '## Zero-shot (acc_norm where the task has it, else acc; ± one standard error; `--limit` items per task)', '',
@@ -149,7 +149,7 @@ def load_ptq():
     out = []
     for f in sorted(glob.glob(os.path.join(G, 'ptq', '*', 'quantization.json'))):
         q = json.load(open(f))
-        q['model'] = os.path.basename(os.path.dirname(f)).split('-final-')[0]
+        q['model'] = re.split(r'-(?:final|step-\d+)-', os.path.basename(os.path.dirname(f)))[0]
         out.append(q)
     return out
 
@@ -196,7 +196,8 @@ def plots(R, P):
                           {'label': 'TriLM', 'x': fam['ternary'][1], 'y': fam['ternary'][2], 'line': False, 'color': 1}]})
     ser = []
     for i, (m, method) in enumerate(sorted({(q['model'], q['method']) for q in P})):
-        qs = sorted((q for q in P if q['model'] == m and q['method'] == method), key=lambda q: q['bits'])
+        last = max(q['training_tokens'] for q in P if q['model'] == m)
+        qs = sorted((q for q in P if q['model'] == m and q['method'] == method and q['training_tokens'] == last), key=lambda q: q['bits'])
         ser.append({'label': f'{m} {method}', 'x': [q['bits'] for q in qs],
                     'y': [max(1e-5, q['val_loss_after'] - q['val_loss_before']) for q in qs], 'line': True, 'color': i})
     if ser:
@@ -227,11 +228,17 @@ def fits(R):
         todo.append(('precision', ['--law', 'precision']))
     else:
         print(f'fit precision: {len(kbit)} k-bit run(s), needs 3')
+    ds = {(q['model'], q['training_tokens']) for q in load_ptq() if q['method'] == 'gptq'}
+    if len(ds) >= 4:
+        todo.append(('ptq', ['--law', 'ptq', '--method', 'gptq']))
+    else:
+        print(f'fit ptq: {len(ds)} GPTQ-quantized checkpoint(s), needs 4 (several D per model)')
     for law, extra in todo:
-        with tempfile.TemporaryDirectory() as tmp:      # fit reads DIR/*/result.json: the study's runs only
+        with tempfile.TemporaryDirectory() as tmp:      # fit reads DIR/*/result.json: the finished runs only
             for n, r in R.items():
                 os.symlink(os.path.join(G, 'runs', n), os.path.join(tmp, n))
-            res = subprocess.run(tern + ['fit', '--runs', tmp, *extra, '--out', os.path.join(out, law + '.png')],
+            runs = os.path.join(G, 'ptq') if law == 'ptq' else tmp
+            res = subprocess.run(tern + ['fit', '--runs', runs, *extra, '--out', os.path.join(out, law + '.png')],
                                  capture_output=True, text=True)
             open(os.path.join(out, law + '.txt'), 'w').write(res.stdout + res.stderr)
             print(res.stdout[-1500:], res.stderr[-500:])

@@ -219,14 +219,19 @@ def train_task(name, gpu):
 
 def queue_post(name):
     if name in ptq.get('runs', []):
-        for method in ptq.get('methods', ['gptq']):
-            for bits in ptq.get('bits', [4]):
-                qname = f'{name}-final-{method}-{bits}'
-                argv = TERN + ['quantize', '--ckpt', os.path.join(a.work, 'runs', name), '--bits', str(bits), '--method', method,
-                               '--seq', str(config(name)[1]['seq']),
-                               '--group', str(ptq.get('group', 128)), '--calib', a.data, '--calib-seqs', str(ptq.get('calib_seqs', 128)),
-                               '--val-batches', str(ptq.get('val_batches', 20)), '--out', os.path.join(a.work, 'ptq', qname)] + tern_cfg
-                post_q.append(Task('ptq', qname, argv, ptq.get('predicted_s', 30), collect_ptq))
+        # the final checkpoint by every method and width; the earlier ones (the PTQ law's D axis) by GPTQ alone
+        ckpts = sorted(glob.glob(os.path.join(a.work, 'runs', name, 'checkpoints', 'step-*')))
+        jobs = [(c, m, b) for m in ptq.get('methods', ['gptq']) for b in ptq.get('bits', [4]) for c in ckpts[-1:]]
+        if ptq.get('earlier_checkpoints', True):
+            jobs += [(c, 'gptq', b) for c in ckpts[:-1] for b in ptq.get('bits', [4])]
+        for ckpt, method, bits in jobs:
+            tag = 'final' if ckpt == ckpts[-1] else os.path.basename(ckpt)
+            qname = f'{name}-{tag}-{method}-{bits}'
+            argv = TERN + ['quantize', '--ckpt', ckpt, '--bits', str(bits), '--method', method,
+                           '--seq', str(config(name)[1]['seq']),
+                           '--group', str(ptq.get('group', 128)), '--calib', a.data, '--calib-seqs', str(ptq.get('calib_seqs', 128)),
+                           '--val-batches', str(ptq.get('val_batches', 20)), '--out', os.path.join(a.work, 'ptq', qname)] + tern_cfg
+            post_q.append(Task('ptq', qname, argv, ptq.get('predicted_s', 30), collect_ptq))
     if name in evl.get('runs', []) and a.eval_data:
         os.makedirs(os.path.join(a.work, 'evals'), exist_ok=True)
         argv = TERN + ['eval', '--ckpt', os.path.join(a.work, 'runs', name), '--tasks', evl.get('tasks', 'lambada,hellaswag,arc_easy,arc_challenge,piqa,sciq,winogrande'),
