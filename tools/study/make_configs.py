@@ -6,7 +6,7 @@ The study (issue 17) in three parts, every run at the same token budget D:
   part 2  continual QAT (float -> ternary at 25/50/75 %, optimizer kept/reset, phase-in) at S48;
   part 3  precision: k-bit weights, activations and KV cache at S5 and S10 (the FloatLM recipe).
 Re-run after changing this file; the configs are committed so a session only names runs.
-usage: tools/study/make_configs.py [--smoke]   (--smoke: tiny shapes and 24 steps into tools/study/smoke-runs/, for a CPU test)
+usage: [STUDY_DATA=DIR] tools/study/make_configs.py [--smoke]   (--smoke: tiny shapes and 24 steps into tools/study/smoke-runs/, for a CPU test)
 """
 import json, math, os, sys
 
@@ -15,7 +15,10 @@ SMOKE = '--smoke' in sys.argv
 OUT = os.path.join(HERE, 'smoke-runs' if SMOKE else 'runs')
 
 SEQ = 1024
-VAL_WINDOWS = 169_441 // SEQ        # windows in the validation split (meta.json's val_tokens / seq): every one is scored
+# windows in the validation split (meta.json's val_tokens / seq): every one is scored. STUDY_DATA=DIR takes
+# DIR/meta.json's count (corpus v2: tools/study/prepare-data.sh --v2); else corpus v1's 169,441 tokens.
+VAL_TOKENS = json.load(open(os.path.join(os.environ['STUDY_DATA'], 'meta.json')))['val_tokens'] if os.environ.get('STUDY_DATA') else 169_441
+VAL_WINDOWS = VAL_TOKENS // SEQ
 # D: equal tokens for every run, 20.7 per parameter at S5: 1680 TriLM steps of 64 Ki tokens = 840 FloatLM steps of 128 Ki.
 TRI_BATCH_TOKENS, FLOAT_BATCH_TOKENS = 64 * 1024, 128 * 1024
 TRI_STEPS = 1680
