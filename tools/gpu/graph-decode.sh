@@ -15,7 +15,7 @@ if [[ -z "${SKIP_TESTS:-}" ]]; then
   timeout ${TEST_TIMEOUT:-50} bash "$here/test.sh" --select-class tern.cuda.CudaGraphDecodeTest --select-class tern.cuda.PackedGemvTest \
     --select-class tern.cuda.PackedServeCudaTest --select-class tern.cuda.KernelSourcesTest > "$dest/graph-tests.log" 2>&1 || echo "tests failed or timed out (exit $?)"
   # The opt-in settings (PDL, split attention) in a JVM of their own: a fault there cannot fail the default's tests.
-  timeout 40 bash "$here/test.sh" --select-class tern.cuda.CudaGraphDecodeOptInTest > "$dest/graph-optin-tests.log" 2>&1 \
+  TERN_CUDA_OPT_IN=1 timeout 40 bash "$here/test.sh" --select-class tern.cuda.CudaGraphDecodeOptInTest > "$dest/graph-optin-tests.log" 2>&1 \
     || echo "opt-in tests failed or timed out (exit $?)"
 fi
 timeout 25 bash "$here/run.sh" -Xmx16g -cp "$cp" tern.cuda.PackedGemvBench > "$dest/gemv-bench.log" 2>&1 || echo "PackedGemvBench failed or timed out (exit $?)"
