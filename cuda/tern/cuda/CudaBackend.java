@@ -58,7 +58,9 @@ public final class CudaBackend implements Backend {
     private final TensorCoreAttention tensorCoreAttention;   // null below sm_80
     private final Scratch scratch;
     private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
+    private final Scratch castA, castB;   // f32 operands rounded to bf16 for a product with a bf16 operand
     private final RopeTables ropeTables;
+    private final DType activationType;
 
     /** True when a CUDA device can be used here; never throws. */
     public static boolean isAvailable() {
@@ -111,6 +113,8 @@ public final class CudaBackend implements Backend {
         this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
         this.scratch = new Scratch(context);
         this.weightScratch = new Scratch(context);
+        this.castA = new Scratch(context);
+        this.castB = new Scratch(context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
@@ -118,7 +122,32 @@ public final class CudaBackend implements Backend {
         }
         this.attentionPath = attentionPath != null ? attentionPath
                 : this.matmulPath == MatmulPath.CUBLAS_BF16 && tensorCoreAttention != null ? AttentionPath.BF16 : AttentionPath.F32;
+        this.activationType = activationsFromProperty(this.matmulPath, this.attentionPath);
     }
+
+    /**
+     * bf16 activations where both the products and the attention take bf16 inputs, unless
+     * {@code -Dtern.cuda.activations=f32} keeps them f32 (the products then round them on the way in, as
+     * before activations had a type: a comparison, and a way back if bf16 storage misbehaves).
+     */
+    private static DType activationsFromProperty(MatmulPath matmul, AttentionPath attention) {
+        String p = System.getProperty("tern.cuda.activations", "");
+        boolean bf16Compute = matmul == MatmulPath.CUBLAS_BF16 && attention == AttentionPath.BF16;
+        return switch (p) {
+            case "" -> bf16Compute ? DType.BF16 : DType.F32;
+            case "f32" -> DType.F32;
+            case "bf16" -> {
+                if (!bf16Compute)
+                    throw new IllegalArgumentException("-Dtern.cuda.activations=bf16 needs bf16 products and attention (matmul "
+                            + matmul + ", attention " + attention + ")");
+                yield DType.BF16;
+            }
+            default -> throw new IllegalArgumentException("-Dtern.cuda.activations=" + p + ": expected f32 or bf16");
+        };
+    }
+
+    /** bf16 with bf16 products and attention (see {@link #activationsFromProperty}), else f32. */
+    @Override public DType activationType() { return activationType; }
 
     /**
      * The backend of {@code tern ... --compute}: "bf16" (matrix products and attention on tensor cores with
@@ -167,7 +196,10 @@ public final class CudaBackend implements Backend {
         };
     }
 
-    @Override public String name() { return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ", attention " + attentionPath + ")"; }
+    @Override public String name() {
+        return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ", attention " + attentionPath
+                + ", activations " + activationType.name().toLowerCase(java.util.Locale.ROOT) + ")";
+    }
 
     @Override public Device device() { return Device.CUDA; }
 
@@ -255,13 +287,36 @@ public final class CudaBackend implements Backend {
 
     @Override
     public float[] download(Tensor t) {
-        requireF32(t, "download");
+        requireActivation(t, "download");
         if (t.size() > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(t.describe() + " is too large for an array");
         float[] out = new float[(int) t.size()];
         long t0 = System.nanoTime();
-        context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        if (t.dtype() == DType.F32) {
+            context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        } else {                                          // 16-bit storage: widened on the host
+            short[] bits = new short[out.length];
+            context.toHost(Pointer.to(bits), pointer(t), t.byteSize());
+            for (int i = 0; i < out.length; i++)
+                out[i] = t.dtype() == DType.BF16 ? tern.runtime.Bf16.toFloat(bits[i]) : Float.float16ToFloat(bits[i]);
+        }
         kernels.profile.host("download (waits for the GPU)", System.nanoTime() - t0);
         return out;
+    }
+
+    /** dst ← src in dst's element type (f32, bf16, f16; rounded to nearest even when narrowing). */
+    @Override
+    public void convert(Tensor src, Tensor dst) {
+        if (src.dtype() == dst.dtype()) {
+            copy(src, dst);
+            return;
+        }
+        requireActivation(src, "convert");
+        requireActivation(dst, "convert");
+        if (src.size() != dst.size())
+            throw new IllegalArgumentException("convert needs the same size: " + src.describe() + " → " + dst.describe());
+        long n = src.size();
+        kernels.launch("elementwise", "convert" + suffix(src) + suffix(dst), kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(src)).ptr(address(dst)).i64(n));
     }
 
     /** dst ← src; either side may also be a host tensor (loading weights, reading results). */
@@ -280,9 +335,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void fill(Tensor t, float value) {
-        requireF32(t, "fill");
+        requireActivation(t, "fill");
         long n = t.size();
-        kernels.launch("elementwise", "fill_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "fill" + suffix(t), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(t)).f32(value).i64(n));
     }
 
@@ -290,34 +345,36 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        sameSize("add", a, b, out);
+        sameActivations("add", a, b, out);
         long n = a.size();
-        kernels.launch("elementwise", "add_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "add" + suffix(a), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(out)).i64(n));
     }
 
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
-        sameSize("axpy", x, y);
+        requireActivation(x, "axpy");
+        requireActivation(y, "axpy");
+        if (x.size() != y.size()) throw new IllegalArgumentException("axpy: " + x.describe() + " differs in size from " + y.describe());
         long n = x.size();
-        kernels.launch("elementwise", "axpy_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "axpy" + suffix(x) + suffix(y), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().f32(alpha).ptr(address(x)).ptr(address(y)).i64(n));
     }
 
     @Override
     public void scale(Tensor x, float alpha) {
-        requireF32(x, "scale");
+        requireActivation(x, "scale");
         long n = x.size();
-        kernels.launch("elementwise", "scale_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "scale" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).f32(alpha).i64(n));
     }
 
     @Override
     public double sumOfSquares(Tensor x) {
-        requireF32(x, "sumOfSquares");
+        requireActivation(x, "sumOfSquares");
         long n = x.size();
         long out = scratch.zeroed(8);
-        kernels.launch("elementwise", "sumsq_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "sumsq" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i64(n).ptr(out));
         double[] result = new double[1];
         scratch.toHost(Pointer.to(result), 0, 8);
@@ -326,10 +383,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public boolean allFinite(Tensor x) {
-        requireF32(x, "allFinite");
+        requireActivation(x, "allFinite");
         long n = x.size();
         long flag = scratch.upload(new int[] {1});
-        kernels.launch("elementwise", "all_finite_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "all_finite" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i64(n).ptr(flag));
         int[] result = new int[1];
         scratch.toHost(Pointer.to(result), 0, 4);
@@ -340,9 +397,15 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
-        requireF32(a, "matmul");
-        requireF32(b, "matmul");
-        requireF32(c, "matmul");
+        if (matmulPath == MatmulPath.CUBLAS_BF16) {
+            requireActivation(a, "matmul");
+            requireActivation(b, "matmul");
+            requireActivation(c, "matmul");
+        } else {
+            requireF32(a, "matmul");
+            requireF32(b, "matmul");
+            requireF32(c, "matmul");
+        }
         int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols();
         int kb = transB ? b.cols() : b.rows(), n = transB ? b.rows() : b.cols();
         if (k != kb || c.rows() != m || c.cols() != n)
@@ -354,9 +417,12 @@ public final class CudaBackend implements Backend {
             return;
         }
         switch (matmulPath) {
-            case CUBLAS, CUBLAS_BF16 -> {
-                cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate,
-                        matmulPath == MatmulPath.CUBLAS_BF16);
+            case CUBLAS -> cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, false);
+            case CUBLAS_BF16 -> {
+                if (a.dtype() == DType.F32 && b.dtype() == DType.F32 && c.dtype() == DType.F32)
+                    cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, true);
+                else
+                    typedGemm(bf16Operand(a, castA), transA, bf16Operand(b, castB), transB, address(c), c.dtype(), m, n, k, accumulate);
             }
             case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
                     KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
@@ -374,6 +440,30 @@ public final class CudaBackend implements Backend {
         if (timed != null) kernels.profile.host("cublas call", System.nanoTime() - t0);
         if (timed != null)
             kernels.profile.end(timed, (bf16 ? "gemm_bf16 " : "gemm ") + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""));
+    }
+
+    /**
+     * A bf16 product operand: t itself when it is stored in bf16, else t rounded to bf16 into {@code cast}
+     * (one pass; f32 weights, f32 logit gradients). Valid until the next product.
+     */
+    private long bf16Operand(Tensor t, Scratch cast) {
+        if (t.dtype() == DType.BF16) return address(t);
+        long n = t.size();
+        long dst = cast.reserve(2 * n);
+        kernels.launch("elementwise", "convert" + suffix(t) + "_bf16", kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(t)).ptr(dst).i64(n));
+        return dst;
+    }
+
+    /** cuBLAS with bf16 operands a and b (device addresses), c in f32 or bf16, f32 accumulation. */
+    private void typedGemm(long a, boolean transA, long b, boolean transB, long c, DType cType, int m, int n, int k,
+                           boolean accumulate) {
+        context.makeCurrent();
+        jcuda.driver.CUevent[] timed = kernels.profile.begin();
+        cublas.gemmBf16(a, transA, b, transB, c, cType == DType.BF16, m, n, k, accumulate);
+        if (timed != null)
+            kernels.profile.end(timed, "gemm_bf16" + (cType == DType.BF16 ? "→bf16 " : " ") + m + "x" + n + "x" + k
+                    + (transA ? " tA" : "") + (transB ? " tB" : ""));
     }
 
     /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
@@ -432,11 +522,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void unpackTernary(TernaryWeights w, Tensor out) {
-        requireF32(out, "unpackTernary");
+        requireActivation(out, "unpackTernary");
         if (out.rows() != w.rows() || out.cols() != w.cols())
             throw new IllegalArgumentException("unpackTernary: " + out.describe() + " is not [" + w.rows() + ", " + w.cols() + "]");
         long packed = packedAddress(w), n = (long) w.rows() * w.cols();
-        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("ternary", "tern_unpack" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(address(out)));
     }
@@ -460,8 +550,8 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        requireF32(x, "ternaryMatmul");
-        requireF32(y, "ternaryMatmul");
+        requireActivation(x, "ternaryMatmul");
+        requireActivation(y, "ternaryMatmul");
         int m = x.rows();
         if (x.cols() != w.cols() || y.rows() != m || y.cols() != w.rows())
             throw new IllegalArgumentException("ternaryMatmul: x " + x.describe() + " · W[" + w.rows() + ", " + w.cols()
@@ -469,6 +559,12 @@ public final class CudaBackend implements Backend {
         if (m == 0 || w.rows() == 0) return;
         if (w.cols() == 0) {
             if (!accumulate) fill(y, 0f);
+            return;
+        }
+        if (x.dtype() != DType.F32 || y.dtype() != DType.F32) {   // bf16 activations: γT unpacked in bf16
+            requireBf16Products("ternaryMatmul", x, y);
+            typedGemm(bf16Operand(x, castA), false, unpackToScratch(w, DType.BF16), true, address(y), y.dtype(),
+                    m, w.rows(), w.cols(), accumulate);
             return;
         }
         int kc = TernaryLayout.kcCount(w.cols());
@@ -499,7 +595,7 @@ public final class CudaBackend implements Backend {
                     KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
                             .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
         } else if (matmulPath != MatmulPath.KERNEL) {
-            long wq = unpackToScratch(w);
+            long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
@@ -518,8 +614,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
-        requireF32(dy, "ternaryMatmulT");
-        requireF32(dx, "ternaryMatmulT");
+        requireActivation(dy, "ternaryMatmulT");
+        requireActivation(dx, "ternaryMatmulT");
         int m = dy.rows();
         if (dy.cols() != w.rows() || dx.rows() != m || dx.cols() != w.cols())
             throw new IllegalArgumentException("ternaryMatmulT: dy " + dy.describe() + " · W[" + w.rows() + ", " + w.cols()
@@ -529,8 +625,12 @@ public final class CudaBackend implements Backend {
             if (!accumulate) fill(dx, 0f);
             return;
         }
-        if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
-            long wq = unpackToScratch(w);
+        if (dy.dtype() != DType.F32 || dx.dtype() != DType.F32) {
+            requireBf16Products("ternaryMatmulT", dy, dx);
+            typedGemm(bf16Operand(dy, castA), false, unpackToScratch(w, DType.BF16), false, address(dx), dx.dtype(),
+                    m, w.cols(), w.rows(), accumulate);
+        } else if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
+            long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
@@ -547,11 +647,18 @@ public final class CudaBackend implements Backend {
                         .ptr(address(dx)).i32(m).i32(accumulate));
     }
 
-    /** γT as a dense f32 [rows, cols] matrix in the weight scratch (valid until the next call). */
-    private long unpackToScratch(TernaryWeights w) {
+    /** Products of 16-bit activations are bf16 cuBLAS products. */
+    private void requireBf16Products(String op, Tensor... ts) {
+        if (matmulPath != MatmulPath.CUBLAS_BF16)
+            throw new IllegalArgumentException(op + ": bf16 activations need the bf16 matmul path, not " + matmulPath + " ("
+                    + java.util.Arrays.stream(ts).map(Tensor::describe).collect(java.util.stream.Collectors.joining(", ")) + ")");
+    }
+
+    /** γT as a dense f32 or bf16 [rows, cols] matrix in the weight scratch (valid until the next call). */
+    private long unpackToScratch(TernaryWeights w, DType type) {
         long n = (long) w.rows() * w.cols();
-        long dst = weightScratch.reserve(4 * n);
-        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+        long dst = weightScratch.reserve(type.bytesFor(n));
+        kernels.launch("ternary", "tern_unpack" + (type == DType.BF16 ? "_bf16" : "_f32"), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(dst));
         return dst;
@@ -565,11 +672,35 @@ public final class CudaBackend implements Backend {
         sameSize("quantizeTernary", w, out);
         float[] gammas = absmeanScales(w, shards, axis, eps);
         long g = scratch.upload(gammas);
-        long n = w.size();
-        kernels.launch("ternary", "tern_fake_quant", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(g).i32(shards).i32(axisCode(axis))
-                        .ptr(address(out)));
+        fakeQuantTernary(w, g, shards, axis, out);
         return gammas;
+    }
+
+    /**
+     * out ← γ·T with γ computed on the device (tern_abs_sum, then tern_gammas turns the sums into the scales
+     * exactly as {@link #absmeanScales} does on the host): three launches and no host synchronization; out
+     * in f32 or bf16 (the operand the bf16 products read).
+     */
+    @Override
+    public void quantizeTernaryInto(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
+        requireF32(w, "quantizeTernaryInto");
+        requireActivation(out, "quantizeTernaryInto");
+        if (out.size() != w.size()) throw new IllegalArgumentException("quantizeTernaryInto: " + out.describe() + " is not like " + w.describe());
+        int extent = axis == ShardAxis.ROWS ? w.rows() : w.cols();
+        if (shards < 1 || shards > Math.max(1, extent))
+            throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
+        long sums = scratch.zeroed(8L * shards + 4L * shards), gammas = sums + 8L * shards;
+        absSumsOnDevice(w, shards, axis, sums);
+        kernels.launch("ternary", "tern_gammas", ceilDiv(shards, THREADS), THREADS,
+                KernelArgs.of().ptr(sums).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).f32(eps).ptr(gammas));
+        fakeQuantTernary(w, gammas, shards, axis, out);
+    }
+
+    private void fakeQuantTernary(Tensor w, long gammas, int shards, ShardAxis axis, Tensor out) {
+        long n = w.size();
+        kernels.launch("ternary", "tern_fake_quant" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(gammas).i32(shards).i32(axisCode(axis))
+                        .ptr(address(out)));
     }
 
     @Override
@@ -600,8 +731,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void quantizeSymmetric(Tensor x, int bits, Granularity granularity, Tensor out) {
-        requireF32(x, "quantizeSymmetric");
-        sameSize("quantizeSymmetric", x, out);
+        sameActivations("quantizeSymmetric", x, out);
         if (bits < 2 || bits > 16) throw new IllegalArgumentException("quantizeSymmetric: bits must be 2..16, got " + bits);
         int rows = x.rows(), cols = x.cols();
         float q = (1 << (bits - 1)) - 1;
@@ -609,15 +739,15 @@ public final class CudaBackend implements Backend {
         long maxes;
         if (granularity == Granularity.TENSOR) {
             maxes = scratch.zeroed(4);
-            kernels.launch("ternary", "abs_max_all", kernels.gridFor(n, THREADS), THREADS,
+            kernels.launch("ternary", "abs_max_all" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                     KernelArgs.of().ptr(address(x)).i64(n).ptr(maxes));
         } else {
             maxes = scratch.zeroed(4L * rows);
-            kernels.launch("ternary", "abs_max_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+            kernels.launch("ternary", "abs_max_rows" + suffix(x), Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
                     KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
         }
         // the apply kernel turns the maxes into scales on the device: no read-back, no host synchronization
-        kernels.launch("ternary", "symq_apply", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("ternary", "symq_apply" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes).i32(granularity == Granularity.ROW).f32(q)
                         .ptr(address(out)));
     }
@@ -640,13 +770,18 @@ public final class CudaBackend implements Backend {
 
     private double[] absSums(Tensor w, int shards, ShardAxis axis) {
         long sums = scratch.zeroed(8L * shards);
+        absSumsOnDevice(w, shards, axis, sums);
+        double[] out = new double[shards];
+        scratch.toHost(Pointer.to(out), 0, 8L * shards);
+        return out;
+    }
+
+    /** sums[s] += Σ|w| over shard s, in double, into zeroed device memory. */
+    private void absSumsOnDevice(Tensor w, int shards, ShardAxis axis, long sums) {
         long perShard = Math.max(1, w.size() / shards);
         int gridX = (int) Math.max(1, Math.min(ceilDiv(perShard, THREADS), Math.max(1, context.multiprocessors * 8 / shards)));
         kernels.launch("ternary", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).ptr(sums));
-        double[] out = new double[shards];
-        scratch.toHost(Pointer.to(out), 0, 8L * shards);
-        return out;
     }
 
     // ---- layers --------------------------------------------------------------------------------------
@@ -654,19 +789,19 @@ public final class CudaBackend implements Backend {
     @Override
     public void embedding(Tensor table, int[] ids, Tensor out) {
         requireF32(table, "embedding");
-        requireF32(out, "embedding");
+        requireActivation(out, "embedding");
         checkIds("embedding", ids, table);
         if (out.rows() != ids.length || out.cols() != table.cols())
             throw new IllegalArgumentException("embedding: out " + out.describe() + " is not [" + ids.length + ", " + table.cols() + "]");
         if (ids.length == 0) return;
         long d = scratch.upload(ids);
-        kernels.launch("layers", "embedding_fwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "embedding_fwd" + suffix(out), Math.min(ids.length, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(address(out)));
     }
 
     @Override
     public void embeddingBackward(Tensor dout, int[] ids, Tensor dtable) {
-        requireF32(dout, "embeddingBackward");
+        requireActivation(dout, "embeddingBackward");
         requireF32(dtable, "embeddingBackward");
         checkIds("embeddingBackward", ids, dtable);
         if (dout.rows() != ids.length || dout.cols() != dtable.cols())
@@ -675,7 +810,7 @@ public final class CudaBackend implements Backend {
         int[] csr = positionsById(ids);
         int uniques = csr[csr.length - 1];
         long d = scratch.upload(csr);
-        kernels.launch("layers", "embedding_bwd", Math.min(uniques, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
     }
 
@@ -708,32 +843,61 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd) {
-        requireF32(x, "rmsnorm");
+        rmsnormForward("rmsnorm", x, null, weight, eps, null, out, rstd);
+    }
+
+    /** The residual add and the norm in one launch (rmsnorm_fwd with a second input): the same bits as the two ops. */
+    @Override
+    public void addRmsnorm(Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        rmsnormForward("addRmsnorm", x, y, weight, eps, sum, out, rstd);
+    }
+
+    private void rmsnormForward(String op, Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        if (y == null) sameActivations(op, x, out);
+        else sameActivations(op, x, y, sum, out);
+        requireF32(weight, op);
+        requireF32(rstd, op);
         int rows = x.rows(), dim = x.cols();
-        if (weight.size() != dim || out.size() != x.size() || rstd.size() != rows)
-            throw new IllegalArgumentException("rmsnorm: x " + x.describe() + ", weight " + weight.describe() + ", out "
+        if (weight.size() != dim || rstd.size() != rows)
+            throw new IllegalArgumentException(op + ": x " + x.describe() + ", weight " + weight.describe() + ", out "
                     + out.describe() + ", rstd " + rstd.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_fwd", Math.min(rows, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(x)).ptr(address(weight)).f32(eps).i32(rows).i32(dim).ptr(address(out)).ptr(address(rstd)));
+        kernels.launch("layers", "rmsnorm_fwd" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(x)).ptr(y == null ? 0 : address(y)).ptr(address(weight)).f32(eps).i32(rows).i32(dim)
+                        .ptr(sum == null ? 0 : address(sum)).ptr(address(out)).ptr(address(rstd)));
     }
 
     @Override
     public void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight) {
+        rmsnormBackwardWith(dout, x, weight, rstd, null, dx, dweight);
+    }
+
+    /** dx ← ∂L/∂x + addend in the same pass (addend may alias dx: each element is read before it is written). */
+    @Override
+    public void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        rmsnormBackwardWith(dout, x, weight, rstd, addend, dx, dweight);
+    }
+
+    private void rmsnormBackwardWith(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        if (addend == null) sameActivations("rmsnormBackward", dout, x, dx);
+        else sameActivations("rmsnormBackward", dout, x, addend, dx);
+        requireF32(weight, "rmsnormBackward");
+        requireF32(rstd, "rmsnormBackward");
+        requireF32(dweight, "rmsnormBackward");
         int rows = x.rows(), dim = x.cols();
         if (dout.size() != x.size() || dx.size() != x.size() || weight.size() != dim || dweight.size() != dim || rstd.size() != rows)
             throw new IllegalArgumentException("rmsnormBackward: dout " + dout.describe() + ", x " + x.describe() + ", weight "
                     + weight.describe() + ", rstd " + rstd.describe() + ", dx " + dx.describe() + ", dweight " + dweight.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_bwd_dx", Math.min(rows, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "rmsnorm_bwd_dx" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(weight)).ptr(address(rstd))
-                        .i32(rows).i32(dim).ptr(address(dx)));
+                        .ptr(addend == null ? 0 : address(addend)).i32(rows).i32(dim).ptr(address(dx)));
         int colBlocks = ceilDiv(dim, THREADS);
         int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
         int rowsPerBand = ceilDiv(rows, bands);
         int bandCount = ceilDiv(rows, rowsPerBand);
         long partial = scratch.reserve(4L * bandCount * dim);
-        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, bandCount, 1, THREADS, 0,
+        kernels.launch("layers", "rmsnorm_bwd_dw" + suffix(x), colBlocks, bandCount, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
                         .ptr(partial));
         kernels.launch("layers", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
@@ -742,7 +906,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rope(Tensor x, int seq, int heads, int headDim, float theta, int posOffset, boolean inverse, Tensor out) {
-        requireF32(x, "rope");
+        sameActivations("rope", x, out);
         if (headDim % 2 != 0 || x.cols() != heads * headDim || out.size() != x.size() || seq <= 0)
             throw new IllegalArgumentException("rope: x " + x.describe() + " is not [rows, " + heads + "·" + headDim
                     + "] with an even head dimension (seq " + seq + ", out " + out.describe() + ")");
@@ -750,7 +914,7 @@ public final class CudaBackend implements Backend {
         long n = (long) x.rows() * heads * (headDim / 2);
         if (n == 0) return;
         Tensor table = ropeTables.covering(headDim, theta, posOffset + Math.min(seq, x.rows()));
-        kernels.launch("layers", "rope_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("layers", "rope" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).ptr(address(out)).ptr(address(table)).i32(x.rows()).i32(seq).i32(heads)
                         .i32(headDim).i32(posOffset).f32(inverse ? -1f : 1f));
     }
@@ -764,11 +928,15 @@ public final class CudaBackend implements Backend {
         checkAttention(q, k, v, batch, qLen, kvLen, heads, headDim);
         if (out.size() != q.size() || lse.size() != (long) batch * heads * qLen)
             throw new IllegalArgumentException("attention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
+        sameTypes("attention", q, k, v, out);
+        requireF32(lse, "attention");
         if (batch == 0 || qLen == 0 || heads == 0) return;
+        boolean bf16 = q.dtype() == DType.BF16;
         if (attentionPath == AttentionPath.BF16) {
-            tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim);
+            tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim, bf16);
             return;
         }
+        if (bf16) throw new IllegalArgumentException("attention: bf16 activations need the bf16 attention path, not " + attentionPath);
         kernels.launch("attention", "attn_fwd", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
                 KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(out)).ptr(address(lse))
                         .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim))));
@@ -783,17 +951,21 @@ public final class CudaBackend implements Backend {
                 || dv.size() != v.size() || lse.size() != (long) batch * heads * qLen)
             throw new IllegalArgumentException("attentionBackward: a gradient or saved tensor has the wrong size (dout "
                     + dout.describe() + ", dq " + dq.describe() + ", dk " + dk.describe() + ", dv " + dv.describe() + ")");
+        sameTypes("attentionBackward", dout, q, k, v, out, dq, dk, dv);
+        requireF32(lse, "attentionBackward");
         if (batch == 0 || heads == 0) return;
         if (qLen == 0) {
             fill(dk, 0f);
             fill(dv, 0f);
             return;
         }
+        boolean bf16 = q.dtype() == DType.BF16;
         if (attentionPath == AttentionPath.BF16) {
             tensorCoreAttention.backward(address(dout), address(q), address(k), address(v), address(out), address(lse),
-                    batch, qLen, kvLen, heads, headDim, address(dq), address(dk), address(dv));
+                    batch, qLen, kvLen, heads, headDim, address(dq), address(dk), address(dv), bf16);
             return;
         }
+        if (bf16) throw new IllegalArgumentException("attentionBackward: bf16 activations need the bf16 attention path, not " + attentionPath);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         long items = (long) batch * qLen * heads;
         long delta = scratch.zeroed(4 * items);
@@ -822,23 +994,24 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        sameSize("swiglu", gate, up, out);
+        sameActivations("swiglu", gate, up, out);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_fwd", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "swiglu_fwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(gate)).ptr(address(up)).ptr(address(out)).i64(n));
     }
 
     @Override
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
-        sameSize("swigluBackward", dout, gate, up, dgate, dup);
+        sameActivations("swigluBackward", dout, gate, up, dgate, dup);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_bwd", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "swiglu_bwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(gate)).ptr(address(up)).ptr(address(dgate)).ptr(address(dup)).i64(n));
     }
 
     @Override
     public float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
-        requireF32(logits, "crossEntropy");
+        requireActivation(logits, "crossEntropy");
+        if (dlogits != null) requireActivation(dlogits, "crossEntropy");
         int n = logits.rows(), vocab = logits.cols();
         if (targets.length != n)
             throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for " + n + " rows of " + logits.describe());
@@ -857,7 +1030,7 @@ public final class CudaBackend implements Backend {
         long rowLoss = ids + 4L * n;
         scratch.toDevice(Pointer.to(targets), 0, 4L * n);
         float gradScale = count == 0 ? 0f : lossScale / count;
-        kernels.launch("layers", "cross_entropy_f32", Math.min(n, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "cross_entropy" + suffix(logits) + suffix(dlogits == null ? logits : dlogits), Math.min(n, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
                         .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
         float[] losses = new float[n];
@@ -1008,6 +1181,41 @@ public final class CudaBackend implements Backend {
         return packedAddress(w) + w.packed().byteSize();
     }
 
+    /** The kernel-name suffix of an activation tensor's element type (dtype.h's instantiations). */
+    private static String suffix(Tensor t) {
+        return switch (t.dtype()) {
+            case F32 -> "_f32";
+            case BF16 -> "_bf16";
+            case F16 -> "_f16";
+            default -> throw new IllegalArgumentException("no kernel takes " + t.describe() + " as an activation");
+        };
+    }
+
+    /** A device tensor of f32, bf16 or f16. */
+    private static void requireActivation(Tensor t, String op) {
+        DType d = t.dtype();
+        if (d != DType.F32 && d != DType.BF16 && d != DType.F16)
+            throw new IllegalArgumentException(op + " needs an f32, bf16 or f16 tensor, not " + t.describe());
+        deviceStorage(t);
+    }
+
+    /** Activations of one element type and one size. */
+    private static void sameActivations(String op, Tensor... ts) {
+        sameTypes(op, ts);
+        for (int i = 1; i < ts.length; i++)
+            if (ts[i].size() != ts[0].size())
+                throw new IllegalArgumentException(op + ": " + ts[i].describe() + " differs in size from " + ts[0].describe());
+    }
+
+    /** Activations of one element type. */
+    private static void sameTypes(String op, Tensor... ts) {
+        for (Tensor t : ts) requireActivation(t, op);
+        for (int i = 1; i < ts.length; i++)
+            if (ts[i].dtype() != ts[0].dtype())
+                throw new IllegalArgumentException(op + ": " + ts[i].describe() + " is not stored like " + ts[0].describe()
+                        + " (activations of one op share an element type)");
+    }
+
     private static void requireF32(Tensor t, String op) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(op + " needs an f32 tensor, not " + t.describe());
         deviceStorage(t);
@@ -1038,6 +1246,8 @@ public final class CudaBackend implements Backend {
         ropeTables.close();
         scratch.close();
         weightScratch.close();
+        castA.close();
+        castB.close();
         kernels.close();
         pool.releaseIdle();
         context.close();

@@ -92,7 +92,38 @@ public final class Linear implements AutoCloseable {
      * (1 − λ)·W + λ·Q(W).
      */
     public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn) {
+        return prepare(backend, policy, phaseIn, tern.runtime.DType.F32);
+    }
+
+    /**
+     * As {@link #prepare(Backend, LinearPolicy, float)}, for products that read {@code operand}-typed weights:
+     * with bf16 (a training step on a GPU computing in bf16) Ŵ is a dense bf16 matrix made once per step, so
+     * no product converts it; a ternary Ŵ at λ = 1 is then fake-quantized straight into it
+     * ({@link Backend#quantizeTernaryInto}: scales on the device, no packing, no host synchronization).
+     */
+    public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn, tern.runtime.DType operand) {
         if (served != null) return new Packed(served, false);
+        if (operand != tern.runtime.DType.F32) {
+            Tensor w = weight.value;
+            Tensor op = backend.zeros(operand, w.shape());
+            if (policy instanceof LinearPolicy.Ternary(int shards) && phaseIn == 1f) {
+                backend.quantizeTernaryInto(w, shards, shardAxis, TERNARY_EPS, op);
+            } else {
+                try (Prepared f32 = prepare(backend, policy, phaseIn)) {
+                    Tensor dense = switch (f32) {
+                        case Dense(Tensor used, boolean owned) -> used;
+                        case Packed(TernaryWeights packed, boolean owned) -> {   // not reached: λ = 1 ternary is above
+                            Tensor t = backend.zeros(tern.runtime.DType.F32, w.shape());
+                            backend.unpackTernary(packed, t);
+                            yield t;
+                        }
+                    };
+                    backend.convert(dense, op);
+                    if (f32 instanceof Packed) dense.close();
+                }
+            }
+            return new Dense(op, true);
+        }
         Tensor w = weight.value;
         if (policy instanceof LinearPolicy.Float || phaseIn == 0f) return new Dense(w, false);
         if (policy instanceof LinearPolicy.Ternary(int shards) && phaseIn == 1f)

@@ -18,6 +18,11 @@ public final class PreparedWeights implements AutoCloseable {
 
     /** Prepared for the model's current precision and weights; the caller closes it. */
     public static PreparedWeights of(LlamaModel model) {
+        return of(model, tern.runtime.DType.F32);
+    }
+
+    /** Prepared for products that read {@code operand}-typed weights ({@link Linear#prepare(tern.runtime.Backend, LinearPolicy, float, tern.runtime.DType)}). */
+    static PreparedWeights of(LlamaModel model, tern.runtime.DType operand) {
         List<LlamaModel.Layer> layers = model.layers();
         Precision p = model.precision();
         Linear.Prepared[][] all = new Linear.Prepared[layers.size()][];
@@ -25,14 +30,17 @@ public final class PreparedWeights implements AutoCloseable {
             Linear[] linears = layers.get(i).linears();
             all[i] = new Linear.Prepared[linears.length];
             for (int j = 0; j < linears.length; j++)
-                all[i][j] = linears[j].prepare(model.backend(), p.weights(), p.phaseIn());
+                all[i][j] = linears[j].prepare(model.backend(), p.weights(), p.phaseIn(), operand);
         }
         return new PreparedWeights(all);
     }
 
-    /** Prepared and handed to the tape, which frees the copies when it closes. */
+    /**
+     * Prepared and handed to the tape, which frees the copies when it closes; a recording tape with 16-bit
+     * activations gets the weights in its type (one conversion per step instead of one per product).
+     */
     static PreparedWeights onTape(LlamaModel model, Tape tape) {
-        PreparedWeights w = of(model);
+        PreparedWeights w = of(model, tape.recording() ? tape.activationType() : tern.runtime.DType.F32);
         for (Linear.Prepared[] layer : w.perLayer)
             for (Linear.Prepared p : layer)
                 switch (p) {

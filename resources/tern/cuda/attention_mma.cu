@@ -8,8 +8,9 @@
 //
 // Layout: attn_to_bf16 turns an f32 [batch * len, heads * D] tensor into bf16 [batch, heads, len, DP]
 // (DP = D rounded up to 64 or 128, zeros beyond D), so a tile of a head is a dense block that cp.async
-// can copy 16 bytes at a time with no bounds on d. out, dq, dk, dv are written f32 in the caller's
-// layout; lse and delta are f32 [batch, heads, qLen]. Query i sees keys j <= i + (kvLen - qLen).
+// can copy 16 bytes at a time with no bounds on d (attn_relayout_bf16 does the same from bf16 activations,
+// without rounding). out, dq, dk, dv are written in the caller's layout as f32 or, with bf16 activations,
+// bf16 (each kernel has an _f32 and a _bf16 instantiation; dtype.h); lse and delta are f32 [batch, heads, qLen]. Query i sees keys j <= i + (kvLen - qLen).
 //
 // Work split: blocks of 4 warps, each warp owns 16 rows of the block's 64 (queries in the forward and dq
 // kernels, keys in the dk/dv kernel) and loops over 64-wide tiles of the other side, double-buffered in
@@ -17,6 +18,8 @@
 // accumulator fragment of one product is reused, in registers, as the A operand of the next (the m16n8k16
 // C layout of two adjacent 8-column tiles is the A layout of one 16-column tile). The dk/dv and dq
 // kernels each recompute P: no atomics, so the gradients are deterministic.
+
+#include "dtype.h"
 
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
@@ -135,8 +138,8 @@ __device__ __forceinline__ void mma_pb(float (*acc)[4], const float (*p)[4], con
 
 // Writes a warp's 16 x DP f32 fragments times `scale` to rows [row0, row0 + 16) of an f32 [*, heads * D]
 // tensor of `len` rows per batch: rows >= len and columns >= D are left alone.
-template <int DP>
-__device__ __forceinline__ void store_rows(float* dst, const float (*acc)[4], float scaleA, float scaleB,
+template <int DP, typename O>
+__device__ __forceinline__ void store_rows(O* dst, const float (*acc)[4], float scaleA, float scaleB,
                                            int b, int h, int heads, int D, int len, int row0, int lane) {
     const long stride = (long)heads * D;
 #pragma unroll
@@ -144,12 +147,12 @@ __device__ __forceinline__ void store_rows(float* dst, const float (*acc)[4], fl
         int row = row0 + (lane >> 2) + half * 8;
         if (row >= len) continue;
         float s = half ? scaleB : scaleA;
-        float* base = dst + ((long)b * len + row) * stride + (long)h * D;
+        O* base = dst + ((long)b * len + row) * stride + (long)h * D;
 #pragma unroll
         for (int nt = 0; nt < DP / 8; nt++) {
             int d = nt * 8 + 2 * (lane & 3);
-            if (d < D) base[d] = acc[nt][2 * half] * s;
-            if (d + 1 < D) base[d + 1] = acc[nt][2 * half + 1] * s;
+            if (d < D) store(base + d, acc[nt][2 * half] * s);
+            if (d + 1 < D) store(base + d + 1, acc[nt][2 * half + 1] * s);
         }
     }
 }
@@ -166,10 +169,25 @@ extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int len, 
     out[(long)bh * len * pairs + e] = pack_bf16(d < D ? src[d] : 0.0f, d + 1 < D ? src[d + 1] : 0.0f);
 }
 
+// bf16 [batch * len, heads * D] → bf16 [batch, heads, len, DP], zeros for d >= D: attn_to_bf16 for
+// activations already stored in bf16 (a copy, no rounding).
+extern "C" __global__ void attn_relayout_bf16(const bf16_t* x, bf16_t* out, int len, int heads, int D, int DP) {
+    const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int shift = DP == 64 ? 5 : 6, pairs = DP >> 1;
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len * pairs) return;
+    const int t = e >> shift, d = 2 * (e & (pairs - 1));
+    const bf16_t* src = x + ((long)b * len + t) * heads * D + (long)h * D;
+    bf16_t* dst = out + 2 * ((long)bh * len * pairs + e);
+    dst[0] = d < D ? src[d] : (bf16_t)0;
+    dst[1] = d + 1 < D ? src[d + 1] : (bf16_t)0;
+}
+
 // delta[b, h, i] = Σ_d bf16(dout) · out, the softmax backward's row term, from the same rounded dout that
 // enters dout·vᵀ (so Σ_j P_ij (dout_i·v_j − delta_i) is the exact row identity for the rounded inputs).
 // One warp per row of g ([batch, heads, qLen, DP] bf16).
-extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, float* delta, int qLen, int heads, int D,
+template <typename O>
+__device__ __forceinline__ void attn_delta(const bf16_t* g, const O* out, float* delta, int qLen, int heads, int D,
                                            int DP, long rows) {
     const long row = (long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);   // (b * heads + h) * qLen + i
     if (row >= rows) return;
@@ -179,17 +197,28 @@ extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, fl
     const int h = (int)(bh % heads);
     const long b = bh / heads;
     const bf16_t* gr = g + row * DP;
-    const float* o = out + (b * qLen + i) * heads * D + (long)h * D;
+    const O* o = out + (b * qLen + i) * heads * D + (long)h * D;
     float s = 0.0f;
-    for (int d = lane; d < D; d += 32) s = fmaf(__uint_as_float((unsigned)gr[d] << 16), o[d], s);
+    for (int d = lane; d < D; d += 32) s = fmaf(__uint_as_float((unsigned)gr[d] << 16), load(o[d]), s);
     for (int sh = 16; sh > 0; sh >>= 1) s += __shfl_xor_sync(0xffffffffu, s, sh);
     if (lane == 0) delta[row] = s;
 }
 
+// out: the forward's output as f32 (attn_delta_bf16, the name kept from before bf16 activations) or bf16.
+extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, float* delta, int qLen, int heads, int D,
+                                           int DP, long rows) {
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows);
+}
+
+extern "C" __global__ void attn_delta_bf16_out_bf16(const bf16_t* g, const bf16* out, float* delta, int qLen, int heads,
+                                                    int D, int DP, long rows) {
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows);
+}
+
 // ---- forward -------------------------------------------------------------------------------------------
 
-template <int DP>
-__device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, float* out, float* lse,
+template <int DP, typename O>
+__device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, O* out, float* lse,
                                             int qLen, int kvLen, int heads, int D, float scaleLog2) {
     constexpr int S = DP + 8;                            // +16 bytes a row: ldmatrix rows hit distinct banks
     constexpr int NT = COLS / 8;
@@ -287,29 +316,27 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
         lA += __shfl_xor_sync(0xffffffffu, lA, sh);
         lB += __shfl_xor_sync(0xffffffffu, lB, sh);
     }
-    store_rows<DP>(out, o, 1.0f / lA, 1.0f / lB, b, h, heads, D, qLen, r0, lane);
+    store_rows<DP, O>(out, o, 1.0f / lA, 1.0f / lB, b, h, heads, D, qLen, r0, lane);
     if ((lane & 3) == 0) {
         if (rowA < qLen) lse[(long)bh * qLen + rowA] = (mA + log2f(lA)) * LN2;
         if (rowB < qLen) lse[(long)bh * qLen + rowB] = (mB + log2f(lB)) * LN2;
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        float* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) {
-    attn_fwd_tc<64>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        float* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) {
-    attn_fwd_tc<128>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2);
-}
+// Instantiations: attn_fwd_tc{64,128} write f32 out (the names from before bf16 activations),
+// attn_fwd_tc{64,128}_bf16 write bf16; the backward kernels likewise.
+#define ATTN_FWD(DP, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) { \
+        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2); }
+ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(128, _bf16, bf16)
 
 // ---- backward: dq ----------------------------------------------------------------------------------------
 // dq_i = scale Σ_j dS_ij k_j, dS_ij = P_ij (dout_i · v_j − delta_i), P_ij = exp(scale q_i · k_j − lse_i).
 
-template <int DP>
+template <int DP, typename O>
 __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale) {
     constexpr int S = DP + 8;
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -378,27 +405,24 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
         }
         __syncthreads();
     }
-    store_rows<DP>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
+    store_rows<DP, O>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
-    attn_bwd_dq_tc<64>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
-    attn_bwd_dq_tc<128>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale);
-}
+#define ATTN_DQ(DP, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dq, int qLen, int kvLen, \
+            int heads, int D, float scale) { \
+        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale); }
+ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128, _bf16, bf16)
 
 // ---- backward: dk, dv --------------------------------------------------------------------------------------
 // dv_j = Σ_i P_ij dout_i, dk_j = scale Σ_i dS_ij q_i over the queries i that see key j. A warp's 16 keys are
 // the rows: Sᵀ = K·Qᵀ and dPᵀ = V·doutᵀ come out with keys as rows, so Pᵀ and dSᵀ feed the next products as
 // A operands. QT queries a tile (32 at DP = 128 keeps the four accumulators within the register file).
 
-template <int DP, int QT>
+template <int DP, int QT, typename O>
 __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale) {
     constexpr int S = DP + 8;
     constexpr int NT = QT / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -482,18 +506,13 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
         }
         __syncthreads();
     }
-    store_rows<DP>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
-    store_rows<DP>(dv, av, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
+    store_rows<DP, O>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
+    store_rows<DP, O>(dv, av, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D,
-        float scale) {
-    attn_bwd_dkdv_tc<64, 64>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D,
-        float scale) {
-    attn_bwd_dkdv_tc<128, 32>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale);
-}
+#define ATTN_DKDV(DP, QT, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, \
+            int heads, int D, float scale) { \
+        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale); }
+ATTN_DKDV(64, 64, , float) ATTN_DKDV(128, 32, , float) ATTN_DKDV(64, 64, _bf16, bf16) ATTN_DKDV(128, 32, _bf16, bf16)

@@ -19,6 +19,15 @@ public interface Backend extends AutoCloseable {
     /** The number type the heavy products run in ("f32", or "bf16" for tensor-core inputs), for run configs and logs. */
     default String compute() { return "f32"; }
 
+    /**
+     * The element type a recording {@link Tape} stores activations and their gradients in: {@link DType#F32}
+     * (the reference, and every host backend), or {@link DType#BF16} on a GPU computing in bf16, which halves
+     * the saved activations and lets products read them without a conversion. Master weights, their
+     * gradients, AdamW's moments, norms' rstd, attention's lse and all reductions stay f32 whatever this says.
+     * A backend whose activation type is not f32 takes it (and f32) in every activation argument of its ops.
+     */
+    default DType activationType() { return DType.F32; }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     /** A zeroed tensor on this backend's device. */
@@ -34,6 +43,18 @@ public interface Backend extends AutoCloseable {
     void copy(Tensor src, Tensor dst);
 
     void fill(Tensor t, float value);
+
+    /**
+     * dst ← src converted to dst's element type (same size), rounding to nearest even when narrowing; the
+     * same type is a {@link #copy}. Backends whose {@link #activationType} is f32 need only that case.
+     */
+    default void convert(Tensor src, Tensor dst) {
+        if (src.dtype() == dst.dtype()) {
+            copy(src, dst);
+            return;
+        }
+        throw new UnsupportedOperationException(name() + " cannot convert " + src.describe() + " to " + dst.describe());
+    }
 
     // ---- elementwise -------------------------------------------------------------------------------------
 
@@ -116,6 +137,15 @@ public interface Backend extends AutoCloseable {
     /** out ← γ·T as {@link #packTernary} defines it; returns the per-shard scales γ. out may alias w. */
     float[] quantizeTernary(Tensor w, int shards, ShardAxis axis, float eps, Tensor out);
 
+    /**
+     * out ← γ·T as {@link #quantizeTernary}, the scales not returned: a GPU keeps them on the device, so the
+     * fake-quantized operand of a training step costs no host synchronization. out is f32 or the
+     * {@link #activationType} (the operand the products then read without a conversion).
+     */
+    default void quantizeTernaryInto(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
+        quantizeTernary(w, shards, axis, eps, out);
+    }
+
     /** out ← α·sign(w) with α = mean|w| per granularity unit; sign(0) = +1. Returns the scales. */
     float[] quantizeBinary(Tensor w, Granularity granularity, Tensor out);
 
@@ -138,6 +168,37 @@ public interface Backend extends AutoCloseable {
 
     /** dx ← ∂L/∂x (written); dweight += ∂L/∂weight. */
     void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight);
+
+    /**
+     * The residual add and the RMSNorm after it: sum ← x + y (sum may alias x or y), then {@link #rmsnorm} of
+     * sum. A backend may do both in one pass over the rows (CUDA: one launch, the sum read back from the
+     * registers that wrote it); the result is the same as the two ops.
+     */
+    default void addRmsnorm(Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        add(x, y, sum);
+        rmsnorm(sum, weight, eps, out, rstd);
+    }
+
+    /**
+     * {@link #rmsnormBackward} with dx ← ∂L/∂x + addend (the gradient the residual stream gets from its
+     * other uses, when the norm was fused with the add before it; addend may alias dx, null adds nothing). A
+     * backend may add it in the same pass.
+     */
+    default void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        if (addend == null) {
+            rmsnormBackward(dout, x, weight, rstd, dx, dweight);
+            return;
+        }
+        if (addend == dx) {
+            try (Tensor d = zeros(dx.dtype(), dx.shape())) {
+                rmsnormBackward(dout, x, weight, rstd, d, dweight);
+                axpy(1f, d, dx);
+            }
+            return;
+        }
+        rmsnormBackward(dout, x, weight, rstd, dx, dweight);
+        axpy(1f, addend, dx);
+    }
 
     /**
      * Rotary embedding, Hugging Face Llama convention (rotate_half: dimension i pairs with i + headDim/2),
