@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -171,6 +172,29 @@ class PlansCpuGpuTest {
         assertEquals(cpu.subList(0, 3), resumed.subList(0, 3), "the CPU part of the log is kept as it was");
         double worst = compare(cpu, resumed, F32_BOUND, "resumed on the GPU");
         System.out.printf(Locale.ROOT, "CPU checkpoint resumed on the GPU: losses %s vs %s, worst %.2e%n", cpu, resumed, worst);
+    }
+
+    /**
+     * A bf16 GPU run (bf16 activations) cut at its step-3 checkpoint and resumed goes on with the same losses as
+     * the uninterrupted run, bit for bit: the kernels are deterministic (ordered sums, no float atomics in the
+     * step) and a checkpoint holds everything the step reads.
+     */
+    @Test
+    void aBf16GpuRunResumedFromItsCheckpointRepeatsTheLosses() throws IOException {
+        Assumptions.assumeTrue(Gpu.backend().hasTensorCoreAttention(), "bf16 needs sm_80+");
+        CudaBackend gpu = gpu("bf16");
+        assertEquals(tern.runtime.DType.BF16, gpu.activationType());
+        for (String plan : List.of("ternary", "act8")) {
+            Path straight = tmp.resolve("bf16-straight-" + plan), cut = tmp.resolve("bf16-cut-" + plan);
+            List<Float> whole = losses(plan, gpu, straight, STEPS);
+            losses(plan, gpu, cut, 3);
+            try (TrainRun run = TrainRun.resume(cut, Map.of(), gpu)) {
+                assertEquals(3, run.trainer().step());
+                run.run(STEPS, null, null);
+            }
+            assertEquals(whole, stepLosses(cut), plan + ": resumed bf16 run vs uninterrupted");
+            System.out.printf(Locale.ROOT, "bf16 %s resumed at step 3: losses %s%n", plan, whole);
+        }
     }
 
     /**
