@@ -59,6 +59,7 @@ public final class CudaBackend implements Backend {
     private final Scratch scratch;
     private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
     private final Scratch castA, castB;   // f32 operands rounded to bf16 for a product with a bf16 operand
+    private final Scratch stage;          // f32 results of small bf16-output products (see typedGemm)
     private final RopeTables ropeTables;
     private final DType activationType;
 
@@ -115,6 +116,7 @@ public final class CudaBackend implements Backend {
         this.weightScratch = new Scratch(context);
         this.castA = new Scratch(context);
         this.castB = new Scratch(context);
+        this.stage = new Scratch(context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
@@ -455,15 +457,33 @@ public final class CudaBackend implements Backend {
         return dst;
     }
 
-    /** cuBLAS with bf16 operands a and b (device addresses), c in f32 or bf16, f32 accumulation. */
+    /**
+     * cuBLAS with bf16 operands a and b (device addresses), c in f32 or bf16, f32 accumulation. A bf16 c with
+     * fewer 128×128 output tiles than the device has multiprocessors is computed into f32 and rounded once
+     * afterwards: there cuBLAS splits k and may add the partial sums in the output type (measured on the
+     * H200: up to 2 bf16 ulps instead of the one rounding), e.g. the LM head's dx = dlogits·W over the
+     * vocabulary. Larger outputs (every activation product of training) are written in bf16 directly.
+     */
     private void typedGemm(long a, boolean transA, long b, boolean transB, long c, DType cType, int m, int n, int k,
                            boolean accumulate) {
         context.makeCurrent();
+        if (cType == DType.BF16 && (long) ceilDiv(m, 128) * ceilDiv(n, 128) < context.multiprocessors) {
+            long count = (long) m * n, f32 = stage.reserve(4 * count);
+            if (accumulate) convertRaw("_bf16", "_f32", c, f32, count);
+            typedGemm(a, transA, b, transB, f32, DType.F32, m, n, k, accumulate);
+            convertRaw("_f32", "_bf16", f32, c, count);
+            return;
+        }
         jcuda.driver.CUevent[] timed = kernels.profile.begin();
         cublas.gemmBf16(a, transA, b, transB, c, cType == DType.BF16, m, n, k, accumulate);
         if (timed != null)
             kernels.profile.end(timed, "gemm_bf16" + (cType == DType.BF16 ? "→bf16 " : " ") + m + "x" + n + "x" + k
                     + (transA ? " tA" : "") + (transB ? " tB" : ""));
+    }
+
+    private void convertRaw(String from, String to, long src, long dst, long n) {
+        kernels.launch("elementwise", "convert" + from + to, kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(src).ptr(dst).i64(n));
     }
 
     /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
@@ -1248,6 +1268,7 @@ public final class CudaBackend implements Backend {
         weightScratch.close();
         castA.close();
         castB.close();
+        stage.close();
         kernels.close();
         pool.releaseIdle();
         context.close();

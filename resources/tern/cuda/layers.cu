@@ -121,7 +121,7 @@ __device__ __forceinline__ void rmsnorm_bwd_dx_impl(const T* dout, const T* x, c
         T* o = dx + (long)row * dim;
         const T* a = addend ? addend + (long)row * dim : 0;
         for (int d = threadIdx.x; d < dim; d += blockDim.x) {
-            float v = r * w[d] * load(g[d]) - load(xr[d]) * c;
+            float v = fmaf(-load(xr[d]), c, __fmul_rn(__fmul_rn(r, w[d]), load(g[d])));   // explicit: see rope
             store(o + d, a ? v + load(a[d]) : v);
         }
     }
@@ -185,8 +185,10 @@ __device__ __forceinline__ void rope_impl(const T* x, T* out, const float2* tabl
         float sn = cs.y * sign;
         long base = (long)row * heads * headDim + (long)h * headDim;
         float a = load(x[base + i]), b = load(x[base + i + half]);
-        store(out + base + i, a * cs.x - b * sn);
-        store(out + base + i + half, b * cs.x + a * sn);
+        // Explicit fused multiply-adds: left to the compiler, the f32 and bf16 instantiations may contract
+        // different products, and a rotation near cancellation then differs in the last f32 bits.
+        store(out + base + i, fmaf(a, cs.x, __fmul_rn(-b, sn)));
+        store(out + base + i + half, fmaf(b, cs.x, __fmul_rn(a, sn)));
     }
 }
 
@@ -225,7 +227,7 @@ __device__ __forceinline__ void cross_entropy_impl(const L* logits, const int* t
         for (int c = threadIdx.x; c < vocab; c += blockDim.x) {
             float v = load(z[c]);
             if (v > tm) {
-                ts = ts * expf(tm - v) + 1.0f;      // expf(-inf) = 0 on the first element
+                ts = fmaf(ts, expf(tm - v), 1.0f);  // expf(-inf) = 0 on the first element
                 tm = v;
             } else if (tm != -INFINITY || v != v) {  // not while all so far are -inf (NaN still propagates)
                 ts += expf(v - tm);
@@ -238,7 +240,7 @@ __device__ __forceinline__ void cross_entropy_impl(const L* logits, const int* t
             G* g = dlogits + (long)row * vocab;
             float inv = 1.0f / sum;
             for (int c = threadIdx.x; c < vocab; c += blockDim.x)
-                store(g + c, t < 0 ? 0.0f : gradScale * (expf(load(z[c]) - mx) * inv - (c == t ? 1.0f : 0.0f)));
+                store(g + c, t < 0 ? 0.0f : __fmul_rn(gradScale, fmaf(expf(load(z[c]) - mx), inv, c == t ? -1.0f : 0.0f)));
         }
     }
 }

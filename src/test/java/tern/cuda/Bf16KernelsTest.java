@@ -301,9 +301,15 @@ class Bf16KernelsTest {
     /** Each element of c = op(a)·op(b) (+ c0) within U·|ref| + (1 + U)(k + 1)2⁻²⁴(Σ|a b| + |c0|). */
     static void assertProduct(float[] got, double[] a, boolean transA, double[] b, boolean transB, double[] c0,
                               int m, int n, int k, boolean bf16Out, String what) {
+        assertProduct(got, a, transA, b, transB, c0, m, n, k, bf16Out, 1, what);
+    }
+
+    /** As above on every {@code rowStep}-th row (large products: the reference is m·n·k double operations). */
+    static void assertProduct(float[] got, double[] a, boolean transA, double[] b, boolean transB, double[] c0,
+                              int m, int n, int k, boolean bf16Out, int rowStep, String what) {
         double u = bf16Out ? Bf16.UNIT_ROUNDOFF : 0;
         List<String> bad = new ArrayList<>();
-        for (int i = 0; i < m; i++)
+        for (int i = 0; i < m; i += rowStep)
             for (int j = 0; j < n; j++) {
                 double ref = c0 == null ? 0 : c0[i * n + j], mag = Math.abs(ref);
                 for (int t = 0; t < k; t++) {
@@ -322,6 +328,23 @@ class Bf16KernelsTest {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) d[i] = Bf16.round(a[i]);
         return d;
+    }
+
+    /**
+     * Outputs of at least as many 128×128 tiles as the device has multiprocessors (every activation product of
+     * training) are written by cuBLAS in bf16 directly; smaller ones (the property below) go through f32.
+     */
+    @net.jqwik.api.Example
+    void largeProductsWrittenInBf16DirectlyAreRoundedOnce() {
+        Random rnd = new Random(11);
+        CudaBackend c = cuda();
+        int m = 4096, n = 128 * Math.max(8, (c.multiprocessors() + 31) / 32), k = 384;
+        assertTrue((m / 128) * (n / 128) >= c.multiprocessors(), "the shape takes the direct path");
+        float[] xs = random(rnd, m * k, 1f), ws = random(rnd, n * k, 0.5f);
+        try (Pair x = pair(xs, m, k); Tensor w = c.upload(ws, n, k); Pair y = zeros(m, n)) {
+            c.matmul(x.h, false, w, true, y.h, false);
+            assertProduct(c.download(y.h), rounded(xs), false, rounded(ws), true, null, m, n, k, true, 61, "large y = x·Wᵀ (bf16 out)");
+        }
     }
 
     @Property(tries = 15)
