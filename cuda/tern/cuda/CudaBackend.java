@@ -267,6 +267,15 @@ public final class CudaBackend implements Backend {
         return t;
     }
 
+    /** Pooled device memory without the memset: for outputs an op overwrites whole. */
+    @Override
+    public Tensor empty(DType dtype, int... shape) {
+        long t0 = System.nanoTime();
+        Tensor t = allocate(dtype, shape);
+        kernels.profile.host("empty: allocate", System.nanoTime() - t0);
+        return t;
+    }
+
     private Tensor allocate(DType dtype, int... shape) {
         long count = 1;
         for (int d : shape) {
@@ -1100,7 +1109,107 @@ public final class CudaBackend implements Backend {
                         .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
     }
 
-    /** Elements per block of the multi-tensor kernels (CHUNK in elementwise.cu). */
+    /** dsts[i] ← srcs[i] for f32 sources and 16-bit destinations of one type in one launch; otherwise one by one. */
+    @Override
+    public void convertAll(List<Tensor> srcs, List<Tensor> dsts) {
+        int t = srcs.size();
+        if (dsts.size() != t) throw new IllegalArgumentException("convertAll: " + t + " sources, " + dsts.size() + " destinations");
+        if (t == 0) return;
+        DType to = dsts.get(0).dtype();
+        boolean multi = to == DType.BF16 || to == DType.F16;
+        for (int i = 0; i < t && multi; i++) multi = srcs.get(i).dtype() == DType.F32 && dsts.get(i).dtype() == to;
+        if (!multi) {
+            Backend.super.convertAll(srcs, dsts);
+            return;
+        }
+        long[] table = new long[3 * t];
+        for (int i = 0; i < t; i++) {
+            sameSizes("convertAll #" + i, srcs.get(i), dsts.get(i));
+            table[i] = address(srcs.get(i));
+            table[t + i] = address(dsts.get(i));
+            table[2 * t + i] = srcs.get(i).size();
+        }
+        long base = uploadChunkTable(table, t, 0);
+        kernels.launch("elementwise", "convert_multi_f32" + suffix(dsts.get(0)), chunkBlocks(table, t), 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).i32(t));
+    }
+
+    /** Every f32 tensor zeroed in one launch. */
+    @Override
+    public void zeroAll(List<Tensor> ts) {
+        int t = ts.size();
+        if (t == 0) return;
+        long[] table = new long[2 * t];
+        for (int i = 0; i < t; i++) {
+            requireF32(ts.get(i), "zeroAll");
+            table[i] = address(ts.get(i));
+            table[t + i] = ts.get(i).size();
+        }
+        long base = uploadChunkTable(table, t, 0);
+        kernels.launch("elementwise", "zero_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t));
+    }
+
+    /** Most shards per tensor of the multi-tensor ternary kernels (MAX_SHARDS in ternary.cu). */
+    private static final int MULTI_MAX_SHARDS = 8;
+
+    /**
+     * The fake-quantized operands of many ternary weights in three launches (absmean sums, scales, γ·T), the
+     * scales never leaving the device; the same values as {@link #quantizeTernaryInto} of each.
+     */
+    @Override
+    public void quantizeTernaryAllInto(List<Tensor> ws, int shards, List<ShardAxis> axes, float eps, List<Tensor> outs) {
+        int t = ws.size();
+        if (outs.size() != t || axes.size() != t)
+            throw new IllegalArgumentException("quantizeTernaryAllInto: " + t + " weights, " + axes.size() + " axes, " + outs.size() + " outputs");
+        if (t == 0) return;
+        boolean multi = shards <= MULTI_MAX_SHARDS;
+        for (int i = 0; i < t && multi; i++) multi = outs.get(i).dtype() == outs.get(0).dtype();
+        if (!multi) {
+            Backend.super.quantizeTernaryAllInto(ws, shards, axes, eps, outs);
+            return;
+        }
+        long[] table = new long[7 * t];               // ws | outs | cols | shards | axes | off | sizes (last: uploadChunkTable)
+        long totalShards = 0;
+        for (int i = 0; i < t; i++) {
+            Tensor w = ws.get(i), out = outs.get(i);
+            requireF32(w, "quantizeTernaryAllInto");
+            requireActivation(out, "quantizeTernaryAllInto");
+            if (out.size() != w.size() || w.size() == 0)
+                throw new IllegalArgumentException("quantizeTernaryAllInto #" + i + ": " + out.describe() + " is not like " + w.describe());
+            int extent = axes.get(i) == ShardAxis.ROWS ? w.rows() : w.cols();
+            if (shards < 1 || shards > extent)
+                throw new IllegalArgumentException(shards + " shards along " + axes.get(i) + " of " + w.describe());
+            table[i] = address(w);
+            table[t + i] = address(out);
+            table[2 * t + i] = w.cols();
+            table[3 * t + i] = shards;
+            table[4 * t + i] = axisCode(axes.get(i));
+            table[5 * t + i] = totalShards;
+            table[6 * t + i] = w.size();
+            totalShards += shards;
+        }
+        long sumsBytes = 8 * totalShards, gammasBytes = (4 * totalShards + 7) / 8 * 8;
+        scratch.reserve(sumsBytes + gammasBytes + 8L * (8L * t + 1));   // all at once: growing would drop the zeroed sums
+        long sums = scratch.zeroed(sumsBytes), gammas = sums + sumsBytes;
+        long base = uploadChunkTable(table, t, sumsBytes + gammasBytes);
+        int blocks = chunkBlocks(table, t);
+        kernels.launch("ternary", "tern_abs_sum_multi", blocks, 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(sums));
+        kernels.launch("ternary", "tern_gammas_multi", t, 32,
+                KernelArgs.of().ptr(sums).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .ptr(base + 40L * t).i32(t).f32(eps).ptr(gammas));
+        kernels.launch("ternary", "tern_fake_quant_multi" + suffix(outs.get(0)), blocks, 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t)
+                        .ptr(base + 32L * t).ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(gammas));
+    }
+
+    private static void sameSizes(String op, Tensor a, Tensor b) {
+        if (a.size() != b.size()) throw new IllegalArgumentException(op + ": " + a.describe() + " differs in size from " + b.describe());
+    }
+
+    /** Elements per block of the multi-tensor kernels (CHUNK in multi_tensor.h). */
     private static final int MULTI_CHUNK = 4096;
 
     /**

@@ -1,5 +1,8 @@
 package tern.model;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import tern.runtime.Backend;
 import tern.runtime.Granularity;
 import tern.runtime.Parameter;
@@ -92,7 +95,7 @@ public final class Linear implements AutoCloseable {
      * (1 − λ)·W + λ·Q(W).
      */
     public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn) {
-        return prepare(backend, policy, phaseIn, tern.runtime.DType.F32);
+        return prepareF32(backend, policy, phaseIn);
     }
 
     /**
@@ -102,28 +105,53 @@ public final class Linear implements AutoCloseable {
      * ({@link Backend#quantizeTernaryInto}: scales on the device, no packing, no host synchronization).
      */
     public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn, tern.runtime.DType operand) {
-        if (served != null) return new Packed(served, false);
-        if (operand != tern.runtime.DType.F32) {
-            Tensor w = weight.value;
+        if (served == null && operand != tern.runtime.DType.F32) return prepareAll(backend, List.of(this), policy, phaseIn, operand)[0];
+        return prepareF32(backend, policy, phaseIn);
+    }
+
+    /**
+     * {@link #prepare(Backend, LinearPolicy, float, tern.runtime.DType)} of many linears at once: with a 16-bit
+     * operand the float weights are rounded in one {@link Backend#convertAll} and the ternary ones (λ = 1)
+     * fake-quantized in one {@link Backend#quantizeTernaryAllInto} (CUDA: a handful of launches for a whole
+     * model instead of a few per weight); other policies and served linears one by one.
+     */
+    static Prepared[] prepareAll(Backend backend, List<Linear> linears, LinearPolicy policy, float phaseIn, tern.runtime.DType operand) {
+        Prepared[] out = new Prepared[linears.size()];
+        List<Tensor> floats = new ArrayList<>(), floatOps = new ArrayList<>(), ternary = new ArrayList<>(), ternaryOps = new ArrayList<>();
+        List<ShardAxis> axes = new ArrayList<>();
+        boolean dense16 = operand != tern.runtime.DType.F32;
+        boolean isFloat = policy instanceof LinearPolicy.Float || phaseIn == 0f;
+        boolean isTernary = policy instanceof LinearPolicy.Ternary && phaseIn == 1f;
+        for (int i = 0; i < out.length; i++) {
+            Linear l = linears.get(i);
+            if (l.served != null || !dense16) {
+                out[i] = l.prepareF32(backend, policy, phaseIn);
+                continue;
+            }
+            Tensor w = l.weight.value;
             Tensor op = backend.zeros(operand, w.shape());
-            if (policy instanceof LinearPolicy.Ternary(int shards) && phaseIn == 1f) {
-                backend.quantizeTernaryInto(w, shards, shardAxis, TERNARY_EPS, op);
+            out[i] = new Dense(op, true);
+            if (isFloat) {
+                floats.add(w);
+                floatOps.add(op);
+            } else if (isTernary) {
+                ternary.add(w);
+                ternaryOps.add(op);
+                axes.add(l.shardAxis);
             } else {
-                try (Prepared f32 = prepare(backend, policy, phaseIn)) {
-                    Tensor dense = switch (f32) {
-                        case Dense(Tensor used, boolean owned) -> used;
-                        case Packed(TernaryWeights packed, boolean owned) -> {   // not reached: λ = 1 ternary is above
-                            Tensor t = backend.zeros(tern.runtime.DType.F32, w.shape());
-                            backend.unpackTernary(packed, t);
-                            yield t;
-                        }
-                    };
-                    backend.convert(dense, op);
-                    if (f32 instanceof Packed) dense.close();
+                try (Prepared f32 = l.prepareF32(backend, policy, phaseIn)) {
+                    backend.convert(((Dense) f32).used(), op);    // only λ = 1 ternary is packed, handled above
                 }
             }
-            return new Dense(op, true);
         }
+        if (!floats.isEmpty()) backend.convertAll(floats, floatOps);
+        if (!ternary.isEmpty())
+            backend.quantizeTernaryAllInto(ternary, ((LinearPolicy.Ternary) policy).shards(), axes, TERNARY_EPS, ternaryOps);
+        return out;
+    }
+
+    private Prepared prepareF32(Backend backend, LinearPolicy policy, float phaseIn) {
+        if (served != null) return new Packed(served, false);
         Tensor w = weight.value;
         if (policy instanceof LinearPolicy.Float || phaseIn == 0f) return new Dense(w, false);
         if (policy instanceof LinearPolicy.Ternary(int shards) && phaseIn == 1f)

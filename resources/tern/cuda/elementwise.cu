@@ -5,6 +5,7 @@
 // sm_70 and later: atomicAdd on double is sm_60+.
 
 #include "dtype.h"
+#include "multi_tensor.h"
 
 #define GRID_STRIDE(i, n) \
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)blockDim.x * gridDim.x)
@@ -115,21 +116,7 @@ extern "C" __global__ void adamw_f32(float* p, const float* grad, float* m, floa
     }
 }
 
-// Many tensors in one launch: the table holds each tensor's pointers and size, and starts[t] is the first
-// block of tensor t (each block takes CHUNK consecutive elements of one tensor; starts has tensors + 1
-// entries, the last the grid size). A block finds its tensor by binary search, so large and small tensors
-// get blocks in proportion to their sizes (one block row per tensor starved the 25.7M-element embedding).
-#define CHUNK 4096
-
-__device__ __forceinline__ int tensor_of_block(const long* starts, int tensors, long block) {
-    int lo = 0, hi = tensors - 1;                       // the last t with starts[t] <= block: never an empty tensor
-    while (lo < hi) {
-        int mid = (lo + hi + 1) >> 1;
-        if (starts[mid] <= block) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
+// Many tensors in one launch: the table holds each tensor's pointers and size (multi_tensor.h).
 extern "C" __global__ void adamw_multi_f32(float* const* params, const float* const* grads,
                                            float* const* ms, float* const* vs, const long* sizes,
                                            const long* starts, int tensors,
@@ -162,4 +149,24 @@ extern "C" __global__ void sumsq_multi_f32(const float* const* xs, const long* s
     for (long i = first + threadIdx.x; i < end; i += blockDim.x) { double v = x[i]; s += v * v; }
     s = block_sum_double(s);
     if (threadIdx.x == 0) atomicAdd(out + t, s);
+}
+
+// dsts[t] = srcs[t] converted, for many tensors in one launch (the weights of a training step rounded to
+// their bf16 operands: one launch instead of one per weight).
+#define CONVERT_MULTI(SX, X, SY, Y) \
+    extern "C" __global__ void convert_multi_##SX##_##SY(const X* const* srcs, Y* const* dsts, const long* sizes, \
+                                                          const long* starts, int tensors) { \
+        int t = tensor_of_block(starts, tensors, blockIdx.x); \
+        const X* x = srcs[t]; Y* y = dsts[t]; \
+        long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK); \
+        for (long i = first + threadIdx.x; i < end; i += blockDim.x) store(y + i, load(x[i])); \
+    }
+CONVERT_MULTI(f32, float, bf16, bf16) CONVERT_MULTI(f32, float, f16, f16)
+
+// xs[t][i] = 0 for many f32 tensors in one launch (gradients before a step).
+extern "C" __global__ void zero_multi_f32(float* const* xs, const long* sizes, const long* starts, int tensors) {
+    int t = tensor_of_block(starts, tensors, blockIdx.x);
+    float* x = xs[t];
+    long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK);
+    for (long i = first + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
 }

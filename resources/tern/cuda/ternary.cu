@@ -14,6 +14,7 @@
 
 #include "ternary_layout.h"
 #include "dtype.h"
+#include "multi_tensor.h"
 
 // Shard of a row (axis 0 = ROWS) or column (axis 1 = COLS): floor(index * shards / extent), as
 // TernaryWeights.shardOf.
@@ -218,3 +219,69 @@ __device__ __forceinline__ void symq_apply_impl(const T* x, int rows, int cols, 
                                               T* out) { \
         symq_apply_impl(x, rows, cols, maxes, perRow, q, out); }
 TERN_EACH_TYPE(SYMQ_KERNELS)
+
+// ---- every ternary weight of a step at once -----------------------------------------------------------------
+// The fake-quantized operands of all block linears in three launches (instead of three per weight): the
+// absmean sums, the scales, and γ·T stored in the operand type. Per tensor t the table gives its size and
+// columns, its shards (at most MAX_SHARDS) along axis (0 rows, 1 columns), and where its shards' sums and
+// scales start (off[t]); blocks as multi_tensor.h.
+#define MAX_SHARDS 8
+
+__device__ __forceinline__ int shard_of_element(long i, int cols, long rows, int shards, int axis) {
+    return axis == 0 ? shard_of((int)(i / cols), shards, (int)rows) : shard_of((int)(i % cols), shards, cols);
+}
+
+// sums[off[t] + s] += Σ|w| over the block's elements of shard s (zeroed by the caller), in double.
+extern "C" __global__ void tern_abs_sum_multi(const float* const* ws, const long* sizes, const long* cols,
+                                              const long* shards, const long* axes, const long* off,
+                                              const long* starts, int tensors, double* sums) {
+    int t = tensor_of_block(starts, tensors, blockIdx.x);
+    const float* w = ws[t];
+    int c = (int)cols[t], ns = (int)shards[t], axis = (int)axes[t];
+    long rows = sizes[t] / c;
+    long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK);
+    double acc[MAX_SHARDS];
+#pragma unroll
+    for (int s = 0; s < MAX_SHARDS; s++) acc[s] = 0.0;
+    for (long i = first + threadIdx.x; i < end; i += blockDim.x) {
+        int sh = shard_of_element(i, c, rows, ns, axis);
+        double a = fabs((double)w[i]);
+#pragma unroll
+        for (int s = 0; s < MAX_SHARDS; s++) acc[s] += s == sh ? a : 0.0;   // registers, no dynamic index
+    }
+    for (int s = 0; s < ns; s++) {
+        double total = block_sum_d(acc[s]);
+        if (threadIdx.x == 0 && total != 0.0) atomicAdd(sums + off[t] + s, total);
+    }
+}
+
+// gammas[off[t] + s] = eps + (float)(sums / count) as tern_gammas, for every shard of every tensor; one thread each.
+extern "C" __global__ void tern_gammas_multi(const double* sums, const long* sizes, const long* cols, const long* shards,
+                                             const long* axes, const long* off, int tensors, float eps, float* gammas) {
+    int t = blockIdx.x;
+    if (t >= tensors) return;
+    int c = (int)cols[t], ns = (int)shards[t];
+    long rows = sizes[t] / c;
+    for (int s = threadIdx.x; s < ns; s += blockDim.x) {
+        long extent = axes[t] == 0 ? rows : c;
+        long lo = ((long)s * extent + ns - 1) / ns, hi = ((long)(s + 1) * extent + ns - 1) / ns;
+        long count = (hi - lo) * (axes[t] == 0 ? c : rows);
+        gammas[off[t] + s] = eps + (float)(count == 0 ? 0.0 : sums[off[t] + s] / (double)count);
+    }
+}
+
+#define TERN_FAKE_QUANT_MULTI(S, T) \
+    extern "C" __global__ void tern_fake_quant_multi_##S(const float* const* ws, T* const* outs, const long* sizes, \
+            const long* cols, const long* shards, const long* axes, const long* off, const long* starts, int tensors, \
+            const float* gammas) { \
+        int t = tensor_of_block(starts, tensors, blockIdx.x); \
+        const float* w = ws[t]; T* out = outs[t]; \
+        int c = (int)cols[t], ns = (int)shards[t], axis = (int)axes[t]; \
+        long rows = sizes[t] / c; \
+        long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK); \
+        for (long i = first + threadIdx.x; i < end; i += blockDim.x) { \
+            float g = gammas[off[t] + shard_of_element(i, c, rows, ns, axis)]; \
+            store(out + i, g * (float)ternary_of(w[i], g)); \
+        } \
+    }
+TERN_FAKE_QUANT_MULTI(f32, float) TERN_FAKE_QUANT_MULTI(bf16, bf16)

@@ -33,6 +33,12 @@ public interface Backend extends AutoCloseable {
     /** A zeroed tensor on this backend's device. */
     Tensor zeros(DType dtype, int... shape);
 
+    /**
+     * A tensor whose contents are undefined until written, for outputs an op overwrites whole (a GPU skips the
+     * memset; host backends may just zero it).
+     */
+    default Tensor empty(DType dtype, int... shape) { return zeros(dtype, shape); }
+
     /** f32 values copied onto this device. */
     Tensor upload(float[] values, int... shape);
 
@@ -54,6 +60,17 @@ public interface Backend extends AutoCloseable {
             return;
         }
         throw new UnsupportedOperationException(name() + " cannot convert " + src.describe() + " to " + dst.describe());
+    }
+
+    /** {@link #convert} of each (srcs[i] → dsts[i]); a backend may do them all in one launch. */
+    default void convertAll(java.util.List<Tensor> srcs, java.util.List<Tensor> dsts) {
+        if (srcs.size() != dsts.size()) throw new IllegalArgumentException("convertAll: " + srcs.size() + " sources, " + dsts.size() + " destinations");
+        for (int i = 0; i < srcs.size(); i++) convert(srcs.get(i), dsts.get(i));
+    }
+
+    /** Each tensor ← 0 (gradients before a step); a backend may zero them all in one launch. */
+    default void zeroAll(java.util.List<Tensor> ts) {
+        for (Tensor t : ts) fill(t, 0f);
     }
 
     // ---- elementwise -------------------------------------------------------------------------------------
@@ -144,6 +161,17 @@ public interface Backend extends AutoCloseable {
      */
     default void quantizeTernaryInto(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
         quantizeTernary(w, shards, axis, eps, out);
+    }
+
+    /**
+     * {@link #quantizeTernaryInto} of each (ws[i] → outs[i]) with {@code shards} shards along axes[i]; a backend may
+     * do them all at once (CUDA: three launches for every block linear of a step instead of three per weight).
+     */
+    default void quantizeTernaryAllInto(java.util.List<Tensor> ws, int shards, java.util.List<ShardAxis> axes, float eps,
+                                        java.util.List<Tensor> outs) {
+        if (ws.size() != outs.size() || ws.size() != axes.size())
+            throw new IllegalArgumentException("quantizeTernaryAllInto: " + ws.size() + " weights, " + axes.size() + " axes, " + outs.size() + " outputs");
+        for (int i = 0; i < ws.size(); i++) quantizeTernaryInto(ws.get(i), shards, axes.get(i), eps, outs.get(i));
     }
 
     /** out ← α·sign(w) with α = mean|w| per granularity unit; sign(0) = +1. Returns the scales. */

@@ -71,6 +71,20 @@ public final class Tape implements AutoCloseable {
         return t;
     }
 
+    /**
+     * An activation-typed tensor freed with the tape, its contents undefined ({@link Backend#empty}): for an op's
+     * output that the backend overwrites whole (no memset per temporary).
+     */
+    private Tensor written(int... shape) {
+        return written(activations, shape);
+    }
+
+    private Tensor written(DType dtype, int... shape) {
+        Tensor t = backend.empty(dtype, shape);
+        owned.add(t);
+        return t;
+    }
+
     /** A tensor shaped and typed like {@code t}, freed with the tape (gradients: a gradient has its value's type). */
     private Tensor like(Tensor t) {
         return temp(t.dtype(), t.shape());
@@ -82,7 +96,7 @@ public final class Tape implements AutoCloseable {
      */
     private Var act(Var x) {
         if (x.value.dtype() == activations) return x;
-        Tensor out = temp(x.value.shape());
+        Tensor out = written(x.value.shape());
         backend.convert(x.value, out);
         Var r = result(out, x);
         onBackward(r, () -> {
@@ -151,14 +165,14 @@ public final class Tape implements AutoCloseable {
     public Var linear(Var xIn, Var w, Tensor used) {
         Var x = act(xIn);
         int m = x.rows(), out = used.rows();
-        Tensor y = temp(shapeWithCols(x.value, out));
+        Tensor y = written(shapeWithCols(x.value, out));
         backend.matmul(x.value, false, used, true, y, false);
         Var r = result(y, x, w);
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
             if (x.requiresGrad) {
-                Tensor dx = temp(x.value.shape());
+                Tensor dx = written(x.value.shape());
                 backend.matmul(dy, false, used, false, dx, false);
                 accumulate(x, dx);
             }
@@ -174,14 +188,14 @@ public final class Tape implements AutoCloseable {
     public Var linearTernary(Var xIn, Var w, TernaryWeights packed) {
         Var x = act(xIn);
         int m = x.rows();
-        Tensor y = temp(shapeWithCols(x.value, packed.rows()));
+        Tensor y = written(shapeWithCols(x.value, packed.rows()));
         backend.ternaryMatmul(x.value, packed, y, false);
         Var r = result(y, x, w);
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
             if (x.requiresGrad) {
-                Tensor dx = temp(x.value.shape());
+                Tensor dx = written(x.value.shape());
                 backend.ternaryMatmulT(dy, packed, dx, false);
                 accumulate(x, dx);
             }
@@ -217,14 +231,14 @@ public final class Tape implements AutoCloseable {
     /** Symmetric k-bit fake quantization per token (row) with straight-through gradient (activations, KV). */
     public Var quantizeTokens(Var xIn, int bits) {
         Var x = act(xIn);
-        Tensor q = temp(x.value.shape());
+        Tensor q = written(x.value.shape());
         backend.quantizeSymmetric(x.value, bits, Granularity.ROW, q);
         return straightThrough(x, q);
     }
 
     public Var add(Var aIn, Var bIn) {
         Var a = act(aIn), b = act(bIn);
-        Tensor out = temp(a.value.shape());
+        Tensor out = written(a.value.shape());
         backend.add(a.value, b.value, out);
         Var r = result(out, a, b);
         onBackward(r, () -> passToBoth(r, a, b));
@@ -257,15 +271,15 @@ public final class Tape implements AutoCloseable {
      */
     public Var[] addRmsnorm(Var aIn, Var bIn, Var weight, float eps) {
         Var a = act(aIn), b = act(bIn);
-        Tensor sum = temp(a.value.shape()), out = temp(a.value.shape());
-        Tensor rstd = temp(DType.F32, a.rows());
+        Tensor sum = written(a.value.shape()), out = written(a.value.shape());
+        Tensor rstd = written(DType.F32, a.rows());
         backend.addRmsnorm(a.value, b.value, weight.value, eps, sum, out, rstd);
         Var s = result(sum, a, b), n = result(out, a, b, weight);
         if (s.requiresGrad || n.requiresGrad) backwardSteps.add(() -> {
             Tensor gn = gradOf(n), gs = gradOf(s);
             if (gn != null) {
                 Tensor dw = weight.parameter != null ? weight.parameter.grad : like(weight.value);
-                Tensor ds = gs != null ? gs : temp(sum.shape());
+                Tensor ds = gs != null ? gs : written(sum.shape());
                 backend.rmsnormBackward(gn, sum, weight.value, rstd, gs != null ? gs : null, ds, dw);
                 if (weight.parameter == null) accumulate(weight, dw);
                 release(gn);
@@ -282,14 +296,14 @@ public final class Tape implements AutoCloseable {
     }
 
     private Tensor copyOf(Tensor g) {
-        Tensor c = like(g);
+        Tensor c = written(g.dtype(), g.shape());
         backend.copy(g, c);
         return c;
     }
 
     /** Rows of table for ids: [ids.length, dim]. */
     public Var embedding(Var table, int[] ids) {
-        Tensor out = temp(ids.length, table.cols());
+        Tensor out = written(ids.length, table.cols());
         backend.embedding(table.value, ids, out);
         Var r = result(out, table);
         onBackward(r, () -> {
@@ -308,14 +322,14 @@ public final class Tape implements AutoCloseable {
 
     public Var rmsnorm(Var xIn, Var weight, float eps) {
         Var x = act(xIn);
-        Tensor out = temp(x.value.shape());
-        Tensor rstd = temp(DType.F32, x.rows());
+        Tensor out = written(x.value.shape());
+        Tensor rstd = written(DType.F32, x.rows());
         backend.rmsnorm(x.value, weight.value, eps, out, rstd);
         Var r = result(out, x, weight);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dx = temp(x.value.shape());
+            Tensor dx = written(x.value.shape());
             Tensor dw = weight.parameter != null ? weight.parameter.grad : like(weight.value);
             backend.rmsnormBackward(g, x.value, weight.value, rstd, dx, dw);
             accumulate(x, dx);
@@ -327,13 +341,13 @@ public final class Tape implements AutoCloseable {
     /** Rotary positions for [batch·seq, heads·headDim]; positions start at posOffset. */
     public Var rope(Var xIn, int seq, int heads, int headDim, float theta, int posOffset) {
         Var x = act(xIn);
-        Tensor out = temp(x.value.shape());
+        Tensor out = written(x.value.shape());
         backend.rope(x.value, seq, heads, headDim, theta, posOffset, false, out);
         Var r = result(out, x);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dx = temp(x.value.shape());
+            Tensor dx = written(x.value.shape());
             backend.rope(g, seq, heads, headDim, theta, posOffset, true, dx);
             accumulate(x, dx);
         });
@@ -343,14 +357,14 @@ public final class Tape implements AutoCloseable {
     /** Causal self-attention over q, k, v [batch·seq, heads·headDim] (qLen = kvLen = seq). */
     public Var attention(Var qIn, Var kIn, Var vIn, int batch, int seq, int heads, int headDim) {
         Var q = act(qIn), k = act(kIn), v = act(vIn);
-        Tensor out = temp(q.value.shape());
-        Tensor lse = temp(DType.F32, batch, heads, seq);
+        Tensor out = written(q.value.shape());
+        Tensor lse = written(DType.F32, batch, heads, seq);
         backend.attention(q.value, k.value, v.value, batch, seq, seq, heads, headDim, out, lse);
         Var r = result(out, q, k, v);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dq = temp(q.value.shape()), dk = temp(k.value.shape()), dv = temp(v.value.shape());
+            Tensor dq = written(q.value.shape()), dk = written(k.value.shape()), dv = written(v.value.shape());
             backend.attentionBackward(g, q.value, k.value, v.value, out, lse, batch, seq, seq, heads, headDim, dq, dk, dv);
             accumulate(q, dq);
             accumulate(k, dk);
@@ -362,13 +376,13 @@ public final class Tape implements AutoCloseable {
     /** silu(gate) ⊙ up. */
     public Var swiglu(Var gateIn, Var upIn) {
         Var gate = act(gateIn), up = act(upIn);
-        Tensor out = temp(gate.value.shape());
+        Tensor out = written(gate.value.shape());
         backend.swiglu(gate.value, up.value, out);
         Var r = result(out, gate, up);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dg = temp(gate.value.shape()), du = temp(up.value.shape());
+            Tensor dg = written(gate.value.shape()), du = written(up.value.shape());
             backend.swigluBackward(g, gate.value, up.value, dg, du);
             accumulate(gate, dg);
             accumulate(up, du);

@@ -296,6 +296,44 @@ class Bf16KernelsTest {
         }
     }
 
+    /**
+     * The multi-tensor forms (one launch for every weight of a step) give what the one-tensor ops give: γ·T with
+     * the host's scales bit for bit (f32) or rounded once (bf16), at up to 8 shards along either axis; weights
+     * rounded to bf16; gradients zeroed.
+     */
+    @Property(tries = 12)
+    void manyTensorsAtOnceEqualOneByOne(@ForAll @IntRange(min = 1, max = 9) int count, @ForAll @IntRange(min = 1, max = 8) int shards,
+                                        @ForAll long seed) {
+        Random rnd = new Random(seed);
+        CudaBackend c = cuda();
+        List<Tensor> ws = new ArrayList<>(), f32 = new ArrayList<>(), h = new ArrayList<>(), one = new ArrayList<>(), ref = new ArrayList<>();
+        List<ShardAxis> axes = new ArrayList<>();
+        try {
+            for (int i = 0; i < count; i++) {
+                int rows = shards + rnd.nextInt(300), cols = shards + rnd.nextInt(9000 / rows + 1);
+                ws.add(c.upload(random(rnd, rows * cols, 0.2f), rows, cols));
+                f32.add(c.zeros(DType.F32, rows, cols));
+                h.add(c.zeros(DType.BF16, rows, cols));
+                one.add(c.zeros(DType.BF16, rows, cols));
+                ref.add(c.zeros(DType.F32, rows, cols));
+                axes.add(rnd.nextBoolean() ? ShardAxis.ROWS : ShardAxis.COLS);
+            }
+            c.quantizeTernaryAllInto(ws, shards, axes, 1e-5f, f32);
+            c.quantizeTernaryAllInto(ws, shards, axes, 1e-5f, h);
+            c.convertAll(ws, one);
+            for (int i = 0; i < count; i++) {
+                c.quantizeTernary(ws.get(i), shards, axes.get(i), 1e-5f, ref.get(i));
+                assertSameBits(f32.get(i), ref.get(i), "γ·T of weight " + i + " (" + axes.get(i) + ")");
+                assertRounded(new Pair(ref.get(i), h.get(i)), "bf16 γ·T of weight " + i);
+                assertRounded(new Pair(ws.get(i), one.get(i)), "weight " + i + " rounded to bf16");
+            }
+            c.zeroAll(ws);
+            for (Tensor w : ws) for (float v : c.download(w)) assertEquals(0f, v);
+        } finally {
+            for (List<Tensor> l : List.of(ws, f32, h, one, ref)) l.forEach(Tensor::close);
+        }
+    }
+
     // ---- products ----------------------------------------------------------------------------------------
 
     /** Each element of c = op(a)·op(b) (+ c0) within U·|ref| + (1 + U)(k + 1)2⁻²⁴(Σ|a b| + |c0|). */
