@@ -64,6 +64,14 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory"); }
 
+// The rows of head (b, h): in the staged layout [batch, heads, len, DP] (row stride DP), or, with natural, in
+// the caller's own [batch * len, heads * DP] layout (row stride heads * DP): bf16 activations whose head
+// dimension is DP are read where they are, without the staging copy (attn_relayout_bf16).
+template <int DP>
+__device__ __forceinline__ const bf16_t* head_rows(const bf16_t* x, int b, int h, int heads, int len, int natural) {
+    return natural ? x + ((long)b * len * heads + h) * DP : x + ((long)b * heads + h) * len * DP;
+}
+
 // ldmatrix addresses for a 16x16 block at (row0, col0) of a tile with row stride S (bf16 elements).
 // "A order": matrices (rows 0-7, cols 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15): the A fragment of
 // m16n8k16 without .trans; with .trans, the B fragments (b0, b1) of the 8-column tiles col0 and col0 + 8
@@ -80,13 +88,14 @@ __device__ __forceinline__ unsigned addr_b_order(const bf16_t* tile, int row0, i
     return smem_addr(tile + (row0 + (lane & 7) + (lane >> 4) * 8) * S + col0 + ((lane >> 3) & 1) * 8);
 }
 
-// cp.async of rows [row0, row0 + R) of a [len, DP] head into a tile of row stride S; rows >= len are zeros.
+// cp.async of rows [row0, row0 + R) of a head (len rows of DP, rs elements apart) into a tile of row stride S;
+// rows >= len are zeros.
 template <int DP, int S, int R>
-__device__ __forceinline__ void load_tile(bf16_t* tile, const bf16_t* head, int row0, int len) {
+__device__ __forceinline__ void load_tile(bf16_t* tile, const bf16_t* head, int row0, int len, int rs) {
     constexpr int CHUNKS = DP / 8;                      // 16-byte pieces per row
     for (int c = threadIdx.x; c < R * CHUNKS; c += blockDim.x) {
         int r = c / CHUNKS, piece = c - r * CHUNKS, row = row0 + r;
-        const bf16_t* src = head + (long)min(row, len - 1) * DP + piece * 8;
+        const bf16_t* src = head + (long)min(row, len - 1) * rs + piece * 8;
         int bytes = row < len ? 16 : 0;
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
                      :: "r"(smem_addr(tile + r * S + piece * 8)), "l"(src), "r"(bytes) : "memory");
@@ -185,10 +194,10 @@ extern "C" __global__ void attn_relayout_bf16(const bf16_t* x, bf16_t* out, int 
 
 // delta[b, h, i] = Σ_d bf16(dout) · out, the softmax backward's row term, from the same rounded dout that
 // enters dout·vᵀ (so Σ_j P_ij (dout_i·v_j − delta_i) is the exact row identity for the rounded inputs).
-// One warp per row of g ([batch, heads, qLen, DP] bf16).
+// One warp per row of g ([batch, heads, qLen, DP] bf16, or natural: [batch * qLen, heads * DP]).
 template <typename O>
 __device__ __forceinline__ void attn_delta(const bf16_t* g, const O* out, float* delta, int qLen, int heads, int D,
-                                           int DP, long rows) {
+                                           int DP, long rows, int natural) {
     const long row = (long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);   // (b * heads + h) * qLen + i
     if (row >= rows) return;
     const int lane = threadIdx.x & 31;
@@ -196,7 +205,7 @@ __device__ __forceinline__ void attn_delta(const bf16_t* g, const O* out, float*
     const long bh = row / qLen;
     const int h = (int)(bh % heads);
     const long b = bh / heads;
-    const bf16_t* gr = g + row * DP;
+    const bf16_t* gr = natural ? g + ((b * qLen + i) * heads + h) * DP : g + row * DP;
     const O* o = out + (b * qLen + i) * heads * D + (long)h * D;
     float s = 0.0f;
     for (int d = lane; d < D; d += 32) s = fmaf(__uint_as_float((unsigned)gr[d] << 16), load(o[d]), s);
@@ -207,19 +216,19 @@ __device__ __forceinline__ void attn_delta(const bf16_t* g, const O* out, float*
 // out: the forward's output as f32 (attn_delta_bf16, the name kept from before bf16 activations) or bf16.
 extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, float* delta, int qLen, int heads, int D,
                                            int DP, long rows) {
-    attn_delta(g, out, delta, qLen, heads, D, DP, rows);
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows, 0);
 }
 
 extern "C" __global__ void attn_delta_bf16_out_bf16(const bf16_t* g, const bf16* out, float* delta, int qLen, int heads,
-                                                    int D, int DP, long rows) {
-    attn_delta(g, out, delta, qLen, heads, D, DP, rows);
+                                                    int D, int DP, long rows, int natural) {
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows, natural);
 }
 
 // ---- forward -------------------------------------------------------------------------------------------
 
 template <int DP, typename O>
 __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, O* out, float* lse,
-                                            int qLen, int kvLen, int heads, int D, float scaleLog2) {
+                                            int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) {
     constexpr int S = DP + 8;                            // +16 bytes a row: ldmatrix rows hit distinct banks
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -228,17 +237,18 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     bf16_t* Vs = Ks + 2 * COLS * S;                      // [2][COLS][S]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int q0 = (gridDim.x - 1 - blockIdx.x) * ROWS;  // the longest (latest) query blocks start first
     const int offset = kvLen - qLen;
-    const bf16_t* qh = q + (long)bh * qLen * DP;
-    const bf16_t* kh = k + (long)bh * kvLen * DP;
-    const bf16_t* vh = v + (long)bh * kvLen * DP;
+    const bf16_t* qh = head_rows<DP>(q, b, h, heads, qLen, natural);
+    const bf16_t* kh = head_rows<DP>(k, b, h, heads, kvLen, natural);
+    const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
 
-    load_tile<DP, S, ROWS>(Qs, qh, q0, qLen);
-    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen);
-    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen);
+    load_tile<DP, S, ROWS>(Qs, qh, q0, qLen, rs);
+    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
+    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen, rs);
     cp_async_commit();
 
     const int r0 = q0 + warp * 16;                       // this warp's first query
@@ -252,8 +262,8 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     for (int t = 0; t < tiles; t++) {
         const int buf = t & 1;
         if (t + 1 < tiles) {
-            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen);
-            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen);
+            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen, rs);
+            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -327,8 +337,8 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
 // attn_fwd_tc{64,128}_bf16 write bf16; the backward kernels likewise.
 #define ATTN_FWD(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
-            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) { \
-        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2); }
+            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) { \
+        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural); }
 ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(128, _bf16, bf16)
 
 // ---- backward: dq ----------------------------------------------------------------------------------------
@@ -336,7 +346,7 @@ ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(
 
 template <int DP, typename O>
 __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale, int natural) {
     constexpr int S = DP + 8;
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -346,18 +356,19 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     bf16_t* Vs = Ks + 2 * COLS * S;                      // [2][COLS][S]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int q0 = (gridDim.x - 1 - blockIdx.x) * ROWS;
     const int offset = kvLen - qLen;
-    const bf16_t* kh = k + (long)bh * kvLen * DP;
-    const bf16_t* vh = v + (long)bh * kvLen * DP;
+    const bf16_t* kh = head_rows<DP>(k, b, h, heads, kvLen, natural);
+    const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
     const float scaleLog2 = scale * LOG2E;
 
-    load_tile<DP, S, ROWS>(Qs, q + (long)bh * qLen * DP, q0, qLen);
-    load_tile<DP, S, ROWS>(Gs, g + (long)bh * qLen * DP, q0, qLen);
-    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen);
-    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen);
+    load_tile<DP, S, ROWS>(Qs, head_rows<DP>(q, b, h, heads, qLen, natural), q0, qLen, rs);
+    load_tile<DP, S, ROWS>(Gs, head_rows<DP>(g, b, h, heads, qLen, natural), q0, qLen, rs);
+    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
+    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen, rs);
     cp_async_commit();
 
     const int r0 = q0 + warp * 16;
@@ -374,8 +385,8 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     for (int t = 0; t < tiles; t++) {
         const int buf = t & 1;
         if (t + 1 < tiles) {
-            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen);
-            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen);
+            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen, rs);
+            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -411,8 +422,8 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
 #define ATTN_DQ(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dq, int qLen, int kvLen, \
-            int heads, int D, float scale) { \
-        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale); }
+            int heads, int D, float scale, int natural) { \
+        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural); }
 ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128, _bf16, bf16)
 
 // ---- backward: dk, dv --------------------------------------------------------------------------------------
@@ -422,7 +433,8 @@ ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128,
 
 template <int DP, int QT, typename O>
 __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale,
+        int natural) {
     constexpr int S = DP + 8;
     constexpr int NT = QT / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -434,21 +446,22 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
     float* Ds = Ls + 2 * QT;                             // [2][QT]: delta
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int j0 = blockIdx.x * ROWS;                    // the earliest keys are seen by the most queries: first
     const int offset = kvLen - qLen;
-    const bf16_t* qh = q + (long)bh * qLen * DP;
-    const bf16_t* gh = g + (long)bh * qLen * DP;
+    const bf16_t* qh = head_rows<DP>(q, b, h, heads, qLen, natural);
+    const bf16_t* gh = head_rows<DP>(g, b, h, heads, qLen, natural);
     const float* lh = lse + (long)bh * qLen;
     const float* dh = delta + (long)bh * qLen;
     const int first = max(0, j0 - offset) / QT * QT;     // the first query tile that sees a key of the block
     const int tiles = first < qLen ? (qLen - first + QT - 1) / QT : 0;
     const float scaleLog2 = scale * LOG2E;
 
-    load_tile<DP, S, ROWS>(Ks, k + (long)bh * kvLen * DP, j0, kvLen);
-    load_tile<DP, S, ROWS>(Vs, v + (long)bh * kvLen * DP, j0, kvLen);
+    load_tile<DP, S, ROWS>(Ks, head_rows<DP>(k, b, h, heads, kvLen, natural), j0, kvLen, rs);
+    load_tile<DP, S, ROWS>(Vs, head_rows<DP>(v, b, h, heads, kvLen, natural), j0, kvLen, rs);
     if (tiles > 0) {
-        load_tile<DP, S, QT>(Qs, qh, first, qLen);
-        load_tile<DP, S, QT>(Gs, gh, first, qLen);
+        load_tile<DP, S, QT>(Qs, qh, first, qLen, rs);
+        load_tile<DP, S, QT>(Gs, gh, first, qLen, rs);
     }
     cp_async_commit();
 
@@ -469,8 +482,8 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
             Ds[buf * QT + threadIdx.x] = i < qLen ? dh[i] : 0.0f;
         }
         if (t + 1 < tiles) {
-            load_tile<DP, S, QT>(Qs + (buf ^ 1) * QT * S, qh, i0 + QT, qLen);
-            load_tile<DP, S, QT>(Gs + (buf ^ 1) * QT * S, gh, i0 + QT, qLen);
+            load_tile<DP, S, QT>(Qs + (buf ^ 1) * QT * S, qh, i0 + QT, qLen, rs);
+            load_tile<DP, S, QT>(Gs + (buf ^ 1) * QT * S, gh, i0 + QT, qLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -513,6 +526,6 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
 #define ATTN_DKDV(DP, QT, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, \
-            int heads, int D, float scale) { \
-        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale); }
+            int heads, int D, float scale, int natural) { \
+        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural); }
 ATTN_DKDV(64, 64, , float) ATTN_DKDV(128, 32, , float) ATTN_DKDV(64, 64, _bf16, bf16) ATTN_DKDV(128, 32, _bf16, bf16)

@@ -171,7 +171,9 @@ public final class Tape implements AutoCloseable {
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
-            if (x.requiresGrad) {
+            if (x.requiresGrad && x.parameter == null && x.grad != null) {
+                backend.matmul(dy, false, used, false, x.grad, true);   // added in the product: no temporary, one rounding
+            } else if (x.requiresGrad) {
                 Tensor dx = written(x.value.shape());
                 backend.matmul(dy, false, used, false, dx, false);
                 accumulate(x, dx);
@@ -194,7 +196,9 @@ public final class Tape implements AutoCloseable {
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
-            if (x.requiresGrad) {
+            if (x.requiresGrad && x.parameter == null && x.grad != null) {
+                backend.ternaryMatmulT(dy, packed, x.grad, true);
+            } else if (x.requiresGrad) {
                 Tensor dx = written(x.value.shape());
                 backend.ternaryMatmulT(dy, packed, dx, false);
                 accumulate(x, dx);
