@@ -4,7 +4,9 @@
 # 50,304) with bf16 activations and, for comparison, with activations stored f32 (-Dtern.cuda.activations=f32,
 # the way before #13), torch eager bf16 autocast and (COMPILE=1) torch.compile; then (BIG=1) the 1.1B TriLM at
 # 8×2048 beside torch eager. BUDGET (s) stops starting new runs past it. Logs go to $OUT; the table is last.
-#   COMPILE=1 BIG=1 BUDGET=180 bash .gpu-g13/g13-bench.sh
+# TORCH_MODES (default "bf16": eager; "compile bf16" puts torch.compile first) and NO_F32ACT=1 (skip the f32-stored
+# comparison) pick the peers; PROFILED=N prints the GPU time per kernel of N more steps of each first Tern run.
+#   TORCH_MODES="compile bf16" NO_F32ACT=1 BUDGET=175 bash .gpu-g13/g13-bench.sh
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${OUT:-/tmp}
 cp="$here/lib/classes:$here/lib/test-classes"
@@ -35,9 +37,10 @@ if [[ -z ${NO_TESTS:-} ]]; then
 fi
 for q in float ternary; do
   tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 ${PROFILED:-0}
-  tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 0 -Dtern.cuda.activations=f32
-  torch "$dest/train-99M.csv" 99M $q bf16 8 1024 10 3
-  [[ -n ${COMPILE:-} ]] && T=100 torch "$dest/train-99M.csv" 99M $q compile 8 1024 10 3
+  [[ -z ${NO_F32ACT:-} ]] && tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 0 -Dtern.cuda.activations=f32
+done
+for mode in ${TORCH_MODES:-bf16}; do           # torch.compile spends most of a minute compiling each model
+  for q in float ternary; do T=100 torch "$dest/train-99M.csv" 99M $q $mode 8 1024 10 3; done
 done
 if [[ -n ${BIG:-} ]]; then
   T=100 tern "$dest/train-1.1B.csv" 1.1B ternary 8 2048 3 1 0
