@@ -42,6 +42,9 @@ done
 for mode in ${TORCH_MODES:-bf16}; do           # torch.compile spends most of a minute compiling each model
   for q in float ternary; do T=100 torch "$dest/train-99M.csv" 99M $q $mode 8 1024 10 3; done
 done
+if [[ -n ${FP16:-} ]]; then                    # --compute fp16: fp16 products and activations (loss scaling in the trainer)
+  for q in float ternary; do tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 0 -Dtern.cuda.matmul=fp16 -Dtern.cuda.attention=bf16; done
+fi
 if [[ -n ${BIG:-} ]]; then
   T=100 tern "$dest/train-1.1B.csv" 1.1B ternary 8 2048 3 1 0
   T=100 torch "$dest/train-1.1B.csv" 1.1B ternary bf16 8 2048 3 1

@@ -22,7 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class Cublas implements AutoCloseable {
     private static final String[] LIBRARIES = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
     private static final int OP_N = 0, OP_T = 1;
-    private static final int CUDA_R_32F = 0, CUDA_R_16BF = 14;
+    private static final int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14;
     private static final int COMPUTE_32F = 68, COMPUTE_32F_FAST_16BF = 75;
     private static final int GEMM_DEFAULT = -1;
 
@@ -97,17 +97,19 @@ final class Cublas implements AutoCloseable {
     }
 
     /**
-     * Row-major c[m,n] = op(a)·op(b) (+ c) with a and b stored in bf16 and c in bf16 ({@code cBf16}) or f32,
-     * accumulating in f32 (CUBLAS_COMPUTE_32F): the products of bf16 activations, no conversion on the way in.
+     * Row-major c[m,n] = op(a)·op(b) (+ c) with a and b stored in bf16 (or fp16, {@code f16}) and c in that type
+     * ({@code c16}) or f32, accumulating in f32 (CUBLAS_COMPUTE_32F): the products of 16-bit activations, no
+     * conversion on the way in.
      */
-    void gemmBf16(long a, boolean transA, long b, boolean transB, long c, boolean cBf16, int m, int n, int k, boolean accumulate) {
+    void gemm16(long a, boolean transA, long b, boolean transB, boolean f16, long c, boolean c16, int m, int n, int k, boolean accumulate) {
+        int half = f16 ? CUDA_R_16F : CUDA_R_16BF;
         int opB = transB ? OP_T : OP_N, opA = transA ? OP_T : OP_N;
         int ldb = transB ? k : n, lda = transA ? m : k;
         MemorySegment beta = accumulate ? betaOne : betaZero;
         try {
-            int rc = (int) gemmEx.invoke(handle, opB, opA, n, m, k, alpha, b, CUDA_R_16BF, ldb, a, CUDA_R_16BF, lda,
-                    beta, c, cBf16 ? CUDA_R_16BF : CUDA_R_32F, n, COMPUTE_32F, GEMM_DEFAULT);
-            check(rc, "cublasGemmEx (bf16)");
+            int rc = (int) gemmEx.invoke(handle, opB, opA, n, m, k, alpha, b, half, ldb, a, half, lda,
+                    beta, c, c16 ? half : CUDA_R_32F, n, COMPUTE_32F, GEMM_DEFAULT);
+            check(rc, f16 ? "cublasGemmEx (fp16)" : "cublasGemmEx (bf16)");
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

@@ -35,6 +35,11 @@ public final class CudaBackend implements Backend {
         CUBLAS,
         /** cuBLAS GEMM with bf16 tensor-core inputs and FP32 accumulation (relative error ~1e-3). */
         CUBLAS_BF16,
+        /**
+         * cuBLAS GEMM with fp16 operands and FP32 accumulation, activations stored in fp16 (--compute fp16, the
+         * tensor-core path of sm_70, which has no bf16; the trainer scales the loss dynamically).
+         */
+        CUBLAS_F16,
         /** Our tiled FP32 kernel (no cuBLAS needed). */
         KERNEL
     }
@@ -135,6 +140,11 @@ public final class CudaBackend implements Backend {
     private static DType activationsFromProperty(MatmulPath matmul, AttentionPath attention) {
         String p = System.getProperty("tern.cuda.activations", "");
         boolean bf16Compute = matmul == MatmulPath.CUBLAS_BF16 && attention == AttentionPath.BF16;
+        if (matmul == MatmulPath.CUBLAS_F16) {                // fp16 products store fp16 activations (or f32, asked for)
+            if (!p.isEmpty() && !p.equals("f32") && !p.equals("f16"))
+                throw new IllegalArgumentException("-Dtern.cuda.activations=" + p + " with fp16 products: expected f32 or f16");
+            return p.equals("f32") ? DType.F32 : DType.F16;
+        }
         return switch (p) {
             case "" -> bf16Compute ? DType.BF16 : DType.F32;
             case "f32" -> DType.F32;
@@ -161,20 +171,32 @@ public final class CudaBackend implements Backend {
         if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
         if (compute == null) compute = CudaContext.archOf(0) >= 80 ? "bf16" : "f32";
         boolean bf16 = switch (compute) {
-            case "bf16" -> true;
+            case "bf16", "fp16" -> true;
             case "f32" -> false;
-            default -> throw new IllegalArgumentException("--compute must be bf16 or f32, got '" + compute + "'");
+            default -> throw new IllegalArgumentException("--compute must be bf16, fp16 or f32, got '" + compute + "'");
         };
+        boolean fp16 = compute.equals("fp16");
         MatmulPath matmul = pathFromProperty();
         AttentionPath attention = attentionFromProperty();
-        if (matmul == null && bf16) matmul = MatmulPath.CUBLAS_BF16;
-        if (attention == null) attention = bf16 ? AttentionPath.BF16 : AttentionPath.F32;
+        if (matmul == null && bf16) matmul = fp16 ? MatmulPath.CUBLAS_F16 : MatmulPath.CUBLAS_BF16;
+        // fp16 activations enter the bf16 tensor-core attention converted (sm_80+), the f32 one below
+        if (attention == null) attention = bf16 && (!fp16 || CudaContext.archOf(0) >= 80) ? AttentionPath.BF16 : AttentionPath.F32;
         return new CudaBackend(0, matmul, attention, Boolean.getBoolean("tern.cuda.checkLaunches"));
     }
 
-    /** "bf16" when the matrix products take bf16 inputs, else "f32". */
+    /** "fp16" or "bf16" when the matrix products take 16-bit inputs, else "f32". */
     @Override public String compute() {
+        if (matmulPath == MatmulPath.CUBLAS_F16) return "fp16";
         return matmulPath == MatmulPath.CUBLAS_BF16 || attentionPath == AttentionPath.BF16 ? "bf16" : "f32";
+    }
+
+    /** The element type the 16-bit products read (bf16 or f16), or null on the f32 paths. */
+    private DType productType() {
+        return switch (matmulPath) {
+            case CUBLAS_BF16 -> DType.BF16;
+            case CUBLAS_F16 -> DType.F16;
+            default -> null;
+        };
     }
 
     private static AttentionPath attentionFromProperty() {
@@ -193,8 +215,9 @@ public final class CudaBackend implements Backend {
             case "" -> null;
             case "cublas" -> MatmulPath.CUBLAS;
             case "bf16" -> MatmulPath.CUBLAS_BF16;
+            case "fp16" -> MatmulPath.CUBLAS_F16;
             case "kernel" -> MatmulPath.KERNEL;
-            default -> throw new IllegalArgumentException("-Dtern.cuda.matmul=" + p + ": expected cublas, bf16 or kernel");
+            default -> throw new IllegalArgumentException("-Dtern.cuda.matmul=" + p + ": expected cublas, bf16, fp16 or kernel");
         };
     }
 
@@ -408,7 +431,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
-        if (matmulPath == MatmulPath.CUBLAS_BF16) {
+        if (productType() != null) {
             requireActivation(a, "matmul");
             requireActivation(b, "matmul");
             requireActivation(c, "matmul");
@@ -429,11 +452,11 @@ public final class CudaBackend implements Backend {
         }
         switch (matmulPath) {
             case CUBLAS -> cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, false);
-            case CUBLAS_BF16 -> {
-                if (a.dtype() == DType.F32 && b.dtype() == DType.F32 && c.dtype() == DType.F32)
+            case CUBLAS_BF16, CUBLAS_F16 -> {
+                if (matmulPath == MatmulPath.CUBLAS_BF16 && a.dtype() == DType.F32 && b.dtype() == DType.F32 && c.dtype() == DType.F32)
                     cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, true);
                 else
-                    typedGemm(bf16Operand(a, castA), transA, bf16Operand(b, castB), transB, address(c), c.dtype(), m, n, k, accumulate);
+                    typedGemm(operand(a, castA), transA, operand(b, castB), transB, address(c), c.dtype(), m, n, k, accumulate);
             }
             case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
                     KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
@@ -454,20 +477,22 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * A bf16 product operand: t itself when it is stored in bf16, else t rounded to bf16 into {@code cast}
-     * (one pass; f32 weights, f32 logit gradients). Valid until the next product.
+     * A 16-bit product operand ({@link #productType}): t itself when it is stored so, else t rounded to it into
+     * {@code cast} (one pass; f32 weights, f32 logit gradients). Valid until the next product.
      */
-    private long bf16Operand(Tensor t, Scratch cast) {
-        if (t.dtype() == DType.BF16) return address(t);
+    private long operand(Tensor t, Scratch cast) {
+        DType type = productType();
+        if (t.dtype() == type) return address(t);
         long n = t.size();
         long dst = cast.reserve(2 * n);
-        kernels.launch("elementwise", "convert" + suffix(t) + "_bf16", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "convert" + suffix(t) + (type == DType.BF16 ? "_bf16" : "_f16"), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(t)).ptr(dst).i64(n));
         return dst;
     }
 
     /**
-     * cuBLAS with bf16 operands a and b (device addresses), c in f32 or bf16, f32 accumulation. A bf16 c with
+     * cuBLAS with 16-bit operands a and b ({@link #productType}; device addresses), c in f32 or the operands'
+     * type, f32 accumulation. A 16-bit c with
      * fewer 128×128 output tiles than the device has multiprocessors is computed into f32 and rounded once
      * afterwards: there cuBLAS splits k and may add the partial sums in the output type (measured on the
      * H200: up to 2 bf16 ulps instead of the one rounding), e.g. the LM head's dx = dlogits·W over the
@@ -476,17 +501,21 @@ public final class CudaBackend implements Backend {
     private void typedGemm(long a, boolean transA, long b, boolean transB, long c, DType cType, int m, int n, int k,
                            boolean accumulate) {
         context.makeCurrent();
-        if (cType == DType.BF16 && (long) ceilDiv(m, 128) * ceilDiv(n, 128) < context.multiprocessors) {
+        if (cType != DType.F32 && (long) ceilDiv(m, 128) * ceilDiv(n, 128) < context.multiprocessors) {
+            String half = cType == DType.BF16 ? "_bf16" : "_f16";
             long count = (long) m * n, f32 = stage.reserve(4 * count);
-            if (accumulate) convertRaw("_bf16", "_f32", c, f32, count);
+            if (accumulate) convertRaw(half, "_f32", c, f32, count);
             typedGemm(a, transA, b, transB, f32, DType.F32, m, n, k, accumulate);
-            convertRaw("_f32", "_bf16", f32, c, count);
+            convertRaw("_f32", half, f32, c, count);
             return;
         }
+        if (cType != DType.F32 && cType != productType())
+            throw new IllegalArgumentException("a " + productType() + " product cannot write " + cType);
+        boolean f16 = productType() == DType.F16;
         jcuda.driver.CUevent[] timed = kernels.profile.begin();
-        cublas.gemmBf16(a, transA, b, transB, c, cType == DType.BF16, m, n, k, accumulate);
+        cublas.gemm16(a, transA, b, transB, f16, c, cType != DType.F32, m, n, k, accumulate);
         if (timed != null)
-            kernels.profile.end(timed, "gemm_bf16" + (cType == DType.BF16 ? "→bf16 " : " ") + m + "x" + n + "x" + k
+            kernels.profile.end(timed, (f16 ? "gemm_f16" : "gemm_bf16") + (cType != DType.F32 ? "→16 " : " ") + m + "x" + n + "x" + k
                     + (transA ? " tA" : "") + (transB ? " tB" : ""));
     }
 
@@ -591,8 +620,8 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (x.dtype() != DType.F32 || y.dtype() != DType.F32) {   // bf16 activations: γT unpacked in bf16
-            requireBf16Products("ternaryMatmul", x, y);
-            typedGemm(bf16Operand(x, castA), false, unpackToScratch(w, DType.BF16), true, address(y), y.dtype(),
+            requireHalfProducts("ternaryMatmul", x, y);
+            typedGemm(operand(x, castA), false, unpackToScratch(w, productType()), true, address(y), y.dtype(),
                     m, w.rows(), w.cols(), accumulate);
             return;
         }
@@ -655,8 +684,8 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (dy.dtype() != DType.F32 || dx.dtype() != DType.F32) {
-            requireBf16Products("ternaryMatmulT", dy, dx);
-            typedGemm(bf16Operand(dy, castA), false, unpackToScratch(w, DType.BF16), false, address(dx), dx.dtype(),
+            requireHalfProducts("ternaryMatmulT", dy, dx);
+            typedGemm(operand(dy, castA), false, unpackToScratch(w, productType()), false, address(dx), dx.dtype(),
                     m, w.cols(), w.rows(), accumulate);
         } else if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
             long wq = unpackToScratch(w, DType.F32);
@@ -676,18 +705,18 @@ public final class CudaBackend implements Backend {
                         .ptr(address(dx)).i32(m).i32(accumulate));
     }
 
-    /** Products of 16-bit activations are bf16 cuBLAS products. */
-    private void requireBf16Products(String op, Tensor... ts) {
-        if (matmulPath != MatmulPath.CUBLAS_BF16)
-            throw new IllegalArgumentException(op + ": bf16 activations need the bf16 matmul path, not " + matmulPath + " ("
+    /** Products of 16-bit activations are 16-bit cuBLAS products. */
+    private void requireHalfProducts(String op, Tensor... ts) {
+        if (productType() == null)
+            throw new IllegalArgumentException(op + ": 16-bit activations need the bf16 or fp16 matmul path, not " + matmulPath + " ("
                     + java.util.Arrays.stream(ts).map(Tensor::describe).collect(java.util.stream.Collectors.joining(", ")) + ")");
     }
 
-    /** γT as a dense f32 or bf16 [rows, cols] matrix in the weight scratch (valid until the next call). */
+    /** γT as a dense f32, bf16 or f16 [rows, cols] matrix in the weight scratch (valid until the next call). */
     private long unpackToScratch(TernaryWeights w, DType type) {
         long n = (long) w.rows() * w.cols();
         long dst = weightScratch.reserve(type.bytesFor(n));
-        kernels.launch("ternary", "tern_unpack" + (type == DType.BF16 ? "_bf16" : "_f32"), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("ternary", "tern_unpack" + (type == DType.BF16 ? "_bf16" : type == DType.F16 ? "_f16" : "_f32"), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(dst));
         return dst;
@@ -960,6 +989,15 @@ public final class CudaBackend implements Backend {
         sameTypes("attention", q, k, v, out);
         requireF32(lse, "attention");
         if (batch == 0 || qLen == 0 || heads == 0) return;
+        if (q.dtype() == DType.F16) {                     // fp16 activations: through the attention path's own type
+            DType via = attentionPath == AttentionPath.BF16 ? DType.BF16 : DType.F32;
+            try (Tensor q2 = converted(q, via); Tensor k2 = converted(k, via); Tensor v2 = converted(v, via);
+                 Tensor o2 = empty(via, out.shape())) {
+                attention(q2, k2, v2, batch, qLen, kvLen, heads, headDim, o2, lse);
+                convert(o2, out);
+            }
+            return;
+        }
         boolean bf16 = q.dtype() == DType.BF16;
         if (attentionPath == AttentionPath.BF16) {
             tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim, bf16);
@@ -983,6 +1021,18 @@ public final class CudaBackend implements Backend {
         sameTypes("attentionBackward", dout, q, k, v, out, dq, dk, dv);
         requireF32(lse, "attentionBackward");
         if (batch == 0 || heads == 0) return;
+        if (q.dtype() == DType.F16) {
+            DType via = attentionPath == AttentionPath.BF16 ? DType.BF16 : DType.F32;
+            try (Tensor g2 = converted(dout, via); Tensor q2 = converted(q, via); Tensor k2 = converted(k, via);
+                 Tensor v2 = converted(v, via); Tensor o2 = converted(out, via); Tensor dq2 = empty(via, dq.shape());
+                 Tensor dk2 = empty(via, dk.shape()); Tensor dv2 = empty(via, dv.shape())) {
+                attentionBackward(g2, q2, k2, v2, o2, lse, batch, qLen, kvLen, heads, headDim, dq2, dk2, dv2);
+                convert(dq2, dq);
+                convert(dk2, dk);
+                convert(dv2, dv);
+            }
+            return;
+        }
         if (qLen == 0) {
             fill(dk, 0f);
             fill(dv, 0f);
@@ -1008,6 +1058,13 @@ public final class CudaBackend implements Backend {
                 KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(dout))
                         .ptr(address(lse)).ptr(delta).ptr(address(dk)).ptr(address(dv))
                         .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+    }
+
+    /** t converted into a new tensor of {@code type} (pooled memory, freed by the caller). */
+    private Tensor converted(Tensor t, DType type) {
+        Tensor c = empty(type, t.shape());
+        convert(t, c);
+        return c;
     }
 
     private static void checkAttention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim) {

@@ -284,4 +284,4 @@ extern "C" __global__ void tern_gammas_multi(const double* sums, const long* siz
             store(out + i, g * (float)ternary_of(w[i], g)); \
         } \
     }
-TERN_FAKE_QUANT_MULTI(f32, float) TERN_FAKE_QUANT_MULTI(bf16, bf16)
+TERN_FAKE_QUANT_MULTI(f32, float) TERN_FAKE_QUANT_MULTI(bf16, bf16) TERN_FAKE_QUANT_MULTI(f16, f16)

@@ -385,6 +385,43 @@ class Bf16KernelsTest {
         }
     }
 
+    /**
+     * The fp16 path (--compute fp16): products of fp16 activations and f32 weights rounded to fp16 once, fp16
+     * or f32 out; each element within 2⁻¹¹·|ref| (one fp16 rounding, when fp16 out) + (1 + u)(k + 1)2⁻²⁴·Σ|a b|.
+     */
+    @Property(tries = 8)
+    void fp16ProductsWithinTheirRoundings(@ForAll @IntRange(min = 5, max = 150) int m, @ForAll @IntRange(min = 1, max = 200) int n,
+                                         @ForAll @IntRange(min = 1, max = 300) int k, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        try (CudaBackend c = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS_F16, CudaBackend.AttentionPath.BF16, true)) {
+            assertEquals(DType.F16, c.activationType());
+            float[] xs = random(rnd, m * k, 1f), ws = random(rnd, n * k, 0.5f);
+            double[] xr = new double[xs.length], wr = new double[ws.length];
+            for (int i = 0; i < xs.length; i++) xr[i] = Float.float16ToFloat(Float.floatToFloat16(xs[i]));
+            for (int i = 0; i < ws.length; i++) wr[i] = Float.float16ToFloat(Float.floatToFloat16(ws[i]));
+            try (Tensor xf = c.upload(xs, m, k); Tensor x = c.zeros(DType.F16, m, k); Tensor w = c.upload(ws, n, k);
+                 Tensor y = c.zeros(DType.F16, m, n); Tensor yf = c.zeros(DType.F32, m, n)) {
+                c.convert(xf, x);
+                c.matmul(x, false, w, true, y, false);
+                c.matmul(x, false, w, true, yf, false);
+                float[] got = c.download(y), gotF = c.download(yf);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) {
+                        double ref = 0, mag = 0;
+                        for (int t = 0; t < k; t++) {
+                            double p = xr[i * k + t] * wr[j * k + t];
+                            ref += p;
+                            mag += Math.abs(p);
+                        }
+                        double f32Bound = (1 + 0x1p-11) * (k + 1) * 0x1p-24 * mag;
+                        assertTrue(Math.abs(gotF[i * n + j] - ref) <= f32Bound, "fp16 operands, f32 out [" + i + "," + j + "]");
+                        assertTrue(Math.abs(got[i * n + j] - ref) <= 0x1p-11 * Math.abs(ref) + f32Bound + 0x1p-25,
+                                "fp16 out [" + i + "," + j + "]: " + got[i * n + j] + " vs " + ref);
+                    }
+            }
+        }
+    }
+
     @Property(tries = 15)
     void bf16ProductsReadBf16OperandsWithinTheirRoundings(@ForAll @IntRange(min = 5, max = 150) int m,
                                                           @ForAll @IntRange(min = 1, max = 200) int n,
