@@ -4,7 +4,9 @@ package tern.runtime;
  * Every operation the LLaMA model needs, forward and backward, on one device. Nothing above the runtime
  * branches on the device: the model and trainer call these methods only.
  *
- * <p>Conventions. Tensors are dense row-major f32 unless stated. A "matrix" [m, n] is any tensor seen as
+ * <p>Conventions. Tensors are dense row-major f32 unless stated; activation arguments may also be of the
+ * backend's {@link #activationType} (bf16 or f16 on a GPU computing in 16 bits), all of one op's activations of
+ * one type, while weights, their gradients and row statistics (rstd, lse) stay f32. A "matrix" [m, n] is any tensor seen as
  * {@link Tensor#rows()} × {@link Tensor#cols()}. Outputs are written, never aliased with inputs unless a
  * method says so. Methods with {@code accumulate} add into the output when true. Backward methods
  * accumulate into parameter gradients (a parameter used twice sums its gradients) and write input
