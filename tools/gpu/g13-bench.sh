@@ -5,7 +5,7 @@
 # the way before #13), torch eager bf16 autocast and (COMPILE=1) torch.compile; then (BIG=1) the 1.1B TriLM at
 # 8×2048 beside torch eager. BUDGET (s) stops starting new runs past it. Logs go to $OUT; the table is last.
 # TORCH_MODES (default "bf16": eager; "compile bf16" puts torch.compile first) and NO_F32ACT=1 (skip the f32-stored
-# comparison) pick the peers; PROFILED=N prints the GPU time per kernel of N more steps of each first Tern run.
+# comparison) pick the peers, TORCH_PRECISIONS (default "float ternary") the torch models; PROFILED=N prints the GPU time per kernel of N more steps of each first Tern run.
 #   TORCH_MODES="compile bf16" NO_F32ACT=1 BUDGET=175 bash .gpu-g13/g13-bench.sh
 here=$(cd "$(dirname "$0")" && pwd)
 dest=${OUT:-/tmp}
@@ -40,7 +40,7 @@ for q in float ternary; do
   [[ -z ${NO_F32ACT:-} ]] && tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 0 -Dtern.cuda.activations=f32
 done
 for mode in ${TORCH_MODES:-bf16}; do           # torch.compile spends most of a minute compiling each model
-  for q in float ternary; do T=100 torch "$dest/train-99M.csv" 99M $q $mode 8 1024 10 3; done
+  for q in ${TORCH_PRECISIONS:-float ternary}; do T=100 torch "$dest/train-99M.csv" 99M $q $mode 8 1024 10 3; done
 done
 if [[ -n ${FP16:-} ]]; then                    # --compute fp16: fp16 products and activations (loss scaling in the trainer)
   for q in float ternary; do tern "$dest/train-99M.csv" 99M $q 8 1024 10 3 0 -Dtern.cuda.matmul=fp16 -Dtern.cuda.attention=bf16; done
