@@ -45,6 +45,7 @@ public final class Trainer {
     private double secondsBefore;
     private NanPolicy.Handler onNan;
     private tern.runtime.GradientSync sync;
+    private final LossScale lossScale;             // fp16 activations only; null otherwise
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -57,6 +58,7 @@ public final class Trainer {
         this.config = config;
         this.model = model;
         this.backend = model.backend();
+        this.lossScale = LossScale.forBackend(backend);
         this.optimizer = new AdamW(backend, model.parameters(), (float) config.beta1(), (float) config.beta2(), (float) config.eps());
         this.schedule = config.scheduleFunction();
         this.sampler = sampler;
@@ -127,6 +129,7 @@ public final class Trainer {
                 break;
             }
             TrainLog.Step s;
+            long overflowsBefore = lossScale == null ? 0 : lossScale.overflows();
             try {
                 s = trainStep();
             } catch (TrainingDiverged e) {
@@ -138,6 +141,13 @@ public final class Trainer {
             secondsBefore = before + (System.nanoTime() - startNanos) / 1e9;
             s = new TrainLog.Step(s.step(), s.loss(), s.lr(), s.weightDecay(), s.gradNorm(), s.tokens(), secondsBefore);
             if (log != null) log.write(s);
+            if (lossScale != null && lossScale.overflows() > overflowsBefore) {
+                long retried = lossScale.overflows() - overflowsBefore;
+                if (log != null) log.writeOverflow(step, retried, lossScale.overflows(), lossScale.scale());
+                if (progress != null)
+                    progress.message(String.format(Locale.ROOT, "step %d: fp16 gradients overflowed, run again %d time(s) at a lower loss scale, now %.0f (%d overflows so far)",
+                            step, retried, lossScale.scale(), lossScale.overflows()));
+            }
             if (progress != null) progress.update(step, s.loss(), tokensThisRun, s.lr());
             if (config.evalEvery() > 0 && !validation.isEmpty() && (step % config.evalEvery() == 0 || step == config.steps())) {
                 lastVal = validationLoss();
@@ -170,34 +180,48 @@ public final class Trainer {
     TrainLog.Step trainStep() {
         long s = step;                                    // 0-based index of this update
         long number = s + 1;                              // its 1-based number, as logged
-        optimizer.zeroGrad();
         int accum = config.accum();
-        double sum = 0;
-        for (int a = 0; a < accum; a++) {
-            Batch b = sampler.next();
-            if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
-            try (Tape tape = new Tape(backend)) {
-                sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), 1f / accum);
-                tape.backward();
+        List<Batch> batches = new java.util.ArrayList<>(accum);
+        for (int a = 0; a < accum; a++) batches.add(sampler.next());
+        for (int attempt = 0; ; attempt++) {
+            optimizer.zeroGrad();
+            float scale = lossScale == null ? 1f : lossScale.scale();      // fp16: the loss gradient scaled up
+            double sum = 0;
+            for (int a = 0; a < accum; a++) {
+                Batch b = batches.get(a);
+                if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
+                try (Tape tape = new Tape(backend)) {
+                    sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), scale / accum);
+                    tape.backward();
+                }
             }
+            if (sync != null) {
+                sum = sync.sum(sum);
+                sync.sumInPlace(model.parameters().stream().map(p -> p.grad).toList());
+            }
+            Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
+            float loss = (float) (sum / accum);
+            if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
+            double norm = optimizer.gradNorm();
+            if (lossScale != null && !Double.isFinite(norm) && attempt < LossScale.MAX_RETRIES) {
+                lossScale.overflowed();                       // the same micro-batches again at half the scale
+                continue;
+            }
+            if (!Double.isFinite(norm)) {
+                String bad = firstBadGradient();
+                throw new TrainingDiverged(number, "the gradient norm is " + norm, bad);
+            }
+            norm /= scale;                                    // the unscaled norm: clipped and logged as without scaling
+            double lr = schedule.lr(s), wd = schedule.weightDecay(s);
+            optimizer.update((float) lr, (float) wd, AdamW.clipScale(norm, config.clip()) / scale);
+            if (lossScale != null) lossScale.applied();
+            step = number;
+            return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
         }
-        if (sync != null) {
-            sum = sync.sum(sum);
-            sync.sumInPlace(model.parameters().stream().map(p -> p.grad).toList());
-        }
-        Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
-        float loss = (float) (sum / accum);
-        if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
-        double norm = optimizer.gradNorm();
-        if (!Double.isFinite(norm)) {
-            String bad = firstBadGradient();
-            throw new TrainingDiverged(number, "the gradient norm is " + norm, bad);
-        }
-        double lr = schedule.lr(s), wd = schedule.weightDecay(s);
-        optimizer.update((float) lr, (float) wd, AdamW.clipScale(norm, config.clip()));
-        step = number;
-        return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
     }
+
+    /** fp16 gradient overflows so far (steps run again at a lower loss scale); 0 without fp16. */
+    public long fp16Overflows() { return lossScale == null ? 0 : lossScale.overflows(); }
 
     /** The first parameter, in Hugging Face order, whose gradient is not all finite; null if none. */
     private String firstBadGradient() {
