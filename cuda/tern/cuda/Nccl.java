@@ -248,6 +248,7 @@ public final class Nccl {
 
         /** recv [ranks·sendCount] ← every rank's send [sendCount], in rank order. */
         public void allGather(long send, long recv, long sendCount, DataType type, CollectiveStream stream) {
+            if (closed) throw new IllegalStateException("ncclAllGather on a closed communicator");
             try {
                 check((int) allGather.invoke(send, recv, sendCount, type.code, comm, stream.handle()), "ncclAllGather");
             } catch (Throwable t) {

@@ -81,6 +81,32 @@ class DataParallelTest {
             await();
         }
 
+        /** The whole sums: a superset of what the contract asks (this rank's slices and the tails). */
+        @Override
+        public void reduceScatterInPlace(List<Tensor> tensors) {
+            sumInPlace(tensors);
+        }
+
+        @Override
+        public void allGatherInPlace(List<Tensor> tensors) {
+            List<float[]> mine = new ArrayList<>();
+            for (Tensor t : tensors) mine.add(backend.download(t));
+            shared.slots[rank] = mine;
+            await();
+            for (int i = 0; i < tensors.size(); i++) {
+                float[] out = mine.get(i).clone();
+                int k = (int) GradientSync.shardLength(out.length, ranks);
+                for (int r = 0; r < ranks; r++) {
+                    @SuppressWarnings("unchecked") float[] c = ((List<float[]>) shared.slots[r]).get(i);
+                    System.arraycopy(c, r * k, out, r * k, k);
+                }
+                try (Tensor s = backend.upload(out, out.length)) {
+                    backend.copy(s, tensors.get(i));
+                }
+            }
+            await();
+        }
+
         @Override
         public double sum(double value) {
             shared.slots[rank] = value;
