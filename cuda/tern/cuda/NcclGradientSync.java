@@ -92,7 +92,21 @@ public final class NcclGradientSync implements GradientSync {
     }
 
     /** NCCL's asynchronous error (0 while healthy), for the job's watchdog. */
-    public int asyncError() { return comm.asyncError(); }
+    @Override public int asyncError() { return comm.asyncError(); }
+
+    /**
+     * One rank's communicator for {@code tern train --gpus}: rank 0 makes NCCL's unique id, {@code share}
+     * hands it to the others (a file in the run folder, or TCP) and returns it on every rank (it gets rank
+     * 0's id, null elsewhere). Called by name from the CLI, which must load without the CUDA classes.
+     */
+    public static NcclGradientSync join(tern.runtime.Backend backend, int rank, int ranks, java.util.function.UnaryOperator<byte[]> share) {
+        if (!(backend instanceof CudaBackend cuda)) throw new IllegalArgumentException("NCCL ranks need the CUDA backend, not " + backend.name());
+        Nccl nccl = Nccl.load();
+        if (nccl == null) throw new IllegalStateException("NCCL is not available: " + Nccl.unavailableReason());
+        byte[] id = share.apply(rank == 0 ? nccl.uniqueId() : null);
+        cuda.context().makeCurrent();
+        return new NcclGradientSync(cuda, nccl.join(id, ranks, rank));
+    }
 
     /** Ends the communicator at once (a peer failed). */
     public void abort() { comm.abort(); }

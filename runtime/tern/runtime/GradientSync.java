@@ -49,5 +49,11 @@ public interface GradientSync extends AutoCloseable {
     /** Where the tail every rank holds starts. */
     static long tailStart(long n, int ranks) { return ranks * shardLength(n, ranks); }
 
+    /**
+     * The transport's asynchronous error, 0 while healthy (NCCL's, after a peer failed), polled by each
+     * rank's watchdog so that a failure ends the rank instead of hanging it.
+     */
+    default int asyncError() { return 0; }
+
     @Override default void close() {}
 }

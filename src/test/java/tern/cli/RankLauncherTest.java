@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
@@ -17,10 +16,11 @@ class RankLauncherTest {
 
     @Test
     void eachRankGetsTheArgumentsLessGpusPlusItsPlace() {
-        List<String> a = RankLauncher.rankArgs(new String[] {"train", "--gpus", "4", "--preset", "99M", "--gpus=2", "--out", "r"},
-                2, 4, Path.of("r/.nccl-id"), "job-1");
-        assertEquals(List.of("train", "--preset", "99M", "--out", "r", "--rank", "2", "--ranks", "4",
-                "--rendezvous", "r/.nccl-id", "--job", "job-1"), a);
+        List<String> a = RankLauncher.rankArgs(new String[] {"train", "--gpus", "4", "--preset", "99M", "--gpus=2", "--out", "r",
+                        "--nodes", "2", "--node-rank=1", "--master", "h:1", "--zero", "1"},
+                6, 8, List.of("--rendezvous", "r/.nccl-id"), "job-1", 4711);
+        assertEquals(List.of("train", "--preset", "99M", "--out", "r", "--zero", "1", "--rank", "6", "--ranks", "8",
+                "--rendezvous", "r/.nccl-id", "--job", "job-1", "--heartbeat", "4711"), a);
     }
 
     @Test
