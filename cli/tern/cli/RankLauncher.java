@@ -159,6 +159,7 @@ final class RankLauncher {
             for (int r = 0; r < plan.local(); r++) {
                 int rank = plan.globalRank(r);
                 List<String> cmd = javaCommand();
+                cmd.add("train");                                   // argv is what follows the command's name
                 cmd.addAll(rankArgs(argv, rank, plan.ranks(), meeting, job, beats.port()));
                 ProcessBuilder pb = new ProcessBuilder(cmd);
                 pb.environment().put("NCCL_NVLS_ENABLE", "0");

@@ -166,6 +166,7 @@ final class TrainCommand {
                 progress.finish();
                 if (r.stopped()) System.out.println("stopped at step " + r.step() + "; continue with: tern train --resume " + run.out());
                 else if (r.step() < c.steps()) System.out.println("paused at step " + r.step() + "; continue with: tern train --resume " + run.out());
+                else if (run.log() == null) System.out.println("done: " + r.step() + " steps (rank " + sync.rank() + "; rank 0 wrote the checkpoints)");
                 else System.out.println("done: " + r.step() + " steps; checkpoint " + r.lastCheckpoint() + ", log " + run.log().file());
                 return 0;
             } catch (TrainingDiverged e) {

@@ -320,7 +320,7 @@ public final class TcpGroup implements AutoCloseable {
 
     private UncheckedIOException lost(IOException e) {
         return new UncheckedIOException("rank " + rank + " of " + ranks + ": lost the connection to "
-                + (rank == 0 ? "a peer" : "rank 0") + " (a rank failed?): " + e.getMessage(), e);
+                + (rank == 0 ? "a peer" : "rank 0") + " (a rank failed?): " + (e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName()), e);
     }
 
     @Override

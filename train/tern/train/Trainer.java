@@ -193,7 +193,7 @@ public final class Trainer {
     private Path save(Checkpointer checkpointer, Progress progress) {
         try {
             Path dir = checkpointer.save(this);
-            if (progress != null) progress.message("step " + step + ": checkpoint saved in " + dir);
+            if (progress != null && dir != null) progress.message("step " + step + ": checkpoint saved in " + dir);   // null: a follower rank
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save the checkpoint of step " + step + ": " + e.getMessage(), e);
