@@ -137,7 +137,8 @@ public final class TcpGroup implements AutoCloseable {
                 peers[r] = s;
                 joined++;
             }
-            return new TcpGroup(0, ranks, server, peers);
+            server.close();                                  // all here: a late stranger is refused by the OS, not left waiting
+            return new TcpGroup(0, ranks, null, peers);
         } catch (IOException | RuntimeException e) {
             for (Socket s : peers) if (s != null) s.close();
             server.close();
@@ -156,6 +157,7 @@ public final class TcpGroup implements AutoCloseable {
             Socket s = new Socket();
             try {
                 s.connect(new InetSocketAddress(master.getHostString(), master.getPort()), 5_000);
+                s.setSoTimeout(10_000);                         // rank 0 answers the introduction at once
                 DataOutputStream dout = new DataOutputStream(s.getOutputStream());
                 dout.writeInt(MAGIC);
                 dout.writeUTF(job);
@@ -164,6 +166,7 @@ public final class TcpGroup implements AutoCloseable {
                 dout.flush();
                 DataInputStream din = new DataInputStream(s.getInputStream());
                 if (din.readInt() != OK) throw new IOException("rendezvous at " + master + ": rank 0 refused rank " + rank + ": " + din.readUTF());
+                s.setSoTimeout(0);                              // collectives wait as long as the slowest rank's step
                 return new TcpGroup(rank, ranks, null, new Socket[] {s});
             } catch (ConnectException | SocketTimeoutException | EOFException notYet) {
                 s.close();

@@ -29,11 +29,25 @@ import tern.train.TrainLog;
  *       non-zero status and no rank left running, the checkpoint stays intact, and {@code --resume} on 2
  *       ranks finishes the run on the same curve;</li>
  *   <li>a rank that stops answering (SIGSTOP: alive, silent) is detected by its heartbeat and the job
- *       ends within the hang limit plus the grace period.</li>
+ *       ends within the hang limit plus the grace period;</li>
+ *   <li>two launchers as two nodes ({@code --nodes 2 --node-rank I --master HOST:PORT}) form one job.</li>
  * </ul>
  */
 class DataParallelProcessTest {
     private static final int STEPS = 8;
+    @TempDir static Path shared;
+    private static Path data, single;
+
+    /** The data folder and the single-process run every job here is compared with, made once. */
+    private static synchronized void reference() throws Exception {
+        if (single != null) return;
+        data = ReliabilityData.grammarShards(shared.resolve("data"));
+        Path s = shared.resolve("single");
+        try (ChildRun ref = ChildRun.start(shared, train(data, s))) {
+            assertEquals(0, ref.await(300), ref.output());
+        }
+        single = s;
+    }
 
     private static String[] train(Path data, Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("train", "--preset", "tiny", "--precision", "ternary", "--data", data.toString(),
@@ -64,11 +78,8 @@ class DataParallelProcessTest {
 
     @Test
     void aKilledRankEndsTheJobAndTheRunResumesOnTheSameCurve(@TempDir Path tmp) throws Exception {
-        Path data = ReliabilityData.grammarShards(tmp.resolve("data"));
-        Path single = tmp.resolve("single"), job = tmp.resolve("job");
-        try (ChildRun ref = ChildRun.start(tmp, train(data, single))) {
-            assertEquals(0, ref.await(300), ref.output());
-        }
+        reference();
+        Path job = tmp.resolve("job");
         try (ChildRun launcher = ChildRun.start(tmp, train(data, job, "--processes", "2", "--zero", "1"))) {
             awaitFile(job.resolve("checkpoints/step-000002/manifest.json"), 240_000);
             ProcessHandle victim = rank(launcher, 1).orElseThrow(() -> new AssertionError("no rank 1 process"));
@@ -98,7 +109,7 @@ class DataParallelProcessTest {
 
     @Test
     void aRankThatStopsAnsweringEndsTheJob(@TempDir Path tmp) throws Exception {
-        Path data = ReliabilityData.grammarShards(tmp.resolve("data"));
+        reference();
         Path job = tmp.resolve("job");
         try (ChildRun launcher = ChildRun.start(tmp, train(data, job, "--processes", "2"))) {
             assertTrue(launcher.awaitLine(l -> l.startsWith("step 1/"), 240_000), launcher.output());
@@ -111,6 +122,29 @@ class DataParallelProcessTest {
             assertTrue(launcher.output().contains("rank 1 has not answered"), launcher.output());
             assertTrue(seconds < 15, "the job ended " + seconds + " s after the rank stopped");
             victim.onExit().get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Two "hosts" on loopback: two launchers, --nodes 2 with --node-rank 0 and 1, one rank each, meeting at
+     * --master (the TCP rendezvous of several hosts), follow the single-process curve.
+     */
+    @Test
+    void twoNodesMeetAtTheMasterAddress(@TempDir Path tmp) throws Exception {
+        reference();
+        Path job = tmp.resolve("job");
+        String master = "127.0.0.1:" + freePort();
+        try (ChildRun node1 = ChildRun.start(tmp, train(data, job, "--processes", "1", "--nodes", "2", "--node-rank", "1", "--master", master));
+             ChildRun node0 = ChildRun.start(tmp, train(data, job, "--processes", "1", "--nodes", "2", "--node-rank", "0", "--master", master))) {
+            assertEquals(0, node0.await(300), node0.output());
+            assertEquals(0, node1.await(60), node1.output());
+        }
+        assertSameCurve(single, job);
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
         }
     }
 }
