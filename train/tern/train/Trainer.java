@@ -47,7 +47,7 @@ public final class Trainer {
     private double secondsBefore;
     private NanPolicy.Handler onNan;
     private GradientSync sync;
-    private boolean stopping;          // a stop every rank agreed on, seen after the step just done
+    private boolean stopping;          // a stop every rank agreed on, at the top of the step loop
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -153,8 +153,8 @@ public final class Trainer {
         Path lastCheckpoint = null;
         long savedAt = -1;
         boolean stopped = false;
-        stopping = agreedStop(stop);
         while (step < end) {
+            stopping = agreedStop(stop);                  // every rank breaks after the same step
             if (stopping) {
                 stopped = true;
                 break;
@@ -167,7 +167,6 @@ public final class Trainer {
                 onNan.handle(this, e, progress);          // skips the batch or rolls back; throws to stop
                 continue;
             }
-            stopping = agreedStop(stop);
             tokensThisRun += config.tokensPerStep();
             secondsBefore = before + (System.nanoTime() - startNanos) / 1e9;
             s = new TrainLog.Step(s.step(), s.loss(), s.lr(), s.weightDecay(), s.gradNorm(), s.tokens(), secondsBefore);
