@@ -15,11 +15,13 @@ import tern.runtime.Tensor;
  */
 public final class NcclGradientSync implements GradientSync {
     private final CudaBackend backend;
+    private final Nccl nccl;
     private final Nccl.Communicator comm;
     private final CollectiveStream stream;
 
     public NcclGradientSync(CudaBackend backend, Nccl.Communicator comm) {
         this.backend = backend;
+        this.nccl = comm.nccl();
         this.comm = comm;
         this.stream = new CollectiveStream(backend);
     }
@@ -31,10 +33,12 @@ public final class NcclGradientSync implements GradientSync {
     @Override
     public void sumInPlace(List<Tensor> tensors) {
         stream.waitForCompute();
-        for (Tensor t : tensors) {
-            long a = f32Address(t);
-            comm.allReduce(a, a, t.size(), Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
-        }
+        nccl.group(() -> {
+            for (Tensor t : tensors) {
+                long a = f32Address(t);
+                comm.allReduce(a, a, t.size(), Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
+            }
+        });
         stream.computeWaitsForCollectives();
     }
 
@@ -42,12 +46,14 @@ public final class NcclGradientSync implements GradientSync {
     public void reduceScatterInPlace(List<Tensor> tensors) {
         stream.waitForCompute();
         int n = comm.ranks, r = comm.rank;
-        for (Tensor t : tensors) {
-            long a = f32Address(t), k = GradientSync.shardLength(t.size(), n), tail = t.size() - n * k;
-            // in place as NCCL defines it: recv = send + rank·recvCount
-            if (k > 0) comm.reduceScatter(a, a + 4 * r * k, k, Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
-            if (tail > 0) comm.allReduce(a + 4 * n * k, a + 4 * n * k, tail, Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
-        }
+        nccl.group(() -> {
+            for (Tensor t : tensors) {
+                long a = f32Address(t), k = GradientSync.shardLength(t.size(), n), tail = t.size() - n * k;
+                // in place as NCCL defines it: recv = send + rank·recvCount
+                if (k > 0) comm.reduceScatter(a, a + 4 * r * k, k, Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
+                if (tail > 0) comm.allReduce(a + 4 * n * k, a + 4 * n * k, tail, Nccl.DataType.F32, Nccl.ReduceOp.SUM, stream);
+            }
+        });
         stream.computeWaitsForCollectives();
     }
 
@@ -55,11 +61,13 @@ public final class NcclGradientSync implements GradientSync {
     public void allGatherInPlace(List<Tensor> tensors) {
         stream.waitForCompute();
         int n = comm.ranks, r = comm.rank;
-        for (Tensor t : tensors) {
-            long a = f32Address(t), k = GradientSync.shardLength(t.size(), n);
-            // in place as NCCL defines it: send = recv + rank·sendCount
-            if (k > 0) comm.allGather(a + 4 * r * k, a, k, Nccl.DataType.F32, stream);
-        }
+        nccl.group(() -> {
+            for (Tensor t : tensors) {
+                long a = f32Address(t), k = GradientSync.shardLength(t.size(), n);
+                // in place as NCCL defines it: send = recv + rank·sendCount
+                if (k > 0) comm.allGather(a + 4 * r * k, a, k, Nccl.DataType.F32, stream);
+            }
+        });
         stream.computeWaitsForCollectives();
     }
 
