@@ -52,4 +52,31 @@ class RankLauncherTest {
     void allRanksFinishingCleanlyIsSuccess() throws Exception {
         assertEquals(0, RankLauncher.watch(List.of(new ProcessBuilder("true").start(), new ProcessBuilder("sh", "-c", "sleep 0.2").start())));
     }
+
+    @Test
+    void ranksRunWithTheLaunchersJvmOptionsLessItsClassPath() {
+        assertEquals(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss8m", "-Dtern.simd=scalar"),
+                RankLauncher.jvmOptions(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss8m",
+                        "-cp", "a.jar:b", "-Dtern.simd=scalar", "tern.cli.Main", "train", "--gpus", "2")));
+        assertEquals(List.of("-Xmx1g", "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"),
+                RankLauncher.jvmOptions(List.of("-Xmx1g", "-classpath", "x", "tern.cli.Main")), "the modules tern needs are added");
+    }
+
+    @Test
+    void eachGpuRankSeesOneDevice() {
+        assertEquals("1", RankLauncher.visibleDevice(null, 1));
+        assertEquals("5", RankLauncher.visibleDevice("2, 5,7", 1), "the r-th of the devices the launcher was given");
+        UsageException e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> RankLauncher.visibleDevice("0,1", 2));
+        assertTrue(e.getMessage().contains("CUDA_VISIBLE_DEVICES lists 2"), e.getMessage());
+    }
+
+    @Test
+    void aPlanOfSeveralNodesNeedsTheMasterAndValidRanks() {
+        RankLauncher.Plan p = new RankLauncher.Plan(4, 2, 1, "h:1", true);
+        assertEquals(8, p.ranks());
+        assertEquals(6, p.globalRank(2));
+        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> new RankLauncher.Plan(4, 2, 0, null, true));
+        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> new RankLauncher.Plan(4, 2, 2, "h:1", true));
+        org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> new RankLauncher.Plan(0, 1, 0, null, false));
+    }
 }
