@@ -115,6 +115,9 @@ final class TrainCommand {
         if (fresh != null) warnAboutData(fresh.data());
         RankLauncher.Plan plan = launchPlan(args, onNan);
         if (plan != null) {
+            if (fresh != null && fresh.accum() % plan.ranks() != 0)        // a resumed run's accum is checked by each rank
+                throw new UsageException("--accum " + fresh.accum() + " must be a multiple of the " + plan.ranks()
+                        + " ranks: each step's micro-batches are shared out evenly (the global batch stays batch × accum)");
             Path runDir = resume != null ? TrainRun.runFolder(resume) : Path.of(fresh.out()).toAbsolutePath().normalize();
             System.out.println("tern train: " + RankLauncher.describe(plan) + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
             return RankLauncher.launch(argv, plan, runDir);
