@@ -8,6 +8,8 @@ import java.util.Locale;
 import tern.model.LlamaModel;
 import tern.runtime.AdamW;
 import tern.runtime.Backend;
+import tern.runtime.GradientSync;
+import tern.runtime.Optimizer;
 import tern.runtime.Parameter;
 import tern.runtime.Schedule;
 import tern.runtime.Tape;
@@ -37,15 +39,16 @@ public final class Trainer {
     private final TrainConfig config;
     private final LlamaModel model;
     private final Backend backend;
-    private final AdamW optimizer;
+    private Optimizer optimizer;
     private final Schedule schedule;
     private final BatchSampler sampler;
     private final List<Batch> validation;
     private long step;
     private double secondsBefore;
     private NanPolicy.Handler onNan;
-    private tern.runtime.GradientSync sync;
+    private GradientSync sync;
     private final LossScale lossScale;             // fp16 activations only; null otherwise
+    private boolean stopping;          // a stop every rank agreed on, at the top of the step loop
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -67,7 +70,7 @@ public final class Trainer {
 
     public TrainConfig config() { return config; }
     public LlamaModel model() { return model; }
-    public AdamW optimizer() { return optimizer; }
+    public Optimizer optimizer() { return optimizer; }
     public BatchSampler sampler() { return sampler; }
 
     /** What a step with a NaN/Inf loss or gradient does ({@link NanPolicy}); null (the default) throws {@link TrainingDiverged}. */
@@ -78,13 +81,42 @@ public final class Trainer {
      * (micro-batch a to rank a mod ranks), every rank draws all of them so the samplers stay in step, and the
      * gradients and loss are summed over the ranks before the NaN check, clipping and the update: the global
      * batch, the data order and the schedule are those of the single-process run, whatever the number of
-     * ranks. config.accum() must be a multiple of the ranks.
+     * ranks. config.accum() must be a multiple of the ranks. Every rank keeps the whole optimizer state.
      */
-    public void dataParallel(tern.runtime.GradientSync sync) {
+    public void dataParallel(GradientSync sync) {
+        dataParallel(sync, false);
+    }
+
+    /**
+     * As {@link #dataParallel(GradientSync)}; with {@code shardOptimizer} the AdamW state is sharded across
+     * the ranks (ZeRO-1, {@link tern.runtime.ShardedAdamW}) instead of held whole by each. Call it before a
+     * checkpoint is restored into the optimizer: the moments so far are not carried over.
+     */
+    public void dataParallel(GradientSync sync, boolean shardOptimizer) {
         if (config.accum() % sync.ranks() != 0)
             throw new IllegalArgumentException("train setting 'accum' (" + config.accum() + ") must be a multiple of the "
                     + sync.ranks() + " ranks: each step's micro-batches are shared out evenly");
         this.sync = sync;
+        if (shardOptimizer) {
+            long at = optimizer.step();
+            optimizer.close();
+            optimizer = new tern.runtime.ShardedAdamW(backend, model.parameters(), sync, (float) config.beta1(), (float) config.beta2(), (float) config.eps());
+            optimizer.setStep(at);
+        }
+    }
+
+    /** The ranks this trainer shares its steps with; null when it trains alone. */
+    public GradientSync gradientSync() { return sync; }
+
+    /**
+     * True once a stop was requested and, in a data-parallel job, every rank has agreed to it (a signal may
+     * reach the ranks at different moments; they must stop, and save, after the same step).
+     */
+    public boolean stopping() { return stopping; }
+
+    private boolean agreedStop(TrainerStop stop) {
+        boolean mine = stop != null && stop.requested();
+        return sync == null ? mine : sync.sum(mine ? 1 : 0) > 0;
     }
 
     /** Updates applied so far. */
@@ -124,7 +156,8 @@ public final class Trainer {
         long savedAt = -1;
         boolean stopped = false;
         while (step < end) {
-            if (stop != null && stop.requested()) {
+            stopping = agreedStop(stop);                  // every rank breaks after the same step
+            if (stopping) {
                 stopped = true;
                 break;
             }
@@ -169,7 +202,7 @@ public final class Trainer {
     private Path save(Checkpointer checkpointer, Progress progress) {
         try {
             Path dir = checkpointer.save(this);
-            if (progress != null) progress.message("step " + step + ": checkpoint saved in " + dir);
+            if (progress != null && dir != null) progress.message("step " + step + ": checkpoint saved in " + dir);   // null: a follower rank
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save the checkpoint of step " + step + ": " + e.getMessage(), e);
@@ -197,7 +230,7 @@ public final class Trainer {
             }
             if (sync != null) {
                 sum = sync.sum(sum);
-                sync.sumInPlace(model.parameters().stream().map(p -> p.grad).toList());
+                optimizer.combineGradients(sync);
             }
             Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
             float loss = (float) (sum / accum);
