@@ -10,14 +10,35 @@ import tern.simd.PackedTernary;
 
 /**
  * Times one-row packed products (decode matvecs) for tools/bench/kernels-vs-ggml.sh: for each shape
- * out×in and activation type, the median of {@code reps} calls after {@code -Dwarm=3} seconds of warm-up calls, one line per
+ * out×in and activation type, the median of {@code reps} calls after a warm-up ({@link #warmUp}), one line per
  * measurement: {@code shape activations width µs (min µs, cpu µs)}: median and fastest wall time and the
  * median of this thread's CPU time
  * (the CPU time is the figure to trust on a busy machine, with -Dtern.threads=1). Random ternary weights; the shapes are the issue's.
  * Run: java --add-modules jdk.incubator.vector -cp target/classes:tools/bench PackedMatvecTimer reps shape...
  */
 public final class PackedMatvecTimer {
-    private static final long WARM_NS = (long) (Double.parseDouble(System.getProperty("warm", "3")) * 1e9);
+    private static final long WARM_NS = (long) (Double.parseDouble(System.getProperty("warm", "1")) * 1e9);
+    /**
+     * Calls {@code call} in blocks of {@code -Dwarm} seconds (default 1), at least three, until a block's
+     * fastest call is within 5 % of the block before's, at most 60 s: on a busy machine C2 can take many
+     * seconds to compile the large kernels, and Vector API code before that runs boxed, 10–100× slower
+     * (run with -Xbatch, as kernels-vs-ggml.sh does, so a call waits for its compilation instead).
+     */
+    static void warmUp(Runnable call) {
+        long best = Long.MAX_VALUE;
+        int blocks = 0;
+        for (long stop = System.nanoTime() + 60_000_000_000L; System.nanoTime() < stop; blocks++) {
+            long blockBest = Long.MAX_VALUE;
+            for (long end = System.nanoTime() + WARM_NS; System.nanoTime() < end; ) {
+                long s = System.nanoTime();
+                call.run();
+                blockBest = Math.min(blockBest, System.nanoTime() - s);
+            }
+            if (blocks >= 2 && blockBest > 0.95 * best) return;
+            best = Math.min(best, blockBest);
+        }
+    }
+
     public static void main(String[] args) {
         int reps = Integer.parseInt(args[0]);
         String width = KernelProvider.preferred().vector() ? tern.simd.Vectorization.BITS + "-bit" : "scalar";
@@ -35,8 +56,7 @@ public final class PackedMatvecTimer {
                 for (PackedMatmul.Activations act : PackedMatmul.Activations.values()) {
                     long[] ns = new long[reps], cpu = new long[reps];
                     var mx = java.lang.management.ManagementFactory.getThreadMXBean();
-                    // Warm-up by time, not count: C2 takes seconds to compile the large kernels on a busy machine.
-                    for (long end = System.nanoTime() + WARM_NS; System.nanoTime() < end; ) PackedMatmul.matmul(w, x, 1, y, act);
+                    warmUp(() -> PackedMatmul.matmul(w, x, 1, y, act));
                     for (int i = 0; i < reps; i++) {
                         long c = mx.getCurrentThreadCpuTime(), s = System.nanoTime();
                         PackedMatmul.matmul(w, x, 1, y, act);
