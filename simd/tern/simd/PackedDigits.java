@@ -70,6 +70,9 @@ final class PackedDigits implements PackedKernels {
     }
 
     @Override
+    public float quantizeInt8(float[] x, int off, int n, byte[] q) { return Int8Quantizer.quantize(x, off, n, q); }
+
+    @Override
     public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl, int tOff) {
         int groups = PackedKernels.triples(c0, c1) / 3;
         for (int g = 0, c = c0; g < groups; g++) {

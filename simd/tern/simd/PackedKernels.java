@@ -65,6 +65,9 @@ interface PackedKernels {
         floatTile(tbl, tOff, codes, tileB, g0, g1, acc, accB);
     }
 
+    /** q ← x[off..off+n) quantized as {@link PackedMatmul#quantizeInt8} does; returns the scale s. */
+    default float quantizeInt8(float[] x, int off, int n, byte[] q) { return PackedMatmul.quantizeInt8(x, off, n, q); }
+
     /** The int8 twin of {@link #floatTile}: int16 tables, exact integer sums. */
     void int8Tile(short[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, int[] acc, int accOff);
 

@@ -158,6 +158,29 @@ class PackedMatmulTest {
         }
     }
 
+    /** The vector int8 quantizer gives the scalar one's bytes and scale exactly, ties to even included. */
+    @Test
+    void vectorQuantizerMatchesTheScalarOne() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Vectorization.ENABLED, Vectorization.describe());
+        Random rnd = new Random(5);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + rnd.nextInt(300);
+            float[] x = new float[n + 3];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
+            if (trial % 4 == 0) {   // max 127: s = 1, so halves are exact ties
+                for (int i = 0; i < x.length; i++) x[i] = (rnd.nextInt(255) - 127) / 2f;
+                x[rnd.nextInt(x.length)] = 127f;
+            }
+            if (trial == 1) java.util.Arrays.fill(x, 0f);
+            int off = rnd.nextInt(4);
+            n = Math.min(n, x.length - off);
+            byte[] qs = new byte[n], qv = new byte[n];
+            float ss = PackedMatmul.quantizeInt8(x, off, n, qs), sv = Int8Quantizer.quantize(x, off, n, qv);
+            assertEquals(ss, sv, 0f, "scale, trial " + trial);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(qs, qv, "bytes, trial " + trial + ", n " + n);
+        }
+    }
+
     /** PackedDigits' decoding: for every field value the packer writes, the quotients and the digit sum it relies on. */
     @Test
     void decodingIdentityHoldsForEveryField() {

@@ -13,8 +13,9 @@ import tern.runtime.TernaryWeights;
 /**
  * {@link CpuBackend#scalar()} serves a packed file's tensors on the scalar kernels too: its t9 products
  * (float and int8 activations) and its f16 LM head give exactly the bits of the scalar twins called
- * directly, and the preferred backend's the bits of the preferred ones. Exact equality tells the paths
- * apart where the vector kernels sum in another order (the f16 rows, the decoding packed kernels).
+ * directly (plain Java float arithmetic is deterministic; the vector twins' lane reductions may differ
+ * between the JIT's tiers, so they are not compared to the bit). Exact equality tells the paths apart
+ * where the vector kernels sum in another order (the f16 rows; checked below).
  */
 class ScalarBackendPackedTest {
 
@@ -26,7 +27,8 @@ class ScalarBackendPackedTest {
         float[] scale = {0.37f};
         float[] x = new float[m * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-        for (CpuBackend backend : new CpuBackend[] {CpuBackend.scalar(), new CpuBackend()}) {
+        {
+            CpuBackend backend = CpuBackend.scalar();
             PackedKernels kernels = backend.provider().packed();
             Tensor codes = Tensor.zeros(DType.T9, (int) (PackedTernary.bytes(rows, cols, 1, ShardAxis.ROWS) / 2));
             PackedTernary p = PackedTernary.pack(t, rows, cols, scale, ShardAxis.ROWS, codes.segment());
