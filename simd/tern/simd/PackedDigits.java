@@ -46,8 +46,9 @@ final class PackedDigits implements PackedKernels {
     /** Bytes of one register; registers per 128-byte group line. */
     private static final int VB = 4 * L, PER_LINE = PackedTernary.LINE / VB;
     /**
-     * Code registers one pass carries (4: with the 9 coefficients loaded per triple, 4 sums, the codes
-     * and temporaries it fits AVX2's 16 registers; 8 spilled).
+     * Code registers one int8 pass carries: 4, a whole line of a tile at 256 bits (two passes at 128), so
+     * each coefficient broadcast serves 64 rows; 4 codes, 4 sums, 3 coefficients and the temporaries fit
+     * AVX2's 16 registers. (Other counts were not measured.)
      */
     private static final int STREAMS = 4;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
  * {@link PackedScalar} (plain Java) and {@link PackedVector} (Vector API, loaded only when
  * {@link Vectorization#ENABLED}). Both only add and subtract activations chosen by the codes.
  *
- * <p>Tables: for each group of 9 columns, three tables (one per triple) of {@link #TABLE} entries;
+ * <p>Tables ({@link PackedVector}'s; {@link PackedDigits} keeps its own per-group values in the same
+ * slots): for each group of 9 columns, three tables (one per triple) of {@link #TABLE} entries;
  * entry e &lt; 27 of triple j's table is Σ over i &lt; 3 of (digit i of e − 1)·x[column 3j + i of the
  * group], summed in the order i = 0, 1, 2 starting from 0 (missing columns count as 0); entries 27..31
  * are 0 (no valid code selects them).
