@@ -150,6 +150,27 @@ public final class LlamaModel implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
+    /**
+     * A float weight by Hugging Face name (the embedding, a norm gain, the LM head): a served model's tensor
+     * or a trained parameter's value. For decoders that run a whole step themselves (tern.cuda's
+     * CudaGraphDecodeStep), which read the weights this model's forward reads.
+     */
+    public Tensor floatWeight(String hfName) {
+        Weight w = switch (hfName) {
+            case "model.embed_tokens.weight" -> embedding;
+            case "model.norm.weight" -> finalNorm;
+            case "lm_head.weight" -> lmHead;
+            default -> {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(input|post_attention)_layernorm\\.weight").matcher(hfName);
+                int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
+                if (layer < 0 || layer >= layers.size())
+                    throw new IllegalArgumentException("no float weight '" + hfName + "' in this " + layers.size() + "-layer Llama");
+                yield m.group(2).equals("input") ? layers.get(layer).inputNorm : layers.get(layer).postNorm;
+            }
+        };
+        return w.parameter != null ? w.parameter.value : w.served;
+    }
+
     /** True when the model serves packed weights (inference only). */
     public boolean served() { return servedFrom != null; }
 
@@ -387,8 +408,9 @@ public final class LlamaModel implements AutoCloseable {
         Var[] qkv = Linear.forwardShared(tape, h, new Linear[]{l.q, l.k, l.v}, new Linear.Prepared[]{pw[0], pw[1], pw[2]});
         Var a = quantizeActivations(tape, attention(tape, i, qkv[0], qkv[1], qkv[2], attend));
         if (observer != null) observer.observe(i, LinearInput.ATTENTION_OUT, a);
-        x = tape.add(x, l.o.forward(tape, a, pw[3]));
-        Var h2 = quantizeActivations(tape, tape.rmsnorm(x, l.postNorm.on(tape), shape.rmsEps()));
+        Var[] sumAndNorm = tape.addRmsnorm(x, l.o.forward(tape, a, pw[3]), l.postNorm.on(tape), shape.rmsEps());   // one pass
+        x = sumAndNorm[0];
+        Var h2 = quantizeActivations(tape, sumAndNorm[1]);
         if (observer != null) observer.observe(i, LinearInput.MLP, h2);
         Var[] gu = Linear.forwardShared(tape, h2, new Linear[]{l.gate, l.up}, new Linear.Prepared[]{pw[4], pw[5]});
         Var m = quantizeActivations(tape, tape.swiglu(gu[0], gu[1]));
