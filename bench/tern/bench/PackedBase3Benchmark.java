@@ -9,8 +9,8 @@ import java.util.concurrent.TimeUnit;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -28,6 +28,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import tern.runtime.ShardAxis;
 import tern.simd.PackedMatmul;
 import tern.simd.PackedTernary;
+import tern.simd.Vectorization;
 
 /**
  * Is a denser 1.6-bit packing worth its decode cost? A prototype of llama.cpp's TQ1_0 idea — 5 trits per
@@ -46,9 +47,11 @@ import tern.simd.PackedTernary;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Dtern.threads=1"})
 public class PackedBase3Benchmark {
-    private static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    // At the width the kernels run at (Vectorization.BITS: 512, 256 or 128), so the prototype and the
+    // shipped kernel are compared on the same registers; BH holds one byte per short lane (half the width).
+    private static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, Vectorization.BITS)));
+    private static final VectorSpecies<Byte> BH = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, Vectorization.BITS) / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Math.max(128, Vectorization.BITS)));
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final int[] POW3 = {1, 3, 9, 27, 81};
 
@@ -66,6 +69,7 @@ public class PackedBase3Benchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        if (!Vectorization.ENABLED) throw new IllegalStateException("the base-3 prototype needs the Vector API: " + Vectorization.describe());
         String[] d = shape.split("x");
         out = Integer.parseInt(d[0]);
         in = Integer.parseInt(d[1]);
@@ -116,34 +120,28 @@ public class PackedBase3Benchmark {
     }
 
     private void base3() {
-        int groups = in / 5;
-        for (int tile = 0; tile < acc.length / 64; tile++) {
-            IntVector i0 = IntVector.zero(I), i1 = i0, i2 = i0, i3 = i0;
-            for (int g0 = 0; g0 < groups; g0 += 48) {                 // 48 groups · 5 · 127 < 2^15
-                ShortVector a0 = ShortVector.zero(S), a1 = a0;
-                for (int g = g0; g < Math.min(groups, g0 + 48); g++) {
-                    long at = ((long) tile * groups + g) * 64;
-                    ShortVector c0 = ((ShortVector) ByteVector.fromMemorySegment(B256, base3, at, ORDER).convertShape(VectorOperators.B2S, S, 0)).and((short) 0xFF);
-                    ShortVector c1 = ((ShortVector) ByteVector.fromMemorySegment(B256, base3, at + 32, ORDER).convertShape(VectorOperators.B2S, S, 0)).and((short) 0xFF);
-                    for (int j = 0; j < 5; j++) {
-                        ShortVector xv = ShortVector.broadcast(S, q[5 * g + j]);
-                        ShortVector d0 = c0.mul((short) POW3[j]).and((short) 0xFF).mul((short) 3).lanewise(VectorOperators.LSHR, 8);
-                        ShortVector d1 = c1.mul((short) POW3[j]).and((short) 0xFF).mul((short) 3).lanewise(VectorOperators.LSHR, 8);
-                        VectorMask<Short> p0 = d0.eq((short) 2), m0 = d0.eq((short) 0), p1 = d1.eq((short) 2), m1 = d1.eq((short) 0);
-                        a0 = a0.add(xv, p0).sub(xv, m0);
-                        a1 = a1.add(xv, p1).sub(xv, m1);
+        int groups = in / 5, sl = S.length(), l = I.length();
+        for (int tile = 0; tile < acc.length / 64; tile++)
+            // The tile's 64 rows in chunks of one short register (2L rows), each over all groups.
+            for (int k = 0; k < 64; k += sl) {
+                IntVector lo = IntVector.zero(I), hi = lo;
+                for (int g0 = 0; g0 < groups; g0 += 48) {                 // 48 groups · 5 · 127 < 2^15
+                    ShortVector a = ShortVector.zero(S);
+                    for (int g = g0; g < Math.min(groups, g0 + 48); g++) {
+                        long at = ((long) tile * groups + g) * 64 + k;
+                        ShortVector c = ((ShortVector) ByteVector.fromMemorySegment(BH, base3, at, ORDER).convertShape(VectorOperators.B2S, S, 0)).and((short) 0xFF);
+                        for (int j = 0; j < 5; j++) {
+                            ShortVector xv = ShortVector.broadcast(S, q[5 * g + j]);
+                            ShortVector d = c.mul((short) POW3[j]).and((short) 0xFF).mul((short) 3).lanewise(VectorOperators.LSHR, 8);
+                            a = a.add(xv, d.eq((short) 2)).sub(xv, d.eq((short) 0));
+                        }
                     }
+                    lo = lo.add(a.convertShape(VectorOperators.S2I, I, 0));
+                    hi = hi.add(a.convertShape(VectorOperators.S2I, I, 1));
                 }
-                i0 = i0.add(a0.convertShape(VectorOperators.S2I, I, 0));
-                i1 = i1.add(a0.convertShape(VectorOperators.S2I, I, 1));
-                i2 = i2.add(a1.convertShape(VectorOperators.S2I, I, 0));
-                i3 = i3.add(a1.convertShape(VectorOperators.S2I, I, 1));
+                lo.intoArray(acc, tile * 64 + k);
+                hi.intoArray(acc, tile * 64 + k + l);
             }
-            i0.intoArray(acc, tile * 64);
-            i1.intoArray(acc, tile * 64 + 16);
-            i2.intoArray(acc, tile * 64 + 32);
-            i3.intoArray(acc, tile * 64 + 48);
-        }
     }
 
     @TearDown(Level.Trial)

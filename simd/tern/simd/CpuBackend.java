@@ -175,7 +175,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
         // An f16 matrix is a packed file's LM head, served in place: y = x·Wᵀ only.
-        if (b.dtype() == DType.F16 && !transA && transB) PackedOps.matmulF16(a, b, c, accumulate);
+        if (b.dtype() == DType.F16 && !transA && transB) PackedOps.matmulF16(provider, a, b, c, accumulate);
         else FloatMatmul.matmul(provider.matmul(), a, transA, b, transB, c, accumulate);
     }
 
@@ -199,7 +199,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        if (PackedOps.isT9(w)) PackedOps.matmul(x, new TernaryWeights[] {w}, new Tensor[] {y}, accumulate, packedActivations);
+        if (PackedOps.isT9(w)) PackedOps.matmul(provider, x, new TernaryWeights[] {w}, new Tensor[] {y}, accumulate, packedActivations);
         else TernaryMatmul.forward(provider.ternary(), x, w, y, accumulate);
     }
 
@@ -219,7 +219,7 @@ public final class CpuBackend implements Backend {
     public void ternaryMatmulShared(Tensor x, TernaryWeights[] ws, Tensor[] ys) {
         boolean allT9 = true;
         for (TernaryWeights w : ws) allT9 &= PackedOps.isT9(w);
-        if (allT9 && ws.length > 0) PackedOps.matmul(x, ws, ys, false, packedActivations);
+        if (allT9 && ws.length > 0) PackedOps.matmul(provider, x, ws, ys, false, packedActivations);
         else Backend.super.ternaryMatmulShared(x, ws, ys);
     }
 

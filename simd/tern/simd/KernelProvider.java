@@ -51,7 +51,8 @@ public final class KernelProvider {
         return width + ": elementwise " + floats.getClass().getSimpleName()
                 + ", float matmul " + matmul.getClass().getSimpleName() + " (" + FloatMatmulKernels.MR + "×" + matmul.nr() + " register tile)"
                 + ", ternary " + ternary.getClass().getSimpleName() + (ternary instanceof TernaryVector ? " (" + TernaryVector.layout() + ")" : "")
-                + ", packed " + packed.getClass().getSimpleName() + (packed instanceof PackedVector ? " (" + PackedVector.layout() + ")" : "")
+                + ", packed " + packed.getClass().getSimpleName() + (packed instanceof PackedVector ? " (" + PackedVector.layout() + ")"
+                        : packed instanceof PackedDigits ? " (" + PackedDigits.layout() + ")" : "")
                 + ", packed float " + (vector() && PackedFloatMatvec.VECTOR ? "PackedFloatVector" : "scalar rows");
     }
 }

@@ -48,7 +48,12 @@ public final class PackedFloatMatvec {
      * memory once and reused from cache for every activation row (batched decode's LM head).
      */
     public static void matmul(MemorySegment w, Format format, int rows, int cols, float[] x, int m, float[] y) {
-        if (m == 1) { matvec(w, format, rows, cols, x, y); return; }
+        matmul(VECTOR, w, format, rows, cols, x, m, y);
+    }
+
+    /** {@link #matmul} on the vector rows or the scalar ones (a backend's {@link KernelProvider} says which). */
+    static void matmul(boolean vector, MemorySegment w, Format format, int rows, int cols, float[] x, int m, float[] y) {
+        if (m == 1) { matvec(vector, w, format, rows, cols, x, y); return; }
         if (w.byteSize() != (long) rows * cols * format.bytes)
             throw new IllegalArgumentException(rows + "×" + cols + " " + format + " needs " + (long) rows * cols * format.bytes
                     + " bytes, got " + w.byteSize());
@@ -60,7 +65,7 @@ public final class PackedFloatMatvec {
             float[] xi = new float[cols], yi = new float[r1];
             for (int i = 0; i < m; i++) {
                 System.arraycopy(x, i * cols, xi, 0, cols);
-                if (VECTOR) PackedFloatVector.rows(w, format == Format.F16, cols, xi, yi, r0, r1);
+                if (vector) PackedFloatVector.rows(w, format == Format.F16, cols, xi, yi, r0, r1);
                 else scalarRows(w, format, cols, xi, yi, r0, r1);
                 System.arraycopy(yi, r0, y, i * rows + r0, r1 - r0);
             }

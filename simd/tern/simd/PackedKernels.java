@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
  * {@link PackedScalar} (plain Java) and {@link PackedVector} (Vector API, loaded only when
  * {@link Vectorization#ENABLED}). Both only add and subtract activations chosen by the codes.
  *
- * <p>Tables: for each group of 9 columns, three tables (one per triple) of {@link #TABLE} entries;
+ * <p>Tables ({@link PackedVector}'s; {@link PackedDigits} keeps its own per-group values in the same
+ * slots): for each group of 9 columns, three tables (one per triple) of {@link #TABLE} entries;
  * entry e &lt; 27 of triple j's table is Σ over i &lt; 3 of (digit i of e − 1)·x[column 3j + i of the
  * group], summed in the order i = 0, 1, 2 starting from 0 (missing columns count as 0); entries 27..31
  * are 0 (no valid code selects them).
@@ -21,10 +22,26 @@ interface PackedKernels {
     /** Triples of the whole groups covering columns [c0, c1): every table a segment needs, padding included. */
     static int triples(int c0, int c1) { return 3 * ((c1 - c0 + PackedTernary.GROUP - 1) / PackedTernary.GROUP); }
 
-    /** The Vector API kernels when enabled (at {@link Vectorization#BITS}) on a little-endian machine, else the scalar ones. */
+    /** The switch that forces the lookup or the decoding kernels at 128 and 256 bits (tests, benchmarks). */
+    String KERNEL_PROPERTY = "tern.packed.kernel";
+
+    /**
+     * The Vector API kernels when enabled (at {@link Vectorization#BITS}) on a little-endian machine, else
+     * the scalar ones. At 512 bits, and below it where the CPU permutes natively, the table lookups
+     * ({@link PackedVector}); below 512 bits otherwise the decoding kernels ({@link PackedDigits}), which
+     * need no permute: measured on AVX2 (one core, per 16 codes of a 128-row L1-resident tile pair),
+     * lookups 11.8 ns int8 / 20.3 ns float, decoding 8.1 / 15.2 ns; with AVX-512 forced to 256 bits the
+     * lookups win (3.8 / 7.2 ns). {@code -Dtern.packed.kernel=lookup|digits} overrides the choice.
+     */
     static PackedKernels preferred() {
         // PackedVector is named only in the taken branch, so the scalar path never loads jdk.incubator.vector.
-        return Vectorization.ENABLED && PackedVector.SUPPORTED ? PackedVector.INSTANCE : PackedScalar.INSTANCE;
+        if (!Vectorization.ENABLED || !PackedVector.SUPPORTED) return PackedScalar.INSTANCE;
+        String kernel = System.getProperty(KERNEL_PROPERTY, "").strip();
+        if (!kernel.matches("|lookup|digits"))
+            throw new IllegalArgumentException("-D" + KERNEL_PROPERTY + "=" + kernel + ": expected lookup or digits");
+        // The decoding kernels carry four code registers a pass: 512 bits has two a line, so lookups there.
+        boolean digits = Vectorization.BITS < 512 && (kernel.isEmpty() ? !Vectorization.NATIVE_PERMUTES : kernel.equals("digits"));
+        return digits ? PackedDigits.INSTANCE : PackedVector.INSTANCE;
     }
 
     /**
@@ -48,6 +65,9 @@ interface PackedKernels {
         floatTile(tbl, tOff, codes, tileA, g0, g1, acc, accA);
         floatTile(tbl, tOff, codes, tileB, g0, g1, acc, accB);
     }
+
+    /** q ← x[off..off+n) quantized as {@link PackedMatmul#quantizeInt8} does; returns the scale s. */
+    default float quantizeInt8(float[] x, int off, int n, byte[] q) { return PackedMatmul.quantizeInt8(x, off, n, q); }
 
     /** The int8 twin of {@link #floatTile}: int16 tables, exact integer sums. */
     void int8Tile(short[] tbl, int tOff, MemorySegment codes, long tile, int g0, int g1, int[] acc, int accOff);

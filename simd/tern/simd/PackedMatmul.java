@@ -90,7 +90,7 @@ public final class PackedMatmul {
             float[] rowScale = new float[m];
             byte[] q = new byte[m * in], row = new byte[in];
             for (int r = 0; r < m; r++) {
-                rowScale[r] = quantizeInt8(x, r * in, in, row);
+                rowScale[r] = k.quantizeInt8(x, r * in, in, row);
                 System.arraycopy(row, 0, q, r * in, in);
             }
             Parallel.shared(tiles, grain, (t0, t1) -> {
@@ -124,7 +124,7 @@ public final class PackedMatmul {
             q = new byte[m * in];
             byte[] row = new byte[in];
             for (int r = 0; r < m; r++) {
-                rowScale[r] = quantizeInt8(x, r * in, in, row);
+                rowScale[r] = k.quantizeInt8(x, r * in, in, row);
                 System.arraycopy(row, 0, q, r * in, in);
             }
         }

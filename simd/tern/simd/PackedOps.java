@@ -14,7 +14,8 @@ import java.lang.foreign.ValueLayout;
  * ({@link PackedTernary}, {@link DType#T9} tensors) through {@link PackedMatmul}, and f16 matrices (the
  * embedding and LM head of a file packed with f16 floats) through {@link PackedFloatMatvec}. Activations
  * are copied to and from heap arrays (the kernels' interface): at most a few rows of hidden or FFN width
- * per call, next to megabytes of weights.
+ * per call, next to megabytes of weights. The products run on the caller's {@link KernelProvider}, so
+ * {@link CpuBackend#scalar()} serves a packed file on the scalar kernels too.
  */
 final class PackedOps {
     private PackedOps() {}
@@ -35,7 +36,7 @@ final class PackedOps {
     }
 
     /** ys[i] ← x · (γT_i)ᵀ (+ ys[i] when accumulate) for t9 matrices that share their input's columns. */
-    static void matmul(Tensor x, TernaryWeights[] ws, Tensor[] ys, boolean accumulate, PackedMatmul.Activations activations) {
+    static void matmul(KernelProvider provider, Tensor x, TernaryWeights[] ws, Tensor[] ys, boolean accumulate, PackedMatmul.Activations activations) {
         if (ws.length != ys.length) throw new IllegalArgumentException(ws.length + " matrices but " + ys.length + " outputs");
         int m = x.rows();
         PackedTernary[] ps = new PackedTernary[ws.length];
@@ -48,19 +49,19 @@ final class PackedOps {
         }
         Shapes.requireHostF32("ternaryMatmul", "x", x);
         Shapes.requireMatrix("ternaryMatmul", "x", x, m, ws[0].cols());
-        PackedMatmul.matmul(ps, x.toFloatArray(), m, out, activations);
+        PackedMatmul.matmul(provider.packed(), ps, x.toFloatArray(), m, out, activations);
         for (int i = 0; i < ws.length; i++) store(out[i], ys[i], accumulate);
     }
 
     /** c [m, rows] ← a [m, cols] · Wᵀ for an f16 W [rows, cols] (the LM head); W streams once per call. */
-    static void matmulF16(Tensor a, Tensor w, Tensor c, boolean accumulate) {
+    static void matmulF16(KernelProvider provider, Tensor a, Tensor w, Tensor c, boolean accumulate) {
         Shapes.requireHostF32("matmul", "a", a);
         Shapes.requireHostF32("matmul", "c", c);
         int m = a.rows(), rows = w.rows(), cols = w.cols();
         Shapes.requireMatrix("matmul", "a", a, m, cols);
         Shapes.requireMatrix("matmul", "c", c, m, rows);
         float[] y = new float[m * rows];
-        PackedFloatMatvec.matmul(w.segment(), PackedFloatMatvec.Format.F16, rows, cols, a.toFloatArray(), m, y);
+        PackedFloatMatvec.matmul(provider.vector() && PackedFloatMatvec.VECTOR, w.segment(), PackedFloatMatvec.Format.F16, rows, cols, a.toFloatArray(), m, y);
         store(y, c, accumulate);
     }
 

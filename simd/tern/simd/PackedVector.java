@@ -101,6 +101,9 @@ final class PackedVector implements PackedKernels {
     }
 
     @Override
+    public float quantizeInt8(float[] x, int off, int n, byte[] q) { return Int8Quantizer.quantize(x, off, n, q); }
+
+    @Override
     public void int8Tables(byte[] q, int qOff, int c0, int c1, short[] tbl, int tOff) {
         for (int t = 0, c = c0; t < PackedKernels.triples(c0, c1); t++, c += PackedTernary.TRIPLE) {
             short a = c < c1 ? q[qOff + c] : 0, b = c + 1 < c1 ? q[qOff + c + 1] : 0, d = c + 2 < c1 ? q[qOff + c + 2] : 0;

@@ -28,7 +28,25 @@ public final class Vectorization {
     /** True when the Vector API module is present and not switched off. */
     public static final boolean ENABLED = BITS > 0;
 
+    /**
+     * True when the CPU looks up a 32-entry int16 table in one instruction at every width the kernels
+     * use: x86 with AVX-512 ({@code vpermw}, {@code vpermi2w}; HotSpot's {@code UseAVX} is 3). With
+     * AVX2 ({@code UseAVX} 2) the Vector API's two-register lookups are emulated by byte shuffles,
+     * and on other ISAs it is not measured; there the packed kernels decode instead ({@link PackedDigits}).
+     */
+    public static final boolean NATIVE_PERMUTES = useAvx() >= 3;
+
     private Vectorization() {}
+
+    /** HotSpot's UseAVX level, or 0 where the flag does not exist (not x86) or cannot be read. */
+    private static int useAvx() {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            return Integer.parseInt(bean.getVMOption("UseAVX").getValue());
+        } catch (RuntimeException | LinkageError e) {
+            return 0;
+        }
+    }
 
     private static int choose() {
         if (!REQUEST.isEmpty() && !REQUEST.matches("0|128|256|512"))

@@ -25,9 +25,12 @@ import tern.runtime.ShardAxis;
 class PackedMatmulTest {
     private static final double RTOL = 1e-5;
 
-    static final PackedKernels[] PATHS = Vectorization.ENABLED && PackedVector.SUPPORTED
-            ? new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE}
-            : new PackedKernels[] {PackedScalar.INSTANCE};
+    /** Every twin this width can run: the scalar one, the lookups, and below 512 bits the decoding kernels. */
+    static final PackedKernels[] PATHS = !Vectorization.ENABLED || !PackedVector.SUPPORTED
+            ? new PackedKernels[] {PackedScalar.INSTANCE}
+            : Vectorization.BITS < 512
+            ? new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE, PackedDigits.INSTANCE}
+            : new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE};
 
     /** Random trits with about a third zeros, and positive scales. */
     static byte[] trits(Random rnd, int n) {
@@ -152,6 +155,43 @@ class PackedMatmulTest {
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < cols; c++)
                     if (p.trit(r, c) != t[r * cols + c]) throw new AssertionError("trit (" + r + ", " + c + ") of " + rows + "×" + cols);
+        }
+    }
+
+    /** The vector int8 quantizer gives the scalar one's bytes and scale exactly, ties to even included. */
+    @Test
+    void vectorQuantizerMatchesTheScalarOne() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Vectorization.ENABLED, Vectorization.describe());
+        Random rnd = new Random(5);
+        for (int trial = 0; trial < 200; trial++) {
+            int n = 1 + rnd.nextInt(300);
+            float[] x = new float[n + 3];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(7) - 3));
+            if (trial % 4 == 0) {   // max 127: s = 1, so halves are exact ties
+                for (int i = 0; i < x.length; i++) x[i] = (rnd.nextInt(255) - 127) / 2f;
+                x[rnd.nextInt(x.length)] = 127f;
+            }
+            if (trial == 1) java.util.Arrays.fill(x, 0f);
+            int off = rnd.nextInt(4);
+            n = Math.min(n, x.length - off);
+            byte[] qs = new byte[n], qv = new byte[n];
+            float ss = PackedMatmul.quantizeInt8(x, off, n, qs), sv = Int8Quantizer.quantize(x, off, n, qv);
+            assertEquals(ss, sv, 0f, "scale, trial " + trial);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(qs, qv, "bytes, trial " + trial + ", n " + n);
+        }
+    }
+
+    /** PackedDigits' decoding: for every field value the packer writes, the quotients and the digit sum it relies on. */
+    @Test
+    void decodingIdentityHoldsForEveryField() {
+        int[] x = {-127, 5, 127};
+        for (int k = 0; k < PackedTernary.PATTERNS; k++) {
+            assertEquals(k / 3, (11 * k) >> 5, "k/3 of " + k);
+            assertEquals(k / 9, (57 * k) >> 9, "k/9 of " + k);
+            int direct = 0;
+            for (int i = 0; i < 3; i++) direct += PackedTernary.digit(k, i) * x[i];
+            int a = x[0], b = x[1] - 3 * x[0], c = x[2] - 3 * x[1];
+            assertEquals(direct, a * k + b * (k / 3) + c * (k / 9) - (13 * a + 4 * b + c), "sum of field " + k);
         }
     }
 

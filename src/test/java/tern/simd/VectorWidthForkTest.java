@@ -25,6 +25,7 @@ class VectorWidthForkTest {
     /** Forked-JVM entry point: prints the width, then "ok" if the vector kernels agree with the scalar ones. */
     public static void main(String[] args) {
         System.out.println(Vectorization.BITS + " " + Vectorization.describe());
+        System.out.println(KernelProvider.preferred().packed().getClass().getSimpleName());
         Random rnd = new Random(7);
         try (var arena = java.lang.foreign.Arena.ofShared()) {
             int rows = 130, cols = 301;   // ragged: not whole tiles, groups or vectors
@@ -74,6 +75,16 @@ class VectorWidthForkTest {
     void maxVectorSize32ClampsA512BitRequestTo256() throws Exception {
         String[] lines = fork("-XX:MaxVectorSize=32", "-Dtern.simd.bits=512");
         assertTrue(lines[0].startsWith("256 Vector API 256-bit") && lines[0].contains("clamped"), lines[0]);
+    }
+
+    /** Real AVX2 (where the CPU has it): 256 bits, the decoding packed kernels, and agreement with scalar. */
+    @Test
+    void useAvx2PicksTheDecodingKernelsAndAgreesWithScalar() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64") && VectorInfo.preferredBits() >= 256,
+                "needs an x86 CPU with AVX2");
+        String[] lines = fork("-XX:UseAVX=2", "-Dtern.simd.bits=512");
+        assertTrue(lines[0].startsWith("256 Vector API 256-bit"), lines[0]);
+        assertTrue(lines[1].startsWith("PackedDigits"), lines[1]);
     }
 
     @Test

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Packed ternary matvec (one activation row) of Tern against ggml's TQ2_0 at each instruction set, ours and
+# ggml's taking turns in one run, both on ONE thread (test-backend-ops runs ggml on hardware_concurrency/2
+# threads, one here, so earlier two-thread Tern figures were not paired fairly).
+#   tools/bench/kernels-vs-ggml.sh [rounds] [shapes...]      (default: 3 rounds; 4096x14336 and the 390M shapes)
+# Needs: the classes built (mvn -o -q -DskipTests package), and llama.cpp's ggml built twice under $LLAMA
+# (default ~/.cache/llama-cpp/src): build-ops (-DGGML_NATIVE=ON: AVX-512 here) and build-ops-avx2
+# (-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF).
+# Prints one line per measurement: isa shape kernel µs (median; min; and for Tern the thread's CPU µs),
+# then per isa and shape the ratio ggml / Tern int8 (> 1: Tern faster) of the medians and of the minima.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+rounds=${1:-3}; shift || true
+shapes=("$@"); [[ ${#shapes[@]} -gt 0 ]] || shapes=(4096x14336 1024x1024 2560x1024 1024x2560)
+llama=${LLAMA:-$HOME/.cache/llama-cpp/src}
+java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+"${java%java}javac" --add-modules jdk.incubator.vector -cp "$root/target/classes" -d "$tmp" "$root/tools/bench/PackedMatvecTimer.java" 2>/dev/null
+for b in build-ops build-ops-avx2; do
+  cc -O2 -I"$llama/ggml/include" "$root/tools/bench/ggml_matvec.c" -L"$llama/$b/bin" -lggml -lggml-base -lggml-cpu \
+     -Wl,-rpath,"$llama/$b/bin" -o "$tmp/ggml-$b"
+done
+tern() { "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xbatch -Dtern.threads=1 "$@" \
+           -cp "$root/target/classes:$tmp" PackedMatvecTimer 200 "${shapes[@]}" 2>/dev/null | grep -v WARNING; }
+out=$tmp/results
+echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/')"
+for r in $(seq "$rounds"); do
+  echo "# round $r, $(uptime | sed 's/.*load/load/')"
+  "$tmp/ggml-build-ops" 1 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
+  tern | sed 's/^/avx512 /' | tee -a "$out"
+  "$tmp/ggml-build-ops-avx2" 1 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
+  tern -XX:UseAVX=2 | sed 's/^/avx2 /' | tee -a "$out"
+  tern -XX:UseAVX=2 -Dtern.simd.bits=128 | sed 's/^/avx2-128 /' | tee -a "$out"
+done
+echo "# ratios ggml / Tern int8 (median of rounds' medians; of rounds' minima); 128-bit: its time / Tern's AVX2 time"
+python3 - "$out" <<'PY'
+import sys, statistics, collections
+med, mn = collections.defaultdict(list), collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    f = line.replace('(', ' ').replace(')', ' ').replace(',', ' ').split()
+    isa, shape, kind = f[0], f[1], f[2]
+    if kind == 'float' or kind == 'int8': kind += '@' + f[3]
+    med[isa, shape, kind].append(float(f[4 if kind.startswith(('int8', 'float')) else 3]))
+    mn[isa, shape, kind].append(float(f[f.index('min') + 1]))
+shapes = sorted({k[1] for k in med}, key=lambda s: -eval(s.replace('x', '*')))
+for shape in shapes:
+    for isa in ('avx512', 'avx2'):
+        g = [k for k in med if k[0] == isa and k[1] == shape and k[2] == 'ggml-tq2_0']
+        t = [k for k in med if k[0] == isa and k[1] == shape and k[2].startswith('int8')]
+        f = [k for k in med if k[0] == isa and k[1] == shape and k[2].startswith('float')]
+        if g and t:
+            G, T = statistics.median(med[g[0]]), statistics.median(med[t[0]])
+            Gm, Tm = statistics.median(mn[g[0]]), statistics.median(mn[t[0]])
+            F = statistics.median(med[f[0]]) if f else float('nan')
+            print(f"{isa:7s} {shape:11s} ggml {G:8.1f} µs  Tern int8 {T:8.1f} µs ({t[0][2].split('@')[1]})  ratio {G / T:5.2f} (minima {Gm / Tm:5.2f})  Tern float {F:8.1f} µs ({G / F:4.2f})")
+    a = [k for k in med if k[0] == 'avx2' and k[1] == shape and k[2].startswith('int8')]
+    n = [k for k in med if k[0] == 'avx2-128' and k[1] == shape and k[2].startswith('int8')]
+    if a and n:
+        print(f"128-bit {shape:11s} int8 {statistics.median(med[n[0]]):8.1f} µs = {statistics.median(med[n[0]]) / statistics.median(med[a[0]]):4.2f}× Tern's AVX2 time (target ≤ 2)")
+PY
