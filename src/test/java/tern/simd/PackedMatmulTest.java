@@ -252,6 +252,40 @@ class PackedMatmulTest {
         }
     }
 
+    /**
+     * The LM head of a batched decode step: m activation rows through one f32 or f16 matrix (f16: four rows per
+     * widened vector, the rest one at a time) give every row exactly the bits of its own matrix-vector product,
+     * and match the double reference; columns with ragged tails past the vector loop.
+     */
+    @Property(tries = 30)
+    void floatMatmulRowsEqualTheirMatvecs(@ForAll @IntRange(min = 2, max = 11) int m, @ForAll @IntRange(min = 1, max = 200) int rows,
+                                          @ForAll @IntRange(min = 1, max = 300) int cols, @ForAll boolean half, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        float[] w = MatmulReference.gaussian(rnd, rows * cols), x = MatmulReference.gaussian(rnd, m * cols);
+        PackedFloatMatvec.Format f = half ? PackedFloatMatvec.Format.F16 : PackedFloatMatvec.Format.F32;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate((long) rows * cols * f.bytes);
+            for (int i = 0; i < w.length; i++) {
+                if (half) {
+                    short h = Float.floatToFloat16(w[i]);
+                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * i, h);
+                    w[i] = Float.float16ToFloat(h);
+                } else {
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i, w[i]);
+                }
+            }
+            float[] y = new float[m * rows];
+            PackedFloatMatvec.matmul(seg, f, rows, cols, x, m, y);
+            MatmulReference.assertClose(f + " " + m + " rows " + rows + "×" + cols, y, MatmulReference.matmul(x, false, w, true, null, m, cols, rows), RTOL);
+            for (int i = 0; i < m; i++) {
+                float[] one = new float[rows];
+                PackedFloatMatvec.matvec(seg, f, rows, cols, java.util.Arrays.copyOfRange(x, i * cols, (i + 1) * cols), one);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(one, java.util.Arrays.copyOfRange(y, i * rows, (i + 1) * rows), 0f,
+                        f + " row " + i + " of " + m + ", " + rows + "×" + cols);
+            }
+        }
+    }
+
     @Test
     void everyFiniteHalfFloatWidensExactly() {
         // The 63488 finite f16 patterns (subnormals included) as a 992×64 matrix; one-hot x picks column j,
