@@ -8,7 +8,7 @@
 #      (aggregate tokens/s, p50/p99 time per token), int8 and float activations.
 # usage: tools/bench/serve-vs-llama.sh [OUT_DIR]        (run from anywhere; writes only under OUT_DIR)
 #   env: ROUNDS=2  LLAMA_BIN=~/.cache/llama-cpp/src/build/bin  MODEL=FILE.tern GGUF=FILE.gguf (made in OUT_DIR when unset)
-#        SKIP="cold prefill serve" (any of them)  SERVE_TOKENS=64
+#        SKIP="cold prefill serve" (any of them)  SERVE_TOKENS=64  REPS=2 (llama-bench repetitions)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$(mkdir -p "${1:-/tmp/tern-serve-bench}" && cd "${1:-/tmp/tern-serve-bench}" && pwd)
@@ -57,7 +57,7 @@ for r in $(seq "$rounds"); do
     echo "-- round $r: tern bench prefill (int8), load $(load)"
     "$tern" bench prefill --model "$model" --tokens 128,512 --runs 3 --warmup-s 5 2>&1 | grep -v WARNING | sed 's/^/   /'
     echo "-- round $r: llama-bench -t 2, load $(load)"
-    "$bin/llama-bench" -m "$gguf" -t 2 -p 128,512 -n 64,512 -r 2 2>&1 | grep -E "pp|tg" | sed 's/^/   /'
+    "$bin/llama-bench" -m "$gguf" -t 2 -p 128,512 -n 64,512 -r "${REPS:-2}" 2>&1 | grep -E "pp|tg" | sed 's/^/   /'
   fi
   if [[ "$skip" != *" serve "* ]]; then
     for act in int8 float; do
