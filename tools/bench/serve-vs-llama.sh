@@ -7,6 +7,8 @@
 #   3. the server: tern.serve.ServeLoad on the packed file, 1 client then 8 concurrent streaming clients
 #      (aggregate tokens/s, p50/p99 time per token), int8 and float activations.
 # usage: tools/bench/serve-vs-llama.sh [OUT_DIR]        (run from anywhere; writes only under OUT_DIR)
+# Read the figures as ratios inside one round (the rounds alternate Tern and llama.cpp); note the load printed beside
+# each. On a busy machine llama.cpp's tg figures collapse (its threads spin at a barrier), so run it quietly.
 #   env: ROUNDS=2  LLAMA_BIN=~/.cache/llama-cpp/src/build/bin  MODEL=FILE.tern GGUF=FILE.gguf (made in OUT_DIR when unset)
 #        SKIP="cold prefill serve" (any of them)  SERVE_TOKENS=64  REPS=2 (llama-bench repetitions)
 set -euo pipefail
@@ -50,14 +52,14 @@ for r in $(seq "$rounds"); do
       done
       echo "-- round $r: llama-simple -n $n, load $(load)"
       /usr/bin/time -f "   wall %e s, peak RSS %M KB" "$bin/llama-simple" -m "$gguf" -n $n "Once upon a time" 2>&1 \
-          | grep -E "decoded|wall" | sed 's/^ */   /'
+          | grep -aE "decoded|wall" | sed 's/^ */   /'
     done
   fi
   if [[ "$skip" != *" prefill "* ]]; then
     echo "-- round $r: tern bench prefill (int8), load $(load)"
     "$tern" bench prefill --model "$model" --tokens 128,512 --runs 3 --warmup-s 5 2>&1 | grep -v WARNING | sed 's/^/   /'
     echo "-- round $r: llama-bench -t 2, load $(load)"
-    "$bin/llama-bench" -m "$gguf" -t 2 -p 128,512 -n 64,512 -r "${REPS:-2}" 2>&1 | grep -E "pp|tg" | sed 's/^/   /'
+    "$bin/llama-bench" -m "$gguf" -t 2 -p 128,512 -n 64,512 -r "${REPS:-2}" 2>&1 | grep -aE "pp|tg" | sed 's/^/   /'
   fi
   if [[ "$skip" != *" serve "* ]]; then
     for act in int8 float; do

@@ -2,9 +2,10 @@ package tern.simd;
 
 /**
  * Inference products on packed ternary weights ({@link PackedTernary}): y [m, out] ← x [m, in] · (γT)ᵀ,
- * for one activation row (decode: a matrix-vector product that streams the codes once) or a few rows
- * (prompt prefill, small batches: each 8 KiB run of a tile's codes is read from memory once and reused
- * from L1 for every row). Additions and subtractions of activations only; one multiplication by the
+ * for one activation row (decode: a matrix-vector product that streams the codes once) or several rows
+ * (prompt prefill, batched decode: with int8 activations {@link #int8Rows} decodes each tile's codes once
+ * and applies them to four rows at a time; with float activations each 8 KiB run of a tile's codes is read
+ * from memory once and reused from L1 for every row). Additions and subtractions of activations only; one multiplication by the
  * scale(s) per output. Tiles of 64 outputs are claimed in pieces by the caller and {@link Parallel}'s
  * workers ({@link Parallel#shared}: a decode step makes ~100 of these calls, and on a busy machine waiting
  * for a parked worker to be scheduled cost more than the product).
@@ -197,7 +198,7 @@ public final class PackedMatmul {
         }
     }
 
-    /** Activation rows from which a product runs {@link #blocked} (prompt prefill, large batches). */
+    /** Activation rows from which a float-activation product runs {@link #blocked} (prompt prefill, large batches). */
     static final int BLOCKED_MIN_ROWS = Integer.getInteger("tern.packed.blockedRows", 16);
     /** Rows whose tables stay in L2 together: 16 rows × 64 groups × 96 entries × 2 B (int8) = 192 KiB. */
     private static final int ROW_BLOCK = 16;
