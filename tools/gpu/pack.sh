@@ -36,7 +36,7 @@ if [[ ! -f .gpu/junit-console.jar ]]; then
   mv .gpu/lib/junit-platform-console-standalone-*.jar .gpu/junit-console.jar
 fi
 rm -f .gpu/lib/junit-platform-console-standalone-*.jar
-cp tools/gpu/*.py tools/gpu/bench.sh tools/gpu/crash.sh tools/gpu/memory-bench.sh tools/gpu/packed-decode.sh tools/gpu/plans.sh .gpu/ 2>/dev/null || true
+cp tools/gpu/*.py tools/gpu/*.sh .gpu/ 2>/dev/null || true
 cat > .gpu/run.sh <<'RUN'
 #!/usr/bin/env bash
 # On the GPU machine: unpack the runtime once, then run java with the project's flags.

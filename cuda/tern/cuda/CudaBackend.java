@@ -983,6 +983,32 @@ public final class CudaBackend implements Backend {
     /** The context this backend computes in (for streams and libraries that share it, such as NCCL). */
     CudaContext context() { return context; }
 
+    // ---- hooks for whole-step launchers on their own stream (CudaGraph, CudaGraphDecodeStep) ----------
+
+    /** The kernels, for launchers of their own sources (PackedGemv, CudaGraphDecodeStep). */
+    Kernels kernels() { return kernels; }
+
+    /**
+     * Runs {@code body} with every kernel this backend launches sent to {@code stream} (a CUstream, e.g. one
+     * being captured into a CUDA graph). Only ops that launch kernels and nothing else may run inside: no
+     * allocation, host copy, read-back or cuBLAS call (the graph rules in CudaGraph).
+     */
+    void launchOn(long stream, Runnable body) {
+        context.makeCurrent();
+        long previous = kernels.useStream(stream);
+        try {
+            body.run();
+        } finally {
+            kernels.useStream(previous);
+        }
+    }
+
+    /** The RoPE (cos, sin) table of (headDim, theta) covering positions [0, positions), kept by the backend. */
+    Tensor ropeTable(int headDim, float theta, int positions) { return ropeTables.covering(headDim, theta, positions); }
+
+    /** The device address of packed weights' words and of their per-shard scales (TernaryLayout). */
+    static long[] packedAddresses(TernaryWeights w) { return new long[] {packedAddress(w), scalesAddress(w)}; }
+
     /** The device address of a tensor of this backend (for libraries called with raw pointers: NCCL). */
     static long deviceAddress(Tensor t) { return address(t); }
 

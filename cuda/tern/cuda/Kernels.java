@@ -28,9 +28,9 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  * instead of at some later copy (tests and debugging; it costs the overlap of host and device).
  */
 final class Kernels implements AutoCloseable {
-    static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention");
+    static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention", "decode_step");
     /** Sources that need sm_80 or later (tensor-core MMA with f16 or bf16 inputs, cp.async), loaded only there. */
-    static final List<String> AMPERE_SOURCES = List.of("ternary_mma", "attention_mma");
+    static final List<String> AMPERE_SOURCES = List.of("ternary_mma", "attention_mma", "packed_gemv");
     private static final Pattern INCLUDE = Pattern.compile("(?m)^#include \"([A-Za-z0-9_.]+)\"\\s*$");
 
     private final CudaContext context;
@@ -40,6 +40,8 @@ final class Kernels implements AutoCloseable {
     private final Map<String, Integer> dynamicSharedLimit = new HashMap<>();
     /** GPU time per kernel while switched on (CudaBackend.profile); also used around cuBLAS calls. */
     final LaunchProfile profile = new LaunchProfile();
+    /** Where launches go: 0 = the legacy default stream; else a CUstream (CudaGraph capture, CudaBackend.launchOn). */
+    private long stream;
 
     Kernels(CudaContext context, KernelCache cache, boolean checkEachLaunch) {
         this.context = context;
@@ -91,6 +93,16 @@ final class Kernels implements AutoCloseable {
 
     /** Launches kernel {@code name} of {@code module} on a 1-D block of {@code threads}. */
     void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, KernelArgs args) {
+        launch(module, name, gridX, gridY, gridZ, threads, sharedBytes, false, args);
+    }
+
+    /**
+     * As {@link #launch}, with programmatic dependent launch when {@code programmatic} and launching on a stream
+     * of our own (sm_90: the kernel may start while the previous one finishes, so it must wait with
+     * griddepcontrol.wait before reading that kernel's output; packed_gemv.cu and decode_step.cu's do).
+     */
+    void launch(String module, String name, int gridX, int gridY, int gridZ, int threads, int sharedBytes, boolean programmatic,
+                KernelArgs args) {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;     // nothing to do (empty tensors)
         context.makeCurrent();
         KernelFunction f = function(module, name);
@@ -98,11 +110,13 @@ final class Kernels implements AutoCloseable {
         if (sharedBytes > 32 * 1024) raiseDynamicShared(name, f, sharedBytes);
         jcuda.driver.CUevent[] timed = profile.begin();
         long t0 = timed == null ? 0 : System.nanoTime();
-        int rc = DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, args);
+        int rc = programmatic && stream != 0
+                ? DriverLaunch.launchProgrammatic(f, gridX, gridY, gridZ, threads, sharedBytes, stream, args)
+                : DriverLaunch.launch(f, gridX, gridY, gridZ, threads, 1, 1, sharedBytes, stream, args);
         if (timed != null) profile.host("kernel launch", System.nanoTime() - t0);
         profile.end(timed, name);
         if (rc != 0) throw failure(name, gridX, gridY, gridZ, threads, sharedBytes, DriverLaunch.describe(rc), null);
-        if (checkEachLaunch) {
+        if (checkEachLaunch && stream == 0) {         // on another stream it may be capturing: no synchronize there
             try {
                 cuCtxSynchronize();
             } catch (CudaException e) {
@@ -115,6 +129,17 @@ final class Kernels implements AutoCloseable {
                                                  String why, Throwable cause) {
         return new IllegalStateException("CUDA kernel " + name + " (grid " + gx + "x" + gy + "x" + gz
                 + ", block " + threads + ", shared " + shared + " B) failed: " + why, cause);
+    }
+
+    /**
+     * Sends the following launches to {@code stream} (0: back to the legacy default stream); returns the
+     * previous one. Profiling events live on the default stream: switch profiling off first.
+     */
+    long useStream(long stream) {
+        if (stream != 0 && profile.on()) throw new IllegalStateException("switch the kernel profile off before launching on another stream");
+        long previous = this.stream;
+        this.stream = stream;
+        return previous;
     }
 
     void launch(String module, String name, int gridX, int threads, KernelArgs args) {

@@ -16,6 +16,9 @@ public final class Generator implements AutoCloseable {
     private final LlamaModel model;
     private final PreparedWeights weights;
     private KvCache cache;
+    private WholeStepDecoder graphStep;                 // CUDA: one-token steps as a CUDA graph (null: op by op)
+    private boolean graphTried;
+    private tern.runtime.Tensor[][] cacheKeys, cacheValues;   // [1][layer] views of the cache, for graphStep
 
     public Generator(LlamaModel model) {
         this.model = model;
@@ -35,14 +38,28 @@ public final class Generator implements AutoCloseable {
             cache = new KvCache(model.backend(), model.config(), need);
         }
         cache.reset();
+        boolean graph = graphStep() != null;
+        if (graph) {
+            cacheKeys = new tern.runtime.Tensor[1][model.config().layers()];
+            cacheValues = new tern.runtime.Tensor[1][model.config().layers()];
+            for (int l = 0; l < cacheKeys[0].length; l++) {
+                cacheKeys[0][l] = cache.keys(l, 0, cache.capacity());
+                cacheValues[0][l] = cache.values(l, 0, cache.capacity());
+            }
+        }
         Sampler sampler = new Sampler(options);
         int[] out = new int[maxNew];
         int produced = 0;
         int[] input = prompt;
         while (produced < maxNew) {
             float[] logits;
-            try (Tape tape = new Tape(model.backend(), false)) {
-                logits = model.backend().download(model.decode(tape, input, cache, weights).value);
+            if (graph && input.length == 1) {
+                logits = graphStep.step(input, new int[]{cache.length()}, cacheKeys, cacheValues);
+                cache.advance(1);
+            } else {
+                try (Tape tape = new Tape(model.backend(), false)) {
+                    logits = model.backend().download(model.decode(tape, input, cache, weights).value);
+                }
             }
             int token = sampler.next(logits);
             out[produced++] = token;
@@ -51,6 +68,26 @@ public final class Generator implements AutoCloseable {
             input = new int[]{token};
         }
         return produced == maxNew ? out : Arrays.copyOf(out, produced);
+    }
+
+    /**
+     * The CUDA graph decode step for one-token steps of a packed model on a CUDA backend (tern.cuda's
+     * CudaGraphDecodeStep, loaded by name), made at the first generation; null elsewhere, or with
+     * -Dtern.cuda.graph=false; -Dtern.cuda.graph=eager runs the same step without capturing it. The prompt
+     * itself runs op by op (one batched prefill).
+     */
+    private WholeStepDecoder graphStep() {
+        if (graphTried) return graphStep;
+        graphTried = true;
+        String setting = System.getProperty("tern.cuda.graph", "true");
+        if (model.backend().device() != tern.runtime.Device.CUDA || setting.equals("false")) return null;
+        graphStep = WholeStepDecoder.load("tern.cuda.CudaGraphDecodeStep", model, weights.packed(), !setting.equals("eager"));
+        return graphStep;
+    }
+
+    /** How one-token steps run on this generator's backend (for logs and benchmarks). */
+    public String stepMode() {
+        return graphStep != null ? graphStep.describe() : "op by op (" + model.backend().name() + ")";
     }
 
     /** The checks every generation request gets: a prompt, a budget ≥ 0, and both within the context. */
@@ -68,6 +105,7 @@ public final class Generator implements AutoCloseable {
 
     @Override
     public void close() {
+        if (graphStep != null) graphStep.close();
         weights.close();
         if (cache != null) cache.close();
     }

@@ -150,6 +150,27 @@ public final class LlamaModel implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
+    /**
+     * A float weight by Hugging Face name (the embedding, a norm gain, the LM head): a served model's tensor
+     * or a trained parameter's value. For decoders that run a whole step themselves (tern.cuda's
+     * CudaGraphDecodeStep), which read the weights this model's forward reads.
+     */
+    public Tensor floatWeight(String hfName) {
+        Weight w = switch (hfName) {
+            case "model.embed_tokens.weight" -> embedding;
+            case "model.norm.weight" -> finalNorm;
+            case "lm_head.weight" -> lmHead;
+            default -> {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("model\\.layers\\.(\\d+)\\.(input|post_attention)_layernorm\\.weight").matcher(hfName);
+                int layer = m.matches() ? Integer.parseInt(m.group(1)) : -1;
+                if (layer < 0 || layer >= layers.size())
+                    throw new IllegalArgumentException("no float weight '" + hfName + "' in this " + layers.size() + "-layer Llama");
+                yield m.group(2).equals("input") ? layers.get(layer).inputNorm : layers.get(layer).postNorm;
+            }
+        };
+        return w.parameter != null ? w.parameter.value : w.served;
+    }
+
     /** True when the model serves packed weights (inference only). */
     public boolean served() { return servedFrom != null; }
 

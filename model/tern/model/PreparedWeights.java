@@ -45,6 +45,22 @@ public final class PreparedWeights implements AutoCloseable {
     /** q, k, v, o, gate, up, down of layer i. */
     Linear.Prepared[] layer(int i) { return perLayer[i]; }
 
+    /**
+     * Every layer's q, k, v, o, gate, up, down as packed ternary weights, or null when one is not packed:
+     * what a decoder running the whole step itself (tern.cuda's CudaGraphDecodeStep) multiplies by.
+     */
+    public tern.runtime.TernaryWeights[][] packed() {
+        tern.runtime.TernaryWeights[][] out = new tern.runtime.TernaryWeights[perLayer.length][];
+        for (int i = 0; i < perLayer.length; i++) {
+            out[i] = new tern.runtime.TernaryWeights[perLayer[i].length];
+            for (int j = 0; j < perLayer[i].length; j++) {
+                if (!(perLayer[i][j] instanceof Linear.Packed(var w, boolean owned))) return null;
+                out[i][j] = w;
+            }
+        }
+        return out;
+    }
+
     @Override
     public void close() {
         for (Linear.Prepared[] layer : perLayer)
