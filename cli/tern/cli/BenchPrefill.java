@@ -53,7 +53,11 @@ final class BenchPrefill {
         double warmup = args.doubleValue("warmup-s", 5);
         if (runs < 1) throw new UsageException("--runs must be ≥ 1, got " + runs);
         if (!(warmup >= 0)) throw new UsageException("--warmup-s must be ≥ 0, got " + warmup);
-        PackedMatmul.Activations activations = PackedMatmul.Activations.valueOf(args.string("activations", "int8").toUpperCase(Locale.ROOT));
+        PackedMatmul.Activations activations = switch (args.string("activations", "int8")) {
+            case "int8" -> PackedMatmul.Activations.INT8;
+            case "float" -> PackedMatmul.Activations.FLOAT;
+            default -> throw new UsageException("--activations must be int8 or float, got '" + args.string("activations", "") + "'");
+        };
         boolean json = args.has("json");
         Map<String, Object> out = new LinkedHashMap<>();
         try (InferenceModel m = InferenceModel.load(file)) {
