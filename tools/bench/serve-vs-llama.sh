@@ -37,6 +37,7 @@ if [[ ! -f "$model" || ! -f "$gguf" ]]; then
   $java -cp "$root/target/classes" "$root/tools/bench/MakeTriLM.java" "$out/ckpt390" "$root/../shared/data/slice.txt" 390M
   "$tern" pack --ckpt "$out/ckpt390" --out "$model" 2>&1 | grep -v WARNING
   "$tern" export --format gguf --ckpt "$out/ckpt390" --out "$gguf" --type tq2_0 --force 2>&1 | grep -v WARNING
+  rm -rf "$out/ckpt390"                       # 1.2 GB of f32 latent weights: the two files are all the runs need
 fi
 
 echo "== $(date -u +%FT%TZ) $(cd "$root" && git log --oneline -1) | $(nproc) CPUs | load $(load)"
