@@ -1,6 +1,5 @@
 package tern.checkpoint;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -8,10 +7,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import tern.runtime.AdamW;
 import tern.runtime.Backend;
 import tern.runtime.DType;
 import tern.runtime.Device;
+import tern.runtime.FullMoments;
+import tern.runtime.Optimizer;
 import tern.runtime.Parameter;
 import tern.runtime.Tensor;
 
@@ -36,17 +36,25 @@ public final class OptimizerState {
      * A snapshot of the moments as file content. Host moments are referenced (write before the next
      * update); device moments are downloaded now.
      */
-    public static AtomicFiles.Content content(AdamW opt, Backend backend) {
+    public static AtomicFiles.Content content(Optimizer opt, Backend backend) {
+        return content(opt, opt.fullMoments(), backend);
+    }
+
+    /**
+     * The same from moments already at hand (a sharded optimizer's gathered ones: write the content before
+     * closing them).
+     */
+    public static AtomicFiles.Content content(Optimizer opt, FullMoments moments, Backend backend) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Parameter p : opt.parameters()) {
-            tensors.put(firstMomentName(p.name), onHost(opt.firstMoment(p), backend));
-            tensors.put(secondMomentName(p.name), onHost(opt.secondMoment(p), backend));
+            tensors.put(firstMomentName(p.name), onHost(moments.first(p), backend));
+            tensors.put(secondMomentName(p.name), onHost(moments.second(p), backend));
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("step", Long.toString(opt.step()));
-        meta.put("beta1", Float.toString(opt.beta1));
-        meta.put("beta2", Float.toString(opt.beta2));
-        meta.put("eps", Float.toString(opt.eps));
+        meta.put("beta1", Float.toString(opt.beta1()));
+        meta.put("beta2", Float.toString(opt.beta2()));
+        meta.put("eps", Float.toString(opt.eps()));
         return Safetensors.content(tensors, meta, DType.F32);
     }
 
@@ -55,7 +63,7 @@ public final class OptimizerState {
     }
 
     /** Restores the moments and step of {@code opt} from {@code file}. */
-    public static void load(Path file, AdamW opt, Backend backend) {
+    public static void load(Path file, Optimizer opt, Backend backend) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             String step = f.metadata().get("step");
             long s;
@@ -81,23 +89,11 @@ public final class OptimizerState {
             for (String name : f.names())
                 if (!expected.contains(name))
                     throw new CheckpointException(file, "tensor '" + name + "' matches no parameter of this model");
-            for (Parameter p : opt.parameters()) {
-                restore(f, firstMomentName(p.name), opt.firstMoment(p), backend);
-                restore(f, secondMomentName(p.name), opt.secondMoment(p), backend);
-            }
-            opt.setStep(s);
-        }
-    }
-
-    private static void restore(SafetensorsFile f, String name, Tensor moment, Backend backend) {
-        try (Tensor src = f.tensor(name)) {
-            if (moment.device() == Device.CPU) {
-                MemorySegment.copy(src.segment(), 0, moment.segment(), 0, moment.byteSize());
-            } else {
-                try (Tensor up = backend.upload(src.toFloatArray(), moment.shape())) {
-                    backend.copy(up, moment);
+            for (Parameter p : opt.parameters())
+                try (Tensor first = f.tensor(firstMomentName(p.name)); Tensor second = f.tensor(secondMomentName(p.name))) {
+                    opt.loadMoments(p, first, second);
                 }
-            }
+            opt.setStep(s);
         }
     }
 }

@@ -19,8 +19,10 @@ final class Devices {
     /** The usage lines of the two flags, for the commands' help texts. */
     static final String FLAGS = """
               --device cpu|cuda    the backend that computes                                  [cpu]
-              --compute bf16|f32   CUDA's number type for matrix products and attention: bf16 tensor-core
-                                   inputs with f32 accumulation, or f32 throughout   [bf16 on sm_80+, else f32]""";
+              --compute bf16|fp16|f32  CUDA's number type for matrix products and attention: bf16 tensor-core
+                                   inputs with f32 accumulation (activations stored bf16), fp16 likewise with
+                                   dynamic loss scaling in training (for sm_70), or f32 throughout
+                                                                                     [bf16 on sm_80+, else f32]""";
 
     /** A new backend for {@code device} ("cpu" or "cuda") at the default compute type; a clear {@link UsageException} otherwise. */
     static Backend open(String device) {
@@ -37,11 +39,12 @@ final class Devices {
      * The CPU computes in f32 only: bf16 there is refused rather than silently ignored.
      */
     static Backend open(String device, String compute) {
-        if (compute != null && !compute.equals("bf16") && !compute.equals("f32"))
-            throw new UsageException("--compute must be bf16 or f32, got '" + compute + "'");
+        if (compute != null && !compute.equals("bf16") && !compute.equals("fp16") && !compute.equals("f32"))
+            throw new UsageException("--compute must be bf16, fp16 or f32, got '" + compute + "'");
         return switch (device) {
             case "cpu" -> {
-                if ("bf16".equals(compute)) throw new UsageException("--compute bf16 needs --device cuda (the CPU backend computes in f32)");
+                if ("bf16".equals(compute) || "fp16".equals(compute))
+                    throw new UsageException("--compute " + compute + " needs --device cuda (the CPU backend computes in f32)");
                 yield new CpuBackend();
             }
             case "cuda" -> openCuda(compute);

@@ -10,6 +10,10 @@ import java.util.Map;
 import java.util.Set;
 import tern.checkpoint.Json;
 import tern.runtime.Backend;
+import tern.runtime.GradientSync;
+import tern.train.RendezvousFile;
+import tern.train.TcpGradientSync;
+import tern.train.TcpGroup;
 import tern.train.Progress;
 import tern.train.TrainConfig;
 import tern.train.TrainRun;
@@ -28,7 +32,9 @@ final class TrainCommand {
     /** Flags that set a {@link TrainConfig} value (flag name = JSON key with '-' for '_'); reset_optimizer is a switch. */
     private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().filter(k -> !k.equals("reset_optimizer"))
             .map(k -> k.replace('_', '-')).toList();
-    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device", "compute", "on-nan", "init");
+    private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device", "compute", "on-nan", "init",
+            "gpus", "processes", "nodes", "node-rank", "master", "zero",
+            "rank", "ranks", "rendezvous", "job", "heartbeat");       // the last five: what the launcher gives each rank
 
     static final String USAGE = """
             usage: tern train --preset NAME --precision float|ternary|binary --data DIR --steps N --out DIR [options]
@@ -57,6 +63,13 @@ final class TrainCommand {
               --phase-in STEPS     W + λ·(Q(W) − W) with λ rising linearly 0 → 1 over STEPS after the switch
               --weight-bits K --act-bits K --kv-bits K      k-bit (2..16) integer fake quantization, weights per output channel
               --init DIR           start from an existing checkpoint's weights (e.g. a FloatLM)
+              --gpus N             data parallel over N GPUs: tern starts one process per GPU (NCCL); rank 0
+                                   writes the log and checkpoints; global batch (batch × accum), schedule and
+                                   data order do not depend on N (accum must be a multiple of the ranks)
+              --processes N        the same over N CPU processes (TCP), to test a job without GPUs
+              --zero 0|1           1: shard AdamW's moments across the ranks (ZeRO-1); same checkpoints   [0]
+              --nodes M --node-rank I --master HOST:PORT   several hosts, M × N ranks: run the same command
+                                   on each host with its --node-rank; rank 0 (node 0) listens on HOST:PORT
             Every plan runs on either device. A run folder is locked while a trainer writes to it.
             Ctrl-C saves a checkpoint at the next step boundary and exits.""".formatted(Devices.FLAGS);
 
@@ -65,6 +78,15 @@ final class TrainCommand {
             System.out.println(USAGE);
             return 0;
         }
+        try {
+            return train(argv);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    private static int train(String[] argv) throws IOException, InterruptedException {
         Set<String> withValue = new java.util.HashSet<>(SETTING_FLAGS);
         withValue.addAll(OTHER_FLAGS);
         Args args = Args.parse("train", argv, withValue, Set.of("keep-optimizer", "reset-optimizer"));
@@ -91,16 +113,39 @@ final class TrainCommand {
             throw new UsageException(e.getMessage());
         }
         if (fresh != null) warnAboutData(fresh.data());
+        RankLauncher.Plan plan = launchPlan(args, onNan);
+        if (plan != null) {
+            if (fresh != null && fresh.accum() % plan.ranks() != 0)        // a resumed run's accum is checked by each rank
+                throw new UsageException("--accum " + fresh.accum() + " must be a multiple of the " + plan.ranks()
+                        + " ranks: each step's micro-batches are shared out evenly (the global batch stays batch × accum)");
+            Path runDir = resume != null ? TrainRun.runFolder(resume) : Path.of(fresh.out()).toAbsolutePath().normalize();
+            System.out.println("tern train: " + RankLauncher.describe(plan) + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
+            return RankLauncher.launch(argv, plan, runDir);
+        }
         Backend backend = Devices.open(args);
         TrainRun run;
+        GradientSync sync = null;
+        TcpGroup control = null;
         try {
+            TrainRun.Ranks ranks = null;
+            if (args.has("rank")) {
+                Object[] joined = joinRanks(args, backend);
+                sync = (GradientSync) joined[0];
+                control = (TcpGroup) joined[1];
+                ranks = new TrainRun.Ranks(sync, zero(args));
+                RankLauncher.watchdog(args.intValue("heartbeat", 0), sync.rank(), sync::asyncError);
+            } else if (zero(args)) {
+                throw new UsageException("--zero 1 shards the optimizer across ranks: give --gpus N or --processes N");
+            }
             run = resume != null
-                    ? TrainRun.resume(resume, settings, backend)
-                    : TrainRun.start(fresh, backend, args.has("init") ? Path.of(args.required("init")) : null);
+                    ? TrainRun.resume(resume, settings, backend, ranks)
+                    : TrainRun.start(fresh, backend, args.has("init") ? Path.of(args.required("init")) : null, ranks);
         } catch (IllegalArgumentException e) {
+            closeQuietly(sync, control);
             backend.close();
             throw new UsageException(e.getMessage());
         } catch (IOException | RuntimeException e) {
+            closeQuietly(sync, control);
             backend.close();
             throw e;
         }
@@ -124,6 +169,7 @@ final class TrainCommand {
                 progress.finish();
                 if (r.stopped()) System.out.println("stopped at step " + r.step() + "; continue with: tern train --resume " + run.out());
                 else if (r.step() < c.steps()) System.out.println("paused at step " + r.step() + "; continue with: tern train --resume " + run.out());
+                else if (run.log() == null) System.out.println("done: " + r.step() + " steps (rank " + sync.rank() + "; rank 0 wrote the checkpoints)");
                 else System.out.println("done: " + r.step() + " steps; checkpoint " + r.lastCheckpoint() + ", log " + run.log().file());
                 return 0;
             } catch (TrainingDiverged e) {
@@ -134,8 +180,100 @@ final class TrainCommand {
                 stop.finished();
             }
         } finally {
+            closeQuietly(sync, control);
             backend.close();
         }
+    }
+
+    private static boolean zero(Args args) {
+        String z = args.string("zero", "0");
+        return switch (z) {
+            case "0" -> false;
+            case "1" -> true;
+            default -> throw new UsageException("--zero must be 0 (every rank holds the optimizer state) or 1 (sharded), got '" + z + "'");
+        };
+    }
+
+    /** The launcher's plan when this invocation starts ranks (--gpus / --processes), else null. */
+    private static RankLauncher.Plan launchPlan(Args args, tern.train.NanPolicy onNan) {
+        boolean gpus = args.has("gpus"), processes = args.has("processes");
+        if (!gpus && !processes) {
+            for (String f : List.of("nodes", "node-rank", "master"))
+                if (args.has(f) && !args.has("rank")) throw new UsageException("--" + f + " goes with --gpus N (or --processes N)");
+            return null;
+        }
+        if (args.has("rank")) throw new UsageException("--rank is what the launcher gives each rank; drop --gpus/--processes");
+        if (gpus && processes) throw new UsageException("--gpus and --processes exclude each other");
+        String device = args.string("device", "cpu");
+        if (gpus && !device.equals("cuda")) throw new UsageException("--gpus needs --device cuda (CPU ranks: --processes N)");
+        if (processes && !device.equals("cpu")) throw new UsageException("--processes runs CPU ranks; on GPUs use --gpus N");
+        if (onNan == tern.train.NanPolicy.ROLLBACK)
+            throw new UsageException("--on-nan rollback is not supported with several ranks yet (use stop or skip)");
+        zero(args);                                           // a bad value fails here, not in every rank
+        String master = args.string("master", null);
+        if (master != null) {
+            try {
+                TcpGroup.parseAddress(master);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
+        return new RankLauncher.Plan(args.intValue(gpus ? "gpus" : "processes", 0), args.intValue("nodes", 1), args.intValue("node-rank", 0), master, gpus);
+    }
+
+    /**
+     * A rank of a job the launcher started: its place, and the transport to the others (NCCL on GPUs, its
+     * unique id through the rendezvous file or TCP; TCP collectives on the CPU). Returns {sync, control
+     * group or null}.
+     */
+    private static Object[] joinRanks(Args args, Backend backend) throws IOException {
+        int rank = args.intValue("rank", -1), ranks = args.intValue("ranks", -1);
+        if (ranks < 1 || rank < 0 || rank >= ranks) throw new UsageException("--rank " + rank + " --ranks " + ranks + ": need 0 ≤ rank < ranks");
+        String job = args.required("job");
+        long timeout = RankLauncher.STARTUP_MILLIS;
+        if (backend.device() == tern.runtime.Device.CPU) {
+            TcpGroup g = TcpGroup.join(TcpGroup.parseAddress(args.required("master")), rank, ranks, job, timeout);
+            return new Object[] {new TcpGradientSync(g, backend), null};
+        }
+        TcpGroup control = args.has("master") ? TcpGroup.join(TcpGroup.parseAddress(args.required("master")), rank, ranks, job, timeout) : null;
+        Path file = control == null ? Path.of(args.required("rendezvous")) : null;
+        java.util.function.UnaryOperator<byte[]> share = id -> {
+            if (control != null) return control.broadcast(id);
+            try {
+                if (id != null) {
+                    RendezvousFile.publish(file, job, id);
+                    return id;
+                }
+                return RendezvousFile.await(file, job, timeout);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for rank 0's NCCL id", e);
+            }
+        };
+        try {
+            Object sync = Class.forName("tern.cuda.NcclGradientSync")
+                    .getMethod("join", Backend.class, int.class, int.class, java.util.function.UnaryOperator.class)
+                    .invoke(null, backend, rank, ranks, share);
+            return new Object[] {sync, control};
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (control != null) control.close();
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            throw new IllegalStateException("NCCL set-up failed: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException | LinkageError e) {
+            if (control != null) control.close();
+            throw new UsageException("--gpus: this build cannot use NCCL (" + e + ")");
+        }
+    }
+
+    private static void closeQuietly(GradientSync sync, TcpGroup control) {
+        try {
+            if (sync != null) sync.close();
+        } catch (RuntimeException e) {
+            System.err.println("tern train: closing the ranks' transport: " + e.getMessage());
+        }
+        if (control != null) control.close();
     }
 
     /**

@@ -22,7 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class Cublas implements AutoCloseable {
     private static final String[] LIBRARIES = {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"};
     private static final int OP_N = 0, OP_T = 1;
-    private static final int CUDA_R_32F = 0;
+    private static final int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14;
     private static final int COMPUTE_32F = 68, COMPUTE_32F_FAST_16BF = 75;
     private static final int GEMM_DEFAULT = -1;
 
@@ -89,6 +89,27 @@ final class Cublas implements AutoCloseable {
                 rc = (int) sgemm.invoke(handle, opB, opA, n, m, k, alpha, b, ldb, a, lda, beta, c, n);
             }
             check(rc, bf16 ? "cublasGemmEx" : "cublasSgemm");
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuBLAS call failed", t);
+        }
+    }
+
+    /**
+     * Row-major c[m,n] = op(a)·op(b) (+ c) with a and b stored in bf16 (or fp16, {@code f16}) and c in that type
+     * ({@code c16}) or f32, accumulating in f32 (CUBLAS_COMPUTE_32F): the products of 16-bit activations, no
+     * conversion on the way in.
+     */
+    void gemm16(long a, boolean transA, long b, boolean transB, boolean f16, long c, boolean c16, int m, int n, int k, boolean accumulate) {
+        int half = f16 ? CUDA_R_16F : CUDA_R_16BF;
+        int opB = transB ? OP_T : OP_N, opA = transA ? OP_T : OP_N;
+        int ldb = transB ? k : n, lda = transA ? m : k;
+        MemorySegment beta = accumulate ? betaOne : betaZero;
+        try {
+            int rc = (int) gemmEx.invoke(handle, opB, opA, n, m, k, alpha, b, half, ldb, a, half, lda,
+                    beta, c, c16 ? half : CUDA_R_32F, n, COMPUTE_32F, GEMM_DEFAULT);
+            check(rc, f16 ? "cublasGemmEx (fp16)" : "cublasGemmEx (bf16)");
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

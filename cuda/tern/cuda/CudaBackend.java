@@ -35,6 +35,11 @@ public final class CudaBackend implements Backend {
         CUBLAS,
         /** cuBLAS GEMM with bf16 tensor-core inputs and FP32 accumulation (relative error ~1e-3). */
         CUBLAS_BF16,
+        /**
+         * cuBLAS GEMM with fp16 operands and FP32 accumulation, activations stored in fp16 (--compute fp16, the
+         * tensor-core path of sm_70, which has no bf16; the trainer scales the loss dynamically).
+         */
+        CUBLAS_F16,
         /** Our tiled FP32 kernel (no cuBLAS needed). */
         KERNEL
     }
@@ -58,7 +63,10 @@ public final class CudaBackend implements Backend {
     private final TensorCoreAttention tensorCoreAttention;   // null below sm_80
     private final Scratch scratch;
     private final Scratch weightScratch;  // dense γT for the cuBLAS ternary path
+    private final Scratch castA, castB;   // f32 operands rounded to bf16 for a product with a bf16 operand
+    private final Scratch stage;          // f32 results of small bf16-output products (see typedGemm)
     private final RopeTables ropeTables;
+    private final DType activationType;
 
     /** True when a CUDA device can be used here; never throws. */
     public static boolean isAvailable() {
@@ -111,6 +119,9 @@ public final class CudaBackend implements Backend {
         this.matmulPath = matmulPath != null ? matmulPath : (b != null ? MatmulPath.CUBLAS : MatmulPath.KERNEL);
         this.scratch = new Scratch(context);
         this.weightScratch = new Scratch(context);
+        this.castA = new Scratch(context);
+        this.castB = new Scratch(context);
+        this.stage = new Scratch(context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
@@ -118,7 +129,37 @@ public final class CudaBackend implements Backend {
         }
         this.attentionPath = attentionPath != null ? attentionPath
                 : this.matmulPath == MatmulPath.CUBLAS_BF16 && tensorCoreAttention != null ? AttentionPath.BF16 : AttentionPath.F32;
+        this.activationType = activationsFromProperty(this.matmulPath, this.attentionPath);
     }
+
+    /**
+     * bf16 activations where both the products and the attention take bf16 inputs, unless
+     * {@code -Dtern.cuda.activations=f32} keeps them f32 (the products then round them on the way in, as
+     * before activations had a type: a comparison, and a way back if bf16 storage misbehaves).
+     */
+    private static DType activationsFromProperty(MatmulPath matmul, AttentionPath attention) {
+        String p = System.getProperty("tern.cuda.activations", "");
+        boolean bf16Compute = matmul == MatmulPath.CUBLAS_BF16 && attention == AttentionPath.BF16;
+        if (matmul == MatmulPath.CUBLAS_F16) {                // fp16 products store fp16 activations (or f32, asked for)
+            if (!p.isEmpty() && !p.equals("f32") && !p.equals("f16"))
+                throw new IllegalArgumentException("-Dtern.cuda.activations=" + p + " with fp16 products: expected f32 or f16");
+            return p.equals("f32") ? DType.F32 : DType.F16;
+        }
+        return switch (p) {
+            case "" -> bf16Compute ? DType.BF16 : DType.F32;
+            case "f32" -> DType.F32;
+            case "bf16" -> {
+                if (!bf16Compute)
+                    throw new IllegalArgumentException("-Dtern.cuda.activations=bf16 needs bf16 products and attention (matmul "
+                            + matmul + ", attention " + attention + ")");
+                yield DType.BF16;
+            }
+            default -> throw new IllegalArgumentException("-Dtern.cuda.activations=" + p + ": expected f32 or bf16");
+        };
+    }
+
+    /** bf16 with bf16 products and attention (see {@link #activationsFromProperty}), else f32. */
+    @Override public DType activationType() { return activationType; }
 
     /**
      * The backend of {@code tern ... --compute}: "bf16" (matrix products and attention on tensor cores with
@@ -130,20 +171,32 @@ public final class CudaBackend implements Backend {
         if (!isAvailable()) throw new IllegalStateException("CUDA is not available: " + unavailableReason());
         if (compute == null) compute = CudaContext.archOf(0) >= 80 ? "bf16" : "f32";
         boolean bf16 = switch (compute) {
-            case "bf16" -> true;
+            case "bf16", "fp16" -> true;
             case "f32" -> false;
-            default -> throw new IllegalArgumentException("--compute must be bf16 or f32, got '" + compute + "'");
+            default -> throw new IllegalArgumentException("--compute must be bf16, fp16 or f32, got '" + compute + "'");
         };
+        boolean fp16 = compute.equals("fp16");
         MatmulPath matmul = pathFromProperty();
         AttentionPath attention = attentionFromProperty();
-        if (matmul == null && bf16) matmul = MatmulPath.CUBLAS_BF16;
-        if (attention == null) attention = bf16 ? AttentionPath.BF16 : AttentionPath.F32;
+        if (matmul == null && bf16) matmul = fp16 ? MatmulPath.CUBLAS_F16 : MatmulPath.CUBLAS_BF16;
+        // fp16 activations enter the bf16 tensor-core attention converted (sm_80+), the f32 one below
+        if (attention == null) attention = bf16 && (!fp16 || CudaContext.archOf(0) >= 80) ? AttentionPath.BF16 : AttentionPath.F32;
         return new CudaBackend(0, matmul, attention, Boolean.getBoolean("tern.cuda.checkLaunches"));
     }
 
-    /** "bf16" when the matrix products take bf16 inputs, else "f32". */
+    /** "fp16" or "bf16" when the matrix products take 16-bit inputs, else "f32". */
     @Override public String compute() {
+        if (matmulPath == MatmulPath.CUBLAS_F16) return "fp16";
         return matmulPath == MatmulPath.CUBLAS_BF16 || attentionPath == AttentionPath.BF16 ? "bf16" : "f32";
+    }
+
+    /** The element type the 16-bit products read (bf16 or f16), or null on the f32 paths. */
+    private DType productType() {
+        return switch (matmulPath) {
+            case CUBLAS_BF16 -> DType.BF16;
+            case CUBLAS_F16 -> DType.F16;
+            default -> null;
+        };
     }
 
     private static AttentionPath attentionFromProperty() {
@@ -162,12 +215,16 @@ public final class CudaBackend implements Backend {
             case "" -> null;
             case "cublas" -> MatmulPath.CUBLAS;
             case "bf16" -> MatmulPath.CUBLAS_BF16;
+            case "fp16" -> MatmulPath.CUBLAS_F16;
             case "kernel" -> MatmulPath.KERNEL;
-            default -> throw new IllegalArgumentException("-Dtern.cuda.matmul=" + p + ": expected cublas, bf16 or kernel");
+            default -> throw new IllegalArgumentException("-Dtern.cuda.matmul=" + p + ": expected cublas, bf16, fp16 or kernel");
         };
     }
 
-    @Override public String name() { return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ", attention " + attentionPath + ")"; }
+    @Override public String name() {
+        return "cuda:" + context.name + " (sm_" + context.arch + ", matmul " + matmulPath + ", attention " + attentionPath
+                + ", activations " + activationType.name().toLowerCase(java.util.Locale.ROOT) + ")";
+    }
 
     @Override public Device device() { return Device.CUDA; }
 
@@ -233,6 +290,15 @@ public final class CudaBackend implements Backend {
         return t;
     }
 
+    /** Pooled device memory without the memset: for outputs an op overwrites whole. */
+    @Override
+    public Tensor empty(DType dtype, int... shape) {
+        long t0 = System.nanoTime();
+        Tensor t = allocate(dtype, shape);
+        kernels.profile.host("empty: allocate", System.nanoTime() - t0);
+        return t;
+    }
+
     private Tensor allocate(DType dtype, int... shape) {
         long count = 1;
         for (int d : shape) {
@@ -255,13 +321,36 @@ public final class CudaBackend implements Backend {
 
     @Override
     public float[] download(Tensor t) {
-        requireF32(t, "download");
+        requireActivation(t, "download");
         if (t.size() > Integer.MAX_VALUE - 8) throw new IllegalArgumentException(t.describe() + " is too large for an array");
         float[] out = new float[(int) t.size()];
         long t0 = System.nanoTime();
-        context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        if (t.dtype() == DType.F32) {
+            context.toHost(Pointer.to(out), pointer(t), t.byteSize());
+        } else {                                          // 16-bit storage: widened on the host
+            short[] bits = new short[out.length];
+            context.toHost(Pointer.to(bits), pointer(t), t.byteSize());
+            for (int i = 0; i < out.length; i++)
+                out[i] = t.dtype() == DType.BF16 ? tern.runtime.Bf16.toFloat(bits[i]) : Float.float16ToFloat(bits[i]);
+        }
         kernels.profile.host("download (waits for the GPU)", System.nanoTime() - t0);
         return out;
+    }
+
+    /** dst ← src in dst's element type (f32, bf16, f16; rounded to nearest even when narrowing). */
+    @Override
+    public void convert(Tensor src, Tensor dst) {
+        if (src.dtype() == dst.dtype()) {
+            copy(src, dst);
+            return;
+        }
+        requireActivation(src, "convert");
+        requireActivation(dst, "convert");
+        if (src.size() != dst.size())
+            throw new IllegalArgumentException("convert needs the same size: " + src.describe() + " → " + dst.describe());
+        long n = src.size();
+        kernels.launch("elementwise", "convert" + suffix(src) + suffix(dst), kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(src)).ptr(address(dst)).i64(n));
     }
 
     /** dst ← src; either side may also be a host tensor (loading weights, reading results). */
@@ -280,9 +369,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void fill(Tensor t, float value) {
-        requireF32(t, "fill");
+        requireActivation(t, "fill");
         long n = t.size();
-        kernels.launch("elementwise", "fill_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "fill" + suffix(t), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(t)).f32(value).i64(n));
     }
 
@@ -290,34 +379,36 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        sameSize("add", a, b, out);
+        sameActivations("add", a, b, out);
         long n = a.size();
-        kernels.launch("elementwise", "add_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "add" + suffix(a), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(out)).i64(n));
     }
 
     @Override
     public void axpy(float alpha, Tensor x, Tensor y) {
-        sameSize("axpy", x, y);
+        requireActivation(x, "axpy");
+        requireActivation(y, "axpy");
+        if (x.size() != y.size()) throw new IllegalArgumentException("axpy: " + x.describe() + " differs in size from " + y.describe());
         long n = x.size();
-        kernels.launch("elementwise", "axpy_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "axpy" + suffix(x) + suffix(y), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().f32(alpha).ptr(address(x)).ptr(address(y)).i64(n));
     }
 
     @Override
     public void scale(Tensor x, float alpha) {
-        requireF32(x, "scale");
+        requireActivation(x, "scale");
         long n = x.size();
-        kernels.launch("elementwise", "scale_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "scale" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).f32(alpha).i64(n));
     }
 
     @Override
     public double sumOfSquares(Tensor x) {
-        requireF32(x, "sumOfSquares");
+        requireActivation(x, "sumOfSquares");
         long n = x.size();
         long out = scratch.zeroed(8);
-        kernels.launch("elementwise", "sumsq_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "sumsq" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i64(n).ptr(out));
         double[] result = new double[1];
         scratch.toHost(Pointer.to(result), 0, 8);
@@ -326,10 +417,10 @@ public final class CudaBackend implements Backend {
 
     @Override
     public boolean allFinite(Tensor x) {
-        requireF32(x, "allFinite");
+        requireActivation(x, "allFinite");
         long n = x.size();
         long flag = scratch.upload(new int[] {1});
-        kernels.launch("elementwise", "all_finite_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "all_finite" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i64(n).ptr(flag));
         int[] result = new int[1];
         scratch.toHost(Pointer.to(result), 0, 4);
@@ -340,9 +431,15 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
-        requireF32(a, "matmul");
-        requireF32(b, "matmul");
-        requireF32(c, "matmul");
+        if (productType() != null) {
+            requireActivation(a, "matmul");
+            requireActivation(b, "matmul");
+            requireActivation(c, "matmul");
+        } else {
+            requireF32(a, "matmul");
+            requireF32(b, "matmul");
+            requireF32(c, "matmul");
+        }
         int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols();
         int kb = transB ? b.cols() : b.rows(), n = transB ? b.rows() : b.cols();
         if (k != kb || c.rows() != m || c.cols() != n)
@@ -354,9 +451,12 @@ public final class CudaBackend implements Backend {
             return;
         }
         switch (matmulPath) {
-            case CUBLAS, CUBLAS_BF16 -> {
-                cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate,
-                        matmulPath == MatmulPath.CUBLAS_BF16);
+            case CUBLAS -> cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, false);
+            case CUBLAS_BF16, CUBLAS_F16 -> {
+                if (matmulPath == MatmulPath.CUBLAS_BF16 && a.dtype() == DType.F32 && b.dtype() == DType.F32 && c.dtype() == DType.F32)
+                    cublasGemm(address(a), transA, address(b), transB, address(c), m, n, k, accumulate, true);
+                else
+                    typedGemm(operand(a, castA), transA, operand(b, castB), transB, address(c), c.dtype(), m, n, k, accumulate);
             }
             case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
                     KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
@@ -374,6 +474,54 @@ public final class CudaBackend implements Backend {
         if (timed != null) kernels.profile.host("cublas call", System.nanoTime() - t0);
         if (timed != null)
             kernels.profile.end(timed, (bf16 ? "gemm_bf16 " : "gemm ") + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""));
+    }
+
+    /**
+     * A 16-bit product operand ({@link #productType}): t itself when it is stored so, else t rounded to it into
+     * {@code cast} (one pass; f32 weights, f32 logit gradients). Valid until the next product.
+     */
+    private long operand(Tensor t, Scratch cast) {
+        DType type = productType();
+        if (t.dtype() == type) return address(t);
+        long n = t.size();
+        long dst = cast.reserve(2 * n);
+        kernels.launch("elementwise", "convert" + suffix(t) + (type == DType.BF16 ? "_bf16" : "_f16"), kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(t)).ptr(dst).i64(n));
+        return dst;
+    }
+
+    /**
+     * cuBLAS with 16-bit operands a and b ({@link #productType}; device addresses), c in f32 or the operands'
+     * type, f32 accumulation. A 16-bit c with
+     * fewer 128×128 output tiles than the device has multiprocessors is computed into f32 and rounded once
+     * afterwards: there cuBLAS splits k and may add the partial sums in the output type (measured on the
+     * H200: up to 2 bf16 ulps instead of the one rounding), e.g. the LM head's dx = dlogits·W over the
+     * vocabulary. Larger outputs (every activation product of training) are written in bf16 directly.
+     */
+    private void typedGemm(long a, boolean transA, long b, boolean transB, long c, DType cType, int m, int n, int k,
+                           boolean accumulate) {
+        context.makeCurrent();
+        if (cType != DType.F32 && (long) ceilDiv(m, 128) * ceilDiv(n, 128) < context.multiprocessors) {
+            String half = cType == DType.BF16 ? "_bf16" : "_f16";
+            long count = (long) m * n, f32 = stage.reserve(4 * count);
+            if (accumulate) convertRaw(half, "_f32", c, f32, count);
+            typedGemm(a, transA, b, transB, f32, DType.F32, m, n, k, accumulate);
+            convertRaw("_f32", half, f32, c, count);
+            return;
+        }
+        if (cType != DType.F32 && cType != productType())
+            throw new IllegalArgumentException("a " + productType() + " product cannot write " + cType);
+        boolean f16 = productType() == DType.F16;
+        jcuda.driver.CUevent[] timed = kernels.profile.begin();
+        cublas.gemm16(a, transA, b, transB, f16, c, cType != DType.F32, m, n, k, accumulate);
+        if (timed != null)
+            kernels.profile.end(timed, (f16 ? "gemm_f16" : "gemm_bf16") + (cType != DType.F32 ? "→16 " : " ") + m + "x" + n + "x" + k
+                    + (transA ? " tA" : "") + (transB ? " tB" : ""));
+    }
+
+    private void convertRaw(String from, String to, long src, long dst, long n) {
+        kernels.launch("elementwise", "convert" + from + to, kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(src).ptr(dst).i64(n));
     }
 
     /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
@@ -432,11 +580,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void unpackTernary(TernaryWeights w, Tensor out) {
-        requireF32(out, "unpackTernary");
+        requireActivation(out, "unpackTernary");
         if (out.rows() != w.rows() || out.cols() != w.cols())
             throw new IllegalArgumentException("unpackTernary: " + out.describe() + " is not [" + w.rows() + ", " + w.cols() + "]");
         long packed = packedAddress(w), n = (long) w.rows() * w.cols();
-        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("ternary", "tern_unpack" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(address(out)));
     }
@@ -460,8 +608,8 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        requireF32(x, "ternaryMatmul");
-        requireF32(y, "ternaryMatmul");
+        requireActivation(x, "ternaryMatmul");
+        requireActivation(y, "ternaryMatmul");
         int m = x.rows();
         if (x.cols() != w.cols() || y.rows() != m || y.cols() != w.rows())
             throw new IllegalArgumentException("ternaryMatmul: x " + x.describe() + " · W[" + w.rows() + ", " + w.cols()
@@ -469,6 +617,12 @@ public final class CudaBackend implements Backend {
         if (m == 0 || w.rows() == 0) return;
         if (w.cols() == 0) {
             if (!accumulate) fill(y, 0f);
+            return;
+        }
+        if (x.dtype() != DType.F32 || y.dtype() != DType.F32) {   // bf16 activations: γT unpacked in bf16
+            requireHalfProducts("ternaryMatmul", x, y);
+            typedGemm(operand(x, castA), false, unpackToScratch(w, productType()), true, address(y), y.dtype(),
+                    m, w.rows(), w.cols(), accumulate);
             return;
         }
         int kc = TernaryLayout.kcCount(w.cols());
@@ -499,7 +653,7 @@ public final class CudaBackend implements Backend {
                     KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
                             .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
         } else if (matmulPath != MatmulPath.KERNEL) {
-            long wq = unpackToScratch(w);
+            long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
@@ -518,8 +672,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void ternaryMatmulT(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
-        requireF32(dy, "ternaryMatmulT");
-        requireF32(dx, "ternaryMatmulT");
+        requireActivation(dy, "ternaryMatmulT");
+        requireActivation(dx, "ternaryMatmulT");
         int m = dy.rows();
         if (dy.cols() != w.rows() || dx.rows() != m || dx.cols() != w.cols())
             throw new IllegalArgumentException("ternaryMatmulT: dy " + dy.describe() + " · W[" + w.rows() + ", " + w.cols()
@@ -529,8 +683,12 @@ public final class CudaBackend implements Backend {
             if (!accumulate) fill(dx, 0f);
             return;
         }
-        if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
-            long wq = unpackToScratch(w);
+        if (dy.dtype() != DType.F32 || dx.dtype() != DType.F32) {
+            requireHalfProducts("ternaryMatmulT", dy, dx);
+            typedGemm(operand(dy, castA), false, unpackToScratch(w, productType()), false, address(dx), dx.dtype(),
+                    m, w.cols(), w.rows(), accumulate);
+        } else if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
+            long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
         } else {
@@ -547,11 +705,18 @@ public final class CudaBackend implements Backend {
                         .ptr(address(dx)).i32(m).i32(accumulate));
     }
 
-    /** γT as a dense f32 [rows, cols] matrix in the weight scratch (valid until the next call). */
-    private long unpackToScratch(TernaryWeights w) {
+    /** Products of 16-bit activations are 16-bit cuBLAS products. */
+    private void requireHalfProducts(String op, Tensor... ts) {
+        if (productType() == null)
+            throw new IllegalArgumentException(op + ": 16-bit activations need the bf16 or fp16 matmul path, not " + matmulPath + " ("
+                    + java.util.Arrays.stream(ts).map(Tensor::describe).collect(java.util.stream.Collectors.joining(", ")) + ")");
+    }
+
+    /** γT as a dense f32, bf16 or f16 [rows, cols] matrix in the weight scratch (valid until the next call). */
+    private long unpackToScratch(TernaryWeights w, DType type) {
         long n = (long) w.rows() * w.cols();
-        long dst = weightScratch.reserve(4 * n);
-        kernels.launch("ternary", "tern_unpack", kernels.gridFor(n, THREADS), THREADS,
+        long dst = weightScratch.reserve(type.bytesFor(n));
+        kernels.launch("ternary", "tern_unpack" + (type == DType.BF16 ? "_bf16" : type == DType.F16 ? "_f16" : "_f32"), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
                         .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(dst));
         return dst;
@@ -565,11 +730,35 @@ public final class CudaBackend implements Backend {
         sameSize("quantizeTernary", w, out);
         float[] gammas = absmeanScales(w, shards, axis, eps);
         long g = scratch.upload(gammas);
-        long n = w.size();
-        kernels.launch("ternary", "tern_fake_quant", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(g).i32(shards).i32(axisCode(axis))
-                        .ptr(address(out)));
+        fakeQuantTernary(w, g, shards, axis, out);
         return gammas;
+    }
+
+    /**
+     * out ← γ·T with γ computed on the device (tern_abs_sum, then tern_gammas turns the sums into the scales
+     * exactly as {@link #absmeanScales} does on the host): three launches and no host synchronization; out
+     * in f32 or bf16 (the operand the bf16 products read).
+     */
+    @Override
+    public void quantizeTernaryInto(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
+        requireF32(w, "quantizeTernaryInto");
+        requireActivation(out, "quantizeTernaryInto");
+        if (out.size() != w.size()) throw new IllegalArgumentException("quantizeTernaryInto: " + out.describe() + " is not like " + w.describe());
+        int extent = axis == ShardAxis.ROWS ? w.rows() : w.cols();
+        if (shards < 1 || shards > Math.max(1, extent))
+            throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
+        long sums = scratch.zeroed(8L * shards + 4L * shards), gammas = sums + 8L * shards;
+        absSumsOnDevice(w, shards, axis, sums);
+        kernels.launch("ternary", "tern_gammas", ceilDiv(shards, THREADS), THREADS,
+                KernelArgs.of().ptr(sums).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).f32(eps).ptr(gammas));
+        fakeQuantTernary(w, gammas, shards, axis, out);
+    }
+
+    private void fakeQuantTernary(Tensor w, long gammas, int shards, ShardAxis axis, Tensor out) {
+        long n = w.size();
+        kernels.launch("ternary", "tern_fake_quant" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
+                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(gammas).i32(shards).i32(axisCode(axis))
+                        .ptr(address(out)));
     }
 
     @Override
@@ -600,8 +789,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void quantizeSymmetric(Tensor x, int bits, Granularity granularity, Tensor out) {
-        requireF32(x, "quantizeSymmetric");
-        sameSize("quantizeSymmetric", x, out);
+        sameActivations("quantizeSymmetric", x, out);
         if (bits < 2 || bits > 16) throw new IllegalArgumentException("quantizeSymmetric: bits must be 2..16, got " + bits);
         int rows = x.rows(), cols = x.cols();
         float q = (1 << (bits - 1)) - 1;
@@ -609,15 +797,15 @@ public final class CudaBackend implements Backend {
         long maxes;
         if (granularity == Granularity.TENSOR) {
             maxes = scratch.zeroed(4);
-            kernels.launch("ternary", "abs_max_all", kernels.gridFor(n, THREADS), THREADS,
+            kernels.launch("ternary", "abs_max_all" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                     KernelArgs.of().ptr(address(x)).i64(n).ptr(maxes));
         } else {
             maxes = scratch.zeroed(4L * rows);
-            kernels.launch("ternary", "abs_max_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+            kernels.launch("ternary", "abs_max_rows" + suffix(x), Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
                     KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
         }
         // the apply kernel turns the maxes into scales on the device: no read-back, no host synchronization
-        kernels.launch("ternary", "symq_apply", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("ternary", "symq_apply" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes).i32(granularity == Granularity.ROW).f32(q)
                         .ptr(address(out)));
     }
@@ -640,13 +828,18 @@ public final class CudaBackend implements Backend {
 
     private double[] absSums(Tensor w, int shards, ShardAxis axis) {
         long sums = scratch.zeroed(8L * shards);
+        absSumsOnDevice(w, shards, axis, sums);
+        double[] out = new double[shards];
+        scratch.toHost(Pointer.to(out), 0, 8L * shards);
+        return out;
+    }
+
+    /** sums[s] += Σ|w| over shard s, in double, into zeroed device memory. */
+    private void absSumsOnDevice(Tensor w, int shards, ShardAxis axis, long sums) {
         long perShard = Math.max(1, w.size() / shards);
         int gridX = (int) Math.max(1, Math.min(ceilDiv(perShard, THREADS), Math.max(1, context.multiprocessors * 8 / shards)));
         kernels.launch("ternary", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).ptr(sums));
-        double[] out = new double[shards];
-        scratch.toHost(Pointer.to(out), 0, 8L * shards);
-        return out;
     }
 
     // ---- layers --------------------------------------------------------------------------------------
@@ -654,19 +847,19 @@ public final class CudaBackend implements Backend {
     @Override
     public void embedding(Tensor table, int[] ids, Tensor out) {
         requireF32(table, "embedding");
-        requireF32(out, "embedding");
+        requireActivation(out, "embedding");
         checkIds("embedding", ids, table);
         if (out.rows() != ids.length || out.cols() != table.cols())
             throw new IllegalArgumentException("embedding: out " + out.describe() + " is not [" + ids.length + ", " + table.cols() + "]");
         if (ids.length == 0) return;
         long d = scratch.upload(ids);
-        kernels.launch("layers", "embedding_fwd", Math.min(ids.length, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "embedding_fwd" + suffix(out), Math.min(ids.length, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(address(out)));
     }
 
     @Override
     public void embeddingBackward(Tensor dout, int[] ids, Tensor dtable) {
-        requireF32(dout, "embeddingBackward");
+        requireActivation(dout, "embeddingBackward");
         requireF32(dtable, "embeddingBackward");
         checkIds("embeddingBackward", ids, dtable);
         if (dout.rows() != ids.length || dout.cols() != dtable.cols())
@@ -675,7 +868,7 @@ public final class CudaBackend implements Backend {
         int[] csr = positionsById(ids);
         int uniques = csr[csr.length - 1];
         long d = scratch.upload(csr);
-        kernels.launch("layers", "embedding_bwd", Math.min(uniques, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
     }
 
@@ -708,32 +901,61 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rmsnorm(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd) {
-        requireF32(x, "rmsnorm");
+        rmsnormForward("rmsnorm", x, null, weight, eps, null, out, rstd);
+    }
+
+    /** The residual add and the norm in one launch (rmsnorm_fwd with a second input): the same bits as the two ops. */
+    @Override
+    public void addRmsnorm(Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        rmsnormForward("addRmsnorm", x, y, weight, eps, sum, out, rstd);
+    }
+
+    private void rmsnormForward(String op, Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        if (y == null) sameActivations(op, x, out);
+        else sameActivations(op, x, y, sum, out);
+        requireF32(weight, op);
+        requireF32(rstd, op);
         int rows = x.rows(), dim = x.cols();
-        if (weight.size() != dim || out.size() != x.size() || rstd.size() != rows)
-            throw new IllegalArgumentException("rmsnorm: x " + x.describe() + ", weight " + weight.describe() + ", out "
+        if (weight.size() != dim || rstd.size() != rows)
+            throw new IllegalArgumentException(op + ": x " + x.describe() + ", weight " + weight.describe() + ", out "
                     + out.describe() + ", rstd " + rstd.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_fwd", Math.min(rows, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(x)).ptr(address(weight)).f32(eps).i32(rows).i32(dim).ptr(address(out)).ptr(address(rstd)));
+        kernels.launch("layers", "rmsnorm_fwd" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(address(x)).ptr(y == null ? 0 : address(y)).ptr(address(weight)).f32(eps).i32(rows).i32(dim)
+                        .ptr(sum == null ? 0 : address(sum)).ptr(address(out)).ptr(address(rstd)));
     }
 
     @Override
     public void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight) {
+        rmsnormBackwardWith(dout, x, weight, rstd, null, dx, dweight);
+    }
+
+    /** dx ← ∂L/∂x + addend in the same pass (addend may alias dx: each element is read before it is written). */
+    @Override
+    public void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        rmsnormBackwardWith(dout, x, weight, rstd, addend, dx, dweight);
+    }
+
+    private void rmsnormBackwardWith(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        if (addend == null) sameActivations("rmsnormBackward", dout, x, dx);
+        else sameActivations("rmsnormBackward", dout, x, addend, dx);
+        requireF32(weight, "rmsnormBackward");
+        requireF32(rstd, "rmsnormBackward");
+        requireF32(dweight, "rmsnormBackward");
         int rows = x.rows(), dim = x.cols();
         if (dout.size() != x.size() || dx.size() != x.size() || weight.size() != dim || dweight.size() != dim || rstd.size() != rows)
             throw new IllegalArgumentException("rmsnormBackward: dout " + dout.describe() + ", x " + x.describe() + ", weight "
                     + weight.describe() + ", rstd " + rstd.describe() + ", dx " + dx.describe() + ", dweight " + dweight.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_bwd_dx", Math.min(rows, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "rmsnorm_bwd_dx" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(weight)).ptr(address(rstd))
-                        .i32(rows).i32(dim).ptr(address(dx)));
+                        .ptr(addend == null ? 0 : address(addend)).i32(rows).i32(dim).ptr(address(dx)));
         int colBlocks = ceilDiv(dim, THREADS);
         int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
         int rowsPerBand = ceilDiv(rows, bands);
         int bandCount = ceilDiv(rows, rowsPerBand);
         long partial = scratch.reserve(4L * bandCount * dim);
-        kernels.launch("layers", "rmsnorm_bwd_dw", colBlocks, bandCount, 1, THREADS, 0,
+        kernels.launch("layers", "rmsnorm_bwd_dw" + suffix(x), colBlocks, bandCount, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
                         .ptr(partial));
         kernels.launch("layers", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
@@ -742,7 +964,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rope(Tensor x, int seq, int heads, int headDim, float theta, int posOffset, boolean inverse, Tensor out) {
-        requireF32(x, "rope");
+        sameActivations("rope", x, out);
         if (headDim % 2 != 0 || x.cols() != heads * headDim || out.size() != x.size() || seq <= 0)
             throw new IllegalArgumentException("rope: x " + x.describe() + " is not [rows, " + heads + "·" + headDim
                     + "] with an even head dimension (seq " + seq + ", out " + out.describe() + ")");
@@ -750,7 +972,7 @@ public final class CudaBackend implements Backend {
         long n = (long) x.rows() * heads * (headDim / 2);
         if (n == 0) return;
         Tensor table = ropeTables.covering(headDim, theta, posOffset + Math.min(seq, x.rows()));
-        kernels.launch("layers", "rope_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("layers", "rope" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).ptr(address(out)).ptr(address(table)).i32(x.rows()).i32(seq).i32(heads)
                         .i32(headDim).i32(posOffset).f32(inverse ? -1f : 1f));
     }
@@ -764,11 +986,24 @@ public final class CudaBackend implements Backend {
         checkAttention(q, k, v, batch, qLen, kvLen, heads, headDim);
         if (out.size() != q.size() || lse.size() != (long) batch * heads * qLen)
             throw new IllegalArgumentException("attention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
+        sameTypes("attention", q, k, v, out);
+        requireF32(lse, "attention");
         if (batch == 0 || qLen == 0 || heads == 0) return;
-        if (attentionPath == AttentionPath.BF16) {
-            tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim);
+        if (q.dtype() == DType.F16) {                     // fp16 activations: through the attention path's own type
+            DType via = attentionPath == AttentionPath.BF16 ? DType.BF16 : DType.F32;
+            try (Tensor q2 = converted(q, via); Tensor k2 = converted(k, via); Tensor v2 = converted(v, via);
+                 Tensor o2 = empty(via, out.shape())) {
+                attention(q2, k2, v2, batch, qLen, kvLen, heads, headDim, o2, lse);
+                convert(o2, out);
+            }
             return;
         }
+        boolean bf16 = q.dtype() == DType.BF16;
+        if (attentionPath == AttentionPath.BF16) {
+            tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, qLen, kvLen, heads, headDim, bf16);
+            return;
+        }
+        if (bf16) throw new IllegalArgumentException("attention: bf16 activations need the bf16 attention path, not " + attentionPath);
         kernels.launch("attention", "attn_fwd", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
                 KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(out)).ptr(address(lse))
                         .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim))));
@@ -783,17 +1018,33 @@ public final class CudaBackend implements Backend {
                 || dv.size() != v.size() || lse.size() != (long) batch * heads * qLen)
             throw new IllegalArgumentException("attentionBackward: a gradient or saved tensor has the wrong size (dout "
                     + dout.describe() + ", dq " + dq.describe() + ", dk " + dk.describe() + ", dv " + dv.describe() + ")");
+        sameTypes("attentionBackward", dout, q, k, v, out, dq, dk, dv);
+        requireF32(lse, "attentionBackward");
         if (batch == 0 || heads == 0) return;
+        if (q.dtype() == DType.F16) {
+            DType via = attentionPath == AttentionPath.BF16 ? DType.BF16 : DType.F32;
+            try (Tensor g2 = converted(dout, via); Tensor q2 = converted(q, via); Tensor k2 = converted(k, via);
+                 Tensor v2 = converted(v, via); Tensor o2 = converted(out, via); Tensor dq2 = empty(via, dq.shape());
+                 Tensor dk2 = empty(via, dk.shape()); Tensor dv2 = empty(via, dv.shape())) {
+                attentionBackward(g2, q2, k2, v2, o2, lse, batch, qLen, kvLen, heads, headDim, dq2, dk2, dv2);
+                convert(dq2, dq);
+                convert(dk2, dk);
+                convert(dv2, dv);
+            }
+            return;
+        }
         if (qLen == 0) {
             fill(dk, 0f);
             fill(dv, 0f);
             return;
         }
+        boolean bf16 = q.dtype() == DType.BF16;
         if (attentionPath == AttentionPath.BF16) {
             tensorCoreAttention.backward(address(dout), address(q), address(k), address(v), address(out), address(lse),
-                    batch, qLen, kvLen, heads, headDim, address(dq), address(dk), address(dv));
+                    batch, qLen, kvLen, heads, headDim, address(dq), address(dk), address(dv), bf16);
             return;
         }
+        if (bf16) throw new IllegalArgumentException("attentionBackward: bf16 activations need the bf16 attention path, not " + attentionPath);
         float scale = (float) (1.0 / Math.sqrt(headDim));
         long items = (long) batch * qLen * heads;
         long delta = scratch.zeroed(4 * items);
@@ -809,6 +1060,13 @@ public final class CudaBackend implements Backend {
                         .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
     }
 
+    /** t converted into a new tensor of {@code type} (pooled memory, freed by the caller). */
+    private Tensor converted(Tensor t, DType type) {
+        Tensor c = empty(type, t.shape());
+        convert(t, c);
+        return c;
+    }
+
     private static void checkAttention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim) {
         if (headDim > MAX_HEAD_DIM || headDim <= 0)
             throw new UnsupportedOperationException("CUDA attention supports head dimensions 1.." + MAX_HEAD_DIM + ", not " + headDim);
@@ -822,23 +1080,24 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void swiglu(Tensor gate, Tensor up, Tensor out) {
-        sameSize("swiglu", gate, up, out);
+        sameActivations("swiglu", gate, up, out);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_fwd", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "swiglu_fwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(gate)).ptr(address(up)).ptr(address(out)).i64(n));
     }
 
     @Override
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
-        sameSize("swigluBackward", dout, gate, up, dgate, dup);
+        sameActivations("swigluBackward", dout, gate, up, dgate, dup);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_bwd", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("elementwise", "swiglu_bwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(gate)).ptr(address(up)).ptr(address(dgate)).ptr(address(dup)).i64(n));
     }
 
     @Override
     public float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
-        requireF32(logits, "crossEntropy");
+        requireActivation(logits, "crossEntropy");
+        if (dlogits != null) requireActivation(dlogits, "crossEntropy");
         int n = logits.rows(), vocab = logits.cols();
         if (targets.length != n)
             throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for " + n + " rows of " + logits.describe());
@@ -857,7 +1116,7 @@ public final class CudaBackend implements Backend {
         long rowLoss = ids + 4L * n;
         scratch.toDevice(Pointer.to(targets), 0, 4L * n);
         float gradScale = count == 0 ? 0f : lossScale / count;
-        kernels.launch("layers", "cross_entropy_f32", Math.min(n, context.multiprocessors * 16), THREADS,
+        kernels.launch("layers", "cross_entropy" + suffix(logits) + suffix(dlogits == null ? logits : dlogits), Math.min(n, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
                         .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
         float[] losses = new float[n];
@@ -907,7 +1166,107 @@ public final class CudaBackend implements Backend {
                         .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
     }
 
-    /** Elements per block of the multi-tensor kernels (CHUNK in elementwise.cu). */
+    /** dsts[i] ← srcs[i] for f32 sources and 16-bit destinations of one type in one launch; otherwise one by one. */
+    @Override
+    public void convertAll(List<Tensor> srcs, List<Tensor> dsts) {
+        int t = srcs.size();
+        if (dsts.size() != t) throw new IllegalArgumentException("convertAll: " + t + " sources, " + dsts.size() + " destinations");
+        if (t == 0) return;
+        DType to = dsts.get(0).dtype();
+        boolean multi = to == DType.BF16 || to == DType.F16;
+        for (int i = 0; i < t && multi; i++) multi = srcs.get(i).dtype() == DType.F32 && dsts.get(i).dtype() == to;
+        if (!multi) {
+            Backend.super.convertAll(srcs, dsts);
+            return;
+        }
+        long[] table = new long[3 * t];
+        for (int i = 0; i < t; i++) {
+            sameSizes("convertAll #" + i, srcs.get(i), dsts.get(i));
+            table[i] = address(srcs.get(i));
+            table[t + i] = address(dsts.get(i));
+            table[2 * t + i] = srcs.get(i).size();
+        }
+        long base = uploadChunkTable(table, t, 0);
+        kernels.launch("elementwise", "convert_multi_f32" + suffix(dsts.get(0)), chunkBlocks(table, t), 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).i32(t));
+    }
+
+    /** Every f32 tensor zeroed in one launch. */
+    @Override
+    public void zeroAll(List<Tensor> ts) {
+        int t = ts.size();
+        if (t == 0) return;
+        long[] table = new long[2 * t];
+        for (int i = 0; i < t; i++) {
+            requireF32(ts.get(i), "zeroAll");
+            table[i] = address(ts.get(i));
+            table[t + i] = ts.get(i).size();
+        }
+        long base = uploadChunkTable(table, t, 0);
+        kernels.launch("elementwise", "zero_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t));
+    }
+
+    /** Most shards per tensor of the multi-tensor ternary kernels (MAX_SHARDS in ternary.cu). */
+    private static final int MULTI_MAX_SHARDS = 8;
+
+    /**
+     * The fake-quantized operands of many ternary weights in three launches (absmean sums, scales, γ·T), the
+     * scales never leaving the device; the same values as {@link #quantizeTernaryInto} of each.
+     */
+    @Override
+    public void quantizeTernaryAllInto(List<Tensor> ws, int shards, List<ShardAxis> axes, float eps, List<Tensor> outs) {
+        int t = ws.size();
+        if (outs.size() != t || axes.size() != t)
+            throw new IllegalArgumentException("quantizeTernaryAllInto: " + t + " weights, " + axes.size() + " axes, " + outs.size() + " outputs");
+        if (t == 0) return;
+        boolean multi = shards <= MULTI_MAX_SHARDS;
+        for (int i = 0; i < t && multi; i++) multi = outs.get(i).dtype() == outs.get(0).dtype();
+        if (!multi) {
+            Backend.super.quantizeTernaryAllInto(ws, shards, axes, eps, outs);
+            return;
+        }
+        long[] table = new long[7 * t];               // ws | outs | cols | shards | axes | off | sizes (last: uploadChunkTable)
+        long totalShards = 0;
+        for (int i = 0; i < t; i++) {
+            Tensor w = ws.get(i), out = outs.get(i);
+            requireF32(w, "quantizeTernaryAllInto");
+            requireActivation(out, "quantizeTernaryAllInto");
+            if (out.size() != w.size() || w.size() == 0)
+                throw new IllegalArgumentException("quantizeTernaryAllInto #" + i + ": " + out.describe() + " is not like " + w.describe());
+            int extent = axes.get(i) == ShardAxis.ROWS ? w.rows() : w.cols();
+            if (shards < 1 || shards > extent)
+                throw new IllegalArgumentException(shards + " shards along " + axes.get(i) + " of " + w.describe());
+            table[i] = address(w);
+            table[t + i] = address(out);
+            table[2 * t + i] = w.cols();
+            table[3 * t + i] = shards;
+            table[4 * t + i] = axisCode(axes.get(i));
+            table[5 * t + i] = totalShards;
+            table[6 * t + i] = w.size();
+            totalShards += shards;
+        }
+        long sumsBytes = 8 * totalShards, gammasBytes = (4 * totalShards + 7) / 8 * 8;
+        scratch.reserve(sumsBytes + gammasBytes + 8L * (8L * t + 1));   // all at once: growing would drop the zeroed sums
+        long sums = scratch.zeroed(sumsBytes), gammas = sums + sumsBytes;
+        long base = uploadChunkTable(table, t, sumsBytes + gammasBytes);
+        int blocks = chunkBlocks(table, t);
+        kernels.launch("ternary", "tern_abs_sum_multi", blocks, 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(sums));
+        kernels.launch("ternary", "tern_gammas_multi", t, 32,
+                KernelArgs.of().ptr(sums).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
+                        .ptr(base + 40L * t).i32(t).f32(eps).ptr(gammas));
+        kernels.launch("ternary", "tern_fake_quant_multi" + suffix(outs.get(0)), blocks, 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t)
+                        .ptr(base + 32L * t).ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(gammas));
+    }
+
+    private static void sameSizes(String op, Tensor a, Tensor b) {
+        if (a.size() != b.size()) throw new IllegalArgumentException(op + ": " + a.describe() + " differs in size from " + b.describe());
+    }
+
+    /** Elements per block of the multi-tensor kernels (CHUNK in multi_tensor.h). */
     private static final int MULTI_CHUNK = 4096;
 
     /**
@@ -1034,6 +1393,41 @@ public final class CudaBackend implements Backend {
         return packedAddress(w) + w.packed().byteSize();
     }
 
+    /** The kernel-name suffix of an activation tensor's element type (dtype.h's instantiations). */
+    private static String suffix(Tensor t) {
+        return switch (t.dtype()) {
+            case F32 -> "_f32";
+            case BF16 -> "_bf16";
+            case F16 -> "_f16";
+            default -> throw new IllegalArgumentException("no kernel takes " + t.describe() + " as an activation");
+        };
+    }
+
+    /** A device tensor of f32, bf16 or f16. */
+    private static void requireActivation(Tensor t, String op) {
+        DType d = t.dtype();
+        if (d != DType.F32 && d != DType.BF16 && d != DType.F16)
+            throw new IllegalArgumentException(op + " needs an f32, bf16 or f16 tensor, not " + t.describe());
+        deviceStorage(t);
+    }
+
+    /** Activations of one element type and one size. */
+    private static void sameActivations(String op, Tensor... ts) {
+        sameTypes(op, ts);
+        for (int i = 1; i < ts.length; i++)
+            if (ts[i].size() != ts[0].size())
+                throw new IllegalArgumentException(op + ": " + ts[i].describe() + " differs in size from " + ts[0].describe());
+    }
+
+    /** Activations of one element type. */
+    private static void sameTypes(String op, Tensor... ts) {
+        for (Tensor t : ts) requireActivation(t, op);
+        for (int i = 1; i < ts.length; i++)
+            if (ts[i].dtype() != ts[0].dtype())
+                throw new IllegalArgumentException(op + ": " + ts[i].describe() + " is not stored like " + ts[0].describe()
+                        + " (activations of one op share an element type)");
+    }
+
     private static void requireF32(Tensor t, String op) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(op + " needs an f32 tensor, not " + t.describe());
         deviceStorage(t);
@@ -1064,6 +1458,9 @@ public final class CudaBackend implements Backend {
         ropeTables.close();
         scratch.close();
         weightScratch.close();
+        castA.close();
+        castB.close();
+        stage.close();
         kernels.close();
         pool.releaseIdle();
         context.close();

@@ -13,28 +13,50 @@ final class KernelArgs {
 
     private final long[] bits = new long[MAX];
     private final byte[] widths = new byte[MAX];
+    private final char[] kinds = new char[MAX];     // p pointer, i int, l long, f float (for error messages)
     private int count;
 
     static KernelArgs of() { return new KernelArgs(); }
 
-    private KernelArgs add(long v, int width) {
+    private KernelArgs add(long v, int width, char kind) {
         if (count == MAX) throw new IllegalStateException("more than " + MAX + " kernel arguments");
         bits[count] = v;
+        kinds[count] = kind;
         widths[count++] = (byte) width;
         return this;
     }
 
-    KernelArgs ptr(long address) { return add(address, 8); }
+    KernelArgs ptr(long address) { return add(address, 8, 'p'); }
 
-    KernelArgs i32(int v) { return add(v, 4); }
+    KernelArgs i32(int v) { return add(v, 4, 'i'); }
 
     KernelArgs i32(boolean v) { return i32(v ? 1 : 0); }
 
-    KernelArgs i64(long v) { return add(v, 8); }
+    KernelArgs i64(long v) { return add(v, 8, 'l'); }
 
-    KernelArgs f32(float v) { return add(Float.floatToRawIntBits(v), 4); }
+    KernelArgs f32(float v) { return add(Float.floatToRawIntBits(v), 4, 'f'); }
 
     int count() { return count; }
+
+    /** Bytes of argument i. */
+    int width(int i) { return widths[i]; }
+
+    /** "pointer", "int", "long" or "float". */
+    String kind(int i) {
+        return switch (kinds[i]) {
+            case 'p' -> "a pointer";
+            case 'i' -> "an int";
+            case 'l' -> "a long";
+            default -> "a float";
+        };
+    }
+
+    /** The argument kinds in order, e.g. "(p p i f)". */
+    String describe() {
+        StringBuilder b = new StringBuilder("(");
+        for (int i = 0; i < count; i++) b.append(i == 0 ? "" : " ").append(kinds[i]);
+        return b.append(')').toString();
+    }
 
     /** Writes argument i into its 8-byte slot i of {@code slots}. */
     void writeTo(MemorySegment slots) {

@@ -37,6 +37,7 @@ final class Kernels implements AutoCloseable {
     private final boolean checkEachLaunch;
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, KernelFunction> functions = new HashMap<>();
+    private final Map<String, KernelSignature> signatures = new HashMap<>();   // absent value: driver cannot tell
     private final Map<String, Integer> dynamicSharedLimit = new HashMap<>();
     /** GPU time per kernel while switched on (CudaBackend.profile); also used around cuBLAS calls. */
     final LaunchProfile profile = new LaunchProfile();
@@ -85,8 +86,16 @@ final class Kernels implements AutoCloseable {
 
     private KernelFunction function(String module, String name) {
         return functions.computeIfAbsent(name, n -> {
+            CUmodule m = modules.get(module);
+            if (m == null) throw new IllegalStateException("no kernel module " + module + " loaded (kernel " + n + ", sm_" + context.arch + ")");
             KernelFunction f = new KernelFunction();
-            cuModuleGetFunction(f, modules.get(module), n);
+            try {
+                cuModuleGetFunction(f, m, n);
+            } catch (CudaException e) {
+                throw new IllegalStateException("CUDA kernel " + n + " is not in " + module + ".cu: " + e.getMessage(), e);
+            }
+            KernelSignature sig = KernelSignature.of(n, f);      // read once, when the function is loaded
+            if (sig != null) signatures.put(n, sig);
             return f;
         });
     }
@@ -106,6 +115,8 @@ final class Kernels implements AutoCloseable {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;     // nothing to do (empty tensors)
         context.makeCurrent();
         KernelFunction f = function(module, name);
+        KernelSignature sig = signatures.get(name);
+        if (sig != null) sig.check(args);
         // Static shared memory counts toward the 48 KiB default too (tern_gemv_imma: 8 KiB static).
         if (sharedBytes > 32 * 1024) raiseDynamicShared(name, f, sharedBytes);
         jcuda.driver.CUevent[] timed = profile.begin();

@@ -52,7 +52,7 @@ public final class Nccl {
 
     private final String library;
     private final MethodHandle getVersion, getUniqueId, commInitRank, commDestroy, commAbort, commGetAsyncError,
-            errorString, allReduce, reduceScatter, allGather;
+            errorString, allReduce, reduceScatter, allGather, groupStart, groupEnd;
 
     private Nccl(String library, SymbolLookup lookup) {
         this.library = library;
@@ -71,6 +71,8 @@ public final class Nccl {
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
         allGather = l.downcallHandle(find(lookup, "ncclAllGather"),
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
+        groupStart = l.downcallHandle(find(lookup, "ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
+        groupEnd = l.downcallHandle(find(lookup, "ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
     }
 
     private static volatile Nccl loaded;
@@ -198,6 +200,30 @@ public final class Nccl {
         }
     }
 
+    /**
+     * The collectives {@code body} enqueues are launched together when it returns (ncclGroupStart/End): one
+     * launch for a step's hundreds of per-tensor reductions instead of one each.
+     */
+    public void group(Runnable body) {
+        try {
+            check((int) groupStart.invoke(), "ncclGroupStart");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        RuntimeException failed = null;
+        try {
+            body.run();
+        } catch (RuntimeException e) {
+            failed = e;
+        }
+        try {
+            check((int) groupEnd.invoke(), "ncclGroupEnd");
+        } catch (Throwable t) {
+            if (failed == null) throw rethrow(t);
+        }
+        if (failed != null) throw failed;
+    }
+
     private void check(int result, String what) {
         if (result == 0) return;
         String text;
@@ -236,6 +262,9 @@ public final class Nccl {
             this.rank = rank;
         }
 
+        /** The library this communicator belongs to (for {@link Nccl#group}). */
+        public Nccl nccl() { return Nccl.this; }
+
         /** recv[i] ← op over ranks of send[i], {@code count} elements; recv may equal send (in place). */
         public void allReduce(long send, long recv, long count, DataType type, ReduceOp op, CollectiveStream stream) {
             call(allReduce, "ncclAllReduce", send, recv, count, type.code, op.code, stream);
@@ -248,6 +277,7 @@ public final class Nccl {
 
         /** recv [ranks·sendCount] ← every rank's send [sendCount], in rank order. */
         public void allGather(long send, long recv, long sendCount, DataType type, CollectiveStream stream) {
+            if (closed) throw new IllegalStateException("ncclAllGather on a closed communicator");
             try {
                 check((int) allGather.invoke(send, recv, sendCount, type.code, comm, stream.handle()), "ncclAllGather");
             } catch (Throwable t) {

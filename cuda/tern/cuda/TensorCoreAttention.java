@@ -4,8 +4,11 @@ package tern.cuda;
  * Launches the tensor-core causal attention of {@code attention_mma.cu} (sm_80+, bf16 products with f32
  * accumulation): q, k, v (and dout) are first copied to bf16 [batch, heads, len, DP] in scratch (DP the
  * head dimension rounded up to 64 or 128), which the kernels stream through shared memory with cp.async.
- * Arguments are device addresses already checked by {@link CudaBackend}; outputs are f32 in the caller's
- * layout.
+ * Arguments are device addresses already checked by {@link CudaBackend}; outputs are in the caller's layout.
+ * With {@code bf16} activations every tensor but lse is stored in bf16: where the head dimension is the padded
+ * one (64 or 128, every preset) the kernels read q, k, v and dout where they are ("natural" layout: no staging
+ * copy, see head_rows in attention_mma.cu), else they are only re-laid out (no rounding); the kernels' _bf16
+ * instantiations write bf16 outputs. Otherwise every tensor but lse is f32.
  */
 final class TensorCoreAttention {
     private static final String MODULE = "attention_mma";
@@ -35,10 +38,10 @@ final class TensorCoreAttention {
         return (b + ALIGN - 1) / ALIGN * ALIGN;
     }
 
-    private void toBf16(long src, long dst, int batch, int len, int heads, int headDim, int dp) {
+    private void toBf16(long src, long dst, int batch, int len, int heads, int headDim, int dp, boolean bf16) {
         long pairs = (long) len * dp / 2;                    // per head
         if (pairs > Integer.MAX_VALUE) throw new IllegalArgumentException("attention: sequence of " + len + " is too long");
-        kernels.launch(MODULE, "attn_to_bf16", (int) ceilDiv(pairs, 256), batch * heads, 1, 256, 0,
+        kernels.launch(MODULE, bf16 ? "attn_relayout_bf16" : "attn_to_bf16", (int) ceilDiv(pairs, 256), batch * heads, 1, 256, 0,
                 KernelArgs.of().ptr(src).ptr(dst).i32(len).i32(heads).i32(headDim).i32(dp));
     }
 
@@ -54,39 +57,64 @@ final class TensorCoreAttention {
         return (2 * ROWS + 4 * qt) * (dp + 8) * 2 + 4 * qt * 4;
     }
 
-    void forward(long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads, int headDim) {
+    /** bf16 activations of a head dimension the kernels are compiled for, 16-byte aligned: read in place. */
+    private static boolean natural(boolean bf16, int headDim, long... addresses) {
+        if (!bf16 || headDim != padded(headDim)) return false;
+        for (long a : addresses) if ((a & 15) != 0) return false;
+        return true;
+    }
+
+    void forward(long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads, int headDim, boolean bf16) {
         int dp = padded(headDim);
-        long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
-        long qb = scratch.reserve(qBytes + 2 * kvBytes), kb = qb + qBytes, vb = kb + kvBytes;
-        toBf16(q, qb, batch, qLen, heads, headDim, dp);
-        toBf16(k, kb, batch, kvLen, heads, headDim, dp);
-        toBf16(v, vb, batch, kvLen, heads, headDim, dp);
+        boolean natural = natural(bf16, headDim, q, k, v);
+        long qb = q, kb = k, vb = v;
+        if (!natural) {
+            long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
+            qb = scratch.reserve(qBytes + 2 * kvBytes);
+            kb = qb + qBytes;
+            vb = kb + kvBytes;
+            toBf16(q, qb, batch, qLen, heads, headDim, dp, bf16);
+            toBf16(k, kb, batch, kvLen, heads, headDim, dp, bf16);
+            toBf16(v, vb, batch, kvLen, heads, headDim, dp, bf16);
+        }
+        String out16 = bf16 ? "_bf16" : "";
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
-        kernels.launch(MODULE, "attn_fwd_tc" + dp, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, forwardShared(dp),
+        kernels.launch(MODULE, "attn_fwd_tc" + dp + out16, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, forwardShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(out).ptr(lse)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scaleLog2));
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scaleLog2).i32(natural));
     }
 
     void backward(long dout, long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads,
-                  int headDim, long dq, long dk, long dv) {
+                  int headDim, long dq, long dk, long dv, boolean bf16) {
         int dp = padded(headDim);
-        long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
         long rows = (long) batch * heads * qLen;
-        long qb = scratch.reserve(2 * qBytes + 2 * kvBytes + 4 * rows);
-        long gb = qb + qBytes, kb = gb + qBytes, vb = kb + kvBytes, delta = vb + kvBytes;
-        toBf16(q, qb, batch, qLen, heads, headDim, dp);
-        toBf16(dout, gb, batch, qLen, heads, headDim, dp);
-        toBf16(k, kb, batch, kvLen, heads, headDim, dp);
-        toBf16(v, vb, batch, kvLen, heads, headDim, dp);
-        kernels.launch(MODULE, "attn_delta_bf16", (int) ceilDiv(rows, 256 / 32), 256,
-                KernelArgs.of().ptr(gb).ptr(out).ptr(delta).i32(qLen).i32(heads).i32(headDim).i32(dp).i64(rows));
+        boolean natural = natural(bf16, headDim, q, dout, k, v);
+        long qb = q, gb = dout, kb = k, vb = v, delta;
+        if (natural) {
+            delta = scratch.reserve(4 * rows);
+        } else {
+            long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
+            qb = scratch.reserve(2 * qBytes + 2 * kvBytes + 4 * rows);
+            gb = qb + qBytes;
+            kb = gb + qBytes;
+            vb = kb + kvBytes;
+            delta = vb + kvBytes;
+            toBf16(q, qb, batch, qLen, heads, headDim, dp, bf16);
+            toBf16(dout, gb, batch, qLen, heads, headDim, dp, bf16);
+            toBf16(k, kb, batch, kvLen, heads, headDim, dp, bf16);
+            toBf16(v, vb, batch, kvLen, heads, headDim, dp, bf16);
+        }
+        String out16 = bf16 ? "_bf16" : "";
+        KernelArgs deltaArgs = KernelArgs.of().ptr(gb).ptr(out).ptr(delta).i32(qLen).i32(heads).i32(headDim).i32(dp).i64(rows);
+        kernels.launch(MODULE, bf16 ? "attn_delta_bf16_out_bf16" : "attn_delta_bf16", (int) ceilDiv(rows, 256 / 32), 256,
+                bf16 ? deltaArgs.i32(natural) : deltaArgs);
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        kernels.launch(MODULE, "attn_bwd_dq_tc" + dp, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, dqShared(dp),
+        kernels.launch(MODULE, "attn_bwd_dq_tc" + dp + out16, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, dqShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dq)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
-        kernels.launch(MODULE, "attn_bwd_dkdv_tc" + dp, ceilDiv(kvLen, ROWS), batch * heads, 1, THREADS, dkdvShared(dp),
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural));
+        kernels.launch(MODULE, "attn_bwd_dkdv_tc" + dp + out16, ceilDiv(kvLen, ROWS), batch * heads, 1, THREADS, dkdvShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dk).ptr(dv)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural));
     }
 
     private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }

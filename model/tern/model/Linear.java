@@ -1,5 +1,8 @@
 package tern.model;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import tern.runtime.Backend;
 import tern.runtime.Granularity;
 import tern.runtime.Parameter;
@@ -92,6 +95,62 @@ public final class Linear implements AutoCloseable {
      * (1 − λ)·W + λ·Q(W).
      */
     public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn) {
+        return prepareF32(backend, policy, phaseIn);
+    }
+
+    /**
+     * As {@link #prepare(Backend, LinearPolicy, float)}, for products that read {@code operand}-typed weights:
+     * with bf16 (a training step on a GPU computing in bf16) Ŵ is a dense bf16 matrix made once per step, so
+     * no product converts it; a ternary Ŵ at λ = 1 is then fake-quantized straight into it
+     * ({@link Backend#quantizeTernaryInto}: scales on the device, no packing, no host synchronization).
+     */
+    public Prepared prepare(Backend backend, LinearPolicy policy, float phaseIn, tern.runtime.DType operand) {
+        if (served == null && operand != tern.runtime.DType.F32) return prepareAll(backend, List.of(this), policy, phaseIn, operand)[0];
+        return prepareF32(backend, policy, phaseIn);
+    }
+
+    /**
+     * {@link #prepare(Backend, LinearPolicy, float, tern.runtime.DType)} of many linears at once: with a 16-bit
+     * operand the float weights are rounded in one {@link Backend#convertAll} and the ternary ones (λ = 1)
+     * fake-quantized in one {@link Backend#quantizeTernaryAllInto} (CUDA: a handful of launches for a whole
+     * model instead of a few per weight); other policies and served linears one by one.
+     */
+    static Prepared[] prepareAll(Backend backend, List<Linear> linears, LinearPolicy policy, float phaseIn, tern.runtime.DType operand) {
+        Prepared[] out = new Prepared[linears.size()];
+        List<Tensor> floats = new ArrayList<>(), floatOps = new ArrayList<>(), ternary = new ArrayList<>(), ternaryOps = new ArrayList<>();
+        List<ShardAxis> axes = new ArrayList<>();
+        boolean dense16 = operand != tern.runtime.DType.F32;
+        boolean isFloat = policy instanceof LinearPolicy.Float || phaseIn == 0f;
+        boolean isTernary = policy instanceof LinearPolicy.Ternary && phaseIn == 1f;
+        for (int i = 0; i < out.length; i++) {
+            Linear l = linears.get(i);
+            if (l.served != null || !dense16) {
+                out[i] = l.prepareF32(backend, policy, phaseIn);
+                continue;
+            }
+            Tensor w = l.weight.value;
+            Tensor op = backend.zeros(operand, w.shape());
+            out[i] = new Dense(op, true);
+            if (isFloat) {
+                floats.add(w);
+                floatOps.add(op);
+            } else if (isTernary) {
+                ternary.add(w);
+                ternaryOps.add(op);
+                axes.add(l.shardAxis);
+            } else {
+                try (Prepared f32 = l.prepareF32(backend, policy, phaseIn)) {
+                    backend.convert(((Dense) f32).used(), op);    // only λ = 1 ternary is packed, handled above
+                }
+            }
+        }
+        if (!floats.isEmpty()) backend.convertAll(floats, floatOps);
+        if (!ternary.isEmpty())
+            backend.quantizeTernaryAllInto(ternary, ((LinearPolicy.Ternary) policy).shards(), axes, TERNARY_EPS, ternaryOps);
+        return out;
+    }
+
+    private Prepared prepareF32(Backend backend, LinearPolicy policy, float phaseIn) {
         if (served != null) return new Packed(served, false);
         Tensor w = weight.value;
         if (policy instanceof LinearPolicy.Float || phaseIn == 0f) return new Dense(w, false);

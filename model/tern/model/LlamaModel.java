@@ -408,8 +408,9 @@ public final class LlamaModel implements AutoCloseable {
         Var[] qkv = Linear.forwardShared(tape, h, new Linear[]{l.q, l.k, l.v}, new Linear.Prepared[]{pw[0], pw[1], pw[2]});
         Var a = quantizeActivations(tape, attention(tape, i, qkv[0], qkv[1], qkv[2], attend));
         if (observer != null) observer.observe(i, LinearInput.ATTENTION_OUT, a);
-        x = tape.add(x, l.o.forward(tape, a, pw[3]));
-        Var h2 = quantizeActivations(tape, tape.rmsnorm(x, l.postNorm.on(tape), shape.rmsEps()));
+        Var[] sumAndNorm = tape.addRmsnorm(x, l.o.forward(tape, a, pw[3]), l.postNorm.on(tape), shape.rmsEps());   // one pass
+        x = sumAndNorm[0];
+        Var h2 = quantizeActivations(tape, sumAndNorm[1]);
         if (observer != null) observer.observe(i, LinearInput.MLP, h2);
         Var[] gu = Linear.forwardShared(tape, h2, new Linear[]{l.gate, l.up}, new Linear.Prepared[]{pw[4], pw[5]});
         Var m = quantizeActivations(tape, tape.swiglu(gu[0], gu[1]));

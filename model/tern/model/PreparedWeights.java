@@ -18,9 +18,24 @@ public final class PreparedWeights implements AutoCloseable {
 
     /** Prepared for the model's current precision and weights; the caller closes it. */
     public static PreparedWeights of(LlamaModel model) {
+        return of(model, tern.runtime.DType.F32);
+    }
+
+    /** Prepared for products that read {@code operand}-typed weights ({@link Linear#prepare(tern.runtime.Backend, LinearPolicy, float, tern.runtime.DType)}). */
+    static PreparedWeights of(LlamaModel model, tern.runtime.DType operand) {
         List<LlamaModel.Layer> layers = model.layers();
         Precision p = model.precision();
         Linear.Prepared[][] all = new Linear.Prepared[layers.size()][];
+        if (operand != tern.runtime.DType.F32) {           // every block linear in one batch: a few launches in all
+            List<Linear> every = new java.util.ArrayList<>();
+            for (LlamaModel.Layer l : layers) every.addAll(List.of(l.linears()));
+            Linear.Prepared[] flat = Linear.prepareAll(model.backend(), every, p.weights(), p.phaseIn(), operand);
+            for (int i = 0, k = 0; i < layers.size(); i++) {
+                all[i] = new Linear.Prepared[layers.get(i).linears().length];
+                for (int j = 0; j < all[i].length; j++) all[i][j] = flat[k++];
+            }
+            return new PreparedWeights(all);
+        }
         for (int i = 0; i < layers.size(); i++) {
             Linear[] linears = layers.get(i).linears();
             all[i] = new Linear.Prepared[linears.length];
@@ -30,9 +45,12 @@ public final class PreparedWeights implements AutoCloseable {
         return new PreparedWeights(all);
     }
 
-    /** Prepared and handed to the tape, which frees the copies when it closes. */
+    /**
+     * Prepared and handed to the tape, which frees the copies when it closes; a recording tape with 16-bit
+     * activations gets the weights in its type (one conversion per step instead of one per product).
+     */
     static PreparedWeights onTape(LlamaModel model, Tape tape) {
-        PreparedWeights w = of(model);
+        PreparedWeights w = of(model, tape.recording() ? tape.activationType() : tern.runtime.DType.F32);
         for (Linear.Prepared[] layer : w.perLayer)
             for (Linear.Prepared p : layer)
                 switch (p) {

@@ -8,8 +8,9 @@
 //
 // Layout: attn_to_bf16 turns an f32 [batch * len, heads * D] tensor into bf16 [batch, heads, len, DP]
 // (DP = D rounded up to 64 or 128, zeros beyond D), so a tile of a head is a dense block that cp.async
-// can copy 16 bytes at a time with no bounds on d. out, dq, dk, dv are written f32 in the caller's
-// layout; lse and delta are f32 [batch, heads, qLen]. Query i sees keys j <= i + (kvLen - qLen).
+// can copy 16 bytes at a time with no bounds on d (attn_relayout_bf16 does the same from bf16 activations,
+// without rounding). out, dq, dk, dv are written in the caller's layout as f32 or, with bf16 activations,
+// bf16 (each kernel has an _f32 and a _bf16 instantiation; dtype.h); lse and delta are f32 [batch, heads, qLen]. Query i sees keys j <= i + (kvLen - qLen).
 //
 // Work split: blocks of 4 warps, each warp owns 16 rows of the block's 64 (queries in the forward and dq
 // kernels, keys in the dk/dv kernel) and loops over 64-wide tiles of the other side, double-buffered in
@@ -17,6 +18,8 @@
 // accumulator fragment of one product is reused, in registers, as the A operand of the next (the m16n8k16
 // C layout of two adjacent 8-column tiles is the A layout of one 16-column tile). The dk/dv and dq
 // kernels each recompute P: no atomics, so the gradients are deterministic.
+
+#include "dtype.h"
 
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
@@ -61,6 +64,14 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory"); }
 
+// The rows of head (b, h): in the staged layout [batch, heads, len, DP] (row stride DP), or, with natural, in
+// the caller's own [batch * len, heads * DP] layout (row stride heads * DP): bf16 activations whose head
+// dimension is DP are read where they are, without the staging copy (attn_relayout_bf16).
+template <int DP>
+__device__ __forceinline__ const bf16_t* head_rows(const bf16_t* x, int b, int h, int heads, int len, int natural) {
+    return natural ? x + ((long)b * len * heads + h) * DP : x + ((long)b * heads + h) * len * DP;
+}
+
 // ldmatrix addresses for a 16x16 block at (row0, col0) of a tile with row stride S (bf16 elements).
 // "A order": matrices (rows 0-7, cols 0-7), (8-15, 0-7), (0-7, 8-15), (8-15, 8-15): the A fragment of
 // m16n8k16 without .trans; with .trans, the B fragments (b0, b1) of the 8-column tiles col0 and col0 + 8
@@ -77,13 +88,14 @@ __device__ __forceinline__ unsigned addr_b_order(const bf16_t* tile, int row0, i
     return smem_addr(tile + (row0 + (lane & 7) + (lane >> 4) * 8) * S + col0 + ((lane >> 3) & 1) * 8);
 }
 
-// cp.async of rows [row0, row0 + R) of a [len, DP] head into a tile of row stride S; rows >= len are zeros.
+// cp.async of rows [row0, row0 + R) of a head (len rows of DP, rs elements apart) into a tile of row stride S;
+// rows >= len are zeros.
 template <int DP, int S, int R>
-__device__ __forceinline__ void load_tile(bf16_t* tile, const bf16_t* head, int row0, int len) {
+__device__ __forceinline__ void load_tile(bf16_t* tile, const bf16_t* head, int row0, int len, int rs) {
     constexpr int CHUNKS = DP / 8;                      // 16-byte pieces per row
     for (int c = threadIdx.x; c < R * CHUNKS; c += blockDim.x) {
         int r = c / CHUNKS, piece = c - r * CHUNKS, row = row0 + r;
-        const bf16_t* src = head + (long)min(row, len - 1) * DP + piece * 8;
+        const bf16_t* src = head + (long)min(row, len - 1) * rs + piece * 8;
         int bytes = row < len ? 16 : 0;
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
                      :: "r"(smem_addr(tile + r * S + piece * 8)), "l"(src), "r"(bytes) : "memory");
@@ -135,8 +147,8 @@ __device__ __forceinline__ void mma_pb(float (*acc)[4], const float (*p)[4], con
 
 // Writes a warp's 16 x DP f32 fragments times `scale` to rows [row0, row0 + 16) of an f32 [*, heads * D]
 // tensor of `len` rows per batch: rows >= len and columns >= D are left alone.
-template <int DP>
-__device__ __forceinline__ void store_rows(float* dst, const float (*acc)[4], float scaleA, float scaleB,
+template <int DP, typename O>
+__device__ __forceinline__ void store_rows(O* dst, const float (*acc)[4], float scaleA, float scaleB,
                                            int b, int h, int heads, int D, int len, int row0, int lane) {
     const long stride = (long)heads * D;
 #pragma unroll
@@ -144,12 +156,12 @@ __device__ __forceinline__ void store_rows(float* dst, const float (*acc)[4], fl
         int row = row0 + (lane >> 2) + half * 8;
         if (row >= len) continue;
         float s = half ? scaleB : scaleA;
-        float* base = dst + ((long)b * len + row) * stride + (long)h * D;
+        O* base = dst + ((long)b * len + row) * stride + (long)h * D;
 #pragma unroll
         for (int nt = 0; nt < DP / 8; nt++) {
             int d = nt * 8 + 2 * (lane & 3);
-            if (d < D) base[d] = acc[nt][2 * half] * s;
-            if (d + 1 < D) base[d + 1] = acc[nt][2 * half + 1] * s;
+            if (d < D) store(base + d, acc[nt][2 * half] * s);
+            if (d + 1 < D) store(base + d + 1, acc[nt][2 * half + 1] * s);
         }
     }
 }
@@ -166,11 +178,26 @@ extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int len, 
     out[(long)bh * len * pairs + e] = pack_bf16(d < D ? src[d] : 0.0f, d + 1 < D ? src[d + 1] : 0.0f);
 }
 
+// bf16 [batch * len, heads * D] → bf16 [batch, heads, len, DP], zeros for d >= D: attn_to_bf16 for
+// activations already stored in bf16 (a copy, no rounding).
+extern "C" __global__ void attn_relayout_bf16(const bf16_t* x, bf16_t* out, int len, int heads, int D, int DP) {
+    const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int shift = DP == 64 ? 5 : 6, pairs = DP >> 1;
+    const int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= len * pairs) return;
+    const int t = e >> shift, d = 2 * (e & (pairs - 1));
+    const bf16_t* src = x + ((long)b * len + t) * heads * D + (long)h * D;
+    bf16_t* dst = out + 2 * ((long)bh * len * pairs + e);
+    dst[0] = d < D ? src[d] : (bf16_t)0;
+    dst[1] = d + 1 < D ? src[d + 1] : (bf16_t)0;
+}
+
 // delta[b, h, i] = Σ_d bf16(dout) · out, the softmax backward's row term, from the same rounded dout that
 // enters dout·vᵀ (so Σ_j P_ij (dout_i·v_j − delta_i) is the exact row identity for the rounded inputs).
-// One warp per row of g ([batch, heads, qLen, DP] bf16).
-extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, float* delta, int qLen, int heads, int D,
-                                           int DP, long rows) {
+// One warp per row of g ([batch, heads, qLen, DP] bf16, or natural: [batch * qLen, heads * DP]).
+template <typename O>
+__device__ __forceinline__ void attn_delta(const bf16_t* g, const O* out, float* delta, int qLen, int heads, int D,
+                                           int DP, long rows, int natural) {
     const long row = (long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);   // (b * heads + h) * qLen + i
     if (row >= rows) return;
     const int lane = threadIdx.x & 31;
@@ -178,19 +205,30 @@ extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, fl
     const long bh = row / qLen;
     const int h = (int)(bh % heads);
     const long b = bh / heads;
-    const bf16_t* gr = g + row * DP;
-    const float* o = out + (b * qLen + i) * heads * D + (long)h * D;
+    const bf16_t* gr = natural ? g + ((b * qLen + i) * heads + h) * DP : g + row * DP;
+    const O* o = out + (b * qLen + i) * heads * D + (long)h * D;
     float s = 0.0f;
-    for (int d = lane; d < D; d += 32) s = fmaf(__uint_as_float((unsigned)gr[d] << 16), o[d], s);
+    for (int d = lane; d < D; d += 32) s = fmaf(__uint_as_float((unsigned)gr[d] << 16), load(o[d]), s);
     for (int sh = 16; sh > 0; sh >>= 1) s += __shfl_xor_sync(0xffffffffu, s, sh);
     if (lane == 0) delta[row] = s;
 }
 
+// out: the forward's output as f32 (attn_delta_bf16, the name kept from before bf16 activations) or bf16.
+extern "C" __global__ void attn_delta_bf16(const bf16_t* g, const float* out, float* delta, int qLen, int heads, int D,
+                                           int DP, long rows) {
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows, 0);
+}
+
+extern "C" __global__ void attn_delta_bf16_out_bf16(const bf16_t* g, const bf16* out, float* delta, int qLen, int heads,
+                                                    int D, int DP, long rows, int natural) {
+    attn_delta(g, out, delta, qLen, heads, D, DP, rows, natural);
+}
+
 // ---- forward -------------------------------------------------------------------------------------------
 
-template <int DP>
-__device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, float* out, float* lse,
-                                            int qLen, int kvLen, int heads, int D, float scaleLog2) {
+template <int DP, typename O>
+__device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, O* out, float* lse,
+                                            int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) {
     constexpr int S = DP + 8;                            // +16 bytes a row: ldmatrix rows hit distinct banks
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -199,17 +237,18 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     bf16_t* Vs = Ks + 2 * COLS * S;                      // [2][COLS][S]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int q0 = (gridDim.x - 1 - blockIdx.x) * ROWS;  // the longest (latest) query blocks start first
     const int offset = kvLen - qLen;
-    const bf16_t* qh = q + (long)bh * qLen * DP;
-    const bf16_t* kh = k + (long)bh * kvLen * DP;
-    const bf16_t* vh = v + (long)bh * kvLen * DP;
+    const bf16_t* qh = head_rows<DP>(q, b, h, heads, qLen, natural);
+    const bf16_t* kh = head_rows<DP>(k, b, h, heads, kvLen, natural);
+    const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
 
-    load_tile<DP, S, ROWS>(Qs, qh, q0, qLen);
-    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen);
-    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen);
+    load_tile<DP, S, ROWS>(Qs, qh, q0, qLen, rs);
+    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
+    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen, rs);
     cp_async_commit();
 
     const int r0 = q0 + warp * 16;                       // this warp's first query
@@ -223,8 +262,8 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     for (int t = 0; t < tiles; t++) {
         const int buf = t & 1;
         if (t + 1 < tiles) {
-            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen);
-            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen);
+            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen, rs);
+            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -287,29 +326,27 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
         lA += __shfl_xor_sync(0xffffffffu, lA, sh);
         lB += __shfl_xor_sync(0xffffffffu, lB, sh);
     }
-    store_rows<DP>(out, o, 1.0f / lA, 1.0f / lB, b, h, heads, D, qLen, r0, lane);
+    store_rows<DP, O>(out, o, 1.0f / lA, 1.0f / lB, b, h, heads, D, qLen, r0, lane);
     if ((lane & 3) == 0) {
         if (rowA < qLen) lse[(long)bh * qLen + rowA] = (mA + log2f(lA)) * LN2;
         if (rowB < qLen) lse[(long)bh * qLen + rowB] = (mB + log2f(lB)) * LN2;
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        float* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) {
-    attn_fwd_tc<64>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        float* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2) {
-    attn_fwd_tc<128>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2);
-}
+// Instantiations: attn_fwd_tc{64,128} write f32 out (the names from before bf16 activations),
+// attn_fwd_tc{64,128}_bf16 write bf16; the backward kernels likewise.
+#define ATTN_FWD(DP, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) { \
+        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural); }
+ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(128, _bf16, bf16)
 
 // ---- backward: dq ----------------------------------------------------------------------------------------
 // dq_i = scale Σ_j dS_ij k_j, dS_ij = P_ij (dout_i · v_j − delta_i), P_ij = exp(scale q_i · k_j − lse_i).
 
-template <int DP>
+template <int DP, typename O>
 __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale, int natural) {
     constexpr int S = DP + 8;
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -319,18 +356,19 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     bf16_t* Vs = Ks + 2 * COLS * S;                      // [2][COLS][S]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int q0 = (gridDim.x - 1 - blockIdx.x) * ROWS;
     const int offset = kvLen - qLen;
-    const bf16_t* kh = k + (long)bh * kvLen * DP;
-    const bf16_t* vh = v + (long)bh * kvLen * DP;
+    const bf16_t* kh = head_rows<DP>(k, b, h, heads, kvLen, natural);
+    const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
     const float scaleLog2 = scale * LOG2E;
 
-    load_tile<DP, S, ROWS>(Qs, q + (long)bh * qLen * DP, q0, qLen);
-    load_tile<DP, S, ROWS>(Gs, g + (long)bh * qLen * DP, q0, qLen);
-    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen);
-    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen);
+    load_tile<DP, S, ROWS>(Qs, head_rows<DP>(q, b, h, heads, qLen, natural), q0, qLen, rs);
+    load_tile<DP, S, ROWS>(Gs, head_rows<DP>(g, b, h, heads, qLen, natural), q0, qLen, rs);
+    load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
+    load_tile<DP, S, COLS>(Vs, vh, 0, kvLen, rs);
     cp_async_commit();
 
     const int r0 = q0 + warp * 16;
@@ -347,8 +385,8 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     for (int t = 0; t < tiles; t++) {
         const int buf = t & 1;
         if (t + 1 < tiles) {
-            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen);
-            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen);
+            load_tile<DP, S, COLS>(Ks + (buf ^ 1) * COLS * S, kh, (t + 1) * COLS, kvLen, rs);
+            load_tile<DP, S, COLS>(Vs + (buf ^ 1) * COLS * S, vh, (t + 1) * COLS, kvLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -378,27 +416,25 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
         }
         __syncthreads();
     }
-    store_rows<DP>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
+    store_rows<DP, O>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
-    attn_bwd_dq_tc<64>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dq, int qLen, int kvLen, int heads, int D, float scale) {
-    attn_bwd_dq_tc<128>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale);
-}
+#define ATTN_DQ(DP, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dq, int qLen, int kvLen, \
+            int heads, int D, float scale, int natural) { \
+        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural); }
+ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128, _bf16, bf16)
 
 // ---- backward: dk, dv --------------------------------------------------------------------------------------
 // dv_j = Σ_i P_ij dout_i, dk_j = scale Σ_i dS_ij q_i over the queries i that see key j. A warp's 16 keys are
 // the rows: Sᵀ = K·Qᵀ and dPᵀ = V·doutᵀ come out with keys as rows, so Pᵀ and dSᵀ feed the next products as
 // A operands. QT queries a tile (32 at DP = 128 keeps the four accumulators within the register file).
 
-template <int DP, int QT>
+template <int DP, int QT, typename O>
 __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D, float scale) {
+        const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale,
+        int natural) {
     constexpr int S = DP + 8;
     constexpr int NT = QT / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -410,21 +446,22 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
     float* Ds = Ls + 2 * QT;                             // [2][QT]: delta
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    const int rs = natural ? heads * DP : DP;          // row stride of the inputs (head_rows)
     const int j0 = blockIdx.x * ROWS;                    // the earliest keys are seen by the most queries: first
     const int offset = kvLen - qLen;
-    const bf16_t* qh = q + (long)bh * qLen * DP;
-    const bf16_t* gh = g + (long)bh * qLen * DP;
+    const bf16_t* qh = head_rows<DP>(q, b, h, heads, qLen, natural);
+    const bf16_t* gh = head_rows<DP>(g, b, h, heads, qLen, natural);
     const float* lh = lse + (long)bh * qLen;
     const float* dh = delta + (long)bh * qLen;
     const int first = max(0, j0 - offset) / QT * QT;     // the first query tile that sees a key of the block
     const int tiles = first < qLen ? (qLen - first + QT - 1) / QT : 0;
     const float scaleLog2 = scale * LOG2E;
 
-    load_tile<DP, S, ROWS>(Ks, k + (long)bh * kvLen * DP, j0, kvLen);
-    load_tile<DP, S, ROWS>(Vs, v + (long)bh * kvLen * DP, j0, kvLen);
+    load_tile<DP, S, ROWS>(Ks, head_rows<DP>(k, b, h, heads, kvLen, natural), j0, kvLen, rs);
+    load_tile<DP, S, ROWS>(Vs, head_rows<DP>(v, b, h, heads, kvLen, natural), j0, kvLen, rs);
     if (tiles > 0) {
-        load_tile<DP, S, QT>(Qs, qh, first, qLen);
-        load_tile<DP, S, QT>(Gs, gh, first, qLen);
+        load_tile<DP, S, QT>(Qs, qh, first, qLen, rs);
+        load_tile<DP, S, QT>(Gs, gh, first, qLen, rs);
     }
     cp_async_commit();
 
@@ -445,8 +482,8 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
             Ds[buf * QT + threadIdx.x] = i < qLen ? dh[i] : 0.0f;
         }
         if (t + 1 < tiles) {
-            load_tile<DP, S, QT>(Qs + (buf ^ 1) * QT * S, qh, i0 + QT, qLen);
-            load_tile<DP, S, QT>(Gs + (buf ^ 1) * QT * S, gh, i0 + QT, qLen);
+            load_tile<DP, S, QT>(Qs + (buf ^ 1) * QT * S, qh, i0 + QT, qLen, rs);
+            load_tile<DP, S, QT>(Gs + (buf ^ 1) * QT * S, gh, i0 + QT, qLen, rs);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -482,18 +519,13 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
         }
         __syncthreads();
     }
-    store_rows<DP>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
-    store_rows<DP>(dv, av, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
+    store_rows<DP, O>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
+    store_rows<DP, O>(dv, av, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
 }
 
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc64(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D,
-        float scale) {
-    attn_bwd_dkdv_tc<64, 64>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc128(const bf16_t* q, const bf16_t* k, const bf16_t* v,
-        const bf16_t* g, const float* lse, const float* delta, float* dk, float* dv, int qLen, int kvLen, int heads, int D,
-        float scale) {
-    attn_bwd_dkdv_tc<128, 32>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale);
-}
+#define ATTN_DKDV(DP, QT, SUFFIX, O) \
+    extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
+            const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, \
+            int heads, int D, float scale, int natural) { \
+        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural); }
+ATTN_DKDV(64, 64, , float) ATTN_DKDV(128, 32, , float) ATTN_DKDV(64, 64, _bf16, bf16) ATTN_DKDV(128, 32, _bf16, bf16)

@@ -1,25 +1,47 @@
-// Elementwise ops, reductions to the host, SwiGLU and AdamW. f32 data, long sizes, grid-stride loops
-// (a launch never needs more blocks than the device can hold at once). Valid for sm_70 and later:
-// atomicAdd on double is sm_60+.
+// Elementwise ops, reductions to the host, SwiGLU and AdamW. Long sizes, grid-stride loops (a launch never
+// needs more blocks than the device can hold at once). Activations may be stored in f32, bf16 or f16
+// (dtype.h: each kernel has one instantiation per type, named with the type as suffix); arithmetic is f32.
+// AdamW and the multi-tensor sums read master weights, gradients and moments, which stay f32. Valid for
+// sm_70 and later: atomicAdd on double is sm_60+.
+
+#include "dtype.h"
+#include "multi_tensor.h"
 
 #define GRID_STRIDE(i, n) \
     for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)blockDim.x * gridDim.x)
 
-extern "C" __global__ void fill_f32(float* x, float v, long n) {
-    GRID_STRIDE(i, n) x[i] = v;
+template <typename T> __device__ __forceinline__ void fill_impl(T* x, float v, long n) {
+    GRID_STRIDE(i, n) store(x + i, v);
 }
 
-extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long n) {
-    GRID_STRIDE(i, n) out[i] = a[i] + b[i];
+template <typename T> __device__ __forceinline__ void add_impl(const T* a, const T* b, T* out, long n) {
+    GRID_STRIDE(i, n) store(out + i, load(a[i]) + load(b[i]));
 }
 
-extern "C" __global__ void axpy_f32(float alpha, const float* x, float* y, long n) {
-    GRID_STRIDE(i, n) y[i] = fmaf(alpha, x[i], y[i]);
+template <typename T> __device__ __forceinline__ void scale_impl(T* x, float alpha, long n) {
+    GRID_STRIDE(i, n) store(x + i, load(x[i]) * alpha);
 }
 
-extern "C" __global__ void scale_f32(float* x, float alpha, long n) {
-    GRID_STRIDE(i, n) x[i] *= alpha;
+#define ELEMENTWISE_KERNELS(S, T) \
+    extern "C" __global__ void fill_##S(T* x, float v, long n) { fill_impl(x, v, n); } \
+    extern "C" __global__ void add_##S(const T* a, const T* b, T* out, long n) { add_impl(a, b, out, n); } \
+    extern "C" __global__ void scale_##S(T* x, float alpha, long n) { scale_impl(x, alpha, n); }
+TERN_EACH_TYPE(ELEMENTWISE_KERNELS)
+
+// y += alpha x, and dst = src converted (rounded to nearest even when narrowing), for every pair of types:
+// a bf16 activation gradient added into an f32 parameter gradient, a tensor cast for a product's operand.
+template <typename X, typename Y> __device__ __forceinline__ void axpy_impl(float alpha, const X* x, Y* y, long n) {
+    GRID_STRIDE(i, n) store(y + i, fmaf(alpha, load(x[i]), load(y[i])));
 }
+
+template <typename X, typename Y> __device__ __forceinline__ void convert_impl(const X* x, Y* y, long n) {
+    GRID_STRIDE(i, n) store(y + i, load(x[i]));
+}
+
+#define PAIR_KERNELS(SX, X, SY, Y) \
+    extern "C" __global__ void axpy_##SX##_##SY(float alpha, const X* x, Y* y, long n) { axpy_impl(alpha, x, y, n); } \
+    extern "C" __global__ void convert_##SX##_##SY(const X* x, Y* y, long n) { convert_impl(x, y, n); }
+TERN_EACH_PAIR(PAIR_KERNELS)
 
 // Block-wide sum of one double per thread; blockDim.x is a multiple of 32, at most 1024.
 __device__ double block_sum_double(double v) {
@@ -38,36 +60,44 @@ __device__ double block_sum_double(double v) {
 }
 
 // Σ x² in double: each thread sums its stride in double, blocks add into *out (zeroed by the caller).
-extern "C" __global__ void sumsq_f32(const float* x, long n, double* out) {
+template <typename T> __device__ __forceinline__ void sumsq_impl(const T* x, long n, double* out) {
     double s = 0;
-    GRID_STRIDE(i, n) { double v = x[i]; s += v * v; }
+    GRID_STRIDE(i, n) { double v = load(x[i]); s += v * v; }
     s = block_sum_double(s);
     if (threadIdx.x == 0) atomicAdd(out, s);
 }
 
 // *flag (set to 1 by the caller) becomes 0 when any element is NaN or infinite.
-extern "C" __global__ void all_finite_f32(const float* x, long n, int* flag) {
+template <typename T> __device__ __forceinline__ void all_finite_impl(const T* x, long n, int* flag) {
     bool ok = true;
-    GRID_STRIDE(i, n) ok &= (__float_as_uint(x[i]) & 0x7f800000u) != 0x7f800000u;   // exponent all ones: Inf or NaN
+    GRID_STRIDE(i, n) ok &= (__float_as_uint(load(x[i])) & 0x7f800000u) != 0x7f800000u;   // exponent all ones: Inf or NaN
     if (!__all_sync(0xffffffffu, ok) && (threadIdx.x & 31) == 0) *flag = 0;
 }
 
 __device__ __forceinline__ float sigmoidf(float g) { return 1.0f / (1.0f + expf(-g)); }
 
 // out = silu(gate) * up, silu(g) = g * sigmoid(g)
-extern "C" __global__ void swiglu_fwd(const float* gate, const float* up, float* out, long n) {
-    GRID_STRIDE(i, n) { float g = gate[i]; out[i] = g * sigmoidf(g) * up[i]; }
+template <typename T> __device__ __forceinline__ void swiglu_fwd_impl(const T* gate, const T* up, T* out, long n) {
+    GRID_STRIDE(i, n) { float g = load(gate[i]); store(out + i, g * sigmoidf(g) * load(up[i])); }
 }
 
 // dgate = dout * up * silu'(g), silu'(g) = s (1 + g (1 - s)); dup = dout * silu(g)
-extern "C" __global__ void swiglu_bwd(const float* dout, const float* gate, const float* up,
-                                      float* dgate, float* dup, long n) {
+template <typename T> __device__ __forceinline__ void swiglu_bwd_impl(const T* dout, const T* gate, const T* up,
+                                                                      T* dgate, T* dup, long n) {
     GRID_STRIDE(i, n) {
-        float g = gate[i], s = sigmoidf(g), d = dout[i];
-        dgate[i] = d * up[i] * s * (1.0f + g * (1.0f - s));
-        dup[i] = d * g * s;
+        float g = load(gate[i]), s = sigmoidf(g), d = load(dout[i]);
+        store(dgate + i, d * load(up[i]) * s * fmaf(g, 1.0f - s, 1.0f));   // explicit: one rounding in every instantiation
+        store(dup + i, d * g * s);
     }
 }
+
+#define REDUCE_SWIGLU_KERNELS(S, T) \
+    extern "C" __global__ void sumsq_##S(const T* x, long n, double* out) { sumsq_impl(x, n, out); } \
+    extern "C" __global__ void all_finite_##S(const T* x, long n, int* flag) { all_finite_impl(x, n, flag); } \
+    extern "C" __global__ void swiglu_fwd_##S(const T* gate, const T* up, T* out, long n) { swiglu_fwd_impl(gate, up, out, n); } \
+    extern "C" __global__ void swiglu_bwd_##S(const T* dout, const T* gate, const T* up, T* dgate, T* dup, long n) { \
+        swiglu_bwd_impl(dout, gate, up, dgate, dup, n); }
+TERN_EACH_TYPE(REDUCE_SWIGLU_KERNELS)
 
 // torch.optim.AdamW's single-tensor step, in its order of operations:
 // p *= decay (1 - lr wd); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; p -= stepSize m / (sqrt(v)/sqrtBc2 + eps)
@@ -86,21 +116,7 @@ extern "C" __global__ void adamw_f32(float* p, const float* grad, float* m, floa
     }
 }
 
-// Many tensors in one launch: the table holds each tensor's pointers and size, and starts[t] is the first
-// block of tensor t (each block takes CHUNK consecutive elements of one tensor; starts has tensors + 1
-// entries, the last the grid size). A block finds its tensor by binary search, so large and small tensors
-// get blocks in proportion to their sizes (one block row per tensor starved the 25.7M-element embedding).
-#define CHUNK 4096
-
-__device__ __forceinline__ int tensor_of_block(const long* starts, int tensors, long block) {
-    int lo = 0, hi = tensors - 1;                       // the last t with starts[t] <= block: never an empty tensor
-    while (lo < hi) {
-        int mid = (lo + hi + 1) >> 1;
-        if (starts[mid] <= block) lo = mid; else hi = mid - 1;
-    }
-    return lo;
-}
-
+// Many tensors in one launch: the table holds each tensor's pointers and size (multi_tensor.h).
 extern "C" __global__ void adamw_multi_f32(float* const* params, const float* const* grads,
                                            float* const* ms, float* const* vs, const long* sizes,
                                            const long* starts, int tensors,
@@ -133,4 +149,24 @@ extern "C" __global__ void sumsq_multi_f32(const float* const* xs, const long* s
     for (long i = first + threadIdx.x; i < end; i += blockDim.x) { double v = x[i]; s += v * v; }
     s = block_sum_double(s);
     if (threadIdx.x == 0) atomicAdd(out + t, s);
+}
+
+// dsts[t] = srcs[t] converted, for many tensors in one launch (the weights of a training step rounded to
+// their bf16 operands: one launch instead of one per weight).
+#define CONVERT_MULTI(SX, X, SY, Y) \
+    extern "C" __global__ void convert_multi_##SX##_##SY(const X* const* srcs, Y* const* dsts, const long* sizes, \
+                                                          const long* starts, int tensors) { \
+        int t = tensor_of_block(starts, tensors, blockIdx.x); \
+        const X* x = srcs[t]; Y* y = dsts[t]; \
+        long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK); \
+        for (long i = first + threadIdx.x; i < end; i += blockDim.x) store(y + i, load(x[i])); \
+    }
+CONVERT_MULTI(f32, float, bf16, bf16) CONVERT_MULTI(f32, float, f16, f16)
+
+// xs[t][i] = 0 for many f32 tensors in one launch (gradients before a step).
+extern "C" __global__ void zero_multi_f32(float* const* xs, const long* sizes, const long* starts, int tensors) {
+    int t = tensor_of_block(starts, tensors, blockIdx.x);
+    float* x = xs[t];
+    long first = (blockIdx.x - starts[t]) * (long)CHUNK, end = min(sizes[t], first + CHUNK);
+    for (long i = first + threadIdx.x; i < end; i += blockDim.x) x[i] = 0.0f;
 }

@@ -11,7 +11,7 @@ import java.util.Map;
  * scheduled weight decay, the others none. Moments live on the parameters' device and are part of the
  * training state (checkpointed, optionally reset at a precision switch).
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements Optimizer {
     public final float beta1, beta2, eps;
     private final Backend backend;
     private final List<Parameter> params;
@@ -30,19 +30,44 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
-    /** Number of updates applied so far (the next update uses step + 1 for bias correction). */
-    public long step() { return step; }
+    @Override public long step() { return step; }
 
-    /** Restores the step counter from a checkpoint. */
-    public void setStep(long step) { this.step = step; }
+    @Override public void setStep(long step) { this.step = step; }
 
-    public List<Parameter> parameters() { return params; }
+    @Override public List<Parameter> parameters() { return params; }
+
+    @Override public float beta1() { return beta1; }
+
+    @Override public float beta2() { return beta2; }
+
+    @Override public float eps() { return eps; }
+
+    /** Every rank needs the whole sum: each holds all of the moments. */
+    @Override
+    public void combineGradients(GradientSync sync) {
+        if (sync != null) sync.sumInPlace(params.stream().map(p -> p.grad).toList());
+    }
+
+    @Override
+    public FullMoments fullMoments() {
+        Map<Parameter, Tensor[]> out = new LinkedHashMap<>();
+        for (Parameter p : params) out.put(p, moments.get(p));
+        return new FullMoments(out, false);
+    }
+
+    @Override
+    public void loadMoments(Parameter p, Tensor first, Tensor second) {
+        Tensor[] m = moments.get(p);
+        if (m == null) throw new IllegalArgumentException(p.name + " is not one of this optimizer's parameters");
+        Optimizer.copyFromHost(backend, first, m[0]);
+        Optimizer.copyFromHost(backend, second, m[1]);
+    }
 
     public Tensor firstMoment(Parameter p) { return moments.get(p)[0]; }
 
     public Tensor secondMoment(Parameter p) { return moments.get(p)[1]; }
 
-    /** Zeroes both moments and the step counter (a fresh optimizer, e.g. at a precision switch). */
+    @Override
     public void reset() {
         for (Tensor[] m : moments.values()) {
             backend.fill(m[0], 0f);
@@ -52,6 +77,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** Global L2 norm of all gradients (accumulated in double). */
+    @Override
     public double gradNorm() {
         List<Tensor> grads = new ArrayList<>(params.size());
         for (Parameter p : params) grads.add(p.grad);
@@ -71,6 +97,7 @@ public final class AdamW implements AutoCloseable {
      * One update of every parameter; gradients are multiplied by gradScale first. The two groups (with and
      * without weight decay) go to {@link Backend#adamwAll} as one call each, which a GPU does in one launch.
      */
+    @Override
     public void update(float lr, float weightDecay, float gradScale) {
         step++;
         for (boolean decay : new boolean[]{true, false}) {
@@ -88,8 +115,9 @@ public final class AdamW implements AutoCloseable {
         }
     }
 
+    @Override
     public void zeroGrad() {
-        for (Parameter p : params) p.zeroGrad(backend);
+        backend.zeroAll(params.stream().map(p -> p.grad).toList());    // CUDA: one launch for all
     }
 
     /** Parameters whose names are listed, in order (checkpoint code). */

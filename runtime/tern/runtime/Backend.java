@@ -4,7 +4,9 @@ package tern.runtime;
  * Every operation the LLaMA model needs, forward and backward, on one device. Nothing above the runtime
  * branches on the device: the model and trainer call these methods only.
  *
- * <p>Conventions. Tensors are dense row-major f32 unless stated. A "matrix" [m, n] is any tensor seen as
+ * <p>Conventions. Tensors are dense row-major f32 unless stated; activation arguments may also be of the
+ * backend's {@link #activationType} (bf16 or f16 on a GPU computing in 16 bits), all of one op's activations of
+ * one type, while weights, their gradients and row statistics (rstd, lse) stay f32. A "matrix" [m, n] is any tensor seen as
  * {@link Tensor#rows()} × {@link Tensor#cols()}. Outputs are written, never aliased with inputs unless a
  * method says so. Methods with {@code accumulate} add into the output when true. Backward methods
  * accumulate into parameter gradients (a parameter used twice sums its gradients) and write input
@@ -19,10 +21,25 @@ public interface Backend extends AutoCloseable {
     /** The number type the heavy products run in ("f32", or "bf16" for tensor-core inputs), for run configs and logs. */
     default String compute() { return "f32"; }
 
+    /**
+     * The element type a recording {@link Tape} stores activations and their gradients in: {@link DType#F32}
+     * (the reference, and every host backend), or {@link DType#BF16} on a GPU computing in bf16, which halves
+     * the saved activations and lets products read them without a conversion. Master weights, their
+     * gradients, AdamW's moments, norms' rstd, attention's lse and all reductions stay f32 whatever this says.
+     * A backend whose activation type is not f32 takes it (and f32) in every activation argument of its ops.
+     */
+    default DType activationType() { return DType.F32; }
+
     // ---- memory ----------------------------------------------------------------------------------------
 
     /** A zeroed tensor on this backend's device. */
     Tensor zeros(DType dtype, int... shape);
+
+    /**
+     * A tensor whose contents are undefined until written, for outputs an op overwrites whole (a GPU skips the
+     * memset; host backends may just zero it).
+     */
+    default Tensor empty(DType dtype, int... shape) { return zeros(dtype, shape); }
 
     /** f32 values copied onto this device. */
     Tensor upload(float[] values, int... shape);
@@ -34,6 +51,29 @@ public interface Backend extends AutoCloseable {
     void copy(Tensor src, Tensor dst);
 
     void fill(Tensor t, float value);
+
+    /**
+     * dst ← src converted to dst's element type (same size), rounding to nearest even when narrowing; the
+     * same type is a {@link #copy}. Backends whose {@link #activationType} is f32 need only that case.
+     */
+    default void convert(Tensor src, Tensor dst) {
+        if (src.dtype() == dst.dtype()) {
+            copy(src, dst);
+            return;
+        }
+        throw new UnsupportedOperationException(name() + " cannot convert " + src.describe() + " to " + dst.describe());
+    }
+
+    /** {@link #convert} of each (srcs[i] → dsts[i]); a backend may do them all in one launch. */
+    default void convertAll(java.util.List<Tensor> srcs, java.util.List<Tensor> dsts) {
+        if (srcs.size() != dsts.size()) throw new IllegalArgumentException("convertAll: " + srcs.size() + " sources, " + dsts.size() + " destinations");
+        for (int i = 0; i < srcs.size(); i++) convert(srcs.get(i), dsts.get(i));
+    }
+
+    /** Each tensor ← 0 (gradients before a step); a backend may zero them all in one launch. */
+    default void zeroAll(java.util.List<Tensor> ts) {
+        for (Tensor t : ts) fill(t, 0f);
+    }
 
     // ---- elementwise -------------------------------------------------------------------------------------
 
@@ -116,6 +156,26 @@ public interface Backend extends AutoCloseable {
     /** out ← γ·T as {@link #packTernary} defines it; returns the per-shard scales γ. out may alias w. */
     float[] quantizeTernary(Tensor w, int shards, ShardAxis axis, float eps, Tensor out);
 
+    /**
+     * out ← γ·T as {@link #quantizeTernary}, the scales not returned: a GPU keeps them on the device, so the
+     * fake-quantized operand of a training step costs no host synchronization. out is f32 or the
+     * {@link #activationType} (the operand the products then read without a conversion).
+     */
+    default void quantizeTernaryInto(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
+        quantizeTernary(w, shards, axis, eps, out);
+    }
+
+    /**
+     * {@link #quantizeTernaryInto} of each (ws[i] → outs[i]) with {@code shards} shards along axes[i]; a backend may
+     * do them all at once (CUDA: three launches for every block linear of a step instead of three per weight).
+     */
+    default void quantizeTernaryAllInto(java.util.List<Tensor> ws, int shards, java.util.List<ShardAxis> axes, float eps,
+                                        java.util.List<Tensor> outs) {
+        if (ws.size() != outs.size() || ws.size() != axes.size())
+            throw new IllegalArgumentException("quantizeTernaryAllInto: " + ws.size() + " weights, " + axes.size() + " axes, " + outs.size() + " outputs");
+        for (int i = 0; i < ws.size(); i++) quantizeTernaryInto(ws.get(i), shards, axes.get(i), eps, outs.get(i));
+    }
+
     /** out ← α·sign(w) with α = mean|w| per granularity unit; sign(0) = +1. Returns the scales. */
     float[] quantizeBinary(Tensor w, Granularity granularity, Tensor out);
 
@@ -138,6 +198,37 @@ public interface Backend extends AutoCloseable {
 
     /** dx ← ∂L/∂x (written); dweight += ∂L/∂weight. */
     void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight);
+
+    /**
+     * The residual add and the RMSNorm after it: sum ← x + y (sum may alias x or y), then {@link #rmsnorm} of
+     * sum. A backend may do both in one pass over the rows (CUDA: one launch, the sum read back from the
+     * registers that wrote it); the result is the same as the two ops.
+     */
+    default void addRmsnorm(Tensor x, Tensor y, Tensor weight, float eps, Tensor sum, Tensor out, Tensor rstd) {
+        add(x, y, sum);
+        rmsnorm(sum, weight, eps, out, rstd);
+    }
+
+    /**
+     * {@link #rmsnormBackward} with dx ← ∂L/∂x + addend (the gradient the residual stream gets from its
+     * other uses, when the norm was fused with the add before it; addend may alias dx, null adds nothing). A
+     * backend may add it in the same pass.
+     */
+    default void rmsnormBackward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor addend, Tensor dx, Tensor dweight) {
+        if (addend == null) {
+            rmsnormBackward(dout, x, weight, rstd, dx, dweight);
+            return;
+        }
+        if (addend == dx) {
+            try (Tensor d = zeros(dx.dtype(), dx.shape())) {
+                rmsnormBackward(dout, x, weight, rstd, d, dweight);
+                axpy(1f, d, dx);
+            }
+            return;
+        }
+        rmsnormBackward(dout, x, weight, rstd, dx, dweight);
+        axpy(1f, addend, dx);
+    }
 
     /**
      * Rotary embedding, Hugging Face Llama convention (rotate_half: dimension i pairs with i + headDim/2),

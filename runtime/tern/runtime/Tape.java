@@ -12,24 +12,40 @@ import java.util.List;
  * <p>Gradient flow into a Var: the first contribution is adopted as its gradient, later ones are added,
  * so a value used twice (the residual stream) sums its gradients. Parameters always accumulate, which is
  * what gradient accumulation over micro-batches needs.
+ *
+ * <p>Element types. Activations and their gradients are stored in the tape's {@link #activationType}: the
+ * backend's ({@link Backend#activationType}, bf16 on a GPU computing in bf16) on a recording tape, f32 on a
+ * non-recording one (inference paths read f32). An activation of another type entering an op (an f32 input
+ * on a bf16 tape) is converted first, its gradient converted back. A gradient always has its value's type;
+ * parameters, their gradients, rstd and lse stay f32.
  */
 public final class Tape implements AutoCloseable {
     private final Backend backend;
     private final boolean recording;
+    private final DType activations;
     private final List<Runnable> backwardSteps = new ArrayList<>();
     private final java.util.Set<Tensor> owned = new java.util.LinkedHashSet<>();   // identity: Tensor keeps Object's equals
     private boolean backwardDone;
 
-    /** A tape that records for a backward pass. */
+    /** A tape that records for a backward pass, its activations in the backend's {@link Backend#activationType}. */
     public Tape(Backend backend) { this(backend, true); }
 
-    /** {@code recording = false}: inference only; ops save nothing for a backward pass. */
+    /** {@code recording = false}: inference only; ops save nothing for a backward pass, activations are f32. */
     public Tape(Backend backend, boolean recording) {
+        this(backend, recording, recording ? backend.activationType() : DType.F32);
+    }
+
+    /** A tape whose activations are stored as {@code activations} (f32, or what the backend takes). */
+    public Tape(Backend backend, boolean recording, DType activations) {
         this.backend = backend;
         this.recording = recording;
+        this.activations = activations;
     }
 
     public Backend backend() { return backend; }
+
+    /** The element type of this tape's activations and their gradients. */
+    public DType activationType() { return activations; }
 
     public boolean recording() { return recording; }
 
@@ -43,11 +59,54 @@ public final class Tape implements AutoCloseable {
     /** A value whose gradient is wanted (tests of input gradients). The tape does not take ownership. */
     public Var input(Tensor t) { return new Var(t, null, recording); }
 
-    /** A tensor freed with the tape. */
+    /** An activation-typed tensor freed with the tape. */
     public Tensor temp(int... shape) {
-        Tensor t = backend.zeros(DType.F32, shape);
+        return temp(activations, shape);
+    }
+
+    /** A tensor of {@code dtype} freed with the tape (f32 row statistics beside bf16 activations). */
+    public Tensor temp(DType dtype, int... shape) {
+        Tensor t = backend.zeros(dtype, shape);
         owned.add(t);
         return t;
+    }
+
+    /**
+     * An activation-typed tensor freed with the tape, its contents undefined ({@link Backend#empty}): for an op's
+     * output that the backend overwrites whole (no memset per temporary).
+     */
+    private Tensor written(int... shape) {
+        return written(activations, shape);
+    }
+
+    private Tensor written(DType dtype, int... shape) {
+        Tensor t = backend.empty(dtype, shape);
+        owned.add(t);
+        return t;
+    }
+
+    /** A tensor shaped and typed like {@code t}, freed with the tape (gradients: a gradient has its value's type). */
+    private Tensor like(Tensor t) {
+        return temp(t.dtype(), t.shape());
+    }
+
+    /**
+     * x as this tape's activation type: x itself, or (an f32 input on a bf16 tape) a converted copy whose
+     * gradient is converted back into x's.
+     */
+    private Var act(Var x) {
+        if (x.value.dtype() == activations) return x;
+        Tensor out = written(x.value.shape());
+        backend.convert(x.value, out);
+        Var r = result(out, x);
+        onBackward(r, () -> {
+            Tensor g = gradOf(r);
+            if (g == null) return;
+            Tensor back = like(x.value);
+            backend.convert(g, back);
+            accumulate(x, back);
+        });
+        return r;
     }
 
     /** Takes ownership of a tensor made elsewhere (packed weights, fake-quantized copies). */
@@ -103,16 +162,19 @@ public final class Tape implements AutoCloseable {
      * y = x·Ŵᵀ where Ŵ = {@code used} is a transformed copy of w (fake-quantized, phased in). The backward
      * is straight-through: ∂L/∂W := ∂L/∂Ŵ = dyᵀ·x, and dx = dy·Ŵ.
      */
-    public Var linear(Var x, Var w, Tensor used) {
+    public Var linear(Var xIn, Var w, Tensor used) {
+        Var x = act(xIn);
         int m = x.rows(), out = used.rows();
-        Tensor y = temp(shapeWithCols(x.value, out));
+        Tensor y = written(shapeWithCols(x.value, out));
         backend.matmul(x.value, false, used, true, y, false);
         Var r = result(y, x, w);
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
-            if (x.requiresGrad) {
-                Tensor dx = temp(x.value.shape());
+            if (x.requiresGrad && x.parameter == null && x.grad != null) {
+                backend.matmul(dy, false, used, false, x.grad, true);   // added in the product: no temporary, one rounding
+            } else if (x.requiresGrad) {
+                Tensor dx = written(x.value.shape());
                 backend.matmul(dy, false, used, false, dx, false);
                 accumulate(x, dx);
             }
@@ -125,16 +187,19 @@ public final class Tape implements AutoCloseable {
      * y = x·(γT)ᵀ on packed ternary weights, additions and subtractions only; backward dx = dy·(γT) on the
      * same packed weights, and the straight-through weight gradient dyᵀ·x into the float latent W.
      */
-    public Var linearTernary(Var x, Var w, TernaryWeights packed) {
+    public Var linearTernary(Var xIn, Var w, TernaryWeights packed) {
+        Var x = act(xIn);
         int m = x.rows();
-        Tensor y = temp(shapeWithCols(x.value, packed.rows()));
+        Tensor y = written(shapeWithCols(x.value, packed.rows()));
         backend.ternaryMatmul(x.value, packed, y, false);
         Var r = result(y, x, w);
         onBackward(r, () -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
-            if (x.requiresGrad) {
-                Tensor dx = temp(x.value.shape());
+            if (x.requiresGrad && x.parameter == null && x.grad != null) {
+                backend.ternaryMatmulT(dy, packed, x.grad, true);
+            } else if (x.requiresGrad) {
+                Tensor dx = written(x.value.shape());
                 backend.ternaryMatmulT(dy, packed, dx, false);
                 accumulate(x, dx);
             }
@@ -148,7 +213,7 @@ public final class Tape implements AutoCloseable {
         if (w.parameter != null) {
             backend.matmul(dy, true, x, false, w.parameter.grad, true);   // dW += dyᵀ·x
         } else {
-            Tensor dw = temp(w.value.shape());
+            Tensor dw = like(w.value);
             backend.matmul(dy, true, x, false, dw, false);
             accumulate(w, dw);
         }
@@ -160,42 +225,89 @@ public final class Tape implements AutoCloseable {
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor copy = temp(x.value.shape());
-            backend.copy(g, copy);
+            Tensor copy = like(x.value);
+            backend.convert(g, copy);
             accumulate(x, copy);
         });
         return r;
     }
 
     /** Symmetric k-bit fake quantization per token (row) with straight-through gradient (activations, KV). */
-    public Var quantizeTokens(Var x, int bits) {
-        Tensor q = temp(x.value.shape());
+    public Var quantizeTokens(Var xIn, int bits) {
+        Var x = act(xIn);
+        Tensor q = written(x.value.shape());
         backend.quantizeSymmetric(x.value, bits, Granularity.ROW, q);
         return straightThrough(x, q);
     }
 
-    public Var add(Var a, Var b) {
-        Tensor out = temp(a.value.shape());
+    public Var add(Var aIn, Var bIn) {
+        Var a = act(aIn), b = act(bIn);
+        Tensor out = written(a.value.shape());
         backend.add(a.value, b.value, out);
         Var r = result(out, a, b);
-        onBackward(r, () -> {
-            Tensor g = gradOf(r);
-            if (g == null) return;
-            if (a.requiresGrad) accumulate(a, copyOf(g));
-            if (b.requiresGrad) accumulate(b, copyOf(g));
-        });
+        onBackward(r, () -> passToBoth(r, a, b));
         return r;
     }
 
+    /**
+     * out's gradient g flows unchanged into a and b (a sum's backward): b gets a copy when a needs g too, and a
+     * gets g itself (no copy) when it has no gradient yet, else g is added into a's.
+     */
+    private void passToBoth(Var out, Var a, Var b) {
+        if (gradOf(out) == null) return;
+        if (a.requiresGrad && b.requiresGrad) accumulate(b, copyOf(out.grad));
+        if (a.requiresGrad) give(a, out);
+        else if (b.requiresGrad) give(b, out);
+    }
+
+    /** Hands from's gradient to v: adopted when v has none yet (then no longer from's to free), else added. */
+    private void give(Var v, Var from) {
+        boolean adopt = v.parameter == null && v.grad == null;
+        accumulate(v, from.grad);
+        if (adopt) from.grad = null;
+    }
+
+    /**
+     * The residual add and the RMSNorm after it, {sum = a + b, rmsnorm(sum)}, in one backend op
+     * ({@link Backend#addRmsnorm}); the backward adds sum's own gradient into the norm's input gradient in the
+     * same pass ({@link Backend#rmsnormBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)}). The
+     * values and gradients are those of {@code add} then {@code rmsnorm}.
+     */
+    public Var[] addRmsnorm(Var aIn, Var bIn, Var weight, float eps) {
+        Var a = act(aIn), b = act(bIn);
+        Tensor sum = written(a.value.shape()), out = written(a.value.shape());
+        Tensor rstd = written(DType.F32, a.rows());
+        backend.addRmsnorm(a.value, b.value, weight.value, eps, sum, out, rstd);
+        Var s = result(sum, a, b), n = result(out, a, b, weight);
+        if (s.requiresGrad || n.requiresGrad) backwardSteps.add(() -> {
+            Tensor gn = gradOf(n), gs = gradOf(s);
+            if (gn != null) {
+                Tensor dw = weight.parameter != null ? weight.parameter.grad : like(weight.value);
+                Tensor ds = gs != null ? gs : written(sum.shape());
+                backend.rmsnormBackward(gn, sum, weight.value, rstd, gs != null ? gs : null, ds, dw);
+                if (weight.parameter == null) accumulate(weight, dw);
+                release(gn);
+                n.grad = null;
+                s.grad = ds;                           // sum's full gradient, passed on below
+            }
+            passToBoth(s, a, b);
+            if (s.grad != null) {
+                release(s.grad);
+                s.grad = null;
+            }
+        });
+        return new Var[] {s, n};
+    }
+
     private Tensor copyOf(Tensor g) {
-        Tensor c = temp(g.shape());
+        Tensor c = written(g.dtype(), g.shape());
         backend.copy(g, c);
         return c;
     }
 
     /** Rows of table for ids: [ids.length, dim]. */
     public Var embedding(Var table, int[] ids) {
-        Tensor out = temp(ids.length, table.cols());
+        Tensor out = written(ids.length, table.cols());
         backend.embedding(table.value, ids, out);
         Var r = result(out, table);
         onBackward(r, () -> {
@@ -204,7 +316,7 @@ public final class Tape implements AutoCloseable {
             if (table.parameter != null) {
                 backend.embeddingBackward(g, ids, table.parameter.grad);
             } else {
-                Tensor dt = temp(table.value.shape());
+                Tensor dt = like(table.value);
                 backend.embeddingBackward(g, ids, dt);
                 accumulate(table, dt);
             }
@@ -212,16 +324,17 @@ public final class Tape implements AutoCloseable {
         return r;
     }
 
-    public Var rmsnorm(Var x, Var weight, float eps) {
-        Tensor out = temp(x.value.shape());
-        Tensor rstd = temp(x.rows());
+    public Var rmsnorm(Var xIn, Var weight, float eps) {
+        Var x = act(xIn);
+        Tensor out = written(x.value.shape());
+        Tensor rstd = written(DType.F32, x.rows());
         backend.rmsnorm(x.value, weight.value, eps, out, rstd);
         Var r = result(out, x, weight);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dx = temp(x.value.shape());
-            Tensor dw = weight.parameter != null ? weight.parameter.grad : temp(weight.value.shape());
+            Tensor dx = written(x.value.shape());
+            Tensor dw = weight.parameter != null ? weight.parameter.grad : like(weight.value);
             backend.rmsnormBackward(g, x.value, weight.value, rstd, dx, dw);
             accumulate(x, dx);
             if (weight.parameter == null) accumulate(weight, dw);
@@ -230,14 +343,15 @@ public final class Tape implements AutoCloseable {
     }
 
     /** Rotary positions for [batch·seq, heads·headDim]; positions start at posOffset. */
-    public Var rope(Var x, int seq, int heads, int headDim, float theta, int posOffset) {
-        Tensor out = temp(x.value.shape());
+    public Var rope(Var xIn, int seq, int heads, int headDim, float theta, int posOffset) {
+        Var x = act(xIn);
+        Tensor out = written(x.value.shape());
         backend.rope(x.value, seq, heads, headDim, theta, posOffset, false, out);
         Var r = result(out, x);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dx = temp(x.value.shape());
+            Tensor dx = written(x.value.shape());
             backend.rope(g, seq, heads, headDim, theta, posOffset, true, dx);
             accumulate(x, dx);
         });
@@ -245,15 +359,16 @@ public final class Tape implements AutoCloseable {
     }
 
     /** Causal self-attention over q, k, v [batch·seq, heads·headDim] (qLen = kvLen = seq). */
-    public Var attention(Var q, Var k, Var v, int batch, int seq, int heads, int headDim) {
-        Tensor out = temp(q.value.shape());
-        Tensor lse = temp(batch, heads, seq);
+    public Var attention(Var qIn, Var kIn, Var vIn, int batch, int seq, int heads, int headDim) {
+        Var q = act(qIn), k = act(kIn), v = act(vIn);
+        Tensor out = written(q.value.shape());
+        Tensor lse = written(DType.F32, batch, heads, seq);
         backend.attention(q.value, k.value, v.value, batch, seq, seq, heads, headDim, out, lse);
         Var r = result(out, q, k, v);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dq = temp(q.value.shape()), dk = temp(k.value.shape()), dv = temp(v.value.shape());
+            Tensor dq = written(q.value.shape()), dk = written(k.value.shape()), dv = written(v.value.shape());
             backend.attentionBackward(g, q.value, k.value, v.value, out, lse, batch, seq, seq, heads, headDim, dq, dk, dv);
             accumulate(q, dq);
             accumulate(k, dk);
@@ -263,14 +378,15 @@ public final class Tape implements AutoCloseable {
     }
 
     /** silu(gate) ⊙ up. */
-    public Var swiglu(Var gate, Var up) {
-        Tensor out = temp(gate.value.shape());
+    public Var swiglu(Var gateIn, Var upIn) {
+        Var gate = act(gateIn), up = act(upIn);
+        Tensor out = written(gate.value.shape());
         backend.swiglu(gate.value, up.value, out);
         Var r = result(out, gate, up);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
-            Tensor dg = temp(gate.value.shape()), du = temp(up.value.shape());
+            Tensor dg = written(gate.value.shape()), du = written(up.value.shape());
             backend.swigluBackward(g, gate.value, up.value, dg, du);
             accumulate(gate, dg);
             accumulate(up, du);
@@ -302,14 +418,14 @@ public final class Tape implements AutoCloseable {
     public Var checkpoint(Var x, Block block) {
         if (!recording) return block.apply(this, x);
         Tensor y;
-        try (Tape forward = new Tape(backend, false)) {
+        try (Tape forward = new Tape(backend, false, activations)) {
             y = forward.handOver(block.apply(forward, forward.constant(x.value)).value, this);
         }
         Var r = new Var(y, null, true);
         backwardSteps.add(() -> {
             Tensor dy = gradOf(r);
             if (dy == null) return;
-            try (Tape again = new Tape(backend, true)) {
+            try (Tape again = new Tape(backend, true, activations)) {
                 Var in = x.requiresGrad ? again.input(x.value) : again.constant(x.value);
                 Var out = again.checkOutput(block.apply(again, in), y);
                 if (out.requiresGrad) {
@@ -341,7 +457,7 @@ public final class Tape implements AutoCloseable {
             to.owned.add(t);
             return t;
         }
-        Tensor c = to.temp(t.shape());
+        Tensor c = to.like(t);
         backend.copy(t, c);
         return c;
     }
@@ -356,7 +472,8 @@ public final class Tape implements AutoCloseable {
      * {@code lossScale}·loss is computed in the same pass and flows back on {@link #backward}
      * ({@code lossScale} = 1/accumulation steps when micro-batches are summed).
      */
-    public float crossEntropy(Var logits, int[] targets, float lossScale) {
+    public float crossEntropy(Var logitsIn, int[] targets, float lossScale) {
+        Var logits = act(logitsIn);
         Tensor dlogits = logits.requiresGrad ? temp(logits.value.shape()) : null;
         float loss = backend.crossEntropy(logits.value, targets, dlogits, lossScale);
         if (dlogits != null) {
@@ -385,7 +502,8 @@ public final class Tape implements AutoCloseable {
     }
 
     /** As {@link #linearCrossEntropy(Var, Var, int[], float)} with chunks of {@code chunkRows} rows. */
-    public float linearCrossEntropy(Var x, Var w, int[] targets, float lossScale, int chunkRows) {
+    public float linearCrossEntropy(Var xIn, Var w, int[] targets, float lossScale, int chunkRows) {
+        Var x = act(xIn);
         int n = x.rows(), vocab = w.rows(), h = x.cols();
         if (chunkRows < 1) throw new IllegalArgumentException("chunkRows must be positive, got " + chunkRows);
         if (w.cols() != h)
@@ -404,11 +522,17 @@ public final class Tape implements AutoCloseable {
         boolean wantDx = x.requiresGrad, wantDw = w.requiresGrad;
         Tensor xs = x.value.reshape(n, h);
         Tensor dx = wantDx ? temp(n, h) : null;
-        Tensor dw = wantDw ? temp(vocab, h) : null;
+        Tensor dw = wantDw ? like(w.value) : null;
         int rows = Math.min(chunkRows, n);
         double sum = 0;
+        // Logits in f32 (the softmax reads them once), their gradient in the activation type; the weight
+        // rounded to it once here rather than by each of the chunks' products.
+        boolean cast = w.value.dtype() != activations && activations != DType.F32;
         try (Tensor logits = backend.zeros(DType.F32, rows, vocab);
-             Tensor dlogits = wantDx || wantDw ? backend.zeros(DType.F32, rows, vocab) : null) {
+             Tensor dlogits = wantDx || wantDw ? backend.zeros(activations, rows, vocab) : null;
+             Tensor wc = cast ? backend.zeros(activations, w.value.shape()) : null) {
+            Tensor weight = cast ? wc : w.value;
+            if (cast) backend.convert(w.value, wc);
             for (int r0 = 0; r0 < n; r0 += rows) {
                 int r1 = Math.min(n, r0 + rows);
                 int[] t = java.util.Arrays.copyOfRange(targets, r0, r1);
@@ -416,12 +540,12 @@ public final class Tape implements AutoCloseable {
                 for (int v : t) if (v != -1) c++;
                 Tensor xc = xs.slice(r0, r1), lc = logits.slice(0, r1 - r0);
                 Tensor dc = dlogits == null ? null : dlogits.slice(0, r1 - r0);
-                backend.matmul(xc, false, w.value, true, lc, false);
+                backend.matmul(xc, false, weight, true, lc, false);
                 float scale = c == counted ? lossScale : lossScale * c / counted;   // one chunk: exactly crossEntropy
                 float loss = backend.crossEntropy(lc, t, dc, scale);
                 sum += (double) loss * c;
                 if (dc == null || c == 0) continue;   // dx rows stay zero (temps start zeroed), no dW term
-                if (dx != null) backend.matmul(dc, false, w.value, false, dx.slice(r0, r1), false);
+                if (dx != null) backend.matmul(dc, false, weight, false, dx.slice(r0, r1), false);
                 if (dw != null) backend.matmul(dc, true, xc, false, dw, r0 > 0);
             }
         }
@@ -441,7 +565,9 @@ public final class Tape implements AutoCloseable {
     public void backward(Var output, Tensor outputGrad) {
         if (output.value.size() != outputGrad.size())
             throw new IllegalArgumentException("seed gradient " + outputGrad.describe() + " does not match output " + output.value.describe());
-        accumulate(output, copyOf(outputGrad));
+        Tensor seed = like(output.value);
+        backend.convert(outputGrad, seed);
+        accumulate(output, seed);
         backward();
     }
 

@@ -31,6 +31,8 @@ import tern.runtime.Tape;
  *   <li>working space: the largest block weight unpacked in f32, bf16 staging of attention operands, and
  *       512 MiB for libraries (cuBLAS, the scratch buffers).
  * </ul>
+ * Activations are counted in the backend's {@link Backend#activationType} (2 bytes for bf16; then every block
+ * weight also has a bf16 copy, the operand the products read), the rest in f32.
  * It is deliberately rough: on the H200 it was 4 % over the measured peak for the 1.1B TriLM at 8×2048
  * (no checkpointing) and 6 % over for the 3.9B with every block checkpointed (BENCHMARKS.md), and it
  * refuses only runs that cannot fit. What is available: on a GPU the device's free memory (cuMemGetInfo
@@ -54,7 +56,8 @@ public final class MemoryPlan {
     private final long perBlockKept, perBlockCheckpointed, shared;
     private final int blocks, checkpointed;
 
-    private MemoryPlan(String what, LlamaConfig model, TrainConfig config, String checkpointing, long available, String availableFrom) {
+    private MemoryPlan(String what, LlamaConfig model, TrainConfig config, String checkpointing, long available, String availableFrom,
+                       int activationBytes) {
         if (!CHECKPOINTING.contains(checkpointing))
             throw new IllegalArgumentException("train setting 'checkpoint_activations' must be one of " + CHECKPOINTING + ", got '" + checkpointing + "'");
         this.what = what;
@@ -63,7 +66,8 @@ public final class MemoryPlan {
         this.available = available;
         this.availableFrom = availableFrom;
         this.parameters = model.parameterCount();
-        this.weightBytes = parameters * 16 + preparedWeightBytes(model);
+        this.weightBytes = parameters * 16 + (activationBytes == 4 ? preparedWeightBytes(model)
+                : (long) activationBytes * model.linearParametersPerLayer() * model.layers());
         long tokens = (long) config.batch() * config.seq();
         long h = model.hidden(), f = model.intermediate();
         // One block's forward, per token: 11h + 3f counted from the ops (norms, q/k/v, RoPE, attention, o, the
@@ -75,9 +79,10 @@ public final class MemoryPlan {
                 + 6 * tokens * h + (long) model.vocabSize() * h;
         long workspace = 4 * f * h + 4 * tokens * h;             // in floats; + the libraries' 512 MiB below
         long fixed = 4 * (head + workspace) + (512L << 20);
-        this.perBlockKept = 4 * tokens * kept;
-        this.perBlockCheckpointed = 4 * tokens * h;
-        this.shared = 4 * tokens * (working + 2 * h) + fixed;
+        long a = activationBytes;
+        this.perBlockKept = a * tokens * kept;
+        this.perBlockCheckpointed = a * tokens * h;
+        this.shared = a * tokens * (working + 2 * h) + fixed;
         this.blocks = model.layers();
         this.checkpointed = decideBlocks();
     }
@@ -120,8 +125,10 @@ public final class MemoryPlan {
             available = available();
             from = "physical memory";
         }
+        int activationBytes = backend == null ? 4 : (int) backend.activationType().bytesFor(1);
         return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision().describe(config.steps()) + ", batch "
-                + config.batch() + "×" + config.seq() + ")", model, config, config.checkpointActivations(), available, from);
+                + config.batch() + "×" + config.seq() + ")", model, config, config.checkpointActivations(), available, from,
+                activationBytes);
     }
 
     /** Whether the run checkpoints activations: asked for ("on"), or needed to fit ("auto"). */

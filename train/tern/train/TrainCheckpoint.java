@@ -20,6 +20,7 @@ import tern.model.LlamaModel;
 import tern.runtime.Backend;
 import tern.runtime.DType;
 import tern.runtime.Device;
+import tern.runtime.FullMoments;
 import tern.runtime.Parameter;
 import tern.runtime.Tensor;
 
@@ -68,21 +69,31 @@ public final class TrainCheckpoint {
         Backend backend = trainer.model().backend();
         Map<String, Tensor> weights = new LinkedHashMap<>();
         for (Parameter p : trainer.model().parameters()) weights.put(p.name, onHost(p.value, backend));
-        Map<String, AtomicFiles.Content> files = new LinkedHashMap<>();
-        files.put(MODEL, Safetensors.content(weights, Map.of("format", "pt", "tern_step", Long.toString(trainer.step())), DType.F32));
-        files.put(CONFIG, AtomicFiles.utf8(HfConfig.write(trainer.model().config())));
-        if (tokenizerJson != null) files.put(TOKENIZER, AtomicFiles.utf8(Files.readString(tokenizerJson)));
-        files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), backend));
-        TrainConfig c = trainer.config();
-        Map<String, Object> rng = new LinkedHashMap<>();
-        rng.put("model_init_seed", c.seed());                  // the sampler's generator state is in data_cursor
-        TrainingState state = new TrainingState(trainer.step(), trainer.step() * c.tokensPerStep(), trainer.optimizer().step(),
-                trainer.seconds(), rng, trainer.sampler().cursor(), c.toMap());
-        files.put(STATE, state.content());
-        CheckpointWriter writer = new CheckpointWriter(checkpoints);
-        Path dir = writer.write(String.format("step-%06d", trainer.step()), files);
-        if (c.keep() > 0) writer.keepNewest(c.keep());
-        return dir;
+        try (FullMoments moments = trainer.optimizer().fullMoments()) {   // a sharded optimizer gathers them here
+            Map<String, AtomicFiles.Content> files = new LinkedHashMap<>();
+            files.put(MODEL, Safetensors.content(weights, Map.of("format", "pt", "tern_step", Long.toString(trainer.step())), DType.F32));
+            files.put(CONFIG, AtomicFiles.utf8(HfConfig.write(trainer.model().config())));
+            if (tokenizerJson != null) files.put(TOKENIZER, AtomicFiles.utf8(Files.readString(tokenizerJson)));
+            files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), moments, backend));
+            TrainConfig c = trainer.config();
+            Map<String, Object> rng = new LinkedHashMap<>();
+            rng.put("model_init_seed", c.seed());                  // the sampler's generator state is in data_cursor
+            TrainingState state = new TrainingState(trainer.step(), trainer.step() * c.tokensPerStep(), trainer.optimizer().step(),
+                    trainer.seconds(), rng, trainer.sampler().cursor(), c.toMap());
+            files.put(STATE, state.content());
+            CheckpointWriter writer = new CheckpointWriter(checkpoints);
+            Path dir = writer.write(String.format("step-%06d", trainer.step()), files);
+            if (c.keep() > 0) writer.keepNewest(c.keep());
+            return dir;
+        }
+    }
+
+    /**
+     * A follower rank's part of a checkpoint rank 0 writes: it writes nothing, but a sharded optimizer's
+     * moments are gathered from every rank, so each takes part in that.
+     */
+    public static void joinSave(Trainer trainer) {
+        trainer.optimizer().fullMoments().close();
     }
 
     private static Tensor onHost(Tensor t, Backend backend) {

@@ -103,6 +103,20 @@ public final class TrainLog implements AutoCloseable {
 
     public void write(Validation v) { line(v.toJson()); }
 
+    /**
+     * An "fp16_overflow" line: step {@code step} ran its micro-batches {@code retried} more time(s) because the
+     * fp16 gradients overflowed; {@code total} overflows so far, the loss scale is now {@code scale}.
+     */
+    public void writeOverflow(long step, long retried, long total, float scale) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("kind", "fp16_overflow");
+        m.put("step", step);
+        m.put("retried", retried);
+        m.put("overflows", total);
+        m.put("loss_scale", (double) scale);
+        line(m);
+    }
+
     /** A "session" line: where a (resumed) invocation starts and what computes it (device, compute type). */
     public void writeSession(Map<String, Object> fields) {
         Map<String, Object> m = new java.util.LinkedHashMap<>();

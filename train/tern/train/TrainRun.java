@@ -18,6 +18,7 @@ import tern.model.LlamaConfig;
 import tern.model.LlamaModel;
 import tern.model.Precision;
 import tern.runtime.Backend;
+import tern.runtime.GradientSync;
 
 /**
  * One training run, whatever its precision plan and whichever backend computes it: the token shards of
@@ -53,7 +54,17 @@ public final class TrainRun implements AutoCloseable {
     private final Path out;
     private final TrainLog log;
     private final RunLock lock;
+    private final boolean follower;
     private Path lastCheckpoint;
+
+    /**
+     * This process's place in a data-parallel job: the ranks it shares steps with, and whether the optimizer
+     * state is sharded across them (ZeRO-1). Rank 0 is the run's only writer (log, config, checkpoints, the
+     * lock); the other ranks, followers, read the data and the checkpoint and write nothing.
+     */
+    public record Ranks(GradientSync sync, boolean shardOptimizer) {
+        public boolean follower() { return sync.rank() != 0; }
+    }
 
     private TrainRun(TrainConfig config, TokenShardSet data, LlamaModel model, Trainer trainer, Path out, TrainLog log, RunLock lock) {
         this.config = config;
@@ -64,6 +75,8 @@ public final class TrainRun implements AutoCloseable {
         this.out = out;
         this.log = log;
         this.lock = lock;
+        GradientSync sync = trainer.gradientSync();
+        this.follower = sync != null && sync.rank() != 0;
     }
 
     /** A fresh run: the model initialized from config.seed(), the sampler at its start, a new log. */
@@ -76,8 +89,14 @@ public final class TrainRun implements AutoCloseable {
      * FloatLM to continue in ternary), or from config.seed() when {@code init} is null.
      */
     public static TrainRun start(TrainConfig config, Backend backend, Path init) throws IOException {
+        return start(config, backend, init, null);
+    }
+
+    /** As {@link #start(TrainConfig, Backend, Path)}, as one rank of a data-parallel job ({@code ranks} null: alone). */
+    public static TrainRun start(TrainConfig config, Backend backend, Path init, Ranks ranks) throws IOException {
         Path out = outDir(config);
-        RunLock lock = RunLock.acquire(out);
+        boolean follower = ranks != null && ranks.follower();
+        RunLock lock = follower ? null : RunLock.acquire(out);
         TokenShardSet data = null;
         LlamaModel model = null;
         try {
@@ -93,16 +112,19 @@ public final class TrainRun implements AutoCloseable {
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
             model.initialize(config.seed());
             if (init != null) TrainCheckpoint.loadWeights(TrainCheckpoint.modelFolder(init), model.parameters(), backend);
-            Trainer trainer = newTrainer(config, data, model);
-            Files.writeString(out.resolve(CONFIG_FILE), Json.pretty(recordedConfig(config, backend, init)));
-            Files.deleteIfExists(out.resolve(SWITCH_LOG));
-            TrainLog log = TrainLog.create(out);
-            log.writeSession(session(0, backend));
+            Trainer trainer = newTrainer(config, data, model, ranks);
+            TrainLog log = null;
+            if (!follower) {
+                Files.writeString(out.resolve(CONFIG_FILE), Json.pretty(recordedConfig(config, backend, init, ranks)));
+                Files.deleteIfExists(out.resolve(SWITCH_LOG));
+                log = TrainLog.create(out);
+                log.writeSession(session(0, backend, ranks));
+            }
             return new TrainRun(config, data, model, trainer, out, log, lock);
         } catch (RuntimeException | IOException e) {
             if (model != null) model.close();
             if (data != null) data.close();
-            lock.close();
+            if (lock != null) lock.close();
             throw e;
         }
     }
@@ -113,6 +135,16 @@ public final class TrainRun implements AutoCloseable {
      * {@link #RESUMABLE_CHANGES}.
      */
     public static TrainRun resume(Path dir, Map<String, ?> changes, Backend backend) throws IOException {
+        return resume(dir, changes, backend, null);
+    }
+
+    /**
+     * As {@link #resume(Path, Map, Backend)}, as one rank of a data-parallel job. The ranks agree on the
+     * checkpoint: rank 0 finds it (recovering a save that was cut short, which only the writer may do) and
+     * the others take the step it found, so every rank loads the same one whatever the number of ranks
+     * that wrote it.
+     */
+    public static TrainRun resume(Path dir, Map<String, ?> changes, Backend backend, Ranks ranks) throws IOException {
         for (String k : changes.keySet())
             if (!RESUMABLE_CHANGES.contains(k))
                 throw new IllegalArgumentException("cannot change '" + k + "' when resuming (" + (k.equals("out")
@@ -120,11 +152,12 @@ public final class TrainRun implements AutoCloseable {
                         : "it would change the trajectory the checkpoint is on") + "); changeable: "
                         + String.join(", ", RESUMABLE_CHANGES.stream().sorted().toList()));
         Path out = runFolder(dir);
-        RunLock lock = RunLock.acquire(out);
+        boolean follower = ranks != null && ranks.follower();
+        RunLock lock = follower ? null : RunLock.acquire(out);
         TokenShardSet data = null;
         LlamaModel model = null;
         try {
-            Path ckpt = Files.isRegularFile(dir.resolve(TrainCheckpoint.STATE)) ? dir : TrainCheckpoint.find(out);
+            Path ckpt = agreedCheckpoint(dir, out, ranks);
             TrainCheckpoint.State state = TrainCheckpoint.readState(ckpt);
             TrainConfig recorded = state.config();
             // a fractional switch stays where it was when the run's length changes
@@ -146,23 +179,41 @@ public final class TrainRun implements AutoCloseable {
             MemoryPlan memory = MemoryPlan.training(shape, config, backend);
             model = memory.allocate(x -> new LlamaModel(backend, x.withPrecision(now)));
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
-            Trainer trainer = newTrainer(config, data, model);
+            Trainer trainer = newTrainer(config, data, model, ranks);
             TrainCheckpoint.restore(ckpt, state, trainer);
-            TrainLog log = TrainLog.resume(out, trainer.step());
-            log.writeSession(session(trainer.step(), backend));
+            TrainLog log = null;
+            if (!follower) {
+                log = TrainLog.resume(out, trainer.step());
+                log.writeSession(session(trainer.step(), backend, ranks));
+            }
             TrainRun run = new TrainRun(config, data, model, trainer, out, log, lock);
             run.lastCheckpoint = ckpt;
             return run;
         } catch (RuntimeException | IOException e) {
             if (model != null) model.close();
             if (data != null) data.close();
-            lock.close();
+            if (lock != null) lock.close();
             throw e;
         }
     }
 
+    /** The checkpoint to resume from, the same on every rank (see {@link #resume(Path, Map, Backend, Ranks)}). */
+    private static Path agreedCheckpoint(Path dir, Path out, Ranks ranks) throws IOException {
+        boolean given = Files.isRegularFile(dir.resolve(TrainCheckpoint.STATE));
+        if (ranks == null) return given ? dir : TrainCheckpoint.find(out);
+        Path found = ranks.follower() ? null : given ? dir : TrainCheckpoint.find(out);
+        long step = found == null ? 0 : TrainCheckpoint.readState(found).step();
+        long agreed = Math.round(ranks.sync().sum(step));        // the others add 0
+        if (found != null) return found;
+        Path ckpt = out.resolve(TrainCheckpoint.FOLDER).resolve(String.format("step-%06d", agreed));
+        if (!Files.isRegularFile(ckpt.resolve(TrainCheckpoint.STATE)))
+            throw new IOException("rank " + ranks.sync().rank() + ": rank 0 resumes from step " + agreed + ", but " + ckpt
+                    + " is not there (the run folder must be the same for every rank, e.g. a shared file system)");
+        return ckpt;
+    }
+
     /** The run folder of {@code dir}: itself, or the run above a checkpoints folder or a checkpoint in one. */
-    static Path runFolder(Path dir) {
+    public static Path runFolder(Path dir) {
         Path d = dir.toAbsolutePath().normalize();
         if (Files.isRegularFile(d.resolve(TrainCheckpoint.STATE)) && d.getParent() != null
                 && d.getParent().getFileName() != null && d.getParent().getFileName().toString().equals(TrainCheckpoint.FOLDER))
@@ -217,25 +268,36 @@ public final class TrainRun implements AutoCloseable {
     }
 
     /** What train_config.json holds: the config, and the device, compute type and initialization of this session. */
-    private static Map<String, Object> recordedConfig(TrainConfig config, Backend backend, Path init) {
+    private static Map<String, Object> recordedConfig(TrainConfig config, Backend backend, Path init, Ranks ranks) {
         Map<String, Object> m = new LinkedHashMap<>(config.toMap());
         m.put("device", backend.name());
         m.put("compute", backend.compute());
+        putRanks(m, ranks);
         if (init != null) m.put("init", init.toAbsolutePath().normalize().toString());
         return m;
     }
 
-    private static Map<String, Object> session(long step, Backend backend) {
+    private static Map<String, Object> session(long step, Backend backend, Ranks ranks) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("step", step);
         m.put("device", backend.name());
         m.put("compute", backend.compute());
+        putRanks(m, ranks);
         return m;
     }
 
-    private static Trainer newTrainer(TrainConfig config, TokenShardSet data, LlamaModel model) {
+    /** How many ranks computed (a session may change it: checkpoints do not depend on it). */
+    private static void putRanks(Map<String, Object> m, Ranks ranks) {
+        if (ranks == null) return;
+        m.put("ranks", ranks.sync().ranks());
+        m.put("optimizer_sharded", ranks.shardOptimizer());
+    }
+
+    private static Trainer newTrainer(TrainConfig config, TokenShardSet data, LlamaModel model, Ranks ranks) {
         BatchSampler sampler = new BatchSampler(data.train(), config.batch(), config.seq(), config.seed());
-        return new Trainer(config, model, sampler, validationBatches(config, data));
+        Trainer trainer = new Trainer(config, model, sampler, validationBatches(config, data));
+        if (ranks != null) trainer.dataParallel(ranks.sync(), ranks.shardOptimizer());
+        return trainer;
     }
 
     /** The first config.evalBatches() batches of the validation shards, in their fixed order. */
@@ -265,6 +327,7 @@ public final class TrainRun implements AutoCloseable {
     public TokenShardSet data() { return data; }
     public Path out() { return out; }
     public Path checkpoints() { return out.resolve(TrainCheckpoint.FOLDER); }
+    /** The log; null on a follower rank, which writes none. */
     public TrainLog log() { return log; }
 
     /** Trains to {@code untilStep} (or config.steps()), checkpointing under {@code out/checkpoints}. */
@@ -287,8 +350,9 @@ public final class TrainRun implements AutoCloseable {
         Path checkpoints = checkpoints();
         Trainer.Checkpointer saver = t -> {
             boolean due = (config.saveEvery() > 0 && t.step() % config.saveEvery() == 0) || t.step() == end
-                    || t.step() == config.steps() || (stop != null && stop.requested());
-            if (due) lastCheckpoint = TrainCheckpoint.save(t, checkpoints, Files.isRegularFile(tokenizer) ? tokenizer : null);
+                    || t.step() == config.steps() || t.stopping();
+            if (due && follower) TrainCheckpoint.joinSave(t);        // rank 0 writes it
+            else if (due) lastCheckpoint = TrainCheckpoint.save(t, checkpoints, Files.isRegularFile(tokenizer) ? tokenizer : null);
             return lastCheckpoint;
         };
         double lastVal = Double.NaN;
@@ -307,7 +371,7 @@ public final class TrainRun implements AutoCloseable {
                     console.printf(Locale.ROOT, "step %d/%d: validation loss %.4f (%s)%n", r.step(), config.steps(), lastVal,
                             model.precision().weights().label());
             }
-            if (event != null) finishSwitchLog(event, console, progress);
+            if (event != null && !follower) finishSwitchLog(event, console, progress);
             if (r.stopped()) {
                 stopped = true;
                 break;
@@ -340,7 +404,7 @@ public final class TrainRun implements AutoCloseable {
             model.setPrecision(now.withPhaseIn(1f));
             event.put("val_loss_quantized", trainer.validationLoss());
             model.setPrecision(now);
-            Files.writeString(out.resolve(SWITCH_LOG), Json.pretty(event));
+            if (!follower) Files.writeString(out.resolve(SWITCH_LOG), Json.pretty(event));
         }
         return event;
     }
@@ -366,12 +430,12 @@ public final class TrainRun implements AutoCloseable {
     @Override
     public void close() {
         try {
-            log.close();
+            if (log != null) log.close();
             model.close();
             trainer.optimizer().close();
             data.close();
         } finally {
-            lock.close();
+            if (lock != null) lock.close();
         }
     }
 }

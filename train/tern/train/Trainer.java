@@ -8,6 +8,8 @@ import java.util.Locale;
 import tern.model.LlamaModel;
 import tern.runtime.AdamW;
 import tern.runtime.Backend;
+import tern.runtime.GradientSync;
+import tern.runtime.Optimizer;
 import tern.runtime.Parameter;
 import tern.runtime.Schedule;
 import tern.runtime.Tape;
@@ -37,14 +39,16 @@ public final class Trainer {
     private final TrainConfig config;
     private final LlamaModel model;
     private final Backend backend;
-    private final AdamW optimizer;
+    private Optimizer optimizer;
     private final Schedule schedule;
     private final BatchSampler sampler;
     private final List<Batch> validation;
     private long step;
     private double secondsBefore;
     private NanPolicy.Handler onNan;
-    private tern.runtime.GradientSync sync;
+    private GradientSync sync;
+    private final LossScale lossScale;             // fp16 activations only; null otherwise
+    private boolean stopping;          // a stop every rank agreed on, at the top of the step loop
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -57,6 +61,7 @@ public final class Trainer {
         this.config = config;
         this.model = model;
         this.backend = model.backend();
+        this.lossScale = LossScale.forBackend(backend);
         this.optimizer = new AdamW(backend, model.parameters(), (float) config.beta1(), (float) config.beta2(), (float) config.eps());
         this.schedule = config.scheduleFunction();
         this.sampler = sampler;
@@ -65,7 +70,7 @@ public final class Trainer {
 
     public TrainConfig config() { return config; }
     public LlamaModel model() { return model; }
-    public AdamW optimizer() { return optimizer; }
+    public Optimizer optimizer() { return optimizer; }
     public BatchSampler sampler() { return sampler; }
 
     /** What a step with a NaN/Inf loss or gradient does ({@link NanPolicy}); null (the default) throws {@link TrainingDiverged}. */
@@ -76,13 +81,42 @@ public final class Trainer {
      * (micro-batch a to rank a mod ranks), every rank draws all of them so the samplers stay in step, and the
      * gradients and loss are summed over the ranks before the NaN check, clipping and the update: the global
      * batch, the data order and the schedule are those of the single-process run, whatever the number of
-     * ranks. config.accum() must be a multiple of the ranks.
+     * ranks. config.accum() must be a multiple of the ranks. Every rank keeps the whole optimizer state.
      */
-    public void dataParallel(tern.runtime.GradientSync sync) {
+    public void dataParallel(GradientSync sync) {
+        dataParallel(sync, false);
+    }
+
+    /**
+     * As {@link #dataParallel(GradientSync)}; with {@code shardOptimizer} the AdamW state is sharded across
+     * the ranks (ZeRO-1, {@link tern.runtime.ShardedAdamW}) instead of held whole by each. Call it before a
+     * checkpoint is restored into the optimizer: the moments so far are not carried over.
+     */
+    public void dataParallel(GradientSync sync, boolean shardOptimizer) {
         if (config.accum() % sync.ranks() != 0)
             throw new IllegalArgumentException("train setting 'accum' (" + config.accum() + ") must be a multiple of the "
                     + sync.ranks() + " ranks: each step's micro-batches are shared out evenly");
         this.sync = sync;
+        if (shardOptimizer) {
+            long at = optimizer.step();
+            optimizer.close();
+            optimizer = new tern.runtime.ShardedAdamW(backend, model.parameters(), sync, (float) config.beta1(), (float) config.beta2(), (float) config.eps());
+            optimizer.setStep(at);
+        }
+    }
+
+    /** The ranks this trainer shares its steps with; null when it trains alone. */
+    public GradientSync gradientSync() { return sync; }
+
+    /**
+     * True once a stop was requested and, in a data-parallel job, every rank has agreed to it (a signal may
+     * reach the ranks at different moments; they must stop, and save, after the same step).
+     */
+    public boolean stopping() { return stopping; }
+
+    private boolean agreedStop(TrainerStop stop) {
+        boolean mine = stop != null && stop.requested();
+        return sync == null ? mine : sync.sum(mine ? 1 : 0) > 0;
     }
 
     /** Updates applied so far. */
@@ -122,11 +156,13 @@ public final class Trainer {
         long savedAt = -1;
         boolean stopped = false;
         while (step < end) {
-            if (stop != null && stop.requested()) {
+            stopping = agreedStop(stop);                  // every rank breaks after the same step
+            if (stopping) {
                 stopped = true;
                 break;
             }
             TrainLog.Step s;
+            long overflowsBefore = lossScale == null ? 0 : lossScale.overflows();
             try {
                 s = trainStep();
             } catch (TrainingDiverged e) {
@@ -138,6 +174,13 @@ public final class Trainer {
             secondsBefore = before + (System.nanoTime() - startNanos) / 1e9;
             s = new TrainLog.Step(s.step(), s.loss(), s.lr(), s.weightDecay(), s.gradNorm(), s.tokens(), secondsBefore);
             if (log != null) log.write(s);
+            if (lossScale != null && lossScale.overflows() > overflowsBefore) {
+                long retried = lossScale.overflows() - overflowsBefore;
+                if (log != null) log.writeOverflow(step, retried, lossScale.overflows(), lossScale.scale());
+                if (progress != null)
+                    progress.message(String.format(Locale.ROOT, "step %d: fp16 gradients overflowed, run again %d time(s) at a lower loss scale, now %.0f (%d overflows so far)",
+                            step, retried, lossScale.scale(), lossScale.overflows()));
+            }
             if (progress != null) progress.update(step, s.loss(), tokensThisRun, s.lr());
             if (config.evalEvery() > 0 && !validation.isEmpty() && (step % config.evalEvery() == 0 || step == config.steps())) {
                 lastVal = validationLoss();
@@ -159,7 +202,7 @@ public final class Trainer {
     private Path save(Checkpointer checkpointer, Progress progress) {
         try {
             Path dir = checkpointer.save(this);
-            if (progress != null) progress.message("step " + step + ": checkpoint saved in " + dir);
+            if (progress != null && dir != null) progress.message("step " + step + ": checkpoint saved in " + dir);   // null: a follower rank
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save the checkpoint of step " + step + ": " + e.getMessage(), e);
@@ -170,34 +213,48 @@ public final class Trainer {
     TrainLog.Step trainStep() {
         long s = step;                                    // 0-based index of this update
         long number = s + 1;                              // its 1-based number, as logged
-        optimizer.zeroGrad();
         int accum = config.accum();
-        double sum = 0;
-        for (int a = 0; a < accum; a++) {
-            Batch b = sampler.next();
-            if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
-            try (Tape tape = new Tape(backend)) {
-                sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), 1f / accum);
-                tape.backward();
+        List<Batch> batches = new java.util.ArrayList<>(accum);
+        for (int a = 0; a < accum; a++) batches.add(sampler.next());
+        for (int attempt = 0; ; attempt++) {
+            optimizer.zeroGrad();
+            float scale = lossScale == null ? 1f : lossScale.scale();      // fp16: the loss gradient scaled up
+            double sum = 0;
+            for (int a = 0; a < accum; a++) {
+                Batch b = batches.get(a);
+                if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
+                try (Tape tape = new Tape(backend)) {
+                    sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), scale / accum);
+                    tape.backward();
+                }
             }
+            if (sync != null) {
+                sum = sync.sum(sum);
+                optimizer.combineGradients(sync);
+            }
+            Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
+            float loss = (float) (sum / accum);
+            if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
+            double norm = optimizer.gradNorm();
+            if (lossScale != null && !Double.isFinite(norm) && attempt < LossScale.MAX_RETRIES) {
+                lossScale.overflowed();                       // the same micro-batches again at half the scale
+                continue;
+            }
+            if (!Double.isFinite(norm)) {
+                String bad = firstBadGradient();
+                throw new TrainingDiverged(number, "the gradient norm is " + norm, bad);
+            }
+            norm /= scale;                                    // the unscaled norm: clipped and logged as without scaling
+            double lr = schedule.lr(s), wd = schedule.weightDecay(s);
+            optimizer.update((float) lr, (float) wd, AdamW.clipScale(norm, config.clip()) / scale);
+            if (lossScale != null) lossScale.applied();
+            step = number;
+            return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
         }
-        if (sync != null) {
-            sum = sync.sum(sum);
-            sync.sumInPlace(model.parameters().stream().map(p -> p.grad).toList());
-        }
-        Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
-        float loss = (float) (sum / accum);
-        if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
-        double norm = optimizer.gradNorm();
-        if (!Double.isFinite(norm)) {
-            String bad = firstBadGradient();
-            throw new TrainingDiverged(number, "the gradient norm is " + norm, bad);
-        }
-        double lr = schedule.lr(s), wd = schedule.weightDecay(s);
-        optimizer.update((float) lr, (float) wd, AdamW.clipScale(norm, config.clip()));
-        step = number;
-        return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
     }
+
+    /** fp16 gradient overflows so far (steps run again at a lower loss scale); 0 without fp16. */
+    public long fp16Overflows() { return lossScale == null ? 0 : lossScale.overflows(); }
 
     /** The first parameter, in Hugging Face order, whose gradient is not all finite; null if none. */
     private String firstBadGradient() {

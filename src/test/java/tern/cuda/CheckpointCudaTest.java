@@ -26,10 +26,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * 6 plus each block's input, ~30 %).
  */
 class CheckpointCudaTest {
+    private static CudaBackend bf16;
+
+    /** bf16 products, attention and activations (sm_80+; skips below): the recomputed blocks store bf16 too. */
+    static synchronized CudaBackend bf16Backend() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Gpu.backend().hasTensorCoreAttention(), "bf16 needs sm_80+");
+        if (bf16 == null) bf16 = new CudaBackend(0, CudaBackend.MatmulPath.CUBLAS_BF16, CudaBackend.AttentionPath.BF16, true);
+        return bf16;
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static synchronized void closeBf16() {
+        if (bf16 != null) bf16.close();
+        bf16 = null;
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"float", "ternary"})
-    void checkpointedGradientsEqualPlainAndPeakMemoryFalls(String precision) {
-        CudaBackend cuda = Gpu.backend();
+    @ValueSource(strings = {"float", "ternary", "float/bf16", "ternary/bf16"})
+    void checkpointedGradientsEqualPlainAndPeakMemoryFalls(String variant) {
+        String precision = variant.replace("/bf16", "");
+        CudaBackend cuda = variant.endsWith("/bf16") ? bf16Backend() : Gpu.backend();
         LlamaConfig shape = new LlamaConfig(1000, 128, 352, 6, 4, 128, 1e-5f, 10000f, 1, Precision.FLOAT);
         LlamaConfig config = precision.equals("ternary") ? shape.withPolicy(new LinearPolicy.Ternary(1)) : shape;
         int batch = 4, seq = 128;
@@ -72,7 +88,7 @@ class CheckpointCudaTest {
             }
             assertEquals(losses[0], losses[1], 1e-6 * Math.abs(losses[0]), "loss");
             System.out.printf("checkpointing %s: peak tensor bytes %d plain, %d checkpointed (%.2f)%n",
-                    precision, peaks[0], peaks[1], peaks[1] / (double) peaks[0]);
+                    variant, peaks[0], peaks[1], peaks[1] / (double) peaks[0]);
             assertTrue(peaks[1] < 0.6 * peaks[0], "peak " + peaks[1] + " checkpointed vs " + peaks[0] + " plain");
         }
     }

@@ -104,7 +104,8 @@ public final class CudaTrainStep {
                 cuda.synchronize();
                 double perStep = (System.nanoTime() - t0) / 1e9 / steps;
                 long[] peaks = cuda.memoryPeaks(), dev = cuda.deviceMemory();
-                String mode = cuda.matmulPath() == CudaBackend.MatmulPath.CUBLAS_BF16 ? "bf16" : "fp32";
+                String mode = cuda.compute().equals("f32") ? "fp32"           // "-f32act": 16-bit products, activations stored f32
+                        : cuda.compute() + (cuda.activationType() == tern.runtime.DType.F32 ? "-f32act" : "");
                 String line = String.format(Locale.ROOT, "train_ms_%s_%s_%s%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s"
                                 + " peak %.2f GiB in tensors %.2f GiB held %.2f GiB device used%s on %s",
                         preset, precision, mode, plan.checkpointActivations() ? "_ckpt" + plan.checkpointedBlocks() : "", perStep * 1e3, batch, seq,

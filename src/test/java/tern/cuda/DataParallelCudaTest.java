@@ -31,8 +31,27 @@ import tern.train.Trainer;
 class DataParallelCudaTest {
     @TempDir Path dir;
 
+    /** A moment on the device or, gathered by the sharded optimizer, on the host. */
+    private static float[] download(CudaBackend cuda, tern.runtime.Tensor t) {
+        return t.device() == tern.runtime.Device.CPU ? t.toFloatArray() : cuda.download(t);
+    }
+
     @Test
     void oneRankThroughNcclEqualsTheSingleProcessRun() throws IOException {
+        oneRankEqualsTheSingleProcessRun(false);
+    }
+
+    /**
+     * The same with ZeRO-1: the moments sharded over one rank, the gradients reduce-scattered and the updated
+     * slices all-gathered in place through NCCL (one rank: the slice is the whole tensor), and the gradient
+     * norm's sum carried exactly: the weights and the gathered moments equal the plain run's bit for bit.
+     */
+    @Test
+    void oneShardedRankThroughNcclEqualsTheSingleProcessRun() throws IOException {
+        oneRankEqualsTheSingleProcessRun(true);
+    }
+
+    private void oneRankEqualsTheSingleProcessRun(boolean sharded) throws IOException {
         CudaBackend cuda = Gpu.backend();
         Nccl nccl = Nccl.load();
         Assumptions.assumeTrue(nccl != null, "NCCL: " + Nccl.unavailableReason());
@@ -55,13 +74,20 @@ class DataParallelCudaTest {
             ranked.initialize(3);
             Trainer a = new Trainer(config, plain, new BatchSampler(List.of(s), 4, 64, 5), List.of());
             Trainer b = new Trainer(config, ranked, new BatchSampler(List.of(s), 4, 64, 5), List.of());
-            b.dataParallel(sync);
+            b.dataParallel(sync, sharded);
             a.run(4, null, null, null, null);
             b.run(4, null, null, null, null);
             assertEquals(0, sync.asyncError());
             for (int i = 0; i < plain.parameters().size(); i++) {
                 Parameter p = plain.parameters().get(i), q = ranked.parameters().get(i);
                 assertArrayEquals(cuda.download(p.value), cuda.download(q.value), p.name + " after 4 steps");
+            }
+            try (tern.runtime.FullMoments ma = a.optimizer().fullMoments(); tern.runtime.FullMoments mb = b.optimizer().fullMoments()) {
+                for (int i = 0; i < plain.parameters().size(); i++) {
+                    Parameter p = plain.parameters().get(i), q = ranked.parameters().get(i);
+                    assertArrayEquals(cuda.download(ma.first(p)), download(cuda, mb.first(q)), "m of " + p.name);
+                    assertArrayEquals(cuda.download(ma.second(p)), download(cuda, mb.second(q)), "v of " + p.name);
+                }
             }
         }
     }

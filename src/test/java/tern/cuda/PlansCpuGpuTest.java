@@ -13,6 +13,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -52,12 +53,13 @@ class PlansCpuGpuTest {
 
     @TempDir static Path tmp;
     private static Path data;
-    private static CudaBackend f32, bf16;                       // one of each per class: each start loads every kernel
+    private static CudaBackend f32, bf16, fp16;                 // one of each per class: each start loads every kernel
 
     /** The GPU backend of {@code compute}, made once; skips the test without CUDA. */
     static synchronized CudaBackend gpu(String compute) {
         Gpu.backend();
         if (compute.equals("f32")) return f32 != null ? f32 : (f32 = CudaBackend.forCompute("f32"));
+        if (compute.equals("fp16")) return fp16 != null ? fp16 : (fp16 = CudaBackend.forCompute("fp16"));
         return bf16 != null ? bf16 : (bf16 = CudaBackend.forCompute("bf16"));
     }
 
@@ -65,6 +67,7 @@ class PlansCpuGpuTest {
     static void closeBackends() {
         if (f32 != null) f32.close();
         if (bf16 != null) bf16.close();
+        if (fp16 != null) fp16.close();
     }
 
     @BeforeAll
@@ -171,6 +174,65 @@ class PlansCpuGpuTest {
         assertEquals(cpu.subList(0, 3), resumed.subList(0, 3), "the CPU part of the log is kept as it was");
         double worst = compare(cpu, resumed, F32_BOUND, "resumed on the GPU");
         System.out.printf(Locale.ROOT, "CPU checkpoint resumed on the GPU: losses %s vs %s, worst %.2e%n", cpu, resumed, worst);
+    }
+
+    /**
+     * {@code --compute fp16}: fp16 products and activations with dynamic loss scaling train like the CPU (within
+     * the bf16 band: fp16 keeps 11 significant bits). Started at a loss scale of 2³⁰, far past what fp16
+     * holds, the first steps overflow and are run again at half the scale until they fit: the log records the
+     * overflows ("fp16_overflow" lines), the scale comes down, and the losses still follow the CPU's.
+     */
+    @Test
+    void fp16TrainsAlikeAndRecoversFromOverflowsByLossScaling() throws IOException {
+        gpu("f32");
+        CudaBackend gpu = gpu("fp16");
+        assertEquals("fp16", gpu.compute());
+        assertEquals(tern.runtime.DType.F16, gpu.activationType());
+        for (String plan : List.of("ternary", "float-plain")) {
+            String p = plan.equals("float-plain") ? "kv4" : plan;        // kv4 is the float model with 4-bit KV
+            List<Float> cpu = losses(p, new CpuBackend(), tmp.resolve("fp16-cpu-" + plan), STEPS);
+            double worst = compare(cpu, losses(p, gpu, tmp.resolve("fp16-gpu-" + plan), STEPS), BF16_BAND, p + " fp16");
+            System.out.printf(Locale.ROOT, "fp16 %s: worst relative deviation %.2e%n", p, worst);
+        }
+        System.setProperty("tern.fp16.initialScale", Float.toString(0x1p30f));
+        try {
+            Path out = tmp.resolve("fp16-overflow");
+            List<Float> cpu = losses("ternary", new CpuBackend(), tmp.resolve("fp16-overflow-cpu"), STEPS);
+            List<Float> scaled = losses("ternary", gpu, out, STEPS);
+            compare(cpu, scaled, BF16_BAND, "fp16 from an overflowing loss scale");
+            List<String> overflows = Files.readAllLines(out.resolve(TrainLog.FILE)).stream()
+                    .filter(l -> l.contains("\"fp16_overflow\"")).toList();
+            assertTrue(!overflows.isEmpty(), "the overflows are logged");
+            String last = overflows.getLast();
+            double scale = Double.parseDouble(last.replaceAll(".*\"loss_scale\":\\s*([0-9.eE+-]+).*", "$1"));
+            assertTrue(scale < 0x1p30 && scale >= 1, "the loss scale came down: " + last);
+            System.out.printf(Locale.ROOT, "fp16 from scale 2^30: %d overflow lines, last %s%n", overflows.size(), last);
+        } finally {
+            System.clearProperty("tern.fp16.initialScale");
+        }
+    }
+
+    /**
+     * A bf16 GPU run (bf16 activations) cut at its step-3 checkpoint and resumed goes on with the same losses as
+     * the uninterrupted run, bit for bit: the kernels are deterministic (ordered sums, no float atomics in the
+     * step) and a checkpoint holds everything the step reads.
+     */
+    @Test
+    void aBf16GpuRunResumedFromItsCheckpointRepeatsTheLosses() throws IOException {
+        Assumptions.assumeTrue(Gpu.backend().hasTensorCoreAttention(), "bf16 needs sm_80+");
+        CudaBackend gpu = gpu("bf16");
+        assertEquals(tern.runtime.DType.BF16, gpu.activationType());
+        for (String plan : List.of("ternary", "act8")) {
+            Path straight = tmp.resolve("bf16-straight-" + plan), cut = tmp.resolve("bf16-cut-" + plan);
+            List<Float> whole = losses(plan, gpu, straight, STEPS);
+            losses(plan, gpu, cut, 3);
+            try (TrainRun run = TrainRun.resume(cut, Map.of(), gpu)) {
+                assertEquals(3, run.trainer().step());
+                run.run(STEPS, null, null);
+            }
+            assertEquals(whole, stepLosses(cut), plan + ": resumed bf16 run vs uninterrupted");
+            System.out.printf(Locale.ROOT, "bf16 %s resumed at step 3: losses %s%n", plan, whole);
+        }
     }
 
     /**

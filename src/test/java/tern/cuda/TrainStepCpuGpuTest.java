@@ -89,10 +89,10 @@ class TrainStepCpuGpuTest {
                 Parameter c = onCpu.parameters().get(i), g = onGpu.parameters().get(i);
                 assertEquals(c.name, g.name);
                 Gpu.assertClose(cuda.download(g.grad), Gpu.toDouble(cpu.download(c.grad)), 1e-4, precision + " grad." + c.name);
-                Gpu.assertClose(cuda.download(gpuTrainer.optimizer().firstMoment(g)),
-                        Gpu.toDouble(cpu.download(cpuTrainer.optimizer().firstMoment(c))), 1e-4, precision + " m." + c.name);
-                Gpu.assertClose(cuda.download(gpuTrainer.optimizer().secondMoment(g)),
-                        Gpu.toDouble(cpu.download(cpuTrainer.optimizer().secondMoment(c))), 2e-4, precision + " v." + c.name);
+                Gpu.assertClose(cuda.download(gpuTrainer.optimizer().fullMoments().first(g)),
+                        Gpu.toDouble(cpu.download(cpuTrainer.optimizer().fullMoments().first(c))), 1e-4, precision + " m." + c.name);
+                Gpu.assertClose(cuda.download(gpuTrainer.optimizer().fullMoments().second(g)),
+                        Gpu.toDouble(cpu.download(cpuTrainer.optimizer().fullMoments().second(c))), 2e-4, precision + " v." + c.name);
                 float[] after = cpu.download(c.value);
                 GoldenModelTest.assertWeightsClose(after, cuda.download(g.value), lr, precision + " weights." + c.name);
                 float[] old = weightsBefore.get(i);

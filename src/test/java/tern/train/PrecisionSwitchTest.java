@@ -188,10 +188,10 @@ class PrecisionSwitchTest {
                 assertEquals(new LinearPolicy.Ternary(1), run.model().precision().weights());
                 assertEquals(reset ? 1 : 4, run.trainer().optimizer().step());
                 Parameter q = run.model().parameter("model.layers.0.self_attn.q_proj.weight");
-                float[] m = run.trainer().optimizer().firstMoment(q).toFloatArray(), g = q.grad.toFloatArray();
+                float[] m = run.trainer().optimizer().fullMoments().first(q).toFloatArray(), g = q.grad.toFloatArray();
                 double worst = 0, scale = 0;
                 for (int i = 0; i < m.length; i++) {
-                    worst = Math.max(worst, Math.abs(m[i] - (1 - run.trainer().optimizer().beta1) * g[i]));
+                    worst = Math.max(worst, Math.abs(m[i] - (1 - run.trainer().optimizer().beta1()) * g[i]));
                     scale = Math.max(scale, Math.abs(g[i]));
                 }
                 if (reset) assertTrue(worst <= 1e-6 * scale, "reset: m should be (1 − β1)·g, off by " + worst);
