@@ -39,6 +39,7 @@ final class BenchKernels {
     static {
         SUBCOMMANDS.put("kernels", BenchKernels::run);
         SUBCOMMANDS.put("generate", BenchGenerate::run);
+        SUBCOMMANDS.put("prefill", BenchPrefill::run);
     }
 
     // Training shape: a 512-token batch through a 1024 → 4096 linear layer.
@@ -60,7 +61,7 @@ final class BenchKernels {
     /** {@code tern bench --help}: every subcommand's usage line. */
     static String benchUsage() {
         return "usage: tern bench {" + String.join("|", SUBCOMMANDS.keySet()) + "} [ARGS]\n"
-                + "  tern bench kernels --help\n  tern bench generate --help";
+                + "  tern bench kernels --help\n  tern bench generate --help\n  tern bench prefill --help";
     }
 
     /** {@code tern bench SUBCOMMAND ...}. */

@@ -63,7 +63,10 @@ public final class PackedFloatMatvec {
         int grain = Math.max(Math.max(1, (1 << 14) / Math.max(1, cols * format.bytes)), (rows + 8 * Parallel.THREADS - 1) / (8 * Parallel.THREADS));
         Parallel.shared(rows, grain, (r0, r1) -> {
             float[] xi = new float[cols], yi = new float[r1];
-            for (int i = 0; i < m; i++) {
+            int i = 0;
+            if (VECTOR && format == Format.F16)            // f16 widened once for four activation rows (PackedMatmulHalf4)
+                for (; i + 4 <= m; i += 4) PackedMatmulHalf4.rows(w, cols, x, i, y, rows, r0, r1);
+            for (; i < m; i++) {
                 System.arraycopy(x, i * cols, xi, 0, cols);
                 if (vector) PackedFloatVector.rows(w, format == Format.F16, cols, xi, yi, r0, r1);
                 else scalarRows(w, format, cols, xi, yi, r0, r1);

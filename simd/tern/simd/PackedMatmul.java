@@ -2,9 +2,10 @@ package tern.simd;
 
 /**
  * Inference products on packed ternary weights ({@link PackedTernary}): y [m, out] ← x [m, in] · (γT)ᵀ,
- * for one activation row (decode: a matrix-vector product that streams the codes once) or a few rows
- * (prompt prefill, small batches: each 8 KiB run of a tile's codes is read from memory once and reused
- * from L1 for every row). Additions and subtractions of activations only; one multiplication by the
+ * for one activation row (decode: a matrix-vector product that streams the codes once) or several rows
+ * (prompt prefill, batched decode: with int8 activations {@link #int8Rows} decodes each tile's codes once
+ * and applies them to four rows at a time; with float activations each 8 KiB run of a tile's codes is read
+ * from memory once and reused from L1 for every row). Additions and subtractions of activations only; one multiplication by the
  * scale(s) per output. Tiles of 64 outputs are claimed in pieces by the caller and {@link Parallel}'s
  * workers ({@link Parallel#shared}: a decode step makes ~100 of these calls, and on a busy machine waiting
  * for a parked worker to be scheduled cost more than the product).
@@ -72,6 +73,10 @@ public final class PackedMatmul {
         }
         long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
         int tiles = firstTile[ws.length];
+        if (activations == Activations.INT8 && m >= 2) {
+            int8Rows(k, ws, firstTile, x, m, ys);
+            return;
+        }
         if (m >= BLOCKED_MIN_ROWS) {
             blocked(k, ws, firstTile, x, m, ys, activations);
             return;
@@ -100,7 +105,100 @@ public final class PackedMatmul {
         }
     }
 
-    /** Activation rows from which a product runs {@link #blocked} (prompt prefill, large batches). */
+    /** Groups of one int16 run of the multi-row int8 kernels (exact: {@link PackedVector#INT16_GROUPS}). */
+    private static final int INT16_GROUPS = 28;
+    /** Activation rows whose tables a thread keeps for a whole call of {@link #int8Rows}; more are taken in blocks of this many. */
+    private static final int INT8_ROW_BLOCK = 16;
+    /** Rows one multi-row kernel call applies a tile's codes to ({@link PackedMatmulRows512#int8Tile4}). */
+    private static final int ROWS_PER_KERNEL = 4;
+    /** The 512-bit four-row kernel runs when the vector kernels do at 512 bits (named only then: no vector class otherwise). */
+    private static final boolean ROWS512 = Vectorization.ENABLED && PackedVector.SUPPORTED && Vectorization.BITS == 512
+            && PackedMatmulRows512.ACTIVE;
+
+    /**
+     * Int8 activations, two rows or more (batched decode, prefill): the weights' codes are decoded once per
+     * tile and group and applied to every row. Groups in runs of {@link #INT16_GROUPS} (one int16 run of the
+     * kernel); per run, rows four at a time ({@link PackedMatmulRows512#int8Tile4}), each tile of the thread's
+     * piece in turn, so the four rows' tables of the run (4 · 28 · 192 B = 21 KiB) stay in L1 while the tiles'
+     * codes stream past, read from memory once per row block of up to {@link #INT8_ROW_BLOCK} rows and from
+     * the cache for the others. Rows left over (m mod 4) run the one-row tile kernel. Up to 16 rows each thread
+     * builds every row's tables once per call (as a decode step); more rows are taken 16 at a time per piece
+     * (a 512-token prefill needs 16 rows' tables per thread, not 512).
+     */
+    private static void int8Rows(PackedKernels k, PackedTernary[] ws, int[] firstTile, float[] x, int m, float[][] ys) {
+        PackedTernary w = ws[0];
+        int in = w.cols(), tiles = firstTile[ws.length];
+        float[] rowScale = new float[m];
+        byte[] q = new byte[m * in], row = new byte[in];
+        for (int r = 0; r < m; r++) {
+            rowScale[r] = quantizeInt8(x, r * in, in, row);
+            System.arraycopy(row, 0, q, r * in, in);
+        }
+        Object call = new Object();
+        if (m <= INT8_ROW_BLOCK) {
+            long tileBytes = (long) w.groups() * PackedTernary.LINE;
+            int grain = (int) Math.max(Math.max(1, MIN_BYTES_PER_PIECE / Math.max(1, tileBytes)),
+                    (tiles + PIECES_PER_THREAD * Parallel.THREADS - 1) / (PIECES_PER_THREAD * Parallel.THREADS));
+            Parallel.shared(tiles, grain, (t0, t1) -> {
+                short[][] tables = Tables.mine().shorts(call, k, w, q, m);
+                forEachMatrix(firstTile, t0, t1, (i, a, b) -> int8RowBlock(k, ws[i], tables, rowScale, 0, m, ys[i], a, b));
+            });
+            return;
+        }
+        // One piece per thread: each piece builds every row's tables once more (about a tenth of its work).
+        int grain = Math.max(1, (tiles + Parallel.THREADS - 1) / Parallel.THREADS);
+        Parallel.shared(tiles, grain, (t0, t1) -> {
+            int need = PackedKernels.GROUP_TABLE * w.groups();
+            short[][] st = new short[INT8_ROW_BLOCK][need];
+            for (int r0 = 0; r0 < m; r0 += INT8_ROW_BLOCK) {
+                int rows = Math.min(INT8_ROW_BLOCK, m - r0), first = r0;
+                for (int r = 0; r < rows; r++)
+                    for (int s = 0; s < w.segments(); s++)
+                        k.int8Tables(q, (r0 + r) * in, w.segStart()[s], w.segStart()[s + 1], st[r], PackedKernels.GROUP_TABLE * w.groupStart()[s]);
+                forEachMatrix(firstTile, t0, t1, (i, a, b) -> int8RowBlock(k, ws[i], st, rowScale, first, rows, ys[i], a, b));
+            }
+        });
+    }
+
+    /**
+     * Rows [r0, r0 + rows) of y ← x·(γT)ᵀ over tiles [t0, t1), tables[r] holding row r0 + r's int8 tables of
+     * every group (see {@link #int8Rows}).
+     */
+    private static void int8RowBlock(PackedKernels k, PackedTernary w, short[][] tables, float[] rowScale, int r0, int rows,
+                                     float[] y, int t0, int t1) {
+        int out = w.rows(), n = t1 - t0, T = PackedTernary.TILE, perRow = n * T;
+        int[] acc = Tables.mine().ints(rows * perRow);
+        for (int s = 0; s < w.segments(); s++) {
+            java.util.Arrays.fill(acc, 0, rows * perRow, 0);
+            int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
+            for (int g0 = gs; g0 < ge; g0 += INT16_GROUPS) {
+                int g1 = Math.min(ge, g0 + INT16_GROUPS), tOff = PackedKernels.GROUP_TABLE * g0;
+                int r = 0;
+                if (ROWS512 && k == PackedVector.INSTANCE)
+                    for (; r + ROWS_PER_KERNEL <= rows; r += ROWS_PER_KERNEL)
+                        for (int t = t0; t < t1; t++) {
+                            int a = r * perRow + (t - t0) * T;
+                            PackedMatmulRows512.int8Tile4(tables[r], tables[r + 1], tables[r + 2], tables[r + 3], tOff, w.codes(), w.tileAt(t),
+                                    g0, g1, acc, a, a + perRow, a + 2 * perRow, a + 3 * perRow);
+                        }
+                for (; r < rows; r++)
+                    for (int t = t0; t < t1; t++) k.int8Tile(tables[r], tOff, w.codes(), w.tileAt(t), g0, g1, acc, r * perRow + (t - t0) * T);
+            }
+            for (int t = t0; t < t1; t++) {
+                int valid = Math.min(T, out - t * T);
+                for (int i = 0; i < valid; i++) {
+                    float gamma = w.scale(t * T + i, s);         // once per output, not per row
+                    for (int r = 0; r < rows; r++) {
+                        int at = (r0 + r) * out + t * T + i;
+                        float v = acc[r * perRow + (t - t0) * T + i] * (rowScale[r0 + r] * gamma);
+                        y[at] = s == 0 ? v : y[at] + v;
+                    }
+                }
+            }
+        }
+    }
+
+    /** Activation rows from which a float-activation product runs {@link #blocked} (prompt prefill, large batches). */
     static final int BLOCKED_MIN_ROWS = Integer.getInteger("tern.packed.blockedRows", 16);
     /** Rows whose tables stay in L2 together: 16 rows × 64 groups × 96 entries × 2 B (int8) = 192 KiB. */
     private static final int ROW_BLOCK = 16;
@@ -228,6 +326,13 @@ public final class PackedMatmul {
         private Object call;
         private float[][] floats = {new float[0]};
         private short[][] shorts = {new short[0]};
+        private int[] ints = new int[0];
+
+        /** A scratch array of at least n ints (contents undefined), reused by the thread's next call. */
+        int[] ints(int n) {
+            if (ints.length < n) ints = new int[n];
+            return ints;
+        }
 
         static Tables mine() { return MINE.get(); }
 

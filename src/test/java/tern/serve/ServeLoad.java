@@ -39,6 +39,7 @@ import tern.simd.PackedMatmul;
  * <pre>
  * java --add-modules jdk.incubator.vector -cp CLASSES:TEST_CLASSES tern.serve.ServeLoad
  *      [--hidden 512] [--layers 8] [--clients 8] [--tokens 64] [--requests 2] [--rounds 2] [--decoder batched|per-sequence|both]
+ *      [--activations float|int8] [--model FILE.tern]   (serve that packed file instead of a random one)
  *      [--write-model FILE]   (only writes the model and exits)
  * </pre>
  */
@@ -124,7 +125,8 @@ public final class ServeLoad {
     public static void main(String[] argv) throws Exception {
         int hidden = 512, layers = 8, clients = 8, tokens = 64, requests = 2, rounds = 2;
         String decoders = "both";
-        Path write = null;
+        Path write = null, given = null;
+        PackedMatmul.Activations activations = PackedMatmul.Activations.FLOAT;
         for (int i = 0; i < argv.length; i += 2) {
             String v = argv[i + 1];
             switch (argv[i]) {
@@ -136,6 +138,8 @@ public final class ServeLoad {
                 case "--rounds" -> rounds = Integer.parseInt(v);
                 case "--decoder" -> decoders = v;
                 case "--write-model" -> write = Path.of(v);
+                case "--model" -> given = Path.of(v);
+                case "--activations" -> activations = PackedMatmul.Activations.valueOf(v.toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown flag " + argv[i]);
             }
         }
@@ -144,15 +148,20 @@ public final class ServeLoad {
             System.out.println("wrote " + write);
             return;
         }
-        Path dir = Files.createTempDirectory("tern-serve-load");
-        Path file = model(dir.resolve("load.tern"), hidden, layers);
+        Path file = given;
+        if (file == null) {
+            file = model(Files.createTempDirectory("tern-serve-load").resolve("load.tern"), hidden, layers);
+            System.out.printf(Locale.ROOT, "model: random, hidden %d, %d layers, ffn %d, vocabulary 512%n", hidden, layers, hidden * 3);
+        } else {
+            System.out.println("model: " + file);
+        }
         List<String> kinds = decoders.equals("both") ? List.of("batched", "per-sequence") : List.of(decoders);
-        System.out.printf(Locale.ROOT, "model: hidden %d, %d layers, ffn %d, vocabulary 512, %s kernels; %d tokens per request, greedy, streamed%n",
-                hidden, layers, hidden * 3, PackedMatmul.path(), tokens);
+        System.out.printf(Locale.ROOT, "%s kernels, %s activations, %d threads; %d tokens per request, greedy, streamed; %d clients, max batch %d%n",
+                PackedMatmul.path(), activations.name().toLowerCase(Locale.ROOT), tern.simd.Parallel.THREADS, tokens, clients, clients);
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         for (String kind : kinds) {
-            StepDecoder d = kind.equals("batched") ? BatchedDecoder.load(file, new CpuBackend(), "cpu", clients, PackedMatmul.Activations.FLOAT)
-                    : PerSequenceDecoder.load(file, clients, PackedMatmul.Activations.FLOAT);
+            StepDecoder d = kind.equals("batched") ? BatchedDecoder.load(file, new CpuBackend(), "cpu", clients, activations)
+                    : PerSequenceDecoder.load(file, clients, activations);
             try (CompletionServer s = CompletionServer.start(d, "load", new CompletionServer.Options("127.0.0.1", 0, 4 * clients, 256, 1 << 20, 1000),
                     ServeFixture.QUIET)) {
                 URI url = URI.create("http://127.0.0.1:" + s.port() + "/v1/completions");

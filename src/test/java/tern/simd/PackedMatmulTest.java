@@ -115,6 +115,43 @@ class PackedMatmulTest {
         groupedProductsEqualSeparateOnes(m, in, 2, alongRows, seed);
     }
 
+    /**
+     * The multi-row int8 product (batched decode, prefill: codes decoded once per tile and applied to four
+     * rows at a time, groups in 28-group runs): rows not a multiple of four, past one 16-row block, columns
+     * past several runs, both shard axes; against the double reference and, exactly, against the same rows
+     * multiplied one at a time (the int8 sums are exact integers, so any grouping gives the same bits).
+     */
+    @Property(tries = 25)
+    void multiRowInt8ProductsEqualOneRowAtATime(@ForAll @IntRange(min = 2, max = 21) int m,
+                                                @ForAll @IntRange(min = 1, max = 700) int in,
+                                                @ForAll @IntRange(min = 1, max = 200) int out,
+                                                @ForAll @IntRange(min = 1, max = 3) int shards,
+                                                @ForAll boolean alongRows, @ForAll long seed) {
+        ShardAxis axis = alongRows ? ShardAxis.ROWS : ShardAxis.COLS;
+        shards = Math.min(shards, alongRows ? out : in);
+        Random rnd = new Random(seed);
+        byte[] t = trits(rnd, out * in);
+        float[] scales = new float[shards];
+        for (int s = 0; s < shards; s++) scales[s] = 0.01f + rnd.nextFloat();
+        float[] x = MatmulReference.gaussian(rnd, m * in);
+        MatmulReference.Product ref = MatmulReference.matmul(int8Rounded(x, m, in), false, dequantized(t, out, in, scales, axis), true, null, m, in, out);
+        String what = "m=" + m + " in=" + in + " out=" + out + " " + shards + " shards along " + axis;
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary p = pack(arena, t, out, in, scales, axis);
+            for (PackedKernels k : PATHS) {
+                float[] y = new float[m * out];
+                PackedMatmul.matmul(k, p, x, m, y, PackedMatmul.Activations.INT8);
+                MatmulReference.assertClose(k.getClass().getSimpleName() + " int8 " + what, y, ref, RTOL);
+                for (int r = 0; r < m; r++) {
+                    float[] one = new float[out];
+                    PackedMatmul.matmul(k, p, java.util.Arrays.copyOfRange(x, r * in, (r + 1) * in), 1, one, PackedMatmul.Activations.INT8);
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(one, java.util.Arrays.copyOfRange(y, r * out, (r + 1) * out), 0f,
+                            k.getClass().getSimpleName() + " row " + r + " of " + what);
+                }
+            }
+        }
+    }
+
     /** Products sharing an input (q, k, v) in one call give exactly the bits of separate calls. */
     @Property(tries = 30)
     void groupedProductsEqualSeparateOnes(@ForAll @IntRange(min = 1, max = 5) int m, @ForAll @IntRange(min = 1, max = 200) int in,
@@ -203,15 +240,15 @@ class PackedMatmulTest {
         int in = 1024, out = 192;
         byte[] t = new byte[in * out];
         java.util.Arrays.fill(t, (byte) 1);
-        float[] x = new float[in];
-        java.util.Arrays.fill(x, 1f);
         try (Arena arena = Arena.ofShared()) {
             PackedTernary p = pack(arena, t, out, in, new float[] {1f}, ShardAxis.ROWS);
-            for (PackedKernels k : PATHS) {
-                float[] y = new float[out];
-                PackedMatmul.matmul(k, p, x, 1, y, PackedMatmul.Activations.INT8);
-                for (float v : y) assertEquals(1024f, v, 0f, k.getClass().getSimpleName());
-            }
+            for (PackedKernels k : PATHS)
+                for (int m : new int[] {1, 5}) {          // one row; four rows in the multi-row kernel and one left over
+                    float[] xs = new float[m * in], y = new float[m * out];
+                    java.util.Arrays.fill(xs, 1f);
+                    PackedMatmul.matmul(k, p, xs, m, y, PackedMatmul.Activations.INT8);
+                    for (float v : y) assertEquals(1024f, v, 0f, k.getClass().getSimpleName() + " m=" + m);
+                }
         }
     }
 
@@ -251,6 +288,40 @@ class PackedMatmulTest {
                 int r = rows / 2;
                 PackedFloatMatvec.row(seg, f, cols, r, row, 0);
                 for (int c = 0; c < cols; c++) assertEquals(w[r * cols + c], row[c], 0f);
+            }
+        }
+    }
+
+    /**
+     * The LM head of a batched decode step: m activation rows through one f32 or f16 matrix (f16: four rows per
+     * widened vector, the rest one at a time) give every row exactly the bits of its own matrix-vector product,
+     * and match the double reference; columns with ragged tails past the vector loop.
+     */
+    @Property(tries = 30)
+    void floatMatmulRowsEqualTheirMatvecs(@ForAll @IntRange(min = 2, max = 11) int m, @ForAll @IntRange(min = 1, max = 200) int rows,
+                                          @ForAll @IntRange(min = 1, max = 300) int cols, @ForAll boolean half, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        float[] w = MatmulReference.gaussian(rnd, rows * cols), x = MatmulReference.gaussian(rnd, m * cols);
+        PackedFloatMatvec.Format f = half ? PackedFloatMatvec.Format.F16 : PackedFloatMatvec.Format.F32;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate((long) rows * cols * f.bytes);
+            for (int i = 0; i < w.length; i++) {
+                if (half) {
+                    short h = Float.floatToFloat16(w[i]);
+                    seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * i, h);
+                    w[i] = Float.float16ToFloat(h);
+                } else {
+                    seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4L * i, w[i]);
+                }
+            }
+            float[] y = new float[m * rows];
+            PackedFloatMatvec.matmul(seg, f, rows, cols, x, m, y);
+            MatmulReference.assertClose(f + " " + m + " rows " + rows + "×" + cols, y, MatmulReference.matmul(x, false, w, true, null, m, cols, rows), RTOL);
+            for (int i = 0; i < m; i++) {
+                float[] one = new float[rows];
+                PackedFloatMatvec.matvec(seg, f, rows, cols, java.util.Arrays.copyOfRange(x, i * cols, (i + 1) * cols), one);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(one, java.util.Arrays.copyOfRange(y, i * rows, (i + 1) * rows), 0f,
+                        f + " row " + i + " of " + m + ", " + rows + "×" + cols);
             }
         }
     }
