@@ -3,8 +3,8 @@ package tern.simd;
 import java.lang.foreign.MemorySegment;
 
 /**
- * Causal scaled-dot-product attention, one query row at a time: the scores of one query against the keys
- * it may see live in a single row buffer (never a T×T matrix), are turned into probabilities with the
+ * Causal scaled-dot-product attention, a few query rows at a time: the scores of each query against the keys
+ * it may see live in one row buffer per query (never a T×T matrix), are turned into probabilities with the
  * row's max subtracted, and weight the values. The row's log-sum-exp is saved so that the backward pass
  * recomputes the probabilities exactly instead of storing them.
  *
@@ -12,10 +12,12 @@ import java.lang.foreign.MemorySegment;
  * Query i sees keys j ≤ i + (kvLen − qLen): with a KV cache the queries are the last qLen positions.
  *
  * <p>Why transposes: a head is short (64–128 floats), so a dot product per key spends as much time
- * reducing lanes and calling as multiplying. With one head's K and V copied transposed ([headDim, kvLen],
- * each dimension a contiguous row over the keys), a query's whole score row is headDim long axpys and its
- * output headDim long dots. The copy costs kvLen·headDim per head, repaid when several queries share it;
- * a few queries (KV-cache decoding) take the dot-per-key path instead.
+ * reducing lanes and calling as multiplying. With one head's K copied transposed ([headDim, kvLen], each
+ * dimension a contiguous row over the keys), the forward pass scores a block of queries as a small matrix
+ * product with the keys in vector lanes, and weights the values (as stored: the head dimension in lanes)
+ * the same way; the backward pass runs its products as axpys and dots over transposed K and V. The copy
+ * costs kvLen·headDim per head, repaid when several queries share it; a few queries (KV-cache decoding)
+ * take the dot-per-key path instead.
  */
 final class Attention {
     /** Flops per parallel chunk below which the fork is not worth it. */
@@ -50,46 +52,75 @@ final class Attention {
 
     void forward(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen, int heads,
                  int headDim, MemorySegment out, MemorySegment lse) {
+        if (qLen >= MIN_QUERIES_FOR_TRANSPOSE) forwardBlocked(q, kk, v, batch, qLen, kvLen, heads, headDim, out, lse);
+        else forwardPerKey(q, kk, v, batch, qLen, kvLen, heads, headDim, out, lse);
+    }
+
+    /**
+     * Many queries (prefill, training): {@link FloatKernels#BLOCK_ROWS} queries at a time over one head's keys
+     * transposed once per head, so each key row and each value row is loaded once per block instead of once per
+     * query. The block's scores run to the last query's visible length; an earlier query's extra keys get
+     * probability 0, so one weighted sum over the same keys serves the whole block. Softmax per query as in
+     * {@link #forwardPerKey}: same max, same double-summed denominator.
+     */
+    private void forwardBlocked(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen,
+                                int heads, int headDim, MemorySegment out, MemorySegment lse) {
+        int offset = kvLen - qLen, rows = FloatKernels.BLOCK_ROWS;
+        int blocks = (qLen + rows - 1) / rows;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        Parallel.range(batch * heads * blocks, minChunk(2L * rows * kvLen * headDim), (t0, t1) -> {
+            MemorySegment scores = Scratch.reused(0, (long) rows * kvLen);
+            MemorySegment kT = Scratch.reused(1, (long) headDim * kvLen);
+            MemorySegment scaledQ = Scratch.reused(2, (long) rows * headDim);
+            int pairInScratch = -1;
+            for (int t = t0; t < t1; t++) {
+                int pair = t / blocks, first = (t % blocks) * rows, count = Math.min(rows, qLen - first);
+                Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
+                if (pair != pairInScratch) {
+                    transpose(kk, head, kvLen, headDim, kT);
+                    pairInScratch = pair;
+                }
+                for (int r = 0; r < count; r++) k.scale(scale, q, head.q(first + r), scaledQ, (long) r * headDim, headDim);
+                int keys = first + count + offset;   // the block's last query sees this many keys
+                k.scoreBlock(scaledQ, 0, headDim, count, headDim, kT, 0, kvLen, keys, scores, 0, kvLen);
+                for (int r = 0; r < count; r++) {
+                    int visible = first + r + offset + 1;
+                    long row = (long) r * kvLen;
+                    float max = k.max(scores, row, visible);
+                    double sum = k.sumExp(scores, row, visible, max);
+                    k.expShiftScale(scores, row, visible, max, (float) (1 / sum), scores, row);
+                    k.fill(0f, scores, row + visible, keys - visible);   // keys this query may not see
+                    ScalarFloatKernels.set(lse, (long) pair * qLen + first + r, (float) (max + Math.log(sum)));
+                }
+                k.weightBlock(scores, 0, kvLen, count, keys, v, head.kv(0), head.width(), headDim,
+                        out, head.q(first), head.width());
+            }
+        });
+    }
+
+    /** A few queries (KV-cache decoding): a dot per key for the scores, an axpy per key for the output. */
+    private void forwardPerKey(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen,
+                               int heads, int headDim, MemorySegment out, MemorySegment lse) {
         int offset = kvLen - qLen;
         float scale = (float) (1 / Math.sqrt(headDim));
-        boolean transposed = qLen >= MIN_QUERIES_FOR_TRANSPOSE;
         Parallel.range(batch * heads * qLen, minChunk((long) kvLen * headDim), (t0, t1) -> {
             MemorySegment scores = Scratch.reused(0, kvLen);
-            MemorySegment kT = transposed ? Scratch.reused(1, (long) headDim * kvLen) : null;
-            MemorySegment vT = transposed ? Scratch.reused(2, (long) headDim * kvLen) : null;
-            int pairInScratch = -1;
             for (int t = t0; t < t1; t++) {
                 int pair = t / qLen, i = t % qLen;
                 Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
                 int visible = i + offset + 1;
                 long qAt = head.q(i);
-                if (transposed && pair != pairInScratch) {
-                    transpose(kk, head, kvLen, headDim, kT);
-                    transpose(v, head, kvLen, headDim, vT);
-                    pairInScratch = pair;
-                }
                 // scores s_j = q_i·k_j / sqrt(d) for the visible keys
-                if (transposed) {
-                    k.fill(0f, scores, 0, visible);
-                    for (int d = 0; d < headDim; d++)
-                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), kT, (long) d * kvLen, scores, 0, visible);
-                } else {
-                    for (int j = 0; j < visible; j++)
-                        ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, head.kv(j), headDim));
-                }
+                for (int j = 0; j < visible; j++)
+                    ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, head.kv(j), headDim));
                 // softmax: subtract the row max, normalise by Σ exp
                 float max = k.max(scores, 0, visible);
                 double sum = k.sumExp(scores, 0, visible, max);
                 k.expShiftScale(scores, 0, visible, max, (float) (1 / sum), scores, 0);
                 // out_i = Σ_j p_j·v_j
-                if (transposed) {
-                    for (int d = 0; d < headDim; d++)
-                        ScalarFloatKernels.set(out, qAt + d, k.dot(scores, 0, vT, (long) d * kvLen, visible));
-                } else {
-                    k.fill(0f, out, qAt, headDim);
-                    for (int j = 0; j < visible; j++)
-                        k.axpy(ScalarFloatKernels.get(scores, j), v, head.kv(j), out, qAt, headDim);
-                }
+                k.fill(0f, out, qAt, headDim);
+                for (int j = 0; j < visible; j++)
+                    k.axpy(ScalarFloatKernels.get(scores, j), v, head.kv(j), out, qAt, headDim);
                 ScalarFloatKernels.set(lse, t, (float) (max + Math.log(sum)));
             }
         });

@@ -76,6 +76,25 @@ public interface FloatKernels {
     void swigluBackward(MemorySegment dout, MemorySegment gate, MemorySegment up,
                         MemorySegment dgate, MemorySegment dup, long from, int n);
 
+    /** Queries per call of {@link #scoreBlock} and {@link #weightBlock}: the height of their register tile. */
+    int BLOCK_ROWS = 4;
+
+    /**
+     * s[si + r·sStride + j] ← Σ_d q[qi + r·qStride + d]·kT[ki + d·kStride + j] for r < rows ≤ {@link #BLOCK_ROWS},
+     * d < depth, j < n: a block of queries' attention scores over one head's keys stored transposed (one row per
+     * head dimension), each key row loaded once for the whole block. Sums in float over d in ascending order.
+     */
+    void scoreBlock(MemorySegment q, long qi, long qStride, int rows, int depth,
+                    MemorySegment kT, long ki, long kStride, int n, MemorySegment s, long si, long sStride);
+
+    /**
+     * out[oi + r·oStride + d] ← Σ_j p[pi + r·pStride + j]·v[vi + j·vStride + d] for r < rows ≤ {@link #BLOCK_ROWS},
+     * j < n, d < width: a block of queries' probability rows weighting the value rows, each value row loaded once
+     * for the whole block. Sums in float over j in ascending order.
+     */
+    void weightBlock(MemorySegment p, long pi, long pStride, int rows, int n,
+                     MemorySegment v, long vi, long vStride, int width, MemorySegment out, long oi, long oStride);
+
     /** One AdamW update of elements [from, from+n), constants precomputed by {@link AdamW}. */
     void adamw(MemorySegment p, MemorySegment g, MemorySegment m, MemorySegment v, long from, int n, AdamW.Constants c);
 }

@@ -157,4 +157,26 @@ public final class ScalarFloatKernels implements FloatKernels {
             set(p, i, param - c.stepSize() * mi / denom);                    // lr/(1−β1^t) · m / denom
         }
     }
+
+    @Override
+    public void scoreBlock(MemorySegment q, long qi, long qStride, int rows, int depth,
+                           MemorySegment kT, long ki, long kStride, int n, MemorySegment s, long si, long sStride) {
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < n; j++) {
+                float sum = 0;
+                for (int d = 0; d < depth; d++) sum = Math.fma(get(q, qi + r * qStride + d), get(kT, ki + d * kStride + j), sum);
+                set(s, si + r * sStride + j, sum);
+            }
+    }
+
+    @Override
+    public void weightBlock(MemorySegment p, long pi, long pStride, int rows, int n,
+                            MemorySegment v, long vi, long vStride, int width, MemorySegment out, long oi, long oStride) {
+        for (int r = 0; r < rows; r++)
+            for (int d = 0; d < width; d++) {
+                float sum = 0;
+                for (int j = 0; j < n; j++) sum = Math.fma(get(p, pi + r * pStride + j), get(v, vi + j * vStride + d), sum);
+                set(out, oi + r * oStride + d, sum);
+            }
+    }
 }
