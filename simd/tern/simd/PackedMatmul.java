@@ -131,7 +131,7 @@ public final class PackedMatmul {
         float[] rowScale = new float[m];
         byte[] q = new byte[m * in], row = new byte[in];
         for (int r = 0; r < m; r++) {
-            rowScale[r] = quantizeInt8(x, r * in, in, row);
+            rowScale[r] = k.quantizeInt8(x, r * in, in, row);   // the provider's (vector) quantizer, bit for bit the scalar one
             System.arraycopy(row, 0, q, r * in, in);
         }
         Object call = new Object();

@@ -294,7 +294,23 @@ public final class VectorFloatKernels implements FloatKernels {
             }
             storeRows(rows, s, si + j, sStride, a0, a1, a2, a3);
         }
-        TAIL.scoreBlock(q, qi, qStride, rows, depth, kT, ki + j, kStride, n - j, s, si + j, sStride);
+        if (j < n) {
+            // The last keys under a mask: a scalar tail would redo the whole depth loop per key.
+            VectorMask<Float> m = F.indexInRange(j, n);
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < depth; d++) {
+                FloatVector k0 = FloatVector.fromMemorySegment(F, kT, (ki + d * kStride + j) * Float.BYTES, ORDER, m);
+                a0 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d)), a0);
+                a1 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d)), a1);
+                a2 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d)), a2);
+                a3 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d)), a3);
+            }
+            long at = (si + j) * Float.BYTES, step = sStride * Float.BYTES;
+            a0.intoMemorySegment(s, at, ORDER, m);
+            if (rows > 1) a1.intoMemorySegment(s, at + step, ORDER, m);
+            if (rows > 2) a2.intoMemorySegment(s, at + 2 * step, ORDER, m);
+            if (rows > 3) a3.intoMemorySegment(s, at + 3 * step, ORDER, m);
+        }
     }
 
     @Override
