@@ -255,117 +255,119 @@ public final class VectorFloatKernels implements FloatKernels {
     /*
      * The attention tiles: four query rows by two vectors of lanes, eight accumulators. A row index past
      * `rows` reads the last real row again (cheaper than a branch per step) and its result is not stored.
+     * One small method per tile: in one large method C2 runs out of inlining budget and leaves the vector
+     * operations in the API's Java fallback (measured: most of a 512-token prefill's attention time).
      */
 
     @Override
     public void scoreBlock(MemorySegment q, long qi, long qStride, int rows, int depth,
                            MemorySegment kT, long ki, long kStride, int n, MemorySegment s, long si, long sStride) {
-        long q0 = qi, q1 = qi + Math.min(1, rows - 1) * qStride, q2 = qi + Math.min(2, rows - 1) * qStride;
+        long q1 = qi + Math.min(1, rows - 1) * qStride, q2 = qi + Math.min(2, rows - 1) * qStride;
         long q3 = qi + Math.min(3, rows - 1) * qStride;
         int j = 0;
-        for (; j + 2 * L <= n; j += 2 * L) {
-            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            for (int d = 0; d < depth; d++) {
-                long at = ki + d * kStride + j;
-                FloatVector k0 = load(kT, at), k1 = load(kT, at + L);
-                FloatVector x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d));
-                a0 = k0.fma(x, a0);
-                b0 = k1.fma(x, b0);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d));
-                a1 = k0.fma(x, a1);
-                b1 = k1.fma(x, b1);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d));
-                a2 = k0.fma(x, a2);
-                b2 = k1.fma(x, b2);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d));
-                a3 = k0.fma(x, a3);
-                b3 = k1.fma(x, b3);
-            }
-            storeRows(rows, s, si + j, sStride, a0, b0, a1, b1, a2, b2, a3, b3);
+        for (; j + 2 * L <= n; j += 2 * L) scoreTile2(q, qi, q1, q2, q3, rows, depth, kT, ki + j, kStride, s, si + j, sStride);
+        for (; j + L <= n; j += L) scoreTile1(q, qi, q1, q2, q3, rows, depth, kT, ki + j, kStride, s, si + j, sStride, null);
+        // the last keys under a mask: a scalar tail would redo the whole depth loop per key
+        if (j < n) scoreTile1(q, qi, q1, q2, q3, rows, depth, kT, ki + j, kStride, s, si + j, sStride, F.indexInRange(j, n));
+    }
+
+    private static void scoreTile2(MemorySegment q, long q0, long q1, long q2, long q3, int rows, int depth,
+                                   MemorySegment kT, long ki, long kStride, MemorySegment s, long si, long sStride) {
+        FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        for (int d = 0; d < depth; d++) {
+            long at = ki + d * kStride;
+            FloatVector k0 = load(kT, at), k1 = load(kT, at + L);
+            FloatVector x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d));
+            a0 = k0.fma(x, a0);
+            b0 = k1.fma(x, b0);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d));
+            a1 = k0.fma(x, a1);
+            b1 = k1.fma(x, b1);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d));
+            a2 = k0.fma(x, a2);
+            b2 = k1.fma(x, b2);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d));
+            a3 = k0.fma(x, a3);
+            b3 = k1.fma(x, b3);
         }
-        for (; j + L <= n; j += L) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int d = 0; d < depth; d++) {
-                FloatVector k0 = load(kT, ki + d * kStride + j);
-                a0 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d)), a0);
-                a1 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d)), a1);
-                a2 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d)), a2);
-                a3 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d)), a3);
-            }
-            storeRows(rows, s, si + j, sStride, a0, a1, a2, a3);
+        storeRows(rows, s, si, sStride, a0, a1, a2, a3, null);
+        storeRows(rows, s, si + L, sStride, b0, b1, b2, b3, null);
+    }
+
+    /** One vector of keys; under {@code mask} (null: all lanes) for the last, partial one. */
+    private static void scoreTile1(MemorySegment q, long q0, long q1, long q2, long q3, int rows, int depth,
+                                   MemorySegment kT, long ki, long kStride, MemorySegment s, long si, long sStride,
+                                   VectorMask<Float> mask) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int d = 0; d < depth; d++) {
+            long at = ki + d * kStride;
+            FloatVector k0 = mask == null ? load(kT, at) : FloatVector.fromMemorySegment(F, kT, at * Float.BYTES, ORDER, mask);
+            a0 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d)), a0);
+            a1 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d)), a1);
+            a2 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d)), a2);
+            a3 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d)), a3);
         }
-        if (j < n) {
-            // The last keys under a mask: a scalar tail would redo the whole depth loop per key.
-            VectorMask<Float> m = F.indexInRange(j, n);
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int d = 0; d < depth; d++) {
-                FloatVector k0 = FloatVector.fromMemorySegment(F, kT, (ki + d * kStride + j) * Float.BYTES, ORDER, m);
-                a0 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q0 + d)), a0);
-                a1 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q1 + d)), a1);
-                a2 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q2 + d)), a2);
-                a3 = k0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(q, q3 + d)), a3);
-            }
-            long at = (si + j) * Float.BYTES, step = sStride * Float.BYTES;
-            a0.intoMemorySegment(s, at, ORDER, m);
-            if (rows > 1) a1.intoMemorySegment(s, at + step, ORDER, m);
-            if (rows > 2) a2.intoMemorySegment(s, at + 2 * step, ORDER, m);
-            if (rows > 3) a3.intoMemorySegment(s, at + 3 * step, ORDER, m);
-        }
+        storeRows(rows, s, si, sStride, a0, a1, a2, a3, mask);
     }
 
     @Override
     public void weightBlock(MemorySegment p, long pi, long pStride, int rows, int n,
                             MemorySegment v, long vi, long vStride, int width, MemorySegment out, long oi, long oStride) {
-        long p0 = pi, p1 = pi + Math.min(1, rows - 1) * pStride, p2 = pi + Math.min(2, rows - 1) * pStride;
+        long p1 = pi + Math.min(1, rows - 1) * pStride, p2 = pi + Math.min(2, rows - 1) * pStride;
         long p3 = pi + Math.min(3, rows - 1) * pStride;
         int d = 0;
-        for (; d + 2 * L <= width; d += 2 * L) {
-            FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
-            for (int j = 0; j < n; j++) {
-                long at = vi + j * vStride + d;
-                FloatVector v0 = load(v, at), v1 = load(v, at + L);
-                FloatVector x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p0 + j));
-                a0 = v0.fma(x, a0);
-                b0 = v1.fma(x, b0);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p1 + j));
-                a1 = v0.fma(x, a1);
-                b1 = v1.fma(x, b1);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p2 + j));
-                a2 = v0.fma(x, a2);
-                b2 = v1.fma(x, b2);
-                x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p3 + j));
-                a3 = v0.fma(x, a3);
-                b3 = v1.fma(x, b3);
-            }
-            storeRows(rows, out, oi + d, oStride, a0, b0, a1, b1, a2, b2, a3, b3);
-        }
-        for (; d + L <= width; d += L) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int j = 0; j < n; j++) {
-                FloatVector v0 = load(v, vi + j * vStride + d);
-                a0 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p0 + j)), a0);
-                a1 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p1 + j)), a1);
-                a2 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p2 + j)), a2);
-                a3 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p3 + j)), a3);
-            }
-            storeRows(rows, out, oi + d, oStride, a0, a1, a2, a3);
-        }
+        for (; d + 2 * L <= width; d += 2 * L) weightTile2(p, pi, p1, p2, p3, rows, n, v, vi + d, vStride, out, oi + d, oStride);
+        for (; d + L <= width; d += L) weightTile1(p, pi, p1, p2, p3, rows, n, v, vi + d, vStride, out, oi + d, oStride);
         TAIL.weightBlock(p, pi, pStride, rows, n, v, vi + d, vStride, width - d, out, oi + d, oStride);
     }
 
-    /** Rows r < rows of a tile one vector wide: row r at at + r·stride. */
-    private static void storeRows(int rows, MemorySegment s, long at, long stride,
-                                  FloatVector r0, FloatVector r1, FloatVector r2, FloatVector r3) {
-        store(r0, s, at);
-        if (rows > 1) store(r1, s, at + stride);
-        if (rows > 2) store(r2, s, at + 2 * stride);
-        if (rows > 3) store(r3, s, at + 3 * stride);
+    private static void weightTile2(MemorySegment p, long p0, long p1, long p2, long p3, int rows, int n,
+                                    MemorySegment v, long vi, long vStride, MemorySegment out, long oi, long oStride) {
+        FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0;
+        for (int j = 0; j < n; j++) {
+            long at = vi + j * vStride;
+            FloatVector v0 = load(v, at), v1 = load(v, at + L);
+            FloatVector x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p0 + j));
+            a0 = v0.fma(x, a0);
+            b0 = v1.fma(x, b0);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p1 + j));
+            a1 = v0.fma(x, a1);
+            b1 = v1.fma(x, b1);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p2 + j));
+            a2 = v0.fma(x, a2);
+            b2 = v1.fma(x, b2);
+            x = FloatVector.broadcast(F, ScalarFloatKernels.get(p, p3 + j));
+            a3 = v0.fma(x, a3);
+            b3 = v1.fma(x, b3);
+        }
+        storeRows(rows, out, oi, oStride, a0, a1, a2, a3, null);
+        storeRows(rows, out, oi + L, oStride, b0, b1, b2, b3, null);
     }
 
-    /** Rows r < rows of a tile two vectors wide (aR, bR side by side): row r at at + r·stride. */
-    private static void storeRows(int rows, MemorySegment s, long at, long stride, FloatVector a0, FloatVector b0,
-                                  FloatVector a1, FloatVector b1, FloatVector a2, FloatVector b2, FloatVector a3, FloatVector b3) {
-        storeRows(rows, s, at, stride, a0, a1, a2, a3);
-        storeRows(rows, s, at + L, stride, b0, b1, b2, b3);
+    private static void weightTile1(MemorySegment p, long p0, long p1, long p2, long p3, int rows, int n,
+                                    MemorySegment v, long vi, long vStride, MemorySegment out, long oi, long oStride) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int j = 0; j < n; j++) {
+            FloatVector v0 = load(v, vi + j * vStride);
+            a0 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p0 + j)), a0);
+            a1 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p1 + j)), a1);
+            a2 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p2 + j)), a2);
+            a3 = v0.fma(FloatVector.broadcast(F, ScalarFloatKernels.get(p, p3 + j)), a3);
+        }
+        storeRows(rows, out, oi, oStride, a0, a1, a2, a3, null);
+    }
+
+    /** Rows r < rows of a tile one vector wide, row r at at + r·stride; under {@code mask} unless null. */
+    private static void storeRows(int rows, MemorySegment s, long at, long stride,
+                                  FloatVector r0, FloatVector r1, FloatVector r2, FloatVector r3, VectorMask<Float> mask) {
+        storeRow(r0, s, at, mask);
+        if (rows > 1) storeRow(r1, s, at + stride, mask);
+        if (rows > 2) storeRow(r2, s, at + 2 * stride, mask);
+        if (rows > 3) storeRow(r3, s, at + 3 * stride, mask);
+    }
+
+    private static void storeRow(FloatVector v, MemorySegment s, long at, VectorMask<Float> mask) {
+        if (mask == null) store(v, s, at);
+        else v.intoMemorySegment(s, at * Float.BYTES, ORDER, mask);
     }
 }
