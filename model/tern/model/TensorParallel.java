@@ -101,4 +101,37 @@ public record TensorParallel(GradientSync group) {
             }
         }
     }
+
+    /**
+     * Every parameter of {@code local} as the whole model has it, on every rank (what a checkpoint holds):
+     * each slice is placed into a zeroed whole matrix and the matrices are summed over the group, which
+     * adds only zeros to each value and so is exact. Replicated parameters are this rank's own.
+     */
+    public java.util.Map<String, float[]> gatherWeights(LlamaModel local) {
+        Backend b = local.backend();
+        java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
+        java.util.List<Tensor> wholes = new java.util.ArrayList<>();
+        java.util.List<String> names = new java.util.ArrayList<>();
+        try {
+            for (Parameter p : local.parameters()) {
+                float[] mine = b.download(p.value);
+                ShardAxis axis = LlamaModel.tensorParallelAxis(p.name);
+                if (axis == null || ranks() == 1) {
+                    out.put(p.name, mine);
+                    continue;
+                }
+                int rows = p.value.dim(0) * (axis == ShardAxis.ROWS ? ranks() : 1), cols = p.value.dim(1) * (axis == ShardAxis.COLS ? ranks() : 1);
+                float[] whole = new float[rows * cols];
+                place(mine, whole, rows, cols, axis, rank(), ranks());
+                wholes.add(b.upload(whole, rows, cols));
+                names.add(p.name);
+                out.put(p.name, null);                // keeps the parameters' order
+            }
+            if (!wholes.isEmpty()) group.sumInPlace(wholes);
+            for (int i = 0; i < wholes.size(); i++) out.put(names.get(i), b.download(wholes.get(i)));
+        } finally {
+            for (Tensor t : wholes) t.close();
+        }
+        return out;
+    }
 }
