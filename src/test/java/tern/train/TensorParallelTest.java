@@ -146,16 +146,22 @@ class TensorParallelTest {
             for (String name : one.firstGradients.keySet()) {
                 float[] want = one.firstGradients.get(name);
                 float[] got = gathered(name, want.length, config, ranks, k);
-                double diff = 0, norm = 0;
-                for (int i = 0; i < want.length; i++) {
-                    diff += (double) (got[i] - want[i]) * (got[i] - want[i]);
-                    norm += (double) want[i] * want[i];
-                }
-                assertTrue(norm > 0, name + ": a gradient flows");
-                assertTrue(Math.sqrt(diff / norm) <= gradBound,
-                        policy.label() + ", TP=" + k + ": " + name + "'s step-1 gradient differs by " + Math.sqrt(diff / norm) + " relative");
+                double d = relativeL2(got, want);
+                assertTrue(d <= gradBound, policy.label() + ", TP=" + k + ": " + name + "'s step-1 gradient differs by " + d + " relative");
             }
         }
+    }
+
+    /** ‖got − want‖ / ‖want‖; fails when want is all zero (nothing flowed: the comparison would prove nothing). */
+    private static double relativeL2(float[] got, float[] want) {
+        assertEquals(want.length, got.length, "lengths");
+        double diff = 0, norm = 0;
+        for (int i = 0; i < want.length; i++) {
+            diff += (double) (got[i] - want[i]) * (got[i] - want[i]);
+            norm += (double) want[i] * want[i];
+        }
+        assertTrue(norm > 0, "a zero reference");
+        return Math.sqrt(diff / norm);
     }
 
     /** A parameter's step-1 gradient as the whole model has it: slices placed side by side, or rank 0's copy. */
@@ -226,13 +232,8 @@ class TensorParallelTest {
                 for (int s = 0; s < STEPS; s++)
                     assertEquals(one.losses[s], r.losses[s], 1e-6 * Math.abs(one.losses[s]), "DP×TP rank " + i + ", step " + (s + 1));
                 for (String name : wholeFinal.keySet()) {
-                    float[] want = wholeFinal.get(name), got = r.finalWeights().get(name);
-                    double diff = 0, norm = 0;
-                    for (int j = 0; j < want.length; j++) {
-                        diff += (double) (got[j] - want[j]) * (got[j] - want[j]);
-                        norm += (double) want[j] * want[j];
-                    }
-                    assertTrue(Math.sqrt(diff / norm) <= 1e-5, "DP×TP rank " + i + ": " + name + " differs by " + Math.sqrt(diff / norm) + " relative");
+                    double d = relativeL2(r.finalWeights().get(name), wholeFinal.get(name));
+                    assertTrue(d <= 1e-5, "DP×TP rank " + i + ": " + name + " differs by " + d + " relative");
                 }
             }
         } finally {
