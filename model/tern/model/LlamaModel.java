@@ -258,12 +258,28 @@ public final class LlamaModel implements AutoCloseable {
         if (servedFrom != null) throw new IllegalStateException("a served model's weights are read-only");
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
+            ShardAxis sliced = tp.ranks() > 1 ? tensorParallelAxis(p.name) : null;
             if (p.value.rank() == 1) {
                 backend.fill(p.value, 1f);
+            } else if (sliced != null) {
+                fillNormalSlice(p.value, sliced, SeededRandom.derive(seed, i), 0.02);
             } else {
                 fillNormal(p.value, SeededRandom.derive(seed, i), 0.02);
             }
             p.zeroGrad(backend);
+        }
+    }
+
+    /**
+     * This rank's slice of the matrix {@link #fillNormal} would draw for the whole model (the same draws in
+     * the same order), so a tensor-parallel model starts where the whole one does.
+     */
+    private void fillNormalSlice(Tensor t, ShardAxis axis, SeededRandom rng, double std) {
+        int rows = t.dim(0) * (axis == ShardAxis.ROWS ? tp.ranks() : 1), cols = t.dim(1) * (axis == ShardAxis.COLS ? tp.ranks() : 1);
+        float[] whole = new float[rows * cols];
+        for (int j = 0; j < whole.length; j++) whole[j] = (float) (std * rng.nextGaussian());
+        try (Tensor mine = backend.upload(TensorParallel.slice(whole, rows, cols, axis, tp.rank(), tp.ranks()), t.shape())) {
+            backend.copy(mine, t);
         }
     }
 

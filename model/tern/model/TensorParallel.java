@@ -51,6 +51,9 @@ public record TensorParallel(GradientSync group) {
         return whole;
     }
 
+    /** How tensor parallelism cuts the parameter named {@code hfName}: ROWS, COLS, or null when it is replicated. */
+    public static ShardAxis axisOf(String hfName) { return LlamaModel.tensorParallelAxis(hfName); }
+
     /** Rows [r·n/K, (r+1)·n/K) of a row-major [rows, cols] matrix (axis ROWS), or those columns (COLS). */
     public static float[] slice(float[] whole, int rows, int cols, ShardAxis axis, int rank, int ranks) {
         if (axis == ShardAxis.ROWS) {
@@ -86,7 +89,7 @@ public record TensorParallel(GradientSync group) {
             float[] all = whole.apply(p.name);
             if (all == null) throw new IllegalArgumentException("no weight '" + p.name + "' to slice for tensor-parallel rank " + rank());
             float[] mine = all;
-            ShardAxis axis = LlamaModel.tensorParallelAxis(p.name);
+            ShardAxis axis = axisOf(p.name);
             if (axis != null && ranks() > 1) {
                 int rows = p.value.dim(0), cols = p.value.dim(1);
                 int wholeRows = axis == ShardAxis.ROWS ? rows * ranks() : rows, wholeCols = axis == ShardAxis.COLS ? cols * ranks() : cols;
@@ -115,7 +118,7 @@ public record TensorParallel(GradientSync group) {
         try {
             for (Parameter p : local.parameters()) {
                 float[] mine = b.download(p.value);
-                ShardAxis axis = LlamaModel.tensorParallelAxis(p.name);
+                ShardAxis axis = axisOf(p.name);
                 if (axis == null || ranks() == 1) {
                     out.put(p.name, mine);
                     continue;

@@ -166,7 +166,7 @@ class TensorParallelTest {
 
     /** A parameter's step-1 gradient as the whole model has it: slices placed side by side, or rank 0's copy. */
     private static float[] gathered(String name, int length, LlamaConfig config, List<Run> ranks, int k) {
-        ShardAxis axis = name.contains("_proj.") ? (name.contains("o_proj") || name.contains("down_proj") ? ShardAxis.COLS : ShardAxis.ROWS) : null;
+        ShardAxis axis = TensorParallel.axisOf(name);
         if (axis == null) {
             for (Run r : ranks) assertArrayEquals(ranks.get(0).firstGradients.get(name), r.firstGradients.get(name), name + ": replicated, every rank alike");
             return ranks.get(0).firstGradients.get(name);
@@ -192,7 +192,9 @@ class TensorParallelTest {
      * Data parallel 2 × tensor parallel 2 on 4 threads (each TP pair its own communicator, each DP pair
      * too): the losses follow the whole model on the whole batch to 1e-6 relative (DP sums the two halves'
      * mean losses in another order), and the weights after 4 steps, gathered from the slices, to 1e-5
-     * relative L2 per parameter (measured: at most 3.3e-6; Adam divides small gradients' rounding by their own size). Gathering right after slicing gives the initial weights bit for bit.
+     * relative L2 per parameter (measured: at most 3.3e-6; Adam divides small gradients' rounding by their
+     * own size). Gathering right after slicing gives the initial weights bit for bit, and so does gathering
+     * after each rank's {@link LlamaModel#initialize} (the whole model's draws, sliced).
      */
     @Test
     void dataParallelTimesTensorParallelFollowsTheWholeModel() throws Exception {
@@ -204,6 +206,11 @@ class TensorParallelTest {
             TensorParallel.NONE.loadSlices(init::get, m);
             one = train(m);
             for (Parameter p : m.parameters()) wholeFinal.put(p.name, m.backend().download(p.value));
+        }
+        Map<String, float[]> seven = new HashMap<>();
+        try (LlamaModel m = new LlamaModel(new CpuBackend(), config)) {
+            m.initialize(7);
+            for (Parameter p : m.parameters()) seven.put(p.name, m.backend().download(p.value));
         }
         int dps = 2, tps = 2;
         DataParallelTest.ThreadSync.Shared[] tpGroups = {new DataParallelTest.ThreadSync.Shared(tps), new DataParallelTest.ThreadSync.Shared(tps)};
@@ -219,6 +226,9 @@ class TensorParallelTest {
                         TensorParallel tp = new TensorParallel(new DataParallelTest.ThreadSync(tr, tps, b, tpGroups[dr]));
                         GradientSync dp = new DataParallelTest.ThreadSync(dr, dps, b, dpGroups[tr]);
                         try (LlamaModel m = new LlamaModel(b, config, tp)) {
+                            m.initialize(7);
+                            Map<String, float[]> drawn = tp.gatherWeights(m);
+                            for (String name : seven.keySet()) assertArrayEquals(seven.get(name), drawn.get(name), name + ": initialized as the whole model is");
                             tp.loadSlices(init::get, m);
                             Map<String, float[]> start = tp.gatherWeights(m);
                             for (String name : init.keySet()) assertArrayEquals(init.get(name), start.get(name), name + ": gathered as sliced");
