@@ -9,7 +9,6 @@ import java.util.Map;
 import java.util.Set;
 import tern.runtime.Backend;
 import tern.runtime.DType;
-import tern.runtime.Device;
 import tern.runtime.FullMoments;
 import tern.runtime.Optimizer;
 import tern.runtime.Parameter;
@@ -45,10 +44,18 @@ public final class OptimizerState {
      * closing them).
      */
     public static AtomicFiles.Content content(Optimizer opt, FullMoments moments, Backend backend) {
+        return content(opt, moments, new HostCopies(backend));   // for host moments; device ones: use the HostCopies form
+    }
+
+    /**
+     * The same with the host copies of device moments held by {@code copies}: close it after the content is
+     * written.
+     */
+    public static AtomicFiles.Content content(Optimizer opt, FullMoments moments, HostCopies copies) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Parameter p : opt.parameters()) {
-            tensors.put(firstMomentName(p.name), onHost(moments.first(p), backend));
-            tensors.put(secondMomentName(p.name), onHost(moments.second(p), backend));
+            tensors.put(firstMomentName(p.name), copies.of(moments.first(p)));
+            tensors.put(secondMomentName(p.name), copies.of(moments.second(p)));
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("step", Long.toString(opt.step()));
@@ -56,10 +63,6 @@ public final class OptimizerState {
         meta.put("beta2", Float.toString(opt.beta2()));
         meta.put("eps", Float.toString(opt.eps()));
         return Safetensors.content(tensors, meta, DType.F32);
-    }
-
-    private static Tensor onHost(Tensor t, Backend backend) {
-        return t.device() == Device.CPU ? t : Tensor.of(backend.download(t), t.shape());
     }
 
     /** Restores the moments and step of {@code opt} from {@code file}. */

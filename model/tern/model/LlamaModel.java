@@ -38,6 +38,7 @@ public final class LlamaModel implements AutoCloseable {
     private final List<Parameter> parameters = new ArrayList<>();
     private final Map<String, Parameter> byName = new LinkedHashMap<>();
     private final AutoCloseable servedFrom;     // what a served model's tensors live in (closed last), else null
+    private final TensorParallel tp;            // this rank's slice of the block linears (NONE: whole)
 
     /** A float weight: a trainable parameter, or a tensor served read-only (owned by the model). */
     private record Weight(Parameter parameter, Tensor served) {
@@ -68,10 +69,21 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Allocates zeroed parameters; call {@link #initialize} or load a checkpoint into them. */
     public LlamaModel(Backend backend, LlamaConfig config) {
+        this(backend, config, TensorParallel.NONE);
+    }
+
+    /**
+     * Allocates zeroed parameters holding this rank's slice of every block linear ({@link TensorParallel});
+     * load them with {@link TensorParallel#loadSlices}. Such a model trains and scores whole sequences; it
+     * does not decode from a KV cache.
+     */
+    public LlamaModel(Backend backend, LlamaConfig config, TensorParallel tp) {
+        tp.check(config);
         this.backend = backend;
         this.shape = config;
         this.precision = config.precision();
         this.servedFrom = null;
+        this.tp = tp;
         int h = config.hidden(), ffn = config.intermediate();
         embedding = add("model.embed_tokens.weight", true, config.vocabSize(), h);
         for (int i = 0; i < config.layers(); i++) {
@@ -95,6 +107,7 @@ public final class LlamaModel implements AutoCloseable {
         this.shape = config;
         this.precision = config.precision();
         this.servedFrom = owner;
+        this.tp = TensorParallel.NONE;
         int h = config.hidden();
         try {
             embedding = new Weight(null, source.floats("model.embed_tokens.weight", config.vocabSize(), h));
@@ -122,9 +135,28 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaModel(backend, config, source, owner);
     }
 
-    private int outOf(int linear) { return linear == 6 || linear < 4 ? shape.hidden() : shape.intermediate(); }
+    private int outOf(int linear) {
+        int whole = linear == 6 || linear < 4 ? shape.hidden() : shape.intermediate();
+        return shardAxis(linear) == ShardAxis.ROWS ? whole / tp.ranks() : whole;
+    }
 
-    private int inOf(int linear) { return linear == 6 ? shape.intermediate() : shape.hidden(); }
+    private int inOf(int linear) {
+        int whole = linear == 6 ? shape.intermediate() : shape.hidden();
+        return shardAxis(linear) == ShardAxis.COLS ? whole / tp.ranks() : whole;
+    }
+
+    /** How tensor parallelism cuts the parameter named {@code hfName}: null when it is replicated. */
+    static ShardAxis tensorParallelAxis(String hfName) {
+        for (int j = 0; j < LINEARS.length; j++)
+            if (hfName.startsWith("model.layers.") && hfName.endsWith("." + LINEARS[j] + ".weight")) return shardAxis(j);
+        return null;
+    }
+
+    /** This model's tensor parallelism (NONE for a whole model). */
+    public TensorParallel tensorParallel() { return tp; }
+
+    /** The policy this model's block linears use: the precision's, with a ternary matrix's shards per slice. */
+    LinearPolicy localPolicy() { return tp.localPolicy(precision.weights()); }
 
     private Weight add(String name, boolean decay, int... dims) {
         Parameter p = Parameter.create(backend, name, decay, dims);
@@ -226,12 +258,28 @@ public final class LlamaModel implements AutoCloseable {
         if (servedFrom != null) throw new IllegalStateException("a served model's weights are read-only");
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
+            ShardAxis sliced = tp.ranks() > 1 ? tensorParallelAxis(p.name) : null;
             if (p.value.rank() == 1) {
                 backend.fill(p.value, 1f);
+            } else if (sliced != null) {
+                fillNormalSlice(p.value, sliced, SeededRandom.derive(seed, i), 0.02);
             } else {
                 fillNormal(p.value, SeededRandom.derive(seed, i), 0.02);
             }
             p.zeroGrad(backend);
+        }
+    }
+
+    /**
+     * This rank's slice of the matrix {@link #fillNormal} would draw for the whole model (the same draws in
+     * the same order), so a tensor-parallel model starts where the whole one does.
+     */
+    private void fillNormalSlice(Tensor t, ShardAxis axis, SeededRandom rng, double std) {
+        int rows = t.dim(0) * (axis == ShardAxis.ROWS ? tp.ranks() : 1), cols = t.dim(1) * (axis == ShardAxis.COLS ? tp.ranks() : 1);
+        float[] whole = new float[rows * cols];
+        for (int j = 0; j < whole.length; j++) whole[j] = (float) (std * rng.nextGaussian());
+        try (Tensor mine = backend.upload(TensorParallel.slice(whole, rows, cols, axis, tp.rank(), tp.ranks()), t.shape())) {
+            backend.copy(mine, t);
         }
     }
 
@@ -405,22 +453,34 @@ public final class LlamaModel implements AutoCloseable {
         Layer l = layers.get(i);
         Var h = quantizeActivations(tape, tape.rmsnorm(x, l.inputNorm.on(tape), shape.rmsEps()));
         if (observer != null) observer.observe(i, LinearInput.ATTENTION, h);
-        Var[] qkv = Linear.forwardShared(tape, h, new Linear[]{l.q, l.k, l.v}, new Linear.Prepared[]{pw[0], pw[1], pw[2]});
+        Var[] qkv = Linear.forwardShared(tape, parallelInput(tape, h), new Linear[]{l.q, l.k, l.v}, new Linear.Prepared[]{pw[0], pw[1], pw[2]});
         Var a = quantizeActivations(tape, attention(tape, i, qkv[0], qkv[1], qkv[2], attend));
         if (observer != null) observer.observe(i, LinearInput.ATTENTION_OUT, a);
-        Var[] sumAndNorm = tape.addRmsnorm(x, l.o.forward(tape, a, pw[3]), l.postNorm.on(tape), shape.rmsEps());   // one pass
+        Var[] sumAndNorm = tape.addRmsnorm(x, parallelOutput(tape, l.o.forward(tape, a, pw[3])), l.postNorm.on(tape), shape.rmsEps());   // one pass
         x = sumAndNorm[0];
         Var h2 = quantizeActivations(tape, sumAndNorm[1]);
         if (observer != null) observer.observe(i, LinearInput.MLP, h2);
-        Var[] gu = Linear.forwardShared(tape, h2, new Linear[]{l.gate, l.up}, new Linear.Prepared[]{pw[4], pw[5]});
+        Var[] gu = Linear.forwardShared(tape, parallelInput(tape, h2), new Linear[]{l.gate, l.up}, new Linear.Prepared[]{pw[4], pw[5]});
         Var m = quantizeActivations(tape, tape.swiglu(gu[0], gu[1]));
         if (observer != null) observer.observe(i, LinearInput.MLP_DOWN, m);
-        return tape.add(x, l.down.forward(tape, m, pw[6]));
+        return tape.add(x, parallelOutput(tape, l.down.forward(tape, m, pw[6])));
+    }
+
+    /** The input of column-parallel linears: its gradient is summed over the tensor-parallel ranks. */
+    private Var parallelInput(Tape tape, Var x) {
+        return tp.ranks() == 1 ? x : tape.sumGradientOverRanks(x, tp.group());
+    }
+
+    /** A row-parallel linear's partial product, summed over the tensor-parallel ranks. */
+    private Var parallelOutput(Tape tape, Var y) {
+        return tp.ranks() == 1 ? y : tape.sumOverRanks(y, tp.group());
     }
 
     /** RoPE on q and k, KV quantization, then causal attention as {@code attend} says (cached K/V written). */
     private Var attention(Tape tape, int layer, Var q, Var k, Var v, Attend attend) {
-        int heads = shape.heads(), hd = shape.headDim();
+        int heads = shape.heads() / tp.ranks(), hd = shape.headDim();   // this rank's heads
+        if (tp.ranks() > 1 && !(attend instanceof Attend.Whole))
+            throw new UnsupportedOperationException("a tensor-parallel model trains and scores whole sequences; it does not decode from a KV cache");
         float theta = shape.ropeTheta();
         switch (attend) {
             case Attend.Whole(int batch, int seq) -> {

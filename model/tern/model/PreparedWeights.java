@@ -29,7 +29,7 @@ public final class PreparedWeights implements AutoCloseable {
         if (operand != tern.runtime.DType.F32) {           // every block linear in one batch: a few launches in all
             List<Linear> every = new java.util.ArrayList<>();
             for (LlamaModel.Layer l : layers) every.addAll(List.of(l.linears()));
-            Linear.Prepared[] flat = Linear.prepareAll(model.backend(), every, p.weights(), p.phaseIn(), operand);
+            Linear.Prepared[] flat = Linear.prepareAll(model.backend(), every, model.localPolicy(), p.phaseIn(), operand);
             for (int i = 0, k = 0; i < layers.size(); i++) {
                 all[i] = new Linear.Prepared[layers.get(i).linears().length];
                 for (int j = 0; j < all[i].length; j++) all[i][j] = flat[k++];
@@ -40,7 +40,7 @@ public final class PreparedWeights implements AutoCloseable {
             Linear[] linears = layers.get(i).linears();
             all[i] = new Linear.Prepared[linears.length];
             for (int j = 0; j < linears.length; j++)
-                all[i][j] = linears[j].prepare(model.backend(), p.weights(), p.phaseIn());
+                all[i][j] = linears[j].prepare(model.backend(), model.localPolicy(), p.phaseIn());
         }
         return new PreparedWeights(all);
     }

@@ -219,6 +219,37 @@ public final class Tape implements AutoCloseable {
         }
     }
 
+    /**
+     * Tensor parallelism's all-reduce after a row-parallel linear (o, down): the forward replaces each
+     * rank's partial product by the sum over {@code group}'s ranks; every rank then holds the same sum, so
+     * the backward passes the gradient through unchanged (Megatron's "g").
+     */
+    public Var sumOverRanks(Var xIn, GradientSync group) {
+        Var x = act(xIn);
+        Tensor out = copyOf(x.value);
+        group.sumInPlace(List.of(out));
+        Var r = result(out, x);
+        onBackward(r, () -> { if (gradOf(r) != null) give(x, r); });
+        return r;
+    }
+
+    /**
+     * Tensor parallelism's all-reduce before column-parallel linears (q, k, v; gate, up): the forward is the
+     * identity (every rank holds the same input), the backward sums the input gradient over {@code group},
+     * since each rank's linears saw only their own output rows (Megatron's "f").
+     */
+    public Var sumGradientOverRanks(Var xIn, GradientSync group) {
+        Var x = act(xIn);
+        Var r = result(copyOf(x.value), x);
+        onBackward(r, () -> {
+            Tensor g = gradOf(r);
+            if (g == null) return;
+            group.sumInPlace(List.of(g));
+            give(x, r);
+        });
+        return r;
+    }
+
     /** Fake quantization with a straight-through backward: the gradient passes unchanged. */
     public Var straightThrough(Var x, Tensor quantized) {
         Var r = result(quantized, x);

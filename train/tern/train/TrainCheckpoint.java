@@ -11,6 +11,7 @@ import tern.checkpoint.AtomicFiles;
 import tern.checkpoint.CheckpointException;
 import tern.checkpoint.CheckpointManifest;
 import tern.checkpoint.CheckpointWriter;
+import tern.checkpoint.HostCopies;
 import tern.checkpoint.OptimizerState;
 import tern.checkpoint.Safetensors;
 import tern.checkpoint.SafetensorsFile;
@@ -67,14 +68,15 @@ public final class TrainCheckpoint {
     /** Saves the trainer's state as {@code checkpoints/step-NNNNNN}; returns that folder. */
     public static Path save(Trainer trainer, Path checkpoints, Path tokenizerJson) throws IOException {
         Backend backend = trainer.model().backend();
-        Map<String, Tensor> weights = new LinkedHashMap<>();
-        for (Parameter p : trainer.model().parameters()) weights.put(p.name, onHost(p.value, backend));
-        try (FullMoments moments = trainer.optimizer().fullMoments()) {   // a sharded optimizer gathers them here
+        try (HostCopies copies = new HostCopies(backend);                 // a GPU run's host copies, freed once written
+             FullMoments moments = trainer.optimizer().fullMoments()) {   // a sharded optimizer gathers them here
+            Map<String, Tensor> weights = new LinkedHashMap<>();
+            for (Parameter p : trainer.model().parameters()) weights.put(p.name, copies.of(p.value));
             Map<String, AtomicFiles.Content> files = new LinkedHashMap<>();
             files.put(MODEL, Safetensors.content(weights, Map.of("format", "pt", "tern_step", Long.toString(trainer.step())), DType.F32));
             files.put(CONFIG, AtomicFiles.utf8(HfConfig.write(trainer.model().config())));
             if (tokenizerJson != null) files.put(TOKENIZER, AtomicFiles.utf8(Files.readString(tokenizerJson)));
-            files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), moments, backend));
+            files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), moments, copies));
             TrainConfig c = trainer.config();
             Map<String, Object> rng = new LinkedHashMap<>();
             rng.put("model_init_seed", c.seed());                  // the sampler's generator state is in data_cursor
@@ -94,10 +96,6 @@ public final class TrainCheckpoint {
      */
     public static void joinSave(Trainer trainer) {
         trainer.optimizer().fullMoments().close();
-    }
-
-    private static Tensor onHost(Tensor t, Backend backend) {
-        return t.device() == Device.CPU ? t : Tensor.of(backend.download(t), t.shape());
     }
 
     // ---- finding and reading -------------------------------------------------------------------------------
