@@ -1,7 +1,6 @@
 // The f16 tensor-core pieces of the packed products: f32 <-> f16 conversions, half2 packing, HFMA2, a
 // one-instruction (a & b) | c, and mma.sync m16n8k16 with f16 inputs and f32 accumulation (sm_80+).
-// packed_gemv.cu includes it (ternary_mma.cu holds its own copies of the same helpers under the same names,
-// and can include this instead). Kernels.java inlines it where a source includes it.
+// packed_gemv.cu and ternary_mma.cu include it. Kernels.java inlines it where a source includes it.
 #ifndef TERN_MMA_F16_H
 #define TERN_MMA_F16_H
 
