@@ -123,10 +123,10 @@ final class FloatMatmulVector implements FloatMatmulKernels {
                 s2 = xv.fma(FloatVector.fromMemorySegment(F, w, r2 + o, ORDER), s2);
                 s3 = xv.fma(FloatVector.fromMemorySegment(F, w, r3 + o, ORDER), s3);
             }
-            put(y, j, add, s0.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j, k, kv));
-            put(y, j + 1, add, s1.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 1, k, kv));
-            put(y, j + 2, add, s2.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 2, k, kv));
-            put(y, j + 3, add, s3.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j + 3, k, kv));
+            put(y, j, add, VectorSums.sum(s0) + tailDot(x, w, j, k, kv));
+            put(y, j + 1, add, VectorSums.sum(s1) + tailDot(x, w, j + 1, k, kv));
+            put(y, j + 2, add, VectorSums.sum(s2) + tailDot(x, w, j + 2, k, kv));
+            put(y, j + 3, add, VectorSums.sum(s3) + tailDot(x, w, j + 3, k, kv));
         }
         for (; j < j1; j++) {
             long r = (long) j * k * Float.BYTES;
@@ -135,7 +135,7 @@ final class FloatMatmulVector implements FloatMatmulKernels {
                 long o = (long) p * Float.BYTES;
                 s = FloatVector.fromMemorySegment(F, x, o, ORDER).fma(FloatVector.fromMemorySegment(F, w, r + o, ORDER), s);
             }
-            put(y, j, add, s.reduceLanes(VectorOperators.ADD) + tailDot(x, w, j, k, kv));
+            put(y, j, add, VectorSums.sum(s) + tailDot(x, w, j, k, kv));
         }
     }
 

@@ -38,7 +38,7 @@ final class PackedFloatVector {
                 a2 = load(w, false, base + c + 2 * n, F).fma(FloatVector.fromArray(F, x, c + 2 * n), a2);
                 a3 = load(w, false, base + c + 3 * n, F).fma(FloatVector.fromArray(F, x, c + 3 * n), a3);
             }
-            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+            float s = VectorSums.sum(a0.add(a1).add(a2.add(a3)));
             for (; c < cols; c++) s += PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F32, base + c) * x[c];
             y[r] = s;
         }
@@ -78,7 +78,7 @@ final class PackedFloatVector {
                 a2 = w2.fma(FloatVector.fromArray(F, even, h + n), a2);
                 a3 = w3.fma(FloatVector.fromArray(F, odd, h + n), a3);
             }
-            float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+            float s = VectorSums.sum(a0.add(a1).add(a2.add(a3)));
             for (; c < cols; c++) s += PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F16, base + c) * x[c];
             y[r] = s;
         }

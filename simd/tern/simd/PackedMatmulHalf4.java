@@ -67,10 +67,10 @@ final class PackedMatmulHalf4 {
                 d2 = w2.fma(FloatVector.fromArray(F, ev, e3 + h + n), d2);
                 d3 = w3.fma(FloatVector.fromArray(F, od, e3 + h + n), d3);
             }
-            float sa = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
-            float sb = b0.add(b1).add(b2.add(b3)).reduceLanes(VectorOperators.ADD);
-            float sc = c0.add(c1).add(c2.add(c3)).reduceLanes(VectorOperators.ADD);
-            float sd = d0.add(d1).add(d2.add(d3)).reduceLanes(VectorOperators.ADD);
+            float sa = VectorSums.sum(a0.add(a1).add(a2.add(a3)));
+            float sb = VectorSums.sum(b0.add(b1).add(b2.add(b3)));
+            float sc = VectorSums.sum(c0.add(c1).add(c2.add(c3)));
+            float sd = VectorSums.sum(d0.add(d1).add(d2.add(d3)));
             for (int c = bulk; c < cols; c++) {
                 float e = PackedFloatMatvec.element(w, PackedFloatMatvec.Format.F16, base + c);
                 sa += e * x[m0 * cols + c];

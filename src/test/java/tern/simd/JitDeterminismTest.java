@@ -48,4 +48,33 @@ class JitDeterminismTest {
             }
         }
     }
+
+    /**
+     * The float LM head (f32 and f16 rows) gives the same bits cold as after C2 compiled it: a batched decode
+     * compares each row with its own matvec, and one of the two calls may run before the compile, the other after.
+     */
+    @Test
+    void floatMatvecRepeatsBitForBitThroughJitCompilation() {
+        int rows = 3, cols = 66;                           // a tail past the vector loop is included
+        Random rnd = new Random(11);
+        float[] x = new float[cols];
+        for (int i = 0; i < cols; i++) x[i] = (float) rnd.nextGaussian();
+        for (PackedFloatMatvec.Format f : PackedFloatMatvec.Format.values()) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment w = arena.allocate((long) rows * cols * f.bytes);
+                for (int i = 0; i < rows * cols; i++) {
+                    float v = (float) rnd.nextGaussian();
+                    if (f == PackedFloatMatvec.Format.F16) w.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(v));
+                    else w.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                }
+                float[] first = new float[rows], now = new float[rows];
+                PackedFloatMatvec.matvec(w, f, rows, cols, x, first);
+                for (int pass = 0; pass < 60_000; pass++) {
+                    PackedFloatMatvec.matvec(w, f, rows, cols, x, now);
+                    for (int r = 0; r < rows; r++)
+                        assertEquals(Float.floatToRawIntBits(first[r]), Float.floatToRawIntBits(now[r]), f + " row " + r + " changed at pass " + pass);
+                }
+            }
+        }
+    }
 }
