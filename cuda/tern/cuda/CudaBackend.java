@@ -749,14 +749,14 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
         long sums = scratch.zeroed(8L * shards + 4L * shards), gammas = sums + 8L * shards;
         absSumsOnDevice(w, shards, axis, sums);
-        kernels.launch("ternary", "tern_gammas", ceilDiv(shards, THREADS), THREADS,
+        kernels.launch("quantizers", "tern_gammas", ceilDiv(shards, THREADS), THREADS,
                 KernelArgs.of().ptr(sums).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).f32(eps).ptr(gammas));
         fakeQuantTernary(w, gammas, shards, axis, out);
     }
 
     private void fakeQuantTernary(Tensor w, long gammas, int shards, ShardAxis axis, Tensor out) {
         long n = w.size();
-        kernels.launch("ternary", "tern_fake_quant" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("quantizers", "tern_fake_quant" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(gammas).i32(shards).i32(axisCode(axis))
                         .ptr(address(out)));
     }
@@ -773,7 +773,7 @@ public final class CudaBackend implements Backend {
             alpha = new float[] {n == 0 ? 0f : (float) (sum / n)};
         } else {
             long sums = scratch.zeroed(8L * rows);
-            kernels.launch("ternary", "abs_sum_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+            kernels.launch("quantizers", "abs_sum_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
                     KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(sums));
             double[] s = new double[rows];
             scratch.toHost(Pointer.to(s), 0, 8L * rows);
@@ -782,7 +782,7 @@ public final class CudaBackend implements Backend {
         }
         long a = scratch.upload(alpha);
         long n = w.size();
-        kernels.launch("ternary", "binary_apply", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("quantizers", "binary_apply", kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(a).i32(granularity == Granularity.ROW).ptr(address(out)));
         return alpha;
     }
@@ -797,15 +797,15 @@ public final class CudaBackend implements Backend {
         long maxes;
         if (granularity == Granularity.TENSOR) {
             maxes = scratch.zeroed(4);
-            kernels.launch("ternary", "abs_max_all" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
+            kernels.launch("quantizers", "abs_max_all" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                     KernelArgs.of().ptr(address(x)).i64(n).ptr(maxes));
         } else {
             maxes = scratch.zeroed(4L * rows);
-            kernels.launch("ternary", "abs_max_rows" + suffix(x), Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
+            kernels.launch("quantizers", "abs_max_rows" + suffix(x), Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
                     KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
         }
         // the apply kernel turns the maxes into scales on the device: no read-back, no host synchronization
-        kernels.launch("ternary", "symq_apply" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("quantizers", "symq_apply" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes).i32(granularity == Granularity.ROW).f32(q)
                         .ptr(address(out)));
     }
@@ -838,7 +838,7 @@ public final class CudaBackend implements Backend {
     private void absSumsOnDevice(Tensor w, int shards, ShardAxis axis, long sums) {
         long perShard = Math.max(1, w.size() / shards);
         int gridX = (int) Math.max(1, Math.min(ceilDiv(perShard, THREADS), Math.max(1, context.multiprocessors * 8 / shards)));
-        kernels.launch("ternary", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
+        kernels.launch("quantizers", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).ptr(sums));
     }
 
@@ -853,7 +853,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("embedding: out " + out.describe() + " is not [" + ids.length + ", " + table.cols() + "]");
         if (ids.length == 0) return;
         long d = scratch.upload(ids);
-        kernels.launch("layers", "embedding_fwd" + suffix(out), Math.min(ids.length, context.multiprocessors * 16), THREADS,
+        kernels.launch("embedding", "embedding_fwd" + suffix(out), Math.min(ids.length, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(address(out)));
     }
 
@@ -868,7 +868,7 @@ public final class CudaBackend implements Backend {
         int[] csr = positionsById(ids);
         int uniques = csr[csr.length - 1];
         long d = scratch.upload(csr);
-        kernels.launch("layers", "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
+        kernels.launch("embedding", "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
     }
 
@@ -920,7 +920,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(op + ": x " + x.describe() + ", weight " + weight.describe() + ", out "
                     + out.describe() + ", rstd " + rstd.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_fwd" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
+        kernels.launch("rmsnorm", "rmsnorm_fwd" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(x)).ptr(y == null ? 0 : address(y)).ptr(address(weight)).f32(eps).i32(rows).i32(dim)
                         .ptr(sum == null ? 0 : address(sum)).ptr(address(out)).ptr(address(rstd)));
     }
@@ -947,7 +947,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("rmsnormBackward: dout " + dout.describe() + ", x " + x.describe() + ", weight "
                     + weight.describe() + ", rstd " + rstd.describe() + ", dx " + dx.describe() + ", dweight " + dweight.describe());
         if (rows == 0) return;
-        kernels.launch("layers", "rmsnorm_bwd_dx" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
+        kernels.launch("rmsnorm", "rmsnorm_bwd_dx" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(weight)).ptr(address(rstd))
                         .ptr(addend == null ? 0 : address(addend)).i32(rows).i32(dim).ptr(address(dx)));
         int colBlocks = ceilDiv(dim, THREADS);
@@ -955,10 +955,10 @@ public final class CudaBackend implements Backend {
         int rowsPerBand = ceilDiv(rows, bands);
         int bandCount = ceilDiv(rows, rowsPerBand);
         long partial = scratch.reserve(4L * bandCount * dim);
-        kernels.launch("layers", "rmsnorm_bwd_dw" + suffix(x), colBlocks, bandCount, 1, THREADS, 0,
+        kernels.launch("rmsnorm", "rmsnorm_bwd_dw" + suffix(x), colBlocks, bandCount, 1, THREADS, 0,
                 KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
                         .ptr(partial));
-        kernels.launch("layers", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
+        kernels.launch("rmsnorm", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
                 KernelArgs.of().ptr(partial).i32(bandCount).i32(dim).ptr(address(dweight)));
     }
 
@@ -972,7 +972,7 @@ public final class CudaBackend implements Backend {
         long n = (long) x.rows() * heads * (headDim / 2);
         if (n == 0) return;
         Tensor table = ropeTables.covering(headDim, theta, posOffset + Math.min(seq, x.rows()));
-        kernels.launch("layers", "rope" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("rope", "rope" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(x)).ptr(address(out)).ptr(address(table)).i32(x.rows()).i32(seq).i32(heads)
                         .i32(headDim).i32(posOffset).f32(inverse ? -1f : 1f));
     }
@@ -1082,7 +1082,7 @@ public final class CudaBackend implements Backend {
     public void swiglu(Tensor gate, Tensor up, Tensor out) {
         sameActivations("swiglu", gate, up, out);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_fwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("swiglu", "swiglu_fwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(gate)).ptr(address(up)).ptr(address(out)).i64(n));
     }
 
@@ -1090,7 +1090,7 @@ public final class CudaBackend implements Backend {
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
         sameActivations("swigluBackward", dout, gate, up, dgate, dup);
         long n = gate.size();
-        kernels.launch("elementwise", "swiglu_bwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("swiglu", "swiglu_bwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(dout)).ptr(address(gate)).ptr(address(up)).ptr(address(dgate)).ptr(address(dup)).i64(n));
     }
 
@@ -1116,7 +1116,7 @@ public final class CudaBackend implements Backend {
         long rowLoss = ids + 4L * n;
         scratch.toDevice(Pointer.to(targets), 0, 4L * n);
         float gradScale = count == 0 ? 0f : lossScale / count;
-        kernels.launch("layers", "cross_entropy" + suffix(logits) + suffix(dlogits == null ? logits : dlogits), Math.min(n, context.multiprocessors * 16), THREADS,
+        kernels.launch("cross_entropy", "cross_entropy" + suffix(logits) + suffix(dlogits == null ? logits : dlogits), Math.min(n, context.multiprocessors * 16), THREADS,
                 KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
                         .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
         float[] losses = new float[n];
@@ -1135,7 +1135,7 @@ public final class CudaBackend implements Backend {
         sameSize("adamw", param, grad, m, v);
         long n = param.size();
         float[] k = adamConstants(p);
-        kernels.launch("elementwise", "adamw_f32", kernels.gridFor(n, THREADS), THREADS,
+        kernels.launch("adamw", "adamw_f32", kernels.gridFor(n, THREADS), THREADS,
                 KernelArgs.of().ptr(address(param)).ptr(address(grad)).ptr(address(m)).ptr(address(v)).i64(n)
                         .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
     }
@@ -1160,7 +1160,7 @@ public final class CudaBackend implements Backend {
         }
         long base = uploadChunkTable(table, t, 0);
         float[] k = adamConstants(p);
-        kernels.launch("elementwise", "adamw_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
+        kernels.launch("adamw", "adamw_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
                 KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
                         .ptr(base + 40L * t).i32(t)
                         .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
@@ -1207,7 +1207,7 @@ public final class CudaBackend implements Backend {
                 KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t));
     }
 
-    /** Most shards per tensor of the multi-tensor ternary kernels (MAX_SHARDS in ternary.cu). */
+    /** Most shards per tensor of the multi-tensor ternary kernels (MAX_SHARDS in quantizers.cu). */
     private static final int MULTI_MAX_SHARDS = 8;
 
     /**
@@ -1251,13 +1251,13 @@ public final class CudaBackend implements Backend {
         long sums = scratch.zeroed(sumsBytes), gammas = sums + sumsBytes;
         long base = uploadChunkTable(table, t, sumsBytes + gammasBytes);
         int blocks = chunkBlocks(table, t);
-        kernels.launch("ternary", "tern_abs_sum_multi", blocks, 1, 1, THREADS, 0,
+        kernels.launch("quantizers", "tern_abs_sum_multi", blocks, 1, 1, THREADS, 0,
                 KernelArgs.of().ptr(base).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
                         .ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(sums));
-        kernels.launch("ternary", "tern_gammas_multi", t, 32,
+        kernels.launch("quantizers", "tern_gammas_multi", t, 32,
                 KernelArgs.of().ptr(sums).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
                         .ptr(base + 40L * t).i32(t).f32(eps).ptr(gammas));
-        kernels.launch("ternary", "tern_fake_quant_multi" + suffix(outs.get(0)), blocks, 1, 1, THREADS, 0,
+        kernels.launch("quantizers", "tern_fake_quant_multi" + suffix(outs.get(0)), blocks, 1, 1, THREADS, 0,
                 KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t)
                         .ptr(base + 32L * t).ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(gammas));
     }

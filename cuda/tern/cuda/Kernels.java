@@ -28,7 +28,8 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  * instead of at some later copy (tests and debugging; it costs the overlap of host and device).
  */
 final class Kernels implements AutoCloseable {
-    static final List<String> SOURCES = List.of("elementwise", "matmul", "ternary", "layers", "attention", "decode_step");
+    static final List<String> SOURCES = List.of("elementwise", "swiglu", "adamw", "rmsnorm", "rope", "embedding",
+            "cross_entropy", "quantizers", "ternary", "matmul", "attention", "decode_step");
     /** Sources that need sm_80 or later (tensor-core MMA with f16 or bf16 inputs, cp.async), loaded only there. */
     static final List<String> AMPERE_SOURCES = List.of("ternary_mma", "attention_mma", "packed_gemv");
     private static final Pattern INCLUDE = Pattern.compile("(?m)^#include \"([A-Za-z0-9_.]+)\"\\s*$");

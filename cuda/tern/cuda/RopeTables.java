@@ -8,7 +8,7 @@ import tern.runtime.Tensor;
 
 /**
  * The rotary embedding's (cos, sin) per position and frequency, computed on the device once per head
- * dimension and theta (rope_table_f32 in layers.cu, the same double formula as before, so the same f32
+ * dimension and theta (rope_table_f32 in rope.cu, the same double formula as before, so the same f32
  * values) and kept while the backend lives; regrown to twice the positions when a longer one is asked for.
  */
 final class RopeTables implements AutoCloseable {
@@ -33,7 +33,7 @@ final class RopeTables implements AutoCloseable {
         capacity = Math.max(capacity, positions);
         Tensor grown = allocateFloats.apply(2L * half * capacity);
         long n = (long) capacity * half;
-        kernels.launch("layers", "rope_table_f32", kernels.gridFor(n, 256), 256,
+        kernels.launch("rope", "rope_table_f32", kernels.gridFor(n, 256), 256,
                 KernelArgs.of().ptr(CudaBackend.addressOf(grown)).i32(capacity).i32(headDim).f32(theta));
         if (t != null) t.close();                 // stream order: kernels still reading it run before any reuse
         tables.put(key, grown);

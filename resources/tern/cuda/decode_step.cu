@@ -18,7 +18,7 @@ extern "C" __global__ void dec_embed(const float* __restrict__ table, const int*
     for (int d = threadIdx.x; d < dim; d += blockDim.x) dst[d] = src[d];
 }
 
-// RoPE of row b's q (in place) and k at its position (the rotation of layers.cu rope_f32, from the same
+// RoPE of row b's q (in place) and k at its position (the rotation of rope.cu rope_f32, from the same
 // table), the rotated k and v written into row b's caches at that position. One block per row.
 extern "C" __global__ void dec_rope_kv(float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                                        const float2* __restrict__ table, const int* __restrict__ positions,

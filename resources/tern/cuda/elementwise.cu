@@ -1,14 +1,12 @@
-// Elementwise ops, reductions to the host, SwiGLU and AdamW. Long sizes, grid-stride loops (a launch never
-// needs more blocks than the device can hold at once). Activations may be stored in f32, bf16 or f16
-// (dtype.h: each kernel has one instantiation per type, named with the type as suffix); arithmetic is f32.
-// AdamW and the multi-tensor sums read master weights, gradients and moments, which stay f32. Valid for
-// sm_70 and later: atomicAdd on double is sm_60+.
+// Elementwise ops and the reductions read back by the host (Σ x², all finite), for one tensor or many in
+// one launch. Long sizes, grid-stride loops (a launch never needs more blocks than the device can hold at
+// once). Activations may be stored in f32, bf16 or f16 (dtype.h: each kernel has one instantiation per type,
+// named with the type as suffix); arithmetic is f32. The multi-tensor sums read gradients, which stay f32.
+// Valid for sm_70 and later: atomicAdd on double is sm_60+.
 
 #include "dtype.h"
 #include "multi_tensor.h"
-
-#define GRID_STRIDE(i, n) \
-    for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (long)blockDim.x * gridDim.x)
+#include "grid_stride.h"
 
 template <typename T> __device__ __forceinline__ void fill_impl(T* x, float v, long n) {
     GRID_STRIDE(i, n) store(x + i, v);
@@ -74,68 +72,10 @@ template <typename T> __device__ __forceinline__ void all_finite_impl(const T* x
     if (!__all_sync(0xffffffffu, ok) && (threadIdx.x & 31) == 0) *flag = 0;
 }
 
-__device__ __forceinline__ float sigmoidf(float g) { return 1.0f / (1.0f + expf(-g)); }
-
-// out = silu(gate) * up, silu(g) = g * sigmoid(g)
-template <typename T> __device__ __forceinline__ void swiglu_fwd_impl(const T* gate, const T* up, T* out, long n) {
-    GRID_STRIDE(i, n) { float g = load(gate[i]); store(out + i, g * sigmoidf(g) * load(up[i])); }
-}
-
-// dgate = dout * up * silu'(g), silu'(g) = s (1 + g (1 - s)); dup = dout * silu(g)
-template <typename T> __device__ __forceinline__ void swiglu_bwd_impl(const T* dout, const T* gate, const T* up,
-                                                                      T* dgate, T* dup, long n) {
-    GRID_STRIDE(i, n) {
-        float g = load(gate[i]), s = sigmoidf(g), d = load(dout[i]);
-        store(dgate + i, d * load(up[i]) * s * fmaf(g, 1.0f - s, 1.0f));   // explicit: one rounding in every instantiation
-        store(dup + i, d * g * s);
-    }
-}
-
-#define REDUCE_SWIGLU_KERNELS(S, T) \
+#define REDUCE_KERNELS(S, T) \
     extern "C" __global__ void sumsq_##S(const T* x, long n, double* out) { sumsq_impl(x, n, out); } \
-    extern "C" __global__ void all_finite_##S(const T* x, long n, int* flag) { all_finite_impl(x, n, flag); } \
-    extern "C" __global__ void swiglu_fwd_##S(const T* gate, const T* up, T* out, long n) { swiglu_fwd_impl(gate, up, out, n); } \
-    extern "C" __global__ void swiglu_bwd_##S(const T* dout, const T* gate, const T* up, T* dgate, T* dup, long n) { \
-        swiglu_bwd_impl(dout, gate, up, dgate, dup, n); }
-TERN_EACH_TYPE(REDUCE_SWIGLU_KERNELS)
-
-// torch.optim.AdamW's single-tensor step, in its order of operations:
-// p *= decay (1 - lr wd); m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; p -= stepSize m / (sqrt(v)/sqrtBc2 + eps)
-// with stepSize = lr / (1 - b1^t) and sqrtBc2 = sqrt(1 - b2^t), computed on the host in double.
-extern "C" __global__ void adamw_f32(float* p, const float* grad, float* m, float* v, long n,
-                                     float b1, float b2, float eps, float decay, float stepSize,
-                                     float sqrtBc2, float gradScale) {
-    GRID_STRIDE(i, n) {
-        float g = grad[i] * gradScale;
-        float mi = fmaf(b1, m[i], (1.0f - b1) * g);
-        float vi = fmaf(b2, v[i], (1.0f - b2) * g * g);
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / sqrtBc2 + eps;
-        p[i] = p[i] * decay - stepSize * mi / denom;
-    }
-}
-
-// Many tensors in one launch: the table holds each tensor's pointers and size (multi_tensor.h).
-extern "C" __global__ void adamw_multi_f32(float* const* params, const float* const* grads,
-                                           float* const* ms, float* const* vs, const long* sizes,
-                                           const long* starts, int tensors,
-                                           float b1, float b2, float eps, float decay, float stepSize,
-                                           float sqrtBc2, float gradScale) {
-    int t = tensor_of_block(starts, tensors, blockIdx.x);
-    float* p = params[t]; const float* gr = grads[t]; float* m = ms[t]; float* v = vs[t];
-    long first = (blockIdx.x - starts[t]) * (long)CHUNK;
-    long end = min(sizes[t], first + CHUNK);
-    for (long i = first + threadIdx.x; i < end; i += blockDim.x) {
-        float g = gr[i] * gradScale;
-        float mi = fmaf(b1, m[i], (1.0f - b1) * g);
-        float vi = fmaf(b2, v[i], (1.0f - b2) * g * g);
-        m[i] = mi;
-        v[i] = vi;
-        float denom = sqrtf(vi) / sqrtBc2 + eps;
-        p[i] = p[i] * decay - stepSize * mi / denom;
-    }
-}
+    extern "C" __global__ void all_finite_##S(const T* x, long n, int* flag) { all_finite_impl(x, n, flag); }
+TERN_EACH_TYPE(REDUCE_KERNELS)
 
 // Σ x² of each of many tensors in one launch (table and starts as adamw_multi_f32): out[t] += the block
 // sums of tensor t, in double, as sumsq_f32.

@@ -15,8 +15,8 @@
 // Fusions for a decode step (each saves a kernel, and in a captured step a kernel costs its latency):
 // blockIdx.z picks one of up to three matrices of the same shape that read the same x (q, k, v; gate, up),
 // and the staging may transform x on the way in: mode 1 is RMSNorm (each block sums x^2 over the whole
-// row, then stages x r w as layers.cu rmsnorm_fwd computes it), mode 2 is SwiGLU (x = silu(gate) up, with
-// up the second input, as elementwise.cu swiglu_fwd).
+// row, then stages x r w as rmsnorm.cu rmsnorm_fwd computes it), mode 2 is SwiGLU (x = silu(gate) up, with
+// up the second input, as swiglu.cu swiglu_fwd).
 //
 // Decoding (as ternary_mma.cu): the word of lane l holds its 16 weights in m16n8k16 A-fragment order with
 // codes c = t + 1; one LOP3 makes the f16 pair (1024 + c 4^q) of two codes and one HFMA2 turns it into t
