@@ -21,6 +21,10 @@ import tern.runtime.TernaryWeights;
  * in issue order and host reads ({@link #download}, returned scalars) see all earlier work. Float matrix
  * products go to cuBLAS (FFM) when it loads, else to our tiled kernel ({@link MatmulPath}).
  *
+ * <p>This class checks each op's tensors and picks the path; the launches are in one class per kernel
+ * family, each beside its source file (RmsNorm and rmsnorm.cu, SwiGlu and swiglu.cu, ...), which also
+ * declares its kernels' parameters ({@link KernelTable}).
+ *
  * <p>{@link #isAvailable()} answers without throwing where there is no driver, GPU or JCuda.
  *
  * <p>One thread at a time per backend (ops share a scratch buffer); any thread may be that thread, the
@@ -52,8 +56,6 @@ public final class CudaBackend implements Backend {
         BF16
     }
 
-    private static final int THREADS = 256;
-
     private final CudaContext context;
     private final DevicePool pool;        // tensors' device memory, reused by size
     private final Kernels kernels;
@@ -67,6 +69,19 @@ public final class CudaBackend implements Backend {
     private final Scratch stage;          // f32 results of small bf16-output products (see typedGemm)
     private final RopeTables ropeTables;
     private final DType activationType;
+    // one launcher per kernel family (resources/tern/cuda/FAMILY.cu): this class checks and dispatches
+    private final Elementwise elementwise;
+    private final SwiGlu swiglu;
+    private final AdamW adamw;
+    private final RmsNorm rmsnorm;
+    private final Rope rope;
+    private final Embedding embedding;
+    private final CrossEntropy crossEntropy;
+    private final Attention f32Attention;
+    private final Quantizers quantizers;
+    private final TernaryPacking ternaryPacking;
+    private final TiledMatmul tiled;
+    private final TernaryGemv gemv;
 
     /** True when a CUDA device can be used here; never throws. */
     public static boolean isAvailable() {
@@ -122,6 +137,18 @@ public final class CudaBackend implements Backend {
         this.castA = new Scratch(context);
         this.castB = new Scratch(context);
         this.stage = new Scratch(context);
+        this.elementwise = new Elementwise(k, scratch);
+        this.swiglu = new SwiGlu(k);
+        this.adamw = new AdamW(k, scratch);
+        this.rmsnorm = new RmsNorm(k, context, scratch);
+        this.rope = new Rope(k);
+        this.embedding = new Embedding(k, context, scratch);
+        this.crossEntropy = new CrossEntropy(k, context, scratch);
+        this.f32Attention = new Attention(k, scratch);
+        this.quantizers = new Quantizers(k, context, scratch);
+        this.ternaryPacking = new TernaryPacking(k, context, pool, weightScratch);
+        this.tiled = new TiledMatmul(k);
+        this.gemv = new TernaryGemv(k, context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
@@ -348,9 +375,7 @@ public final class CudaBackend implements Backend {
         requireActivation(dst, "convert");
         if (src.size() != dst.size())
             throw new IllegalArgumentException("convert needs the same size: " + src.describe() + " → " + dst.describe());
-        long n = src.size();
-        kernels.launch("elementwise", "convert" + suffix(src) + suffix(dst), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(src)).ptr(address(dst)).i64(n));
+        elementwise.convert(src, dst);
     }
 
     /** dst ← src; either side may also be a host tensor (loading weights, reading results). */
@@ -370,9 +395,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void fill(Tensor t, float value) {
         requireActivation(t, "fill");
-        long n = t.size();
-        kernels.launch("elementwise", "fill" + suffix(t), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(t)).f32(value).i64(n));
+        elementwise.fill(t, value);
     }
 
     // ---- elementwise -------------------------------------------------------------------------------------
@@ -380,9 +403,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
         sameActivations("add", a, b, out);
-        long n = a.size();
-        kernels.launch("elementwise", "add" + suffix(a), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(out)).i64(n));
+        elementwise.add(a, b, out);
     }
 
     @Override
@@ -390,41 +411,25 @@ public final class CudaBackend implements Backend {
         requireActivation(x, "axpy");
         requireActivation(y, "axpy");
         if (x.size() != y.size()) throw new IllegalArgumentException("axpy: " + x.describe() + " differs in size from " + y.describe());
-        long n = x.size();
-        kernels.launch("elementwise", "axpy" + suffix(x) + suffix(y), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().f32(alpha).ptr(address(x)).ptr(address(y)).i64(n));
+        elementwise.axpy(alpha, x, y);
     }
 
     @Override
     public void scale(Tensor x, float alpha) {
         requireActivation(x, "scale");
-        long n = x.size();
-        kernels.launch("elementwise", "scale" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).f32(alpha).i64(n));
+        elementwise.scale(x, alpha);
     }
 
     @Override
     public double sumOfSquares(Tensor x) {
         requireActivation(x, "sumOfSquares");
-        long n = x.size();
-        long out = scratch.zeroed(8);
-        kernels.launch("elementwise", "sumsq" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).i64(n).ptr(out));
-        double[] result = new double[1];
-        scratch.toHost(Pointer.to(result), 0, 8);
-        return result[0];
+        return elementwise.sumOfSquares(x);
     }
 
     @Override
     public boolean allFinite(Tensor x) {
         requireActivation(x, "allFinite");
-        long n = x.size();
-        long flag = scratch.upload(new int[] {1});
-        kernels.launch("elementwise", "all_finite" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).i64(n).ptr(flag));
-        int[] result = new int[1];
-        scratch.toHost(Pointer.to(result), 0, 4);
-        return result[0] == 1;
+        return elementwise.allFinite(x);
     }
 
     // ---- matmul --------------------------------------------------------------------------------------
@@ -458,9 +463,7 @@ public final class CudaBackend implements Backend {
                 else
                     typedGemm(operand(a, castA), transA, operand(b, castB), transB, address(c), c.dtype(), m, n, k, accumulate);
             }
-            case KERNEL -> kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
-                    KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
-                            .i32(m).i32(n).i32(k).i32(transA).i32(transB).i32(accumulate));
+            case KERNEL -> tiled.sgemm(a, transA, b, transB, c, m, n, k, accumulate);
         }
     }
 
@@ -485,8 +488,7 @@ public final class CudaBackend implements Backend {
         if (t.dtype() == type) return address(t);
         long n = t.size();
         long dst = cast.reserve(2 * n);
-        kernels.launch("elementwise", "convert" + suffix(t) + (type == DType.BF16 ? "_bf16" : "_f16"), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(t)).ptr(dst).i64(n));
+        elementwise.convertRaw(suffix(t), type == DType.BF16 ? "_bf16" : "_f16", address(t), dst, n);
         return dst;
     }
 
@@ -520,8 +522,7 @@ public final class CudaBackend implements Backend {
     }
 
     private void convertRaw(String from, String to, long src, long dst, long n) {
-        kernels.launch("elementwise", "convert" + from + to, kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(src).ptr(dst).i64(n));
+        elementwise.convertRaw(from, to, src, dst, n);
     }
 
     /** The tiled FP32 kernel whatever the configured path (tests compare it with cuBLAS; benchmarks). */
@@ -529,9 +530,7 @@ public final class CudaBackend implements Backend {
         int m = transA ? a.cols() : a.rows(), k = transA ? a.rows() : a.cols(), n = transB ? b.rows() : b.cols();
         if ((transB ? b.cols() : b.rows()) != k || c.rows() != m || c.cols() != n)
             throw new IllegalArgumentException("matmul shapes do not agree: " + a.describe() + " · " + b.describe() + " → " + c.describe());
-        kernels.launch("matmul", "sgemm_tiled", ceilDiv(n, 64), ceilDiv(m, 64), 1, THREADS, 0,
-                KernelArgs.of().ptr(address(a)).ptr(address(b)).ptr(address(c))
-                        .i32(m).i32(n).i32(k).i32(transA).i32(transB).i32(accumulate));
+        tiled.sgemm(a, transA, b, transB, c, m, n, k, accumulate);
     }
 
     // ---- ternary -------------------------------------------------------------------------------------
@@ -539,9 +538,8 @@ public final class CudaBackend implements Backend {
     @Override
     public TernaryWeights packTernary(Tensor w, int shards, ShardAxis axis, float eps) {
         requireF32(w, "packTernary");
-        int rows = w.rows(), cols = w.cols();
-        float[] gammas = absmeanScales(w, shards, axis, eps);
-        return packWith(w, gammas, gammas, axis);
+        float[] gammas = quantizers.absmeanScales(w, shards, axis, eps);
+        return ternaryPacking.pack(w, gammas, gammas, axis);
     }
 
     /**
@@ -557,25 +555,10 @@ public final class CudaBackend implements Backend {
         float[] ones = new float[scales.length];
         java.util.Arrays.fill(ones, 1f);
         try (Tensor dense = upload(t, rows, cols)) {
-            TernaryWeights w = packWith(dense, ones, scales.clone(), axis);
+            TernaryWeights w = ternaryPacking.pack(dense, ones, scales.clone(), axis);
             context.toDevice(pointer(w.packed()).plus(TernaryLayout.packedBytes(rows, cols)), Pointer.to(w.scales()), 4L * scales.length);
             return w;
         }
-    }
-
-    /** Packs w by {@code packGammas} (T = clamp(rint(w/γ))); the result reports {@code gammas}. */
-    private TernaryWeights packWith(Tensor w, float[] packGammas, float[] gammas, ShardAxis axis) {
-        int rows = w.rows(), cols = w.cols(), shards = gammas.length;
-        int kc = TernaryLayout.kcCount(cols);
-        long packedBytes = TernaryLayout.packedBytes(rows, cols);
-        DeviceStorage storage = new DeviceStorage(pool, packedBytes + 4L * shards);
-        Tensor packed = Tensor.wrap(storage, 0, DType.TERNARY2, true, TernaryLayout.paddedRows(rows), kc * 32);
-        context.toDevice(storage.pointer().plus(packedBytes), Pointer.to(packGammas), 4L * shards);
-        long words = packedBytes / 4;
-        kernels.launch("ternary", "tern_pack", kernels.gridFor(words, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).i32(kc).ptr(storage.address() + packedBytes)
-                        .i32(shards).i32(axisCode(axis)).ptr(storage.address()));
-        return new TernaryWeights(packed, rows, cols, gammas, axis);
     }
 
     @Override
@@ -583,21 +566,8 @@ public final class CudaBackend implements Backend {
         requireActivation(out, "unpackTernary");
         if (out.rows() != w.rows() || out.cols() != w.cols())
             throw new IllegalArgumentException("unpackTernary: " + out.describe() + " is not [" + w.rows() + ", " + w.cols() + "]");
-        long packed = packedAddress(w), n = (long) w.rows() * w.cols();
-        kernels.launch("ternary", "tern_unpack" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(packed).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
-                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(address(out)));
+        ternaryPacking.unpack(w, out);
     }
-
-    /** Activation rows up to which {@link #ternaryMatmul} uses the tensor-core matrix-vector kernel. */
-    static final int GEMV_MAX_ROWS = 4;
-    /**
-     * Activation rows up to which the integer variant serves (x as four 8-bit digits: four B columns of
-     * the MMA per row, eight in all), and the columns up to which its int32 sums cannot overflow (per
-     * accumulator and column, |Σ| ≤ (cols / 2)·2·64·128 < 2³¹ needs cols < 2¹⁸; half that kept as margin).
-     */
-    static final int GEMV_INT8_MAX_ROWS = 2;
-    static final int GEMV_INT8_MAX_COLS = 1 << 17;
 
     /**
      * Few rows (decode) on sm_80+: a tensor-core kernel on the packed weights (ternary_mma.cu; one or two
@@ -625,33 +595,9 @@ public final class CudaBackend implements Backend {
                     m, w.rows(), w.cols(), accumulate);
             return;
         }
-        int kc = TernaryLayout.kcCount(w.cols());
-        if (m <= GEMV_INT8_MAX_ROWS && w.cols() <= GEMV_INT8_MAX_COLS && kernels.has("ternary_mma")) {
-            // x as four 8-bit digits per element, in 32-byte chunks per 32-column block and digit column,
-            // over every block the kernel's batches touch (8 warps × 8 blocks per batch; ternary_mma.cu).
-            int shared = ceilDiv(kc, 64) * 64 * 128 * m;
-            if (kernels.sharedFits(shared + 9 * 1024)) {
-                int rowTiles = ceilDiv(w.rows(), 16);
-                // Two 8-warp groups per block, each on its own row tiles; at most 2 blocks per SM (registers).
-                int blocksPerSm = Math.max(1, Math.min(2, (220 * 1024) / (shared + 9 * 1024)));
-                int grid = Math.min(ceilDiv(rowTiles, 2), context.multiprocessors * blocksPerSm);
-                kernels.launch("ternary_mma", "tern_gemv_imma" + m, grid, 1, 1, 2 * THREADS, shared,
-                        KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
-                                .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).ptr(address(y)).i32(accumulate));
-                return;
-            }
-        }
-        // x as f16 hi and lo rows over every column block the kernel's batches touch (8 warps × 16 blocks
-        // of 32 columns per batch; ternary_mma.cu), +8 halves of padding per row.
-        long stagedCols = (long) ceilDiv(kc, 128) * 128 * 32;
-        int shared = (int) Math.min(Integer.MAX_VALUE, 2L * m * (stagedCols + 8) * 2);
-        if (m <= GEMV_MAX_ROWS && kernels.has("ternary_mma") && kernels.sharedFits(shared + 8 * 1024)) {
-            int rowTiles = ceilDiv(w.rows(), 16);
-            int blocksPerSm = Math.max(1, Math.min(8, (220 * 1024) / (shared + 5 * 1024)));
-            int grid = Math.min(rowTiles, context.multiprocessors * blocksPerSm);
-            kernels.launch("ternary_mma", "tern_gemv_mma", grid, 1, 1, THREADS, shared,
-                    KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(kc).ptr(scalesAddress(w))
-                            .i32(w.shards()).i32(axisCode(w.axis())).ptr(address(x)).i32(m).ptr(address(y)).i32(accumulate));
+        if (gemv.tryInteger(x, w, y, accumulate)) return;
+        if (gemv.tryHalf(x, w, y, accumulate)) {
+            // launched: the f16 tensor-core kernel
         } else if (matmulPath != MatmulPath.KERNEL) {
             long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(x), false, wq, true, address(y), m, w.rows(), w.cols(), accumulate,
@@ -663,11 +609,7 @@ public final class CudaBackend implements Backend {
 
     /** The tiled kernel on the packed weights whatever the configured path (tests, benchmarks). */
     public void ternaryGemmKernel(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
-        int m = x.rows();
-        kernels.launch("matmul", "tern_gemm", ceilDiv(w.rows(), 64), ceilDiv(m, 64), 1, THREADS, 0,
-                KernelArgs.of().ptr(address(x)).ptr(packedAddress(w)).i32(TernaryLayout.kcCount(w.cols()))
-                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols())
-                        .ptr(address(y)).i32(m).i32(accumulate));
+        tiled.ternary(x, w, y, accumulate);
     }
 
     @Override
@@ -687,7 +629,7 @@ public final class CudaBackend implements Backend {
             requireHalfProducts("ternaryMatmulT", dy, dx);
             typedGemm(operand(dy, castA), false, unpackToScratch(w, productType()), false, address(dx), dx.dtype(),
                     m, w.cols(), w.rows(), accumulate);
-        } else if (matmulPath != MatmulPath.KERNEL && m > GEMV_MAX_ROWS) {
+        } else if (matmulPath != MatmulPath.KERNEL && m > TernaryGemv.MAX_ROWS) {
             long wq = unpackToScratch(w, DType.F32);
             cublasGemm(address(dy), false, wq, false, address(dx), m, w.cols(), w.rows(), accumulate,
                     matmulPath == MatmulPath.CUBLAS_BF16);
@@ -698,11 +640,7 @@ public final class CudaBackend implements Backend {
 
     /** The tiled input-gradient kernel on the packed weights whatever the configured path. */
     public void ternaryGemmTKernel(Tensor dy, TernaryWeights w, Tensor dx, boolean accumulate) {
-        int m = dy.rows();
-        kernels.launch("matmul", "tern_gemm_t", ceilDiv(w.cols(), 64), ceilDiv(m, 64), 1, THREADS, 0,
-                KernelArgs.of().ptr(address(dy)).ptr(packedAddress(w)).i32(TernaryLayout.kcCount(w.cols()))
-                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).i32(w.rows()).i32(w.cols())
-                        .ptr(address(dx)).i32(m).i32(accumulate));
+        tiled.ternaryTransposed(dy, w, dx, accumulate);
     }
 
     /** Products of 16-bit activations are 16-bit cuBLAS products. */
@@ -714,12 +652,7 @@ public final class CudaBackend implements Backend {
 
     /** γT as a dense f32, bf16 or f16 [rows, cols] matrix in the weight scratch (valid until the next call). */
     private long unpackToScratch(TernaryWeights w, DType type) {
-        long n = (long) w.rows() * w.cols();
-        long dst = weightScratch.reserve(type.bytesFor(n));
-        kernels.launch("ternary", "tern_unpack" + (type == DType.BF16 ? "_bf16" : type == DType.F16 ? "_f16" : "_f32"), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(packedAddress(w)).i32(w.rows()).i32(w.cols()).i32(TernaryLayout.kcCount(w.cols()))
-                        .ptr(scalesAddress(w)).i32(w.shards()).i32(axisCode(w.axis())).ptr(dst));
-        return dst;
+        return ternaryPacking.unpackToScratch(w, type);
     }
 
     // ---- fake quantizers -----------------------------------------------------------------------------
@@ -728,15 +661,12 @@ public final class CudaBackend implements Backend {
     public float[] quantizeTernary(Tensor w, int shards, ShardAxis axis, float eps, Tensor out) {
         requireF32(w, "quantizeTernary");
         sameSize("quantizeTernary", w, out);
-        float[] gammas = absmeanScales(w, shards, axis, eps);
-        long g = scratch.upload(gammas);
-        fakeQuantTernary(w, g, shards, axis, out);
-        return gammas;
+        return quantizers.ternary(w, shards, axis, eps, out);
     }
 
     /**
      * out ← γ·T with γ computed on the device (tern_abs_sum, then tern_gammas turns the sums into the scales
-     * exactly as {@link #absmeanScales} does on the host): three launches and no host synchronization; out
+     * exactly as {@link Quantizers#absmeanScales} does on the host): three launches and no host synchronization; out
      * in f32 or bf16 (the operand the bf16 products read).
      */
     @Override
@@ -747,99 +677,21 @@ public final class CudaBackend implements Backend {
         int extent = axis == ShardAxis.ROWS ? w.rows() : w.cols();
         if (shards < 1 || shards > Math.max(1, extent))
             throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
-        long sums = scratch.zeroed(8L * shards + 4L * shards), gammas = sums + 8L * shards;
-        absSumsOnDevice(w, shards, axis, sums);
-        kernels.launch("quantizers", "tern_gammas", ceilDiv(shards, THREADS), THREADS,
-                KernelArgs.of().ptr(sums).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).f32(eps).ptr(gammas));
-        fakeQuantTernary(w, gammas, shards, axis, out);
-    }
-
-    private void fakeQuantTernary(Tensor w, long gammas, int shards, ShardAxis axis, Tensor out) {
-        long n = w.size();
-        kernels.launch("quantizers", "tern_fake_quant" + suffix(out), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).ptr(gammas).i32(shards).i32(axisCode(axis))
-                        .ptr(address(out)));
+        quantizers.ternaryInto(w, shards, axis, eps, out);
     }
 
     @Override
     public float[] quantizeBinary(Tensor w, Granularity granularity, Tensor out) {
         requireF32(w, "quantizeBinary");
         sameSize("quantizeBinary", w, out);
-        int rows = w.rows(), cols = w.cols();
-        float[] alpha;
-        if (granularity == Granularity.TENSOR) {
-            double sum = absSums(w, 1, ShardAxis.ROWS)[0];
-            long n = w.size();
-            alpha = new float[] {n == 0 ? 0f : (float) (sum / n)};
-        } else {
-            long sums = scratch.zeroed(8L * rows);
-            kernels.launch("quantizers", "abs_sum_rows", Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
-                    KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(sums));
-            double[] s = new double[rows];
-            scratch.toHost(Pointer.to(s), 0, 8L * rows);
-            alpha = new float[rows];
-            for (int r = 0; r < rows; r++) alpha[r] = cols == 0 ? 0f : (float) (s[r] / cols);
-        }
-        long a = scratch.upload(alpha);
-        long n = w.size();
-        kernels.launch("quantizers", "binary_apply", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(w)).i32(rows).i32(cols).ptr(a).i32(granularity == Granularity.ROW).ptr(address(out)));
-        return alpha;
+        return quantizers.binary(w, granularity, out);
     }
 
     @Override
     public void quantizeSymmetric(Tensor x, int bits, Granularity granularity, Tensor out) {
         sameActivations("quantizeSymmetric", x, out);
         if (bits < 2 || bits > 16) throw new IllegalArgumentException("quantizeSymmetric: bits must be 2..16, got " + bits);
-        int rows = x.rows(), cols = x.cols();
-        float q = (1 << (bits - 1)) - 1;
-        long n = x.size();
-        long maxes;
-        if (granularity == Granularity.TENSOR) {
-            maxes = scratch.zeroed(4);
-            kernels.launch("quantizers", "abs_max_all" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                    KernelArgs.of().ptr(address(x)).i64(n).ptr(maxes));
-        } else {
-            maxes = scratch.zeroed(4L * rows);
-            kernels.launch("quantizers", "abs_max_rows" + suffix(x), Math.min(Math.max(rows, 1), context.multiprocessors * 16), THREADS,
-                    KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes));
-        }
-        // the apply kernel turns the maxes into scales on the device: no read-back, no host synchronization
-        kernels.launch("quantizers", "symq_apply" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).i32(rows).i32(cols).ptr(maxes).i32(granularity == Granularity.ROW).f32(q)
-                        .ptr(address(out)));
-    }
-
-    /** γ per shard, as the CPU backend computes it: eps + (float) (Σ|w| / count), Σ in double. */
-    private float[] absmeanScales(Tensor w, int shards, ShardAxis axis, float eps) {
-        int rows = w.rows(), cols = w.cols();
-        int extent = axis == ShardAxis.ROWS ? rows : cols;
-        if (shards < 1 || shards > Math.max(1, extent))
-            throw new IllegalArgumentException(shards + " shards along " + axis + " of " + w.describe());
-        double[] sums = absSums(w, shards, axis);
-        float[] g = new float[shards];
-        for (int s = 0; s < shards; s++) {
-            long lo = ceilDiv((long) s * extent, shards), hi = ceilDiv((long) (s + 1) * extent, shards);
-            long count = (hi - lo) * (axis == ShardAxis.ROWS ? cols : rows);
-            g[s] = eps + (float) (count == 0 ? 0 : sums[s] / count);
-        }
-        return g;
-    }
-
-    private double[] absSums(Tensor w, int shards, ShardAxis axis) {
-        long sums = scratch.zeroed(8L * shards);
-        absSumsOnDevice(w, shards, axis, sums);
-        double[] out = new double[shards];
-        scratch.toHost(Pointer.to(out), 0, 8L * shards);
-        return out;
-    }
-
-    /** sums[s] += Σ|w| over shard s, in double, into zeroed device memory. */
-    private void absSumsOnDevice(Tensor w, int shards, ShardAxis axis, long sums) {
-        long perShard = Math.max(1, w.size() / shards);
-        int gridX = (int) Math.max(1, Math.min(ceilDiv(perShard, THREADS), Math.max(1, context.multiprocessors * 8 / shards)));
-        kernels.launch("quantizers", "tern_abs_sum", gridX, shards, 1, THREADS, 0,
-                KernelArgs.of().ptr(address(w)).i32(w.rows()).i32(w.cols()).i32(shards).i32(axisCode(axis)).ptr(sums));
+        quantizers.symmetric(x, bits, granularity, out);
     }
 
     // ---- layers --------------------------------------------------------------------------------------
@@ -852,9 +704,7 @@ public final class CudaBackend implements Backend {
         if (out.rows() != ids.length || out.cols() != table.cols())
             throw new IllegalArgumentException("embedding: out " + out.describe() + " is not [" + ids.length + ", " + table.cols() + "]");
         if (ids.length == 0) return;
-        long d = scratch.upload(ids);
-        kernels.launch("embedding", "embedding_fwd" + suffix(out), Math.min(ids.length, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(address(out)));
+        embedding.forward(table, ids, out);
     }
 
     @Override
@@ -865,38 +715,7 @@ public final class CudaBackend implements Backend {
         if (dout.rows() != ids.length || dout.cols() != dtable.cols())
             throw new IllegalArgumentException("embeddingBackward: dout " + dout.describe() + " is not [" + ids.length + ", " + dtable.cols() + "]");
         if (ids.length == 0) return;
-        int[] csr = positionsById(ids);
-        int uniques = csr[csr.length - 1];
-        long d = scratch.upload(csr);
-        kernels.launch("embedding", "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(address(dtable)));
-    }
-
-    /**
-     * The positions of {@code ids} grouped by id, for the deterministic embedding backward: [ids in increasing
-     * order (U) | starts (U + 1) | positions (n), increasing within an id | U]; the last element is U.
-     */
-    static int[] positionsById(int[] ids) {
-        int n = ids.length;
-        long[] keyed = new long[n];
-        for (int i = 0; i < n; i++) keyed[i] = ((long) ids[i] << 32) | i;
-        java.util.Arrays.sort(keyed);                  // by id, then by position
-        int uniques = 0;
-        for (int i = 0; i < n; i++) if (i == 0 || (int) (keyed[i] >>> 32) != (int) (keyed[i - 1] >>> 32)) uniques++;
-        int[] csr = new int[2 * uniques + 1 + n + 1];
-        int u = 0;
-        for (int i = 0; i < n; i++) {
-            int id = (int) (keyed[i] >>> 32);
-            if (i == 0 || id != (int) (keyed[i - 1] >>> 32)) {
-                csr[u] = id;
-                csr[uniques + u] = i;
-                u++;
-            }
-            csr[2 * uniques + 1 + i] = (int) keyed[i];
-        }
-        csr[2 * uniques] = n;
-        csr[csr.length - 1] = uniques;
-        return csr;
+        embedding.backward(dout, ids, dtable);
     }
 
     @Override
@@ -920,9 +739,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException(op + ": x " + x.describe() + ", weight " + weight.describe() + ", out "
                     + out.describe() + ", rstd " + rstd.describe());
         if (rows == 0) return;
-        kernels.launch("rmsnorm", "rmsnorm_fwd" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(x)).ptr(y == null ? 0 : address(y)).ptr(address(weight)).f32(eps).i32(rows).i32(dim)
-                        .ptr(sum == null ? 0 : address(sum)).ptr(address(out)).ptr(address(rstd)));
+        rmsnorm.forward(x, y, weight, eps, sum, out, rstd);
     }
 
     @Override
@@ -947,19 +764,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("rmsnormBackward: dout " + dout.describe() + ", x " + x.describe() + ", weight "
                     + weight.describe() + ", rstd " + rstd.describe() + ", dx " + dx.describe() + ", dweight " + dweight.describe());
         if (rows == 0) return;
-        kernels.launch("rmsnorm", "rmsnorm_bwd_dx" + suffix(x), Math.min(rows, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(weight)).ptr(address(rstd))
-                        .ptr(addend == null ? 0 : address(addend)).i32(rows).i32(dim).ptr(address(dx)));
-        int colBlocks = ceilDiv(dim, THREADS);
-        int bands = Math.max(1, Math.min(rows, context.multiprocessors * 4 / colBlocks));
-        int rowsPerBand = ceilDiv(rows, bands);
-        int bandCount = ceilDiv(rows, rowsPerBand);
-        long partial = scratch.reserve(4L * bandCount * dim);
-        kernels.launch("rmsnorm", "rmsnorm_bwd_dw" + suffix(x), colBlocks, bandCount, 1, THREADS, 0,
-                KernelArgs.of().ptr(address(dout)).ptr(address(x)).ptr(address(rstd)).i32(rows).i32(dim).i32(rowsPerBand)
-                        .ptr(partial));
-        kernels.launch("rmsnorm", "rmsnorm_bwd_dw_sum", colBlocks, THREADS,
-                KernelArgs.of().ptr(partial).i32(bandCount).i32(dim).ptr(address(dweight)));
+        rmsnorm.backward(dout, x, weight, rstd, addend, dx, dweight);
     }
 
     @Override
@@ -972,9 +777,7 @@ public final class CudaBackend implements Backend {
         long n = (long) x.rows() * heads * (headDim / 2);
         if (n == 0) return;
         Tensor table = ropeTables.covering(headDim, theta, posOffset + Math.min(seq, x.rows()));
-        kernels.launch("rope", "rope" + suffix(x), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(x)).ptr(address(out)).ptr(address(table)).i32(x.rows()).i32(seq).i32(heads)
-                        .i32(headDim).i32(posOffset).f32(inverse ? -1f : 1f));
+        rope.apply(x, out, table, seq, heads, headDim, posOffset, inverse, n);
     }
 
     /** Largest head dimension the attention kernels hold in registers and shared memory. */
@@ -1004,9 +807,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (bf16) throw new IllegalArgumentException("attention: bf16 activations need the bf16 attention path, not " + attentionPath);
-        kernels.launch("attention", "attn_fwd", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
-                KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(out)).ptr(address(lse))
-                        .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32((float) (1.0 / Math.sqrt(headDim))));
+        f32Attention.forward(q, k, v, batch, qLen, kvLen, heads, headDim, out, lse);
     }
 
     @Override
@@ -1045,19 +846,7 @@ public final class CudaBackend implements Backend {
             return;
         }
         if (bf16) throw new IllegalArgumentException("attentionBackward: bf16 activations need the bf16 attention path, not " + attentionPath);
-        float scale = (float) (1.0 / Math.sqrt(headDim));
-        long items = (long) batch * qLen * heads;
-        long delta = scratch.zeroed(4 * items);
-        kernels.launch("attention", "attn_bwd_delta", (int) ceilDiv(items, THREADS / 32), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(address(out)).ptr(delta).i32(batch).i32(qLen).i32(heads).i32(headDim));
-        KernelArgs common = KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(dout))
-                .ptr(address(lse)).ptr(delta).ptr(address(dq));
-        kernels.launch("attention", "attn_bwd_dq", ceilDiv(qLen, 8), heads, batch, THREADS, 0,
-                common.i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
-        kernels.launch("attention", "attn_bwd_dkdv", ceilDiv(kvLen, 8), heads, batch, THREADS, 0,
-                KernelArgs.of().ptr(address(q)).ptr(address(k)).ptr(address(v)).ptr(address(dout))
-                        .ptr(address(lse)).ptr(delta).ptr(address(dk)).ptr(address(dv))
-                        .i32(batch).i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale));
+        f32Attention.backward(dout, q, k, v, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
     }
 
     /** t converted into a new tensor of {@code type} (pooled memory, freed by the caller). */
@@ -1081,17 +870,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void swiglu(Tensor gate, Tensor up, Tensor out) {
         sameActivations("swiglu", gate, up, out);
-        long n = gate.size();
-        kernels.launch("swiglu", "swiglu_fwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(gate)).ptr(address(up)).ptr(address(out)).i64(n));
+        swiglu.forward(gate, up, out);
     }
 
     @Override
     public void swigluBackward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
         sameActivations("swigluBackward", dout, gate, up, dgate, dup);
-        long n = gate.size();
-        kernels.launch("swiglu", "swiglu_bwd" + suffix(gate), kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(dout)).ptr(address(gate)).ptr(address(up)).ptr(address(dgate)).ptr(address(dup)).i64(n));
+        swiglu.backward(dout, gate, up, dgate, dup);
     }
 
     @Override
@@ -1112,20 +897,7 @@ public final class CudaBackend implements Backend {
             count++;
         }
         if (n == 0) return 0f;              // as the CPU backend: no counted row, loss 0 and gradient 0
-        long ids = scratch.reserve(8L * n);
-        long rowLoss = ids + 4L * n;
-        scratch.toDevice(Pointer.to(targets), 0, 4L * n);
-        float gradScale = count == 0 ? 0f : lossScale / count;
-        kernels.launch("cross_entropy", "cross_entropy" + suffix(logits) + suffix(dlogits == null ? logits : dlogits), Math.min(n, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(address(logits)).ptr(ids).i32(n).i32(vocab)
-                        .ptr(dlogits == null ? rowLoss : address(dlogits)).i32(dlogits != null).f32(gradScale).ptr(rowLoss));
-        float[] losses = new float[n];
-        long t0 = System.nanoTime();
-        scratch.toHost(Pointer.to(losses), 4L * n, 4L * n);
-        kernels.profile.host("cross-entropy read (waits)", System.nanoTime() - t0);
-        double sum = 0;
-        for (float l : losses) sum += l;
-        return count == 0 ? 0f : (float) (sum / count);
+        return crossEntropy.lossAndGradient(logits, targets, dlogits, lossScale, count);
     }
 
     // ---- optimizer -----------------------------------------------------------------------------------
@@ -1133,11 +905,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, AdamWParams p) {
         sameSize("adamw", param, grad, m, v);
-        long n = param.size();
-        float[] k = adamConstants(p);
-        kernels.launch("adamw", "adamw_f32", kernels.gridFor(n, THREADS), THREADS,
-                KernelArgs.of().ptr(address(param)).ptr(address(grad)).ptr(address(m)).ptr(address(v)).i64(n)
-                        .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
+        adamw.step(param, grad, m, v, p);
     }
 
     /**
@@ -1149,21 +917,7 @@ public final class CudaBackend implements Backend {
         if (grads.size() != t || ms.size() != t || vs.size() != t)
             throw new IllegalArgumentException("adamwAll: lists of " + t + ", " + grads.size() + ", " + ms.size() + ", " + vs.size() + " tensors");
         if (t == 0) return;
-        long[] table = new long[5 * t];
-        for (int i = 0; i < t; i++) {
-            sameSize("adamwAll #" + i, params.get(i), grads.get(i), ms.get(i), vs.get(i));
-            table[i] = address(params.get(i));
-            table[t + i] = address(grads.get(i));
-            table[2 * t + i] = address(ms.get(i));
-            table[3 * t + i] = address(vs.get(i));
-            table[4 * t + i] = params.get(i).size();
-        }
-        long base = uploadChunkTable(table, t, 0);
-        float[] k = adamConstants(p);
-        kernels.launch("adamw", "adamw_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
-                        .ptr(base + 40L * t).i32(t)
-                        .f32(p.beta1()).f32(p.beta2()).f32(p.eps()).f32(k[0]).f32(k[1]).f32(k[2]).f32(p.gradScale()));
+        adamw.stepAll(params, grads, ms, vs, p);
     }
 
     /** dsts[i] ← srcs[i] for f32 sources and 16-bit destinations of one type in one launch; otherwise one by one. */
@@ -1179,16 +933,7 @@ public final class CudaBackend implements Backend {
             Backend.super.convertAll(srcs, dsts);
             return;
         }
-        long[] table = new long[3 * t];
-        for (int i = 0; i < t; i++) {
-            sameSizes("convertAll #" + i, srcs.get(i), dsts.get(i));
-            table[i] = address(srcs.get(i));
-            table[t + i] = address(dsts.get(i));
-            table[2 * t + i] = srcs.get(i).size();
-        }
-        long base = uploadChunkTable(table, t, 0);
-        kernels.launch("elementwise", "convert_multi_f32" + suffix(dsts.get(0)), chunkBlocks(table, t), 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).ptr(base + 24L * t).i32(t));
+        elementwise.convertAll(srcs, dsts);
     }
 
     /** Every f32 tensor zeroed in one launch. */
@@ -1196,19 +941,8 @@ public final class CudaBackend implements Backend {
     public void zeroAll(List<Tensor> ts) {
         int t = ts.size();
         if (t == 0) return;
-        long[] table = new long[2 * t];
-        for (int i = 0; i < t; i++) {
-            requireF32(ts.get(i), "zeroAll");
-            table[i] = address(ts.get(i));
-            table[t + i] = ts.get(i).size();
-        }
-        long base = uploadChunkTable(table, t, 0);
-        kernels.launch("elementwise", "zero_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t));
+        elementwise.zeroAll(ts);
     }
-
-    /** Most shards per tensor of the multi-tensor ternary kernels (MAX_SHARDS in quantizers.cu). */
-    private static final int MULTI_MAX_SHARDS = 8;
 
     /**
      * The fake-quantized operands of many ternary weights in three launches (absmean sums, scales, γ·T), the
@@ -1220,77 +954,17 @@ public final class CudaBackend implements Backend {
         if (outs.size() != t || axes.size() != t)
             throw new IllegalArgumentException("quantizeTernaryAllInto: " + t + " weights, " + axes.size() + " axes, " + outs.size() + " outputs");
         if (t == 0) return;
-        boolean multi = shards <= MULTI_MAX_SHARDS;
+        boolean multi = shards <= Quantizers.MULTI_MAX_SHARDS;
         for (int i = 0; i < t && multi; i++) multi = outs.get(i).dtype() == outs.get(0).dtype();
         if (!multi) {
             Backend.super.quantizeTernaryAllInto(ws, shards, axes, eps, outs);
             return;
         }
-        long[] table = new long[7 * t];               // ws | outs | cols | shards | axes | off | sizes (last: uploadChunkTable)
-        long totalShards = 0;
-        for (int i = 0; i < t; i++) {
-            Tensor w = ws.get(i), out = outs.get(i);
-            requireF32(w, "quantizeTernaryAllInto");
-            requireActivation(out, "quantizeTernaryAllInto");
-            if (out.size() != w.size() || w.size() == 0)
-                throw new IllegalArgumentException("quantizeTernaryAllInto #" + i + ": " + out.describe() + " is not like " + w.describe());
-            int extent = axes.get(i) == ShardAxis.ROWS ? w.rows() : w.cols();
-            if (shards < 1 || shards > extent)
-                throw new IllegalArgumentException(shards + " shards along " + axes.get(i) + " of " + w.describe());
-            table[i] = address(w);
-            table[t + i] = address(out);
-            table[2 * t + i] = w.cols();
-            table[3 * t + i] = shards;
-            table[4 * t + i] = axisCode(axes.get(i));
-            table[5 * t + i] = totalShards;
-            table[6 * t + i] = w.size();
-            totalShards += shards;
-        }
-        long sumsBytes = 8 * totalShards, gammasBytes = (4 * totalShards + 7) / 8 * 8;
-        scratch.reserve(sumsBytes + gammasBytes + 8L * (8L * t + 1));   // all at once: growing would drop the zeroed sums
-        long sums = scratch.zeroed(sumsBytes), gammas = sums + sumsBytes;
-        long base = uploadChunkTable(table, t, sumsBytes + gammasBytes);
-        int blocks = chunkBlocks(table, t);
-        kernels.launch("quantizers", "tern_abs_sum_multi", blocks, 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
-                        .ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(sums));
-        kernels.launch("quantizers", "tern_gammas_multi", t, 32,
-                KernelArgs.of().ptr(sums).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t).ptr(base + 32L * t)
-                        .ptr(base + 40L * t).i32(t).f32(eps).ptr(gammas));
-        kernels.launch("quantizers", "tern_fake_quant_multi" + suffix(outs.get(0)), blocks, 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 48L * t).ptr(base + 16L * t).ptr(base + 24L * t)
-                        .ptr(base + 32L * t).ptr(base + 40L * t).ptr(base + 56L * t).i32(t).ptr(gammas));
+        quantizers.ternaryAll(ws, shards, axes, eps, outs);
     }
 
-    private static void sameSizes(String op, Tensor a, Tensor b) {
+    static void sameSizes(String op, Tensor a, Tensor b) {
         if (a.size() != b.size()) throw new IllegalArgumentException(op + ": " + a.describe() + " differs in size from " + b.describe());
-    }
-
-    /** Elements per block of the multi-tensor kernels (CHUNK in multi_tensor.h). */
-    private static final int MULTI_CHUNK = 4096;
-
-    /**
-     * Copies {@code table} (whose last t entries are the tensors' sizes) to scratch at {@code offset}, followed
-     * by the t + 1 first-block indices the multi-tensor kernels search; returns the table's device address.
-     */
-    private long uploadChunkTable(long[] table, int t, long offset) {
-        long[] all = java.util.Arrays.copyOf(table, table.length + t + 1);
-        long blocks = 0;
-        for (int i = 0; i < t; i++) {
-            all[table.length + i] = blocks;
-            blocks += ceilDiv(table[table.length - t + i], MULTI_CHUNK);
-        }
-        all[table.length + t] = blocks;
-        if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("multi-tensor launch of " + blocks + " blocks");
-        long base = scratch.reserve(offset + 8L * all.length) + offset;
-        scratch.toDevice(Pointer.to(all), offset, 8L * all.length);
-        return base;
-    }
-
-    private static int chunkBlocks(long[] table, int t) {
-        long blocks = 0;
-        for (int i = 0; i < t; i++) blocks += ceilDiv(table[table.length - t + i], MULTI_CHUNK);
-        return (int) blocks;
     }
 
     /** Σ x² of every tensor in one launch and one read back; the per-tensor sums are added here in list order. */
@@ -1298,35 +972,12 @@ public final class CudaBackend implements Backend {
     public double sumOfSquaresAll(List<Tensor> xs) {
         int t = xs.size();
         if (t == 0) return 0;
-        long[] table = new long[2 * t];
-        for (int i = 0; i < t; i++) {
-            requireF32(xs.get(i), "sumOfSquaresAll");
-            table[i] = address(xs.get(i));
-            table[t + i] = xs.get(i).size();
-        }
-        scratch.reserve(8L * t + 8L * (3L * t + 1));        // all at once: growing would drop the zeroed sums
-        long sums = scratch.zeroed(8L * t);                  // the table follows the per-tensor sums
-        long base = uploadChunkTable(table, t, 8L * t);
-        kernels.launch("elementwise", "sumsq_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t).ptr(sums));
-        double[] result = new double[t];
-        long t0 = System.nanoTime();
-        scratch.toHost(Pointer.to(result), 0, 8L * t);
-        kernels.profile.host("grad-norm read (waits)", System.nanoTime() - t0);
-        double sum = 0;
-        for (double r : result) sum += r;
-        return sum;
-    }
-
-    /** {decay = 1 − lr·wd, stepSize = lr / (1 − β1^t), sqrt(1 − β2^t)}, from double as torch does. */
-    private static float[] adamConstants(AdamWParams p) {
-        double bc1 = 1 - Math.pow(p.beta1(), p.step()), bc2 = 1 - Math.pow(p.beta2(), p.step());
-        return new float[] {(float) (1 - (double) p.lr() * p.weightDecay()), (float) (p.lr() / bc1), (float) Math.sqrt(bc2)};
+        return elementwise.sumOfSquaresAll(xs);
     }
 
     // ---- helpers -------------------------------------------------------------------------------------
 
-    private static int axisCode(ShardAxis axis) { return axis == ShardAxis.ROWS ? 0 : 1; }
+    static int axisCode(ShardAxis axis) { return axis == ShardAxis.ROWS ? 0 : 1; }
 
     private static DeviceStorage deviceStorage(Tensor t) {
         Storage s = t.storage();
@@ -1380,7 +1031,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** The packed words of weights this backend packed (layout and scales after them: TernaryLayout). */
-    private static long packedAddress(TernaryWeights w) {
+    static long packedAddress(TernaryWeights w) {
         Tensor p = w.packed();
         if (p.dtype() != DType.TERNARY2 || p.rows() != TernaryLayout.paddedRows(w.rows()) || p.cols() != TernaryLayout.kcCount(w.cols()) * 32
                 || p.storage().byteSize() != p.byteSize() + 4L * w.shards() || p.offsetBytes() != 0)
@@ -1389,12 +1040,12 @@ public final class CudaBackend implements Backend {
         return address(p);
     }
 
-    private static long scalesAddress(TernaryWeights w) {
+    static long scalesAddress(TernaryWeights w) {
         return packedAddress(w) + w.packed().byteSize();
     }
 
     /** The kernel-name suffix of an activation tensor's element type (dtype.h's instantiations). */
-    private static String suffix(Tensor t) {
+    static String suffix(Tensor t) {
         return switch (t.dtype()) {
             case F32 -> "_f32";
             case BF16 -> "_bf16";
@@ -1404,7 +1055,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** A device tensor of f32, bf16 or f16. */
-    private static void requireActivation(Tensor t, String op) {
+    static void requireActivation(Tensor t, String op) {
         DType d = t.dtype();
         if (d != DType.F32 && d != DType.BF16 && d != DType.F16)
             throw new IllegalArgumentException(op + " needs an f32, bf16 or f16 tensor, not " + t.describe());
@@ -1428,12 +1079,12 @@ public final class CudaBackend implements Backend {
                         + " (activations of one op share an element type)");
     }
 
-    private static void requireF32(Tensor t, String op) {
+    static void requireF32(Tensor t, String op) {
         if (t.dtype() != DType.F32) throw new IllegalArgumentException(op + " needs an f32 tensor, not " + t.describe());
         deviceStorage(t);
     }
 
-    private static void sameSize(String op, Tensor... ts) {
+    static void sameSize(String op, Tensor... ts) {
         for (Tensor t : ts) requireF32(t, op);
         for (int i = 1; i < ts.length; i++)
             if (ts[i].size() != ts[0].size())
@@ -1448,9 +1099,9 @@ public final class CudaBackend implements Backend {
                         + ") of " + table.describe());
     }
 
-    private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
+    static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
-    private static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
+    static long ceilDiv(long a, long b) { return (a + b - 1) / b; }
 
     @Override
     public void close() {

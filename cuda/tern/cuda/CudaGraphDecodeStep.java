@@ -41,6 +41,12 @@ import tern.runtime.TernaryWeights;
  */
 public final class CudaGraphDecodeStep implements WholeStepDecoder {
     private static final int THREADS = 256;
+    static final String MODULE = "decode_step";
+    /** decode_step.cu; dec_copy and dec_random_fill are launched by benchmarks and tests. */
+    static final KernelTable KERNELS = KernelTable.of(MODULE).kernel("dec_embed", "p p i p").kernel("dec_rope_kv", "p p p p p p p i i")
+            .kernel("dec_attention", "p p p p i i f p i p p p p p").kernel("dec_attention_whole", "p p p p i i f p i p p p")
+            .kernel("dec_head", "p i p i i i p").kernel("dec_to_bf16", "p l p").kernel("dec_copy", "p l p")
+            .kernel("dec_random_fill", "p l i i f");
 
     private final CudaBackend backend;
     private final LlamaConfig shape;
@@ -150,7 +156,7 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
             // in f32 and streams the weights as bf16: half the bytes of the largest single read of a step.
             long n = lmHead.size();
             headBf16 = context.allocate(2 * n);
-            backend.kernels().launch("decode_step", "dec_to_bf16", backend.kernels().gridFor(n, THREADS), THREADS,
+            backend.kernels().launch(MODULE, "dec_to_bf16", backend.kernels().gridFor(n, THREADS), THREADS,
                     KernelArgs.of().ptr(CudaBackend.addressOf(lmHead)).i64(n).ptr(headBf16.address()));
         } else {
             headBf16 = null;
@@ -288,7 +294,7 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
             long in = inputs.address();
             long tokensAt = in, positionsAt = in + 4L * rows, keysAt = in + 8L * rows, valuesAt = keysAt + 8L * layers * rows;
             float eps = shape.rmsEps();
-            kn.launch("decode_step", "dec_embed", rows, 1, 1, THREADS, 0,
+            kn.launch(MODULE, "dec_embed", rows, 1, 1, THREADS, 0,
                     KernelArgs.of().ptr(CudaBackend.addressOf(embedding)).ptr(tokensAt).i32(hidden).ptr(CudaBackend.addressOf(x)));
             for (int l = 0; l < layers; l++) {
                 TernaryWeights[] w = weights[l];
@@ -305,7 +311,7 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
                 product(0, h, w[0], q, false);
                 product(1, h, w[1], k, false);
                 product(2, h, w[2], v, false);
-                kn.launch("decode_step", "dec_rope_kv", rows, 1, 1, THREADS, 0,
+                kn.launch(MODULE, "dec_rope_kv", rows, 1, 1, THREADS, 0,
                         KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v))
                                 .ptr(CudaBackend.addressOf(ropeTable)).ptr(positionsAt).ptr(keysL).ptr(valuesL).i32(heads).i32(headDim));
                 attention(keysL, valuesL, positionsAt, false);
@@ -318,7 +324,7 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
             }
             backend.rmsnorm(x, finalNorm, eps, h, rstd);
             int warps = THREADS / 32;
-            kn.launch("decode_step", "dec_head", (vocab + warps - 1) / warps, 1, 1, THREADS, 0,
+            kn.launch(MODULE, "dec_head", (vocab + warps - 1) / warps, 1, 1, THREADS, 0,
                     KernelArgs.of().ptr(headBf16 != null ? headBf16.address() : CudaBackend.addressOf(lmHead)).i32(headBf16 != null)
                             .ptr(CudaBackend.addressOf(h)).i32(rows).i32(vocab).i32(hidden).ptr(CudaBackend.addressOf(logits)));
         });
@@ -340,13 +346,13 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
     /** dec_attention of every head and row into att; with {@code rope}, it also rotates q, k and writes the caches. */
     private void attention(long keysL, long valuesL, long positionsAt, boolean rope) {
         if (!splitAttention) {
-            backend.kernels().launch("decode_step", "dec_attention_whole", heads, rows, 1, 16 * 32, 0, gemv != null && gemv.programmatic(),
+            backend.kernels().launch(MODULE, "dec_attention_whole", heads, rows, 1, 16 * 32, 0, gemv != null && gemv.programmatic(),
                     KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
                             .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
                             .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable)));
             return;
         }
-        backend.kernels().launch("decode_step", "dec_attention", heads, rows, attentionSplits, 8 * 32, 0, gemv != null && gemv.programmatic(),
+        backend.kernels().launch(MODULE, "dec_attention", heads, rows, attentionSplits, 8 * 32, 0, gemv != null && gemv.programmatic(),
                 KernelArgs.of().ptr(CudaBackend.addressOf(q)).ptr(keysL).ptr(valuesL).ptr(positionsAt).i32(heads).i32(headDim)
                         .f32((float) (1.0 / Math.sqrt(headDim))).ptr(CudaBackend.addressOf(att))
                         .i32(rope).ptr(CudaBackend.addressOf(k)).ptr(CudaBackend.addressOf(v)).ptr(CudaBackend.addressOf(ropeTable))

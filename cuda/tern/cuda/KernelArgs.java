@@ -41,6 +41,9 @@ final class KernelArgs {
     /** Bytes of argument i. */
     int width(int i) { return widths[i]; }
 
+    /** The kind of argument i: 'p', 'i', 'l' or 'f' (KernelTable's letters). */
+    char kindCode(int i) { return kinds[i]; }
+
     /** "pointer", "int", "long" or "float". */
     String kind(int i) {
         return switch (kinds[i]) {

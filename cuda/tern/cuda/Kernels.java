@@ -95,7 +95,9 @@ final class Kernels implements AutoCloseable {
             } catch (CudaException e) {
                 throw new IllegalStateException("CUDA kernel " + n + " is not in " + module + ".cu: " + e.getMessage(), e);
             }
-            KernelSignature sig = KernelSignature.of(n, f);      // read once, when the function is loaded
+            KernelSignature declared = KernelSignature.declared(n), loaded = KernelSignature.of(n, f);   // once, at load
+            if (declared != null && loaded != null) declared.requireSameSizes(loaded);
+            KernelSignature sig = declared != null ? declared : loaded;
             if (sig != null) signatures.put(n, sig);
             return f;
         });

@@ -15,6 +15,11 @@ import tern.runtime.TernaryWeights;
  * sm_80 or later ({@link #supported}).
  */
 final class PackedGemv implements AutoCloseable {
+    static final String MODULE = "packed_gemv";
+    static final KernelTable KERNELS = KernelTable.of(MODULE);
+    static {
+        for (int m = 1; m <= 4; m++) KERNELS.kernel("packed_gemv" + m, "p p p p p p p p p i i i i i p p p f i i i p p");
+    }
     static final int MAX_ROWS = 4, MAX_MATRICES = 3;
     private static final int WARPS = 8;          // PG_WARPS: row tiles per block
     private static final int MAX_BLOCKS_PER_SLICE = 64, MIN_BLOCKS_PER_SLICE = 8;
@@ -44,7 +49,7 @@ final class PackedGemv implements AutoCloseable {
     }
 
     static boolean supported(CudaBackend backend) {
-        return backend.kernels().has("packed_gemv");
+        return backend.kernels().has(MODULE);
     }
 
     /**
@@ -137,7 +142,7 @@ final class PackedGemv implements AutoCloseable {
         int kc = TernaryLayout.kcCount(cols);
         int slices = ceilDiv(kc, kb), groups = ceilDiv(ceilDiv(rows, 16), WARPS);
         int shared = 2 * m * (32 * kb + 8) * 2;
-        kernels.launch("packed_gemv", "packed_gemv" + m, groups, slices, n, WARPS * 32, shared, programmatic,
+        kernels.launch(MODULE, "packed_gemv" + m, groups, slices, n, WARPS * 32, shared, programmatic,
                 KernelArgs.of().ptr(wa[0]).ptr(wa[1]).ptr(wa[2]).ptr(ga[0]).ptr(ga[1]).ptr(ga[2]).ptr(ya[0]).ptr(ya[1]).ptr(ya[2])
                         .i32(rows).i32(cols).i32(kc).i32(w.shards()).i32(w.axis() == ShardAxis.ROWS ? 0 : 1)
                         .ptr(CudaBackend.addressOf(x)).ptr(input.up()).ptr(input.norm()).f32(input.eps()).i32(input.mode())

@@ -33,7 +33,7 @@ final class RopeTables implements AutoCloseable {
         capacity = Math.max(capacity, positions);
         Tensor grown = allocateFloats.apply(2L * half * capacity);
         long n = (long) capacity * half;
-        kernels.launch("rope", "rope_table_f32", kernels.gridFor(n, 256), 256,
+        kernels.launch(Rope.MODULE, "rope_table_f32", kernels.gridFor(n, 256), 256,
                 KernelArgs.of().ptr(CudaBackend.addressOf(grown)).i32(capacity).i32(headDim).f32(theta));
         if (t != null) t.close();                 // stream order: kernels still reading it run before any reuse
         tables.put(key, grown);

@@ -12,6 +12,7 @@ package tern.cuda;
  */
 final class TensorCoreAttention {
     private static final String MODULE = "attention_mma";
+    static final KernelTable KERNELS = table();
     private static final int THREADS = 128;      // 4 warps of 16 rows each
     private static final int ROWS = 64;          // rows per block
     private static final int ALIGN = 256;        // scratch carving: cp.async reads 16-byte pieces
@@ -22,6 +23,18 @@ final class TensorCoreAttention {
     TensorCoreAttention(Kernels kernels, Scratch scratch) {
         this.kernels = kernels;
         this.scratch = scratch;
+    }
+
+    private static KernelTable table() {
+        KernelTable t = KernelTable.of(MODULE).kernel("attn_to_bf16", "p p i i i i").kernel("attn_relayout_bf16", "p p i i i i")
+                .kernel("attn_delta_bf16", "p p p i i i i l").kernel("attn_delta_bf16_out_bf16", "p p p i i i i l i");
+        for (String out : new String[] {"", "_bf16"})
+            for (int dp : new int[] {64, 128}) {
+                t.kernel("attn_fwd_tc" + dp + out, "p p p p p i i i i f i");
+                t.kernel("attn_bwd_dq_tc" + dp + out, "p p p p p p p i i i i f i");
+                t.kernel("attn_bwd_dkdv_tc" + dp + out, "p p p p p p p p i i i i f i");
+            }
+        return t;
     }
 
     static boolean supports(Kernels kernels) {

@@ -1,7 +1,7 @@
 // Many tensors in one launch (elementwise.cu, adamw.cu, quantizers.cu): each block takes CHUNK consecutive
 // elements of one tensor; starts[t] is the first block of tensor t (tensors + 1 entries, the last the grid
 // size), so large and small tensors get blocks in proportion to their sizes (one block row per tensor starved
-// the 25.7M-element embedding). CudaBackend builds the tables (uploadChunkTable).
+// the 25.7M-element embedding). MultiTensor.java builds the tables.
 #ifndef TERN_MULTI_TENSOR_H
 #define TERN_MULTI_TENSOR_H
 

@@ -47,7 +47,7 @@ extern "C" __global__ void tern_abs_sum(const float* w, int rows, int cols, int 
     if (threadIdx.x == 0) atomicAdd(&sums[s], acc);
 }
 
-// gammas[s] = eps + (float)(sums[s] / count_s), count_s the weights of shard s (as CudaBackend.absmeanScales
+// gammas[s] = eps + (float)(sums[s] / count_s), count_s the weights of shard s (as Quantizers.absmeanScales
 // and the CPU backend compute it: the double quotient rounded to f32, then the f32 sum), on the device, so
 // that a fake-quantized operand needs no host synchronization. One thread per shard.
 extern "C" __global__ void tern_gammas(const double* sums, int rows, int cols, int shards, int axis, float eps,

@@ -1,6 +1,7 @@
 package tern.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,6 +31,30 @@ class KernelSignatureTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> rmsnorm.check(missingY));
         assertTrue(e.getMessage().contains("rmsnorm_fwd_bf16") && e.getMessage().contains("takes 9 arguments")
                 && e.getMessage().contains("passes 8"), e.getMessage());
+    }
+
+    @Test
+    void theDeclarationAlsoTellsAnIntFromAFloat() {
+        KernelSignature declared = KernelSignature.declared("rmsnorm_fwd_bf16");     // RmsNorm.KERNELS
+        assertDoesNotThrow(() -> declared.check(rightArgs()));
+        KernelArgs intEps = KernelArgs.of().ptr(1).ptr(0).ptr(2).i32(1).i32(4).i32(64).ptr(0).ptr(3).ptr(4);
+        assertDoesNotThrow(() -> rmsnorm.check(intEps), "the driver's sizes cannot tell");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> declared.check(intEps));
+        assertTrue(e.getMessage().contains("argument 3 is an int") && e.getMessage().contains("declared 'f'"), e.getMessage());
+    }
+
+    @Test
+    void aDeclarationUnlikeTheLoadedFunctionIsRefusedAtLoad() {
+        KernelSignature declared = KernelSignature.declared("rmsnorm_fwd_bf16");
+        assertDoesNotThrow(() -> declared.requireSameSizes(rmsnorm));
+        KernelSignature loaded = new KernelSignature("rmsnorm_fwd_bf16", new int[] {8, 8, 8, 4, 4, 4, 8, 8});
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> declared.requireSameSizes(loaded));
+        assertTrue(e.getMessage().contains("rmsnorm_fwd_bf16") && e.getMessage().contains("(p p p f i i p p p)"), e.getMessage());
+    }
+
+    @Test
+    void anUndeclaredKernelHasNoDeclaration() {
+        assertEquals(null, KernelSignature.declared("no_such_kernel"));
     }
 
     @Test

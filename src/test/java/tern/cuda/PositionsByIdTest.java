@@ -25,7 +25,7 @@ class PositionsByIdTest {
             for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(vocab);
             Map<Integer, List<Integer>> expected = new TreeMap<>();
             for (int i = 0; i < n; i++) expected.computeIfAbsent(ids[i], k -> new ArrayList<>()).add(i);
-            int[] csr = CudaBackend.positionsById(ids);
+            int[] csr = Embedding.positionsById(ids);
             int u = csr[csr.length - 1];
             assertEquals(expected.size(), u);
             assertEquals(2 * u + 1 + n + 1, csr.length);
