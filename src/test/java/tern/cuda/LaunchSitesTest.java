@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  * each {@code .launch(...)} call read from the text (ptr/i32/i64/f32 in order, a KernelArgs variable of the
  * same file followed to its definition, {@code c ? a : b} arguments paired with {@code c ? "x" : "y"} names)
  * must have the declared kinds of every kernel its name expression can produce (a literal, or a literal
- * followed by type suffixes or digits), and every declared kernel must be launched somewhere.
+ * followed by type suffixes or digits), the module it names must be the one whose table declares the kernel,
+ * and every declared kernel must be launched somewhere.
  */
 class LaunchSitesTest {
     private static final Pattern LAUNCH = Pattern.compile("\\.launch\\(");
@@ -32,8 +33,11 @@ class LaunchSitesTest {
 
     @Test
     void everyLaunchPassesItsKernelsDeclaredKinds() throws IOException {
-        Map<String, String> declared = new HashMap<>();
-        for (KernelTable t : KernelTable.all()) declared.putAll(t.kernels());
+        Map<String, String> declared = new HashMap<>(), moduleOf = new HashMap<>();
+        for (KernelTable t : KernelTable.all()) {
+            declared.putAll(t.kernels());
+            for (String k : t.kernels().keySet()) moduleOf.put(k, t.module);
+        }
         List<String> problems = new ArrayList<>();
         TreeSet<String> launched = new TreeSet<>();
         int sites = 0;
@@ -57,6 +61,7 @@ class LaunchSitesTest {
                     if (!matching.isEmpty()) names.add(String.join(" ", matching));
                 }
                 for (String alternative : alternatives(argsExpr)) kinds.add(kindsOf(alternative, text));
+                String module = moduleOf(args.getFirst().strip(), text);
                 if (names.isEmpty()) {
                     problems.add(where + ": no declared kernel matches the launch's name");
                     continue;
@@ -66,6 +71,8 @@ class LaunchSitesTest {
                     String k = kinds.get(names.size() == kinds.size() ? i : 0);
                     for (String kernel : names.get(i).split(" ")) {
                         launched.add(kernel);
+                        if (!moduleOf.get(kernel).equals(module))
+                            problems.add(where + ": " + kernel + " is launched from module " + module + " but " + moduleOf.get(kernel) + ".cu holds it");
                         if (!declared.get(kernel).equals(k))
                             problems.add(where + ": " + kernel + " is declared (" + declared.get(kernel) + "), the launch passes (" + k + ")");
                     }
@@ -77,6 +84,17 @@ class LaunchSitesTest {
         if (!never.isEmpty()) problems.add("declared but never launched: " + never);
         assertTrue(problems.isEmpty(), String.join("\n", problems));
         assertTrue(sites >= 60, "only " + sites + " launch sites found: the scan is broken");
+    }
+
+    /** The module a launch names: a literal, this file's MODULE, or another launcher's (Rope.MODULE). */
+    private static String moduleOf(String expr, String file) throws IOException {
+        if (expr.startsWith("\"")) return expr.substring(1, expr.length() - 1);
+        String source = file;
+        if (expr.endsWith(".MODULE")) source = Files.readString(Path.of("cuda/tern/cuda", expr.substring(0, expr.length() - 7) + ".java"));
+        else if (!expr.equals("MODULE")) throw new IllegalStateException("module argument " + expr + " is not a literal or a MODULE");
+        Matcher m = Pattern.compile("static final String MODULE = \"([a-z_]+)\";").matcher(source);
+        if (!m.find()) throw new IllegalStateException("no MODULE constant for " + expr);
+        return m.group(1);
     }
 
     private static List<Path> javaFiles() throws IOException {
