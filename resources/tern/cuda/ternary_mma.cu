@@ -1,6 +1,6 @@
 // Ternary matrix-vector product on tensor cores, for a few activation rows (decode, small batches):
 // y[m, rows] = x[m, cols] (gamma T)^T (+ y), m <= 4. Needs sm_80 or later (mma.sync m16n8k16 with f16
-// inputs); CudaBackend compiles and uses it only there, elsewhere the tiled kernel serves.
+// inputs); TernaryGemv launches it only there (CudaBackend picks the path), elsewhere the tiled kernel serves.
 //
 // Why tensor cores for a memory-bound product: at 2 bits per weight an H100 must retire ~50 weights per
 // clock per SM to keep up with DRAM, and on CUDA cores each weight costs a decode and an add (about four
