@@ -45,7 +45,8 @@ public record TensorParallel(GradientSync group) implements ParameterLayout {
                     + p.kvBits() + "-bit KV");
         if (p.weights() instanceof LinearPolicy.Ternary(int shards) && shards % k != 0)
             throw new IllegalArgumentException("--tensor-parallel " + k + " needs the ternary shards (" + shards + ") to be a multiple of " + k
-                    + ": each rank's slice must hold whole absmean shards (give --ternary-shards " + k + ", one scale per slice as Spectra trained)");
+                    + ": each rank's slice must hold whole absmean shards (start the run with --ternary-shards " + k
+                    + ", one scale per slice as Spectra trained; a run resumes at any K that divides its shards)");
         if (!(p.weights() instanceof LinearPolicy.Float) && !(p.weights() instanceof LinearPolicy.Ternary))
             throw new IllegalArgumentException("--tensor-parallel " + k + " supports float and ternary weights, not " + p.weights().label()
                     + " (its per-tensor or per-row scales would need the whole matrix)");
