@@ -129,7 +129,9 @@ final class TrainCommand {
                         + ": each step's micro-batches are shared out evenly (the global batch stays batch × accum)");
             if (fresh != null) checkTensorParallel(fresh, tensorParallel);
             Path runDir = resume != null ? TrainRun.runFolder(resume) : Path.of(fresh.out()).toAbsolutePath().normalize();
-            System.out.println("tern train: " + RankLauncher.describe(plan) + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
+            String grid = tensorParallel == 1 ? "" : String.format(Locale.ROOT, " = %d data-parallel replica%s × tensor parallel %d", replicas,
+                    replicas == 1 ? "" : "s", tensorParallel);
+            System.out.println("tern train: " + RankLauncher.describe(plan) + grid + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
             return RankLauncher.launch(argv, plan, runDir);
         }
         Backend backend = Devices.open(args);
