@@ -118,8 +118,8 @@ public final class TrainRun implements AutoCloseable {
             data = openData(dataDir);
             config = config.withFolders(dataDir.toString(), out.toString());
             Precision first = config.precisionSchedule().precisionAt(0);
-            MemoryPlan memory = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
             TensorParallel tp = ranks == null ? TensorParallel.NONE : ranks.tensorParallel();
+            MemoryPlan memory = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend, tp.ranks());
             model = memory.allocate(c -> new LlamaModel(backend, c.withPrecision(first), tp));
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
             model.initialize(config.seed());                     // a slice of the whole model's draws on each tensor-parallel rank
@@ -188,8 +188,8 @@ public final class TrainRun implements AutoCloseable {
                 shape = modelConfig(config, data.vocabSize());
             }
             Precision now = config.precisionSchedule().precisionAt(state.step());
-            MemoryPlan memory = MemoryPlan.training(shape, config, backend);
             TensorParallel tp = ranks == null ? TensorParallel.NONE : ranks.tensorParallel();
+            MemoryPlan memory = MemoryPlan.training(shape, config, backend, tp.ranks());
             model = memory.allocate(x -> new LlamaModel(backend, x.withPrecision(now), tp));
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
             Trainer trainer = newTrainer(config, data, model, ranks);
@@ -304,7 +304,7 @@ public final class TrainRun implements AutoCloseable {
         if (ranks == null) return;
         m.put("ranks", ranks.sync().ranks());
         m.put("tensor_parallel", ranks.grid().tensorRanks());
-        m.put("optimizer_sharded", ranks.shardOptimizer() && ranks.grid().dataRanks() > 1);
+        m.put("optimizer_sharded", ranks.shardOptimizer() && ranks.grid().data() != null);   // no data group (one replica): whole
     }
 
     private static Trainer newTrainer(TrainConfig config, TokenShardSet data, LlamaModel model, Ranks ranks) {
