@@ -11,6 +11,9 @@
 # Several GPUs (N = all listed): the tiny run on N GPUs against 1 GPU at the same global batch (the largest
 # relative loss difference over the steps), and tokens/s of the 390M shape on 1 and N GPUs (scaling
 # efficiency = tok/s(N) / (N · tok/s(1))).
+# Tensor parallelism (2+ GPUs, or CPU processes with TERN_MULTI_CPU=1): the tiny TriLM with 2 scales per matrix
+# on --tensor-parallel 2 against 1 rank (largest relative loss difference), DP 2 × TP 2 with --zero 1 where 4
+# GPUs are listed, a TP 2 checkpoint resumed on 1 rank, TensorParallelGpuTest, and the 390M step at TP 2 vs 1.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cp="$here/lib/classes:$here/lib/test-classes"
@@ -72,6 +75,10 @@ echo "== 3. --gpus 1 --zero 1"
 tern train "${dev[@]}" $ranks 1 --zero 1 "${tiny[@]}" --out "$work/zero1" > "$work/zero1.txt" 2>&1 || { fail "--zero 1 run"; tail -20 "$work/zero1.txt"; }
 same_run "$work/plain" "$work/zero1" "--gpus 1 --zero 1"
 
+tokps() {   # tokens/s between step 2 and the last step (compilation and start excluded)
+  grep '"loss"' "$1/train_log.jsonl" | awk -F'"seconds":' '{split($2,a,/[,}]/); s[NR]=a[1]} END{print s[NR]-s[2]}' > "$1/dt"
+  awk -v dt="$(cat "$1/dt")" -v tok="$2" 'BEGIN{printf "%.0f", tok / dt}'
+}
 n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
 if (( n >= 2 )); then
   echo "== 4. $n GPUs"
@@ -79,10 +86,6 @@ if (( n >= 2 )); then
   tern train --device cuda --gpus 1 "${tiny[@]}" --accum $((4 * n)) --out "$work/one-big1" --steps 4 > /dev/null 2>&1
   note "tiny, global batch $((16 * n)) rows: $n GPUs vs 1 GPU, largest relative loss difference $(maxrel "$work/one-big1" "$work/one-big")"
   big=(--preset 390M --precision ternary --data "$work/data" --steps 6 --batch 8 --seq 512 --accum "$n" --eval-every 0 --save-every 0 --seed 1)
-  tokps() {   # tokens/s between step 2 and the last step (compilation and start excluded)
-    grep '"loss"' "$1/train_log.jsonl" | awk -F'"seconds":' '{split($2,a,/[,}]/); s[NR]=a[1]} END{print s[NR]-s[2]}' > "$1/dt"
-    awk -v dt="$(cat "$1/dt")" -v tok="$2" 'BEGIN{printf "%.0f", tok / dt}'
-  }
   for g in 1 "$n"; do
     tern train --device cuda --gpus "$g" "${big[@]}" --out "$work/big$g" > "$work/big$g.txt" 2>&1 || fail "390M on $g GPUs"
   done
@@ -91,6 +94,33 @@ if (( n >= 2 )); then
   note "390M, $per tokens per step: 1 GPU $a tok/s, $n GPUs $b tok/s, efficiency $(awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN{printf "%.1f%%", 100 * b / (n * a)}')"
 else
   note "several GPUs: nvidia-smi lists $n; the 2/4-GPU loss curves and the 390M scaling were not run"
+fi
+
+if (( n >= 2 )) || [[ "${TERN_MULTI_CPU:-0}" == 1 ]]; then
+  echo "== 5. tensor parallel"
+  tp=("${tiny[@]}" --ternary-shards 2 --steps 8 --save-every 4 --keep 0)
+  tern train "${dev[@]}" "${tp[@]}" --out "$work/tp1" > "$work/tp1.txt" 2>&1 || fail "TP 1 reference run"
+  tern train "${dev[@]}" $ranks 2 --tensor-parallel 2 "${tp[@]}" --out "$work/tp2" > "$work/tp2.txt" 2>&1 || { fail "--tensor-parallel 2 run"; tail -20 "$work/tp2.txt"; }
+  note "tiny TriLM, --tensor-parallel 2 vs 1 rank: largest relative loss difference over 8 steps $(maxrel "$work/tp1" "$work/tp2")"
+  if (( n >= 4 )) || [[ "${TERN_MULTI_CPU:-0}" == 1 ]]; then
+    tern train "${dev[@]}" $ranks 4 --tensor-parallel 2 --zero 1 "${tp[@]}" --out "$work/dp2tp2" > "$work/dp2tp2.txt" 2>&1 || { fail "DP 2 x TP 2 run"; tail -20 "$work/dp2tp2.txt"; }
+    note "tiny TriLM, 4 ranks = DP 2 x TP 2 (--zero 1) vs 1 rank: largest relative loss difference $(maxrel "$work/tp1" "$work/dp2tp2")"
+  fi
+  cp -r "$work/tp2" "$work/tp2to1" && rm -f "$work/tp2to1/train.lock"
+  tern train --resume "$work/tp2to1/checkpoints/step-000004" "${dev[@]}" > "$work/tp2to1.txt" 2>&1 || { fail "resuming the TP 2 checkpoint on 1 rank"; tail -20 "$work/tp2to1.txt"; }
+  note "TP 2 checkpoint of step 4 resumed on 1 rank vs the uninterrupted TP 2 run: largest relative loss difference $(maxrel "$work/tp2" "$work/tp2to1")"
+  if [[ "${TERN_MULTI_CPU:-0}" != 1 ]]; then
+    if bash "$here/test.sh" --select-class tern.reliability.TensorParallelGpuTest > "$work/tptests.txt" 2>&1; then
+      note "TensorParallelGpuTest: $(grep -E 'tests (successful|failed|skipped)' "$work/tptests.txt" | tr -s ' ' | tr '\n' ';')"
+    else
+      fail "TensorParallelGpuTest: $(grep -E 'tests (successful|failed)' "$work/tptests.txt" | tr -s ' ' | tr '\n' ';')"
+    fi
+    big=(--preset 390M --precision ternary --ternary-shards 2 --data "$work/data" --steps 6 --batch 8 --seq 512 --accum 1 --eval-every 0 --save-every 0 --seed 1)
+    tern train --device cuda "${big[@]}" --out "$work/bigtp1" > "$work/bigtp1.txt" 2>&1 || fail "390M TP 1"
+    tern train --device cuda --gpus 2 --tensor-parallel 2 "${big[@]}" --out "$work/bigtp2" > "$work/bigtp2.txt" 2>&1 || fail "390M TP 2"
+    per=$((8 * 512)); a=$(tokps "$work/bigtp1" $((per * 4))); b=$(tokps "$work/bigtp2" $((per * 4)))
+    note "390M TriLM (2 scales), $per tokens per step: 1 GPU $a tok/s, TP 2 on 2 GPUs $b tok/s (one model replica)"
+  fi
 fi
 
 echo

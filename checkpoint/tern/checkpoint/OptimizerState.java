@@ -67,6 +67,15 @@ public final class OptimizerState {
 
     /** Restores the moments and step of {@code opt} from {@code file}. */
     public static void load(Path file, Optimizer opt, Backend backend) {
+        load(file, opt, backend, tern.runtime.ParameterLayout.WHOLE);
+    }
+
+    /**
+     * As {@link #load(Path, Optimizer, Backend)} for an optimizer of a rank holding {@code layout}'s parts of
+     * the parameters: the file holds the whole model's moments (whatever degree of tensor parallelism wrote
+     * it), each checked against the whole shape and cut to this rank's part.
+     */
+    public static void load(Path file, Optimizer opt, Backend backend, tern.runtime.ParameterLayout layout) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             String step = f.metadata().get("step");
             long s;
@@ -82,9 +91,9 @@ public final class OptimizerState {
                     expected.add(name);
                     if (!f.contains(name)) throw new CheckpointException(file, "tensor '" + name + "' is missing (parameter " + p.name + ")");
                     SafetensorsHeader.Entry e = f.entry(name);
-                    if (!Arrays.equals(e.shape(), p.value.shape()))
+                    if (!Arrays.equals(e.shape(), layout.wholeShape(p)))
                         throw new CheckpointException(file, "tensor '" + name + "': shape " + Arrays.toString(e.shape())
-                                + " does not match parameter " + p.name + " " + Arrays.toString(p.value.shape()));
+                                + " does not match parameter " + p.name + " " + Arrays.toString(layout.wholeShape(p)));
                     if (e.dtype() != SafetensorsDType.F32 && e.dtype() != SafetensorsDType.F16 && e.dtype() != SafetensorsDType.BF16)
                         throw new CheckpointException(file, "tensor '" + name + "': dtype " + e.dtype() + " is not a float type");
                 }
@@ -94,7 +103,13 @@ public final class OptimizerState {
                     throw new CheckpointException(file, "tensor '" + name + "' matches no parameter of this model");
             for (Parameter p : opt.parameters())
                 try (Tensor first = f.tensor(firstMomentName(p.name)); Tensor second = f.tensor(secondMomentName(p.name))) {
-                    opt.loadMoments(p, first, second);
+                    Tensor a = layout.part(p, first), b = layout.part(p, second);
+                    try {
+                        opt.loadMoments(p, a, b);
+                    } finally {
+                        if (a != first) a.close();
+                        if (b != second) b.close();
+                    }
                 }
             opt.setStep(s);
         }

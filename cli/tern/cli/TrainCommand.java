@@ -33,7 +33,7 @@ final class TrainCommand {
     private static final List<String> SETTING_FLAGS = TrainConfig.KEYS.stream().filter(k -> !k.equals("reset_optimizer"))
             .map(k -> k.replace('_', '-')).toList();
     private static final Set<String> OTHER_FLAGS = Set.of("config", "resume", "stop-after", "device", "compute", "on-nan", "init",
-            "gpus", "processes", "nodes", "node-rank", "master", "zero",
+            "gpus", "processes", "nodes", "node-rank", "master", "zero", "tensor-parallel",
             "rank", "ranks", "rendezvous", "job", "heartbeat");       // the last five: what the launcher gives each rank
 
     static final String USAGE = """
@@ -68,6 +68,12 @@ final class TrainCommand {
                                    data order do not depend on N (accum must be a multiple of the ranks)
               --processes N        the same over N CPU processes (TCP), to test a job without GPUs
               --zero 0|1           1: shard AdamW's moments across the ranks (ZeRO-1); same checkpoints   [0]
+              --tensor-parallel K  Spectra's tensor parallelism: each block linear split over K ranks (q/k/v/gate/up
+                                   by rows, o/down by columns); N ranks make N/K data-parallel replicas of K
+                                   (rank r: slice r mod K of replica r / K). K must divide N, the heads and the
+                                   intermediate size; a ternary run needs --ternary-shards a multiple of K.
+                                   Checkpoints hold the whole model: resume at any K                       [1]
+              --ternary-shards S   absmean scales per ternary matrix (Spectra's model-parallel size)   [preset]
               --nodes M --node-rank I --master HOST:PORT   several hosts, M × N ranks: run the same command
                                    on each host with its --node-rank; rank 0 (node 0) listens on HOST:PORT
             Every plan runs on either device. A run folder is locked while a trainer writes to it.
@@ -114,17 +120,24 @@ final class TrainCommand {
         }
         if (fresh != null) warnAboutData(fresh.data());
         RankLauncher.Plan plan = launchPlan(args, onNan);
+        int tensorParallel = tensorParallel(args, plan);
         if (plan != null) {
-            if (fresh != null && fresh.accum() % plan.ranks() != 0)        // a resumed run's accum is checked by each rank
-                throw new UsageException("--accum " + fresh.accum() + " must be a multiple of the " + plan.ranks()
-                        + " ranks: each step's micro-batches are shared out evenly (the global batch stays batch × accum)");
+            int replicas = plan.ranks() / tensorParallel;
+            if (fresh != null && fresh.accum() % replicas != 0)        // a resumed run's accum is checked by each rank
+                throw new UsageException("--accum " + fresh.accum() + " must be a multiple of the " + replicas
+                        + (tensorParallel > 1 ? " data-parallel replicas (" + plan.ranks() + " ranks / --tensor-parallel " + tensorParallel + ")" : " ranks")
+                        + ": each step's micro-batches are shared out evenly (the global batch stays batch × accum)");
+            if (fresh != null) checkTensorParallel(fresh, tensorParallel);
             Path runDir = resume != null ? TrainRun.runFolder(resume) : Path.of(fresh.out()).toAbsolutePath().normalize();
-            System.out.println("tern train: " + RankLauncher.describe(plan) + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
+            String grid = tensorParallel == 1 ? "" : String.format(Locale.ROOT, " = %d data-parallel replica%s × tensor parallel %d", replicas,
+                    replicas == 1 ? "" : "s", tensorParallel);
+            System.out.println("tern train: " + RankLauncher.describe(plan) + grid + "; rank 0 writes " + runDir + ", the others log to rank-R.log there");
             return RankLauncher.launch(argv, plan, runDir);
         }
         Backend backend = Devices.open(args);
         TrainRun run;
         GradientSync sync = null;
+        tern.train.RankGrid grid = null;                      // the world and its sub-groups, once split
         TcpGroup control = null;
         try {
             TrainRun.Ranks ranks = null;
@@ -132,8 +145,9 @@ final class TrainCommand {
                 Object[] joined = joinRanks(args, backend);
                 sync = (GradientSync) joined[0];
                 control = (TcpGroup) joined[1];
-                ranks = new TrainRun.Ranks(sync, zero(args));
-                RankLauncher.watchdog(args.intValue("heartbeat", 0), sync.rank(), sync::asyncError);
+                grid = tern.train.RankGrid.of(sync, tensorParallel);
+                ranks = new TrainRun.Ranks(grid, zero(args));
+                RankLauncher.watchdog(args.intValue("heartbeat", 0), grid.world().rank(), grid::asyncError);
             } else if (zero(args)) {
                 throw new UsageException("--zero 1 shards the optimizer across ranks: give --gpus N or --processes N");
             }
@@ -141,11 +155,11 @@ final class TrainCommand {
                     ? TrainRun.resume(resume, settings, backend, ranks)
                     : TrainRun.start(fresh, backend, args.has("init") ? Path.of(args.required("init")) : null, ranks);
         } catch (IllegalArgumentException e) {
-            closeQuietly(sync, control);
+            closeQuietly(grid, sync, control);
             backend.close();
             throw new UsageException(e.getMessage());
         } catch (IOException | RuntimeException e) {
-            closeQuietly(sync, control);
+            closeQuietly(grid, sync, control);
             backend.close();
             throw e;
         }
@@ -180,7 +194,7 @@ final class TrainCommand {
                 stop.finished();
             }
         } finally {
-            closeQuietly(sync, control);
+            closeQuietly(grid, sync, control);
             backend.close();
         }
     }
@@ -192,6 +206,41 @@ final class TrainCommand {
             case "1" -> true;
             default -> throw new UsageException("--zero must be 0 (every rank holds the optimizer state) or 1 (sharded), got '" + z + "'");
         };
+    }
+
+    /**
+     * --tensor-parallel K (1 when not given): what the launcher starts must split evenly into replicas of K,
+     * and a rank checks the same (its --ranks).
+     */
+    private static int tensorParallel(Args args, RankLauncher.Plan plan) {
+        if (!args.has("tensor-parallel")) return 1;
+        int k = args.intValue("tensor-parallel", 1);
+        if (k < 1) throw new UsageException("--tensor-parallel must be at least 1, got " + k);
+        int ranks = plan != null ? plan.ranks() : args.has("rank") ? args.intValue("ranks", 1) : 1;
+        if (k > 1 && plan == null && !args.has("rank"))
+            throw new UsageException("--tensor-parallel " + k + " splits the model over " + k + " ranks: give --processes N (CPU) or --gpus N"
+                    + " with N a multiple of " + k);
+        try {
+            tern.train.RankGrid.check(ranks, k);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (k > 1 && ranks == k && zeroGiven(args))
+            throw new UsageException("--zero 1 shards the optimizer across data-parallel replicas; " + ranks + " ranks with --tensor-parallel " + k
+                    + " are one replica (give more ranks, or drop --zero)");
+        return k;
+    }
+
+    private static boolean zeroGiven(Args args) { return args.has("zero") && zero(args); }
+
+    /** A fresh run's model must split K ways (heads, intermediate size, ternary shards): refused before any rank starts. */
+    private static void checkTensorParallel(TrainConfig config, int k) {
+        if (k == 1) return;
+        try {
+            tern.model.TensorParallel.check(TrainRun.modelConfig(config, 1), k);    // the vocabulary does not matter here
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
     }
 
     /** The launcher's plan when this invocation starts ranks (--gpus / --processes), else null. */
@@ -267,9 +316,10 @@ final class TrainCommand {
         }
     }
 
-    private static void closeQuietly(GradientSync sync, TcpGroup control) {
+    private static void closeQuietly(tern.train.RankGrid grid, GradientSync sync, TcpGroup control) {
         try {
-            if (sync != null) sync.close();
+            if (grid != null) grid.close();                   // the sub-groups, then the world
+            else if (sync != null) sync.close();
         } catch (RuntimeException e) {
             System.err.println("tern train: closing the ranks' transport: " + e.getMessage());
         }

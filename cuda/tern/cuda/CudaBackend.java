@@ -88,6 +88,11 @@ public final class CudaBackend implements Backend {
         return CudaAvailability.available();
     }
 
+    /** CUDA devices this process sees (0 where CUDA is not usable): the tests of several GPUs skip below their count. */
+    public static int deviceCount() {
+        return isAvailable() ? CudaContext.deviceCount() : 0;
+    }
+
     /** Why {@link #isAvailable()} is false, or "" when it is true. */
     public static String unavailableReason() {
         return CudaAvailability.whyNot();

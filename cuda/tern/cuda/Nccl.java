@@ -52,7 +52,8 @@ public final class Nccl {
 
     private final String library;
     private final MethodHandle getVersion, getUniqueId, commInitRank, commDestroy, commAbort, commGetAsyncError,
-            errorString, allReduce, reduceScatter, allGather, groupStart, groupEnd;
+            errorString, allReduce, reduceScatter, allGather, groupStart, groupEnd, commCount, commUserRank;
+    private final MethodHandle commSplit;            // null before NCCL 2.18, which added ncclCommSplit
 
     private Nccl(String library, SymbolLookup lookup) {
         this.library = library;
@@ -73,6 +74,11 @@ public final class Nccl {
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
         groupStart = l.downcallHandle(find(lookup, "ncclGroupStart"), FunctionDescriptor.of(JAVA_INT));
         groupEnd = l.downcallHandle(find(lookup, "ncclGroupEnd"), FunctionDescriptor.of(JAVA_INT));
+        commCount = l.downcallHandle(find(lookup, "ncclCommCount"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        commUserRank = l.downcallHandle(find(lookup, "ncclCommUserRank"), FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        // ncclCommSplit(comm, color, key, ncclComm_t* newcomm, ncclConfig_t* config): config NULL keeps the parent's
+        commSplit = lookup.find("ncclCommSplit").map(a -> l.downcallHandle(a,
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS))).orElse(null);
     }
 
     private static volatile Nccl loaded;
@@ -304,6 +310,27 @@ public final class Nccl {
                 check((int) commGetAsyncError.invoke(comm, r), "ncclCommGetAsyncError");
                 int v = r.get(JAVA_INT, 0);
                 return v == IN_PROGRESS ? 0 : v;
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /**
+         * ncclCommSplit: the ranks that pass the same {@code color} get one new communicator, ranked by
+         * {@code key}; every rank of this communicator calls it (collective). Its rank and size are NCCL's
+         * own (ncclCommUserRank, ncclCommCount).
+         */
+        public Communicator split(int color, int key) {
+            if (closed) throw new IllegalStateException("ncclCommSplit on a closed communicator");
+            if (commSplit == null)
+                throw new NcclException(library + " lacks ncclCommSplit (NCCL 2.18 or newer is needed for tensor parallelism with data parallelism)", 5);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment slot = a.allocate(ADDRESS), count = a.allocate(JAVA_INT), user = a.allocate(JAVA_INT);
+                check((int) commSplit.invoke(comm, color, key, slot, MemorySegment.NULL), "ncclCommSplit(color " + color + ", key " + key + ")");
+                MemorySegment made = slot.get(ADDRESS, 0);
+                check((int) commCount.invoke(made, count), "ncclCommCount");
+                check((int) commUserRank.invoke(made, user), "ncclCommUserRank");
+                return new Communicator(made, count.get(JAVA_INT, 0), user.get(JAVA_INT, 0));
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -99,6 +99,17 @@ public final class NcclGradientSync implements GradientSync {
         }
     }
 
+    /**
+     * A sub-group by ncclCommSplit, with a collective stream of its own: tensor parallelism's all-reduces
+     * and data parallelism's gradient sums then run on separate communicators, each ordered against the
+     * compute stream by events as here.
+     */
+    @Override
+    public GradientSync split(int color, int key) {
+        backend.context().makeCurrent();
+        return new NcclGradientSync(backend, comm.split(color, key));
+    }
+
     /** NCCL's asynchronous error (0 while healthy), for the job's watchdog. */
     @Override public int asyncError() { return comm.asyncError(); }
 

@@ -3,6 +3,7 @@ package tern.model;
 import tern.runtime.Backend;
 import tern.runtime.GradientSync;
 import tern.runtime.Parameter;
+import tern.runtime.ParameterLayout;
 import tern.runtime.ShardAxis;
 import tern.runtime.Tensor;
 
@@ -17,7 +18,7 @@ import tern.runtime.Tensor;
  *
  * <p>{@code group} is null for one rank (no tensor parallelism).
  */
-public record TensorParallel(GradientSync group) {
+public record TensorParallel(GradientSync group) implements ParameterLayout {
     public static final TensorParallel NONE = new TensorParallel(null);
 
     public int rank() { return group == null ? 0 : group.rank(); }
@@ -25,8 +26,13 @@ public record TensorParallel(GradientSync group) {
     public int ranks() { return group == null ? 1 : group.ranks(); }
 
     /** Refuses a shape or precision whose tensor-parallel run would not equal the single-rank one. */
-    public void check(LlamaConfig config) {
-        int k = ranks();
+    public void check(LlamaConfig config) { check(config, ranks()); }
+
+    /**
+     * As {@link #check(LlamaConfig)} for a degree {@code k} (the launcher checks before it starts a rank).
+     * Every head has its own key and value head here, so dividing the heads divides the KV heads too.
+     */
+    public static void check(LlamaConfig config, int k) {
         if (k == 1) return;
         if (config.heads() % k != 0)
             throw new IllegalArgumentException("--tensor-parallel " + k + " needs the heads (" + config.heads() + ") divisible by " + k);
@@ -39,7 +45,8 @@ public record TensorParallel(GradientSync group) {
                     + p.kvBits() + "-bit KV");
         if (p.weights() instanceof LinearPolicy.Ternary(int shards) && shards % k != 0)
             throw new IllegalArgumentException("--tensor-parallel " + k + " needs the ternary shards (" + shards + ") to be a multiple of " + k
-                    + ": each rank's slice must hold whole absmean shards (set shards = " + k + " as Spectra does)");
+                    + ": each rank's slice must hold whole absmean shards (start the run with --ternary-shards " + k
+                    + ", one scale per slice as Spectra trained; a run resumes at any K that divides its shards)");
         if (!(p.weights() instanceof LinearPolicy.Float) && !(p.weights() instanceof LinearPolicy.Ternary))
             throw new IllegalArgumentException("--tensor-parallel " + k + " supports float and ternary weights, not " + p.weights().label()
                     + " (its per-tensor or per-row scales would need the whole matrix)");
@@ -105,36 +112,53 @@ public record TensorParallel(GradientSync group) {
         }
     }
 
+    /** The whole matrix's shape: a sliced parameter's rows (ROWS) or columns (COLS) times the ranks. */
+    @Override
+    public int[] wholeShape(Parameter p) {
+        int[] shape = p.value.shape();
+        ShardAxis axis = axisOf(p.name);
+        if (axis != null && ranks() > 1) shape[axis == ShardAxis.ROWS ? 0 : 1] *= ranks();
+        return shape;
+    }
+
+    /** This rank's slice of a whole host tensor (a checkpoint's weight or moment); replicated ones whole. */
+    @Override
+    public Tensor part(Parameter p, Tensor whole) {
+        ShardAxis axis = axisOf(p.name);
+        if (axis == null || ranks() == 1) return whole;
+        int[] w = wholeShape(p);
+        return Tensor.of(slice(whole.toFloatArray(), w[0], w[1], axis, rank(), ranks()), p.value.shape());
+    }
+
+    /**
+     * {@code local} (this rank's value of {@code p}, or a tensor shaped as it: a moment) as the whole model
+     * has it, on every rank of the group: the slice is placed into a zeroed whole matrix on the device and
+     * the matrices are summed over the group, which adds only zeros to each value and so is exact. One
+     * parameter at a time, so a checkpoint needs one whole matrix of device memory, not the whole model.
+     * A replicated parameter is this rank's own. Every rank of the group calls it, in the same order.
+     */
+    public float[] gatherWhole(Backend b, Parameter p, Tensor local) {
+        float[] mine = local.device() == tern.runtime.Device.CPU ? local.toFloatArray() : b.download(local);
+        ShardAxis axis = axisOf(p.name);
+        if (axis == null || ranks() == 1) return mine;
+        if (local.size() != p.value.size()) throw new IllegalArgumentException(local.describe() + " is not shaped as " + p.name + " " + p.value.describe());
+        int[] w = wholeShape(p);
+        float[] whole = new float[w[0] * w[1]];
+        place(mine, whole, w[0], w[1], axis, rank(), ranks());
+        try (Tensor t = b.upload(whole, w[0], w[1])) {
+            group.sumInPlace(java.util.List.of(t));
+            return b.download(t);
+        }
+    }
+
     /**
      * Every parameter of {@code local} as the whole model has it, on every rank (what a checkpoint holds):
      * each slice is placed into a zeroed whole matrix and the matrices are summed over the group, which
      * adds only zeros to each value and so is exact. Replicated parameters are this rank's own.
      */
     public java.util.Map<String, float[]> gatherWeights(LlamaModel local) {
-        Backend b = local.backend();
         java.util.Map<String, float[]> out = new java.util.LinkedHashMap<>();
-        java.util.List<Tensor> wholes = new java.util.ArrayList<>();
-        java.util.List<String> names = new java.util.ArrayList<>();
-        try {
-            for (Parameter p : local.parameters()) {
-                float[] mine = b.download(p.value);
-                ShardAxis axis = axisOf(p.name);
-                if (axis == null || ranks() == 1) {
-                    out.put(p.name, mine);
-                    continue;
-                }
-                int rows = p.value.dim(0) * (axis == ShardAxis.ROWS ? ranks() : 1), cols = p.value.dim(1) * (axis == ShardAxis.COLS ? ranks() : 1);
-                float[] whole = new float[rows * cols];
-                place(mine, whole, rows, cols, axis, rank(), ranks());
-                wholes.add(b.upload(whole, rows, cols));
-                names.add(p.name);
-                out.put(p.name, null);                // keeps the parameters' order
-            }
-            if (!wholes.isEmpty()) group.sumInPlace(wholes);
-            for (int i = 0; i < wholes.size(); i++) out.put(names.get(i), b.download(wholes.get(i)));
-        } finally {
-            for (Tensor t : wholes) t.close();
-        }
+        for (Parameter p : local.parameters()) out.put(p.name, gatherWhole(local.backend(), p, p.value));
         return out;
     }
 }

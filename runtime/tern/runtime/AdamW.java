@@ -76,12 +76,12 @@ public final class AdamW implements Optimizer {
         step = 0;
     }
 
-    /** Global L2 norm of all gradients (accumulated in double). */
+    /** Sum of squares of the chosen gradients (accumulated in double). */
     @Override
-    public double gradNorm() {
+    public double gradSquares(java.util.function.Predicate<Parameter> include) {
         List<Tensor> grads = new ArrayList<>(params.size());
-        for (Parameter p : params) grads.add(p.grad);
-        return Math.sqrt(backend.sumOfSquaresAll(grads));
+        for (Parameter p : params) if (include.test(p)) grads.add(p.grad);
+        return grads.isEmpty() ? 0 : backend.sumOfSquaresAll(grads);
     }
 
     /**

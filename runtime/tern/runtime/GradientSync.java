@@ -55,5 +55,16 @@ public interface GradientSync extends AutoCloseable {
      */
     default int asyncError() { return 0; }
 
+    /**
+     * Sub-groups of this group, as NCCL's ncclCommSplit makes them: the ranks that pass the same
+     * {@code color} form one new group, ranked by {@code key} (ties by their rank here). Every rank of this
+     * group calls it, in the same order as its other collectives; the new group's collectives involve its
+     * own ranks only. Tensor parallelism runs its all-reduces on one such group (the K ranks of a model
+     * replica) and data parallelism its gradient sums on another (the ranks holding the same slices).
+     */
+    default GradientSync split(int color, int key) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot form sub-groups");
+    }
+
     @Override default void close() {}
 }

@@ -35,7 +35,14 @@ public interface Optimizer extends AutoCloseable {
     void combineGradients(GradientSync sync);
 
     /** Global L2 norm of the whole model's gradient (accumulated in double), the same on every rank. */
-    double gradNorm();
+    default double gradNorm() { return Math.sqrt(gradSquares(p -> true)); }
+
+    /**
+     * The sum of squares of the gradients of the parameters {@code include} accepts (accumulated in double),
+     * over this optimizer's ranks, the same on every rank. Tensor parallelism adds the part of the sliced
+     * parameters over its group and counts the replicated ones once.
+     */
+    double gradSquares(java.util.function.Predicate<Parameter> include);
 
     /** One update of every parameter; gradients are multiplied by gradScale first. */
     void update(float lr, float weightDecay, float gradScale);

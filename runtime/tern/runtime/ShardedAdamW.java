@@ -96,12 +96,13 @@ public final class ShardedAdamW implements Optimizer {
 
     /** The squares of this rank's slices, plus (rank 0 only) the tails every rank holds, summed over ranks. */
     @Override
-    public double gradNorm() {
+    public double gradSquares(java.util.function.Predicate<Parameter> include) {
         List<Tensor> mine = new ArrayList<>();
         for (Parameter p : params)
-            for (Piece q : owned.get(p).pieces)
-                if (isSlice(p, q) || sync.rank() == 0) mine.add(q.grad);
-        return Math.sqrt(sync.sum(backend.sumOfSquaresAll(mine)));
+            if (include.test(p))
+                for (Piece q : owned.get(p).pieces)
+                    if (isSlice(p, q) || sync.rank() == 0) mine.add(q.grad);
+        return sync.sum(mine.isEmpty() ? 0 : backend.sumOfSquaresAll(mine));
     }
 
     private boolean isSlice(Parameter p, Piece q) {

@@ -57,7 +57,7 @@ public final class MemoryPlan {
     private final int blocks, checkpointed;
 
     private MemoryPlan(String what, LlamaConfig model, TrainConfig config, String checkpointing, long available, String availableFrom,
-                       int activationBytes) {
+                       int activationBytes, int tensorParallel) {
         if (!CHECKPOINTING.contains(checkpointing))
             throw new IllegalArgumentException("train setting 'checkpoint_activations' must be one of " + CHECKPOINTING + ", got '" + checkpointing + "'");
         this.what = what;
@@ -65,9 +65,12 @@ public final class MemoryPlan {
         this.checkpointing = checkpointing;
         this.available = available;
         this.availableFrom = availableFrom;
-        this.parameters = model.parameterCount();
-        this.weightBytes = parameters * 16 + (activationBytes == 4 ? preparedWeightBytes(model)
-                : (long) activationBytes * model.linearParametersPerLayer() * model.layers());
+        // a tensor-parallel rank holds 1/K of every block linear (and of its prepared copy); its activations
+        // are still counted whole, which over-estimates them (q/k/v, attention and the MLP's are sliced too)
+        long linear = model.linearParametersPerLayer() * model.layers();
+        this.parameters = model.parameterCount() - linear + linear / tensorParallel;
+        this.weightBytes = parameters * 16 + (activationBytes == 4 ? preparedWeightBytes(model) / tensorParallel
+                : (long) activationBytes * linear / tensorParallel);
         long tokens = (long) config.batch() * config.seq();
         long h = model.hidden(), f = model.intermediate();
         // One block's forward, per token: 11h + 3f counted from the ops (norms, q/k/v, RoPE, attention, o, the
@@ -112,6 +115,11 @@ public final class MemoryPlan {
 
     /** The plan of training {@code model} with {@code config}'s micro-batches on {@code backend}'s device. */
     public static MemoryPlan training(LlamaConfig model, TrainConfig config, Backend backend) {
+        return training(model, config, backend, 1);
+    }
+
+    /** As {@link #training(LlamaConfig, TrainConfig, Backend)} for one rank of {@code tensorParallel}-way tensor parallelism. */
+    public static MemoryPlan training(LlamaConfig model, TrainConfig config, Backend backend, int tensorParallel) {
         String forced = System.getProperty(AVAILABLE_PROPERTY);
         long available;
         String from;
@@ -128,7 +136,7 @@ public final class MemoryPlan {
         int activationBytes = backend == null ? 4 : (int) backend.activationType().bytesFor(1);
         return new MemoryPlan("training the " + config.preset() + " preset (" + config.precision().describe(config.steps()) + ", batch "
                 + config.batch() + "×" + config.seq() + ")", model, config, config.checkpointActivations(), available, from,
-                activationBytes);
+                activationBytes, tensorParallel);
     }
 
     /** Whether the run checkpoints activations: asked for ("on"), or needed to fit ("auto"). */

@@ -98,6 +98,21 @@ public final class TcpGradientSync implements GradientSync {
         }
     }
 
+    /** Ranks of a sub-group wait this long for the others to join it (they all come straight from the split). */
+    static final long SPLIT_MILLIS = 120_000;
+    private int splits;                                  // tags each split's groups, so two splits never meet
+
+    /** A sub-group over TCP sockets of its own ({@link TcpGroup#split}). */
+    @Override
+    public GradientSync split(int color, int key) {
+        try {
+            return new TcpGradientSync(group.split(color, key, "split" + splits++, SPLIT_MILLIS), backend);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("rank " + rank() + " of " + ranks() + ": forming the sub-group of color " + color
+                    + " failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() {
         group.close();

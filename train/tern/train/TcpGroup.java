@@ -40,12 +40,18 @@ public final class TcpGroup implements AutoCloseable {
     private final Socket[] sockets;                      // rank 0: one per other rank; others: [0] to rank 0
     private final DataInputStream[] in;
     private final DataOutputStream[] out;
+    private final String job;                            // the tag every rank introduced itself with
+    private final boolean loopback;                      // every rank is on this host (the master is a loopback address)
+    private final String reachableHost;                  // how the other ranks reach this process (for a sub-group it leads)
 
-    private TcpGroup(int rank, int ranks, ServerSocket server, Socket[] sockets) throws IOException {
+    private TcpGroup(int rank, int ranks, ServerSocket server, Socket[] sockets, String job, boolean loopback, String reachableHost) throws IOException {
         this.rank = rank;
         this.ranks = ranks;
         this.server = server;
         this.sockets = sockets;
+        this.job = job;
+        this.loopback = loopback;
+        this.reachableHost = reachableHost;
         in = new DataInputStream[sockets.length];
         out = new DataOutputStream[sockets.length];
         for (int i = 0; i < sockets.length; i++) {
@@ -84,11 +90,25 @@ public final class TcpGroup implements AutoCloseable {
     private static TcpGroup host(InetSocketAddress master, int ranks, String job, long deadline) throws IOException {
         ServerSocket server = new ServerSocket();
         server.setReuseAddress(true);
+        // a loopback master stays on loopback (one host); another address listens on every interface
+        boolean local = master.getAddress() != null && master.getAddress().isLoopbackAddress();
+        try {
+            server.bind(local ? master : new InetSocketAddress(master.getPort()));
+        } catch (IOException e) {
+            server.close();
+            throw e;
+        }
+        return host(server, master, ranks, job, deadline, local, master.getHostString());
+    }
+
+    /**
+     * Rank 0 of a group on a server socket already bound (a sub-group's leader binds a free port, then tells
+     * the others where it is): waits for the other ranks' introductions, then closes the server.
+     */
+    private static TcpGroup host(ServerSocket server, InetSocketAddress master, int ranks, String job, long deadline,
+                                 boolean local, String reachableHost) throws IOException {
         Socket[] peers = new Socket[ranks];
         try {
-            // a loopback master stays on loopback (one host); another address listens on every interface
-            boolean local = master.getAddress() != null && master.getAddress().isLoopbackAddress();
-            server.bind(local ? master : new InetSocketAddress(master.getPort()));
             int joined = 1;
             while (joined < ranks) {
                 long left = deadline - System.currentTimeMillis();
@@ -138,7 +158,7 @@ public final class TcpGroup implements AutoCloseable {
                 joined++;
             }
             server.close();                                  // all here: a late stranger is refused by the OS, not left waiting
-            return new TcpGroup(0, ranks, null, peers);
+            return new TcpGroup(0, ranks, null, peers, job, local, reachableHost);
         } catch (IOException | RuntimeException e) {
             for (Socket s : peers) if (s != null) s.close();
             server.close();
@@ -167,7 +187,8 @@ public final class TcpGroup implements AutoCloseable {
                 DataInputStream din = new DataInputStream(s.getInputStream());
                 if (din.readInt() != OK) throw new IOException("rendezvous at " + master + ": rank 0 refused rank " + rank + ": " + din.readUTF());
                 s.setSoTimeout(0);                              // collectives wait as long as the slowest rank's step
-                return new TcpGroup(rank, ranks, null, new Socket[] {s});
+                boolean local = master.getAddress() != null && master.getAddress().isLoopbackAddress();
+                return new TcpGroup(rank, ranks, null, new Socket[] {s}, job, local, s.getLocalAddress().getHostAddress());
             } catch (ConnectException | SocketTimeoutException | EOFException notYet) {
                 s.close();
                 if (System.currentTimeMillis() > deadline)
@@ -188,6 +209,74 @@ public final class TcpGroup implements AutoCloseable {
     public int rank() { return rank; }
 
     public int ranks() { return ranks; }
+
+    /**
+     * The groups of a split ({@link TcpGradientSync#split}): the ranks of this group that give the same
+     * {@code color} form one new group, ranked by {@code key} (ties by rank here). Every rank of this group
+     * calls it. Each new group's first rank listens on a free port of its host and the others connect to
+     * it, so the new groups' collectives do not pass through this group's rank 0; their job tag is this
+     * group's with {@code tag} and the color appended. A group of one rank needs no socket.
+     */
+    public TcpGroup split(int color, int key, String tag, long timeoutMillis) throws IOException {
+        float[][][] all = allGather(new float[][] {{color, key}});     // small whole numbers: exact as floats
+        List<Integer> members = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) if ((int) all[r][0][0] == color) members.add(r);
+        members.sort((a, b) -> (int) all[a][0][1] != (int) all[b][0][1] ? Integer.compare((int) all[a][0][1], (int) all[b][0][1]) : Integer.compare(a, b));
+        int newRank = members.indexOf(rank), newRanks = members.size(), leader = members.get(0);
+        String newJob = job + "/" + tag + "-" + color;
+        ServerSocket listening = null;
+        if (rank == leader && newRanks > 1) {
+            listening = new ServerSocket();
+            listening.setReuseAddress(true);
+            listening.bind(loopback ? new InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0) : new InetSocketAddress(0));
+        }
+        byte[] where = listening == null ? new byte[0]
+                : (reachableHost + ":" + listening.getLocalPort()).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[][] addresses;
+        try {
+            addresses = allGatherBytes(where);
+        } catch (RuntimeException e) {
+            if (listening != null) listening.close();
+            throw e;
+        }
+        long deadline = System.currentTimeMillis() + timeoutMillis;
+        if (newRanks == 1) return new TcpGroup(0, 1, null, new Socket[1], newJob, loopback, reachableHost);
+        String leaderAt = new String(addresses[leader], java.nio.charset.StandardCharsets.UTF_8);
+        if (listening != null) return host(listening, parseAddress(leaderAt), newRanks, newJob, deadline, loopback, reachableHost);
+        return connect(parseAddress(leaderAt), newRank, newRanks, newJob, deadline);
+    }
+
+    /** Every rank's bytes, in rank order, on every rank. */
+    public byte[][] allGatherBytes(byte[] mine) {
+        try {
+            byte[][] all = new byte[ranks][];
+            if (rank == 0) {
+                all[0] = mine.clone();
+                for (int r = 1; r < ranks; r++) {
+                    all[r] = new byte[in[r].readInt()];
+                    in[r].readFully(all[r]);
+                }
+                for (int r = 1; r < ranks; r++) {
+                    for (byte[] b : all) {
+                        out[r].writeInt(b.length);
+                        out[r].write(b);
+                    }
+                    out[r].flush();
+                }
+                return all;
+            }
+            out[0].writeInt(mine.length);
+            out[0].write(mine);
+            out[0].flush();
+            for (int r = 0; r < ranks; r++) {
+                all[r] = new byte[in[0].readInt()];
+                in[0].readFully(all[r]);
+            }
+            return all;
+        } catch (IOException e) {
+            throw lost(e);
+        }
+    }
 
     /** Rank 0's bytes on every rank (the others pass null). */
     public byte[] broadcast(byte[] fromRank0) {

@@ -18,11 +18,13 @@ import tern.checkpoint.SafetensorsFile;
 import tern.checkpoint.TrainingState;
 import tern.model.HfConfig;
 import tern.model.LlamaModel;
+import tern.model.TensorParallel;
 import tern.runtime.Backend;
 import tern.runtime.DType;
 import tern.runtime.Device;
 import tern.runtime.FullMoments;
 import tern.runtime.Parameter;
+import tern.runtime.ParameterLayout;
 import tern.runtime.Tensor;
 
 /**
@@ -65,18 +67,22 @@ public final class TrainCheckpoint {
 
     // ---- writing -------------------------------------------------------------------------------------------
 
-    /** Saves the trainer's state as {@code checkpoints/step-NNNNNN}; returns that folder. */
+    /**
+     * Saves the trainer's state as {@code checkpoints/step-NNNNNN}; returns that folder. Under tensor
+     * parallelism the weights and moments are those of the whole model, gathered from the slices (the other
+     * ranks of this rank's tensor group call {@link #joinSave} at the same point), so the checkpoint is the
+     * one a single process would write and resumes at any degree.
+     */
     public static Path save(Trainer trainer, Path checkpoints, Path tokenizerJson) throws IOException {
         Backend backend = trainer.model().backend();
         try (HostCopies copies = new HostCopies(backend);                 // a GPU run's host copies, freed once written
-             FullMoments moments = trainer.optimizer().fullMoments()) {   // a sharded optimizer gathers them here
-            Map<String, Tensor> weights = new LinkedHashMap<>();
-            for (Parameter p : trainer.model().parameters()) weights.put(p.name, copies.of(p.value));
+             FullMoments local = trainer.optimizer().fullMoments();       // a sharded optimizer gathers them here
+             Whole whole = Whole.of(trainer, local, copies)) {
             Map<String, AtomicFiles.Content> files = new LinkedHashMap<>();
-            files.put(MODEL, Safetensors.content(weights, Map.of("format", "pt", "tern_step", Long.toString(trainer.step())), DType.F32));
+            files.put(MODEL, Safetensors.content(whole.weights, Map.of("format", "pt", "tern_step", Long.toString(trainer.step())), DType.F32));
             files.put(CONFIG, AtomicFiles.utf8(HfConfig.write(trainer.model().config())));
             if (tokenizerJson != null) files.put(TOKENIZER, AtomicFiles.utf8(Files.readString(tokenizerJson)));
-            files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), moments, copies));
+            files.put(OPTIMIZER, OptimizerState.content(trainer.optimizer(), whole.moments, copies));
             TrainConfig c = trainer.config();
             Map<String, Object> rng = new LinkedHashMap<>();
             rng.put("model_init_seed", c.seed());                  // the sampler's generator state is in data_cursor
@@ -92,10 +98,55 @@ public final class TrainCheckpoint {
 
     /**
      * A follower rank's part of a checkpoint rank 0 writes: it writes nothing, but a sharded optimizer's
-     * moments are gathered from every rank, so each takes part in that.
+     * moments are gathered from every rank of its data group, and the ranks of rank 0's tensor group
+     * gather the whole weights and moments with it.
      */
     public static void joinSave(Trainer trainer) {
-        trainer.optimizer().fullMoments().close();
+        Backend backend = trainer.model().backend();
+        try (HostCopies copies = new HostCopies(backend);
+             FullMoments local = trainer.optimizer().fullMoments()) {
+            RankGrid grid = trainer.rankGrid();
+            if (trainer.model().tensorParallel().ranks() > 1 && (grid == null || grid.dataRank() == 0))
+                Whole.of(trainer, local, copies).close();
+        }
+    }
+
+    /**
+     * The whole model's weights and moments as host tensors: this rank's own (as host copies) without
+     * tensor parallelism, else gathered over the tensor group parameter by parameter (weight, first
+     * moment, second moment), in the same order on every rank of it.
+     */
+    private record Whole(Map<String, Tensor> weights, FullMoments moments, boolean owned) implements AutoCloseable {
+        static Whole of(Trainer trainer, FullMoments local, HostCopies copies) {
+            LlamaModel model = trainer.model();
+            TensorParallel tp = model.tensorParallel();
+            Map<String, Tensor> weights = new LinkedHashMap<>();
+            if (tp.ranks() == 1) {
+                for (Parameter p : model.parameters()) weights.put(p.name, copies.of(p.value));
+                return new Whole(weights, local, false);
+            }
+            Backend b = model.backend();
+            Map<Parameter, Tensor[]> moments = new LinkedHashMap<>();
+            try {
+                for (Parameter p : model.parameters()) {
+                    int[] shape = tp.wholeShape(p);
+                    weights.put(p.name, Tensor.of(tp.gatherWhole(b, p, p.value), shape));
+                    moments.put(p, new Tensor[] {Tensor.of(tp.gatherWhole(b, p, local.first(p)), shape),
+                            Tensor.of(tp.gatherWhole(b, p, local.second(p)), shape)});
+                }
+            } catch (RuntimeException e) {
+                new Whole(weights, new FullMoments(moments, true), true).close();
+                throw e;
+            }
+            return new Whole(weights, new FullMoments(moments, true), true);
+        }
+
+        @Override
+        public void close() {
+            if (!owned) return;
+            for (Tensor t : weights.values()) t.close();
+            moments.close();
+        }
     }
 
     // ---- finding and reading -------------------------------------------------------------------------------
@@ -147,8 +198,9 @@ public final class TrainCheckpoint {
     public static void restore(Path ckpt, State state, Trainer trainer) throws IOException {
         CheckpointManifest.read(ckpt).verify(ckpt);
         Backend backend = trainer.model().backend();
-        loadWeights(ckpt, trainer.model().parameters(), backend);
-        OptimizerState.load(ckpt.resolve(OPTIMIZER), trainer.optimizer(), backend);
+        TensorParallel tp = trainer.model().tensorParallel();         // the whole model's tensors, cut to this rank's slices
+        loadWeights(ckpt, trainer.model().parameters(), backend, tp);
+        OptimizerState.load(ckpt.resolve(OPTIMIZER), trainer.optimizer(), backend, tp);
         trainer.sampler().restore(state.raw().dataCursor());
         // a reset of the moments at a precision switch restarts Adam's own count (its bias correction) on purpose
         long optimizerStep = trainer.optimizer().step();
@@ -166,28 +218,38 @@ public final class TrainCheckpoint {
      * with its shape, and the file must hold nothing else.
      */
     public static void loadWeights(Path ckpt, List<Parameter> parameters, Backend backend) {
+        loadWeights(ckpt, parameters, backend, ParameterLayout.WHOLE);
+    }
+
+    /**
+     * As {@link #loadWeights(Path, List, Backend)} for parameters that are {@code layout}'s parts of the
+     * whole model's (a tensor-parallel rank's slices): the file's tensors have the whole shapes.
+     */
+    public static void loadWeights(Path ckpt, List<Parameter> parameters, Backend backend, ParameterLayout layout) {
         Path file = ckpt.resolve(MODEL);
         try (SafetensorsFile f = Safetensors.open(file)) {
             java.util.Set<String> names = new java.util.HashSet<>();
             for (Parameter p : parameters) {
                 names.add(p.name);
-                f.tensor(p.name, p.value.shape()).close();    // validates name, shape and float type first
+                f.tensor(p.name, layout.wholeShape(p)).close();    // validates name, shape and float type first
             }
             for (String n : f.names())
                 if (!names.contains(n)) throw new CheckpointException(file, "tensor '" + n + "' matches no parameter of this model");
             for (Parameter p : parameters) {
-                try (Tensor src = f.tensor(p.name, p.value.shape())) {
-                    if (p.value.device() == Device.CPU && src.dtype() == DType.F32) {
-                        MemorySegment.copy(src.segment(), 0, p.value.segment(), 0, p.value.byteSize());
-                    } else {
-                        try (Tensor up = backend.upload(src.toFloatArray(), p.value.shape())) {
-                            backend.copy(up, p.value);
+                try (Tensor whole = f.tensor(p.name, layout.wholeShape(p))) {
+                    Tensor mine = layout.part(p, whole);              // this rank's slice, or the whole tensor
+                    try {
+                        if (p.value.device() == Device.CPU && mine.dtype() == DType.F32) {
+                            MemorySegment.copy(mine.segment(), 0, p.value.segment(), 0, p.value.byteSize());
+                        } else {
+                            try (Tensor up = backend.upload(mine.toFloatArray(), p.value.shape())) {
+                                backend.copy(up, p.value);
+                            }
                         }
+                    } finally {
+                        if (mine != whole) mine.close();
                     }
-                    // A checksum proves the bytes are as written, not that they are numbers: a NaN saved by a
-                    // diverged run (or put there by hand) would otherwise surface as a NaN perplexity, or as an
-                    // unnamed refusal deep inside pack or generate. One pass per tensor, once, at load.
-                    if (!backend.allFinite(p.value)) throw notFinite(file, p.name, src);
+                    if (!backend.allFinite(p.value)) throw notFinite(file, p.name, whole);
                 }
             }
         }

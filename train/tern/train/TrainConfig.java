@@ -30,6 +30,8 @@ import tern.runtime.Schedule;
  * @param keep        newest checkpoints kept; 0 keeps all
  * @param checkpointActivations auto, on or off: recompute each block's activations in the backward pass
  *                    instead of keeping them ({@link MemoryPlan}); auto turns it on when the run would not fit
+ * @param ternaryShards absmean scales per ternary matrix (Spectra's model-parallel size); 0: the preset's.
+ *                    Tensor parallelism over K ranks needs a multiple of K (each rank's slice keeps whole shards)
  */
 public record TrainConfig(
         String preset, PrecisionPlan precision, Shape shape, String data, String out,
@@ -37,7 +39,7 @@ public record TrainConfig(
         double lr, double minLr, long warmup, String schedule,
         double weightDecay, double lrCutRatio, double lrCutAt, double decayOffAt,
         double beta1, double beta2, double eps, double clip,
-        long seed, int evalEvery, int evalBatches, int saveEvery, int keep, String checkpointActivations) {
+        long seed, int evalEvery, int evalBatches, int saveEvery, int keep, String checkpointActivations, int ternaryShards) {
 
     /** The model shape over a preset's: each 0 keeps the preset's value. */
     public record Shape(int hidden, int intermediate, int layers, int heads) {
@@ -74,11 +76,12 @@ public record TrainConfig(
             "lr", "min_lr", "warmup", "schedule",
             "weight_decay", "lr_cut_ratio", "lr_cut_at", "decay_off_at",
             "beta1", "beta2", "eps", "clip",
-            "seed", "eval_every", "eval_batches", "save_every", "keep", "checkpoint_activations");
+            "seed", "eval_every", "eval_batches", "save_every", "keep", "checkpoint_activations", "ternary_shards");
 
     /** Settings a config may lack (checkpoints of earlier versions): the plan's and the shape's, at their defaults. */
     private static final List<String> OPTIONAL = List.of(
-            "weight_bits", "switch_to", "switch_at", "reset_optimizer", "phase_in", "act_bits", "kv_bits", "hidden", "intermediate", "layers", "heads", "checkpoint_activations");
+            "weight_bits", "switch_to", "switch_at", "reset_optimizer", "phase_in", "act_bits", "kv_bits", "hidden", "intermediate", "layers", "heads", "checkpoint_activations",
+            "ternary_shards");
 
     /** The starting precisions a preset has a recipe for (k-bit plans train with float's). */
     public static final List<String> PRECISIONS = PrecisionPlan.RECIPES;
@@ -111,6 +114,7 @@ public record TrainConfig(
         require(keep >= 0, "keep", "must not be negative (0 keeps all), got " + keep);
         require(MemoryPlan.CHECKPOINTING.contains(checkpointActivations), "checkpoint_activations",
                 "must be one of " + MemoryPlan.CHECKPOINTING + " (auto: when the run would not fit without), got '" + checkpointActivations + "'");
+        require(ternaryShards >= 0, "ternary_shards", "must not be negative (0: the preset's model-parallel size), got " + ternaryShards);
         long tokens = (long) batch * seq * accum;
         require(tokens <= Integer.MAX_VALUE, "batch", "batch·seq·accum = " + tokens + " tokens per step is too many");
         shape.apply(tern.model.LlamaConfig.preset(preset).withPrecision(new tern.model.Precision(precision.start(), 1f, 0, 0)));
@@ -188,6 +192,7 @@ public record TrainConfig(
         m.put("save_every", saveEvery);
         m.put("keep", keep);
         m.put("checkpoint_activations", checkpointActivations);
+        if (ternaryShards > 0) m.put("ternary_shards", ternaryShards);
         return m;
     }
 
@@ -204,7 +209,8 @@ public record TrainConfig(
                 real(m, "weight_decay"), real(m, "lr_cut_ratio"), real(m, "lr_cut_at"), real(m, "decay_off_at"),
                 real(m, "beta1"), real(m, "beta2"), real(m, "eps"), real(m, "clip"),
                 integer(m, "seed"), whole(m, "eval_every"), whole(m, "eval_batches"), whole(m, "save_every"), whole(m, "keep"),
-                text(m, "checkpoint_activations", "auto"));   // absent from configs written before it existed
+                text(m, "checkpoint_activations", "auto"),    // absent from configs written before it existed
+                optionalWhole(m, "ternary_shards"));
     }
 
     /** This config with some settings replaced (keys as in {@link #KEYS}). */
@@ -234,14 +240,24 @@ public record TrainConfig(
         return with(m);
     }
 
-    /** The plan of {@code m}'s precision keys, ternary scales per matrix as the preset's model-parallel degree. */
+    /**
+     * The plan of {@code m}'s precision keys, ternary scales per matrix as {@code ternary_shards} says, else
+     * the preset's model-parallel degree.
+     */
     private static PrecisionPlan plan(Map<String, ?> m, String preset) {
         Map<String, Object> p = new LinkedHashMap<>();
         for (String k : PrecisionPlan.KEYS) if (m.get(k) != null) p.put(k, m.get(k));
         // an unknown preset is reported by the recipe lookup, with the list of presets
         int shards = preset != null && tern.model.LlamaConfig.presetNames().contains(preset) ? tern.model.LlamaConfig.preset(preset).modelParallel() : 1;
+        if (m.get("ternary_shards") != null) {
+            int given = whole(m, "ternary_shards");
+            if (given > 0) shards = given;
+        }
         return PrecisionPlan.fromSettings(p, shards);
     }
+
+    /** Absmean scales per ternary matrix: the setting, else the preset's model-parallel degree. */
+    public int ternaryShardsOr(int presetShards) { return ternaryShards > 0 ? ternaryShards : presetShards; }
 
     private static int optionalWhole(Map<String, ?> m, String key) {
         if (m.get(key) == null) return 0;

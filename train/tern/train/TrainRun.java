@@ -17,6 +17,7 @@ import tern.model.HfConfig;
 import tern.model.LlamaConfig;
 import tern.model.LlamaModel;
 import tern.model.Precision;
+import tern.model.TensorParallel;
 import tern.runtime.Backend;
 import tern.runtime.GradientSync;
 
@@ -58,12 +59,22 @@ public final class TrainRun implements AutoCloseable {
     private Path lastCheckpoint;
 
     /**
-     * This process's place in a data-parallel job: the ranks it shares steps with, and whether the optimizer
-     * state is sharded across them (ZeRO-1). Rank 0 is the run's only writer (log, config, checkpoints, the
-     * lock); the other ranks, followers, read the data and the checkpoint and write nothing.
+     * This process's place in a job of several ranks: its {@link RankGrid} (the data-parallel replicas, each
+     * of K tensor-parallel ranks), and whether the optimizer state is sharded across the replicas (ZeRO-1).
+     * World rank 0 is the run's only writer (log, config, checkpoints, the lock); the other ranks, followers,
+     * read the data and the checkpoint and write nothing.
      */
-    public record Ranks(GradientSync sync, boolean shardOptimizer) {
-        public boolean follower() { return sync.rank() != 0; }
+    public record Ranks(RankGrid grid, boolean shardOptimizer) {
+        /** Data parallelism alone over {@code sync}. */
+        public Ranks(GradientSync sync, boolean shardOptimizer) { this(RankGrid.dataParallel(sync), shardOptimizer); }
+
+        /** Every rank of the job. */
+        public GradientSync sync() { return grid.world(); }
+
+        public boolean follower() { return grid.world().rank() != 0; }
+
+        /** This rank's slice of the model. */
+        TensorParallel tensorParallel() { return grid.tensor() == null ? TensorParallel.NONE : new TensorParallel(grid.tensor()); }
     }
 
     private TrainRun(TrainConfig config, TokenShardSet data, LlamaModel model, Trainer trainer, Path out, TrainLog log, RunLock lock) {
@@ -75,8 +86,8 @@ public final class TrainRun implements AutoCloseable {
         this.out = out;
         this.log = log;
         this.lock = lock;
-        GradientSync sync = trainer.gradientSync();
-        this.follower = sync != null && sync.rank() != 0;
+        RankGrid grid = trainer.rankGrid();
+        this.follower = grid != null && grid.world().rank() != 0;
     }
 
     /** A fresh run: the model initialized from config.seed(), the sampler at its start, a new log. */
@@ -107,11 +118,12 @@ public final class TrainRun implements AutoCloseable {
             data = openData(dataDir);
             config = config.withFolders(dataDir.toString(), out.toString());
             Precision first = config.precisionSchedule().precisionAt(0);
-            MemoryPlan memory = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend);
-            model = memory.allocate(c -> new LlamaModel(backend, c.withPrecision(first)));
+            TensorParallel tp = ranks == null ? TensorParallel.NONE : ranks.tensorParallel();
+            MemoryPlan memory = MemoryPlan.training(modelConfig(config, data.vocabSize()), config, backend, tp.ranks());
+            model = memory.allocate(c -> new LlamaModel(backend, c.withPrecision(first), tp));
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
-            model.initialize(config.seed());
-            if (init != null) TrainCheckpoint.loadWeights(TrainCheckpoint.modelFolder(init), model.parameters(), backend);
+            model.initialize(config.seed());                     // a slice of the whole model's draws on each tensor-parallel rank
+            if (init != null) TrainCheckpoint.loadWeights(TrainCheckpoint.modelFolder(init), model.parameters(), backend, tp);
             Trainer trainer = newTrainer(config, data, model, ranks);
             TrainLog log = null;
             if (!follower) {
@@ -176,8 +188,9 @@ public final class TrainRun implements AutoCloseable {
                 shape = modelConfig(config, data.vocabSize());
             }
             Precision now = config.precisionSchedule().precisionAt(state.step());
-            MemoryPlan memory = MemoryPlan.training(shape, config, backend);
-            model = memory.allocate(x -> new LlamaModel(backend, x.withPrecision(now)));
+            TensorParallel tp = ranks == null ? TensorParallel.NONE : ranks.tensorParallel();
+            MemoryPlan memory = MemoryPlan.training(shape, config, backend, tp.ranks());
+            model = memory.allocate(x -> new LlamaModel(backend, x.withPrecision(now), tp));
             model.setCheckpointedBlocks(memory.checkpointedBlocks());
             Trainer trainer = newTrainer(config, data, model, ranks);
             TrainCheckpoint.restore(ckpt, state, trainer);
@@ -286,17 +299,18 @@ public final class TrainRun implements AutoCloseable {
         return m;
     }
 
-    /** How many ranks computed (a session may change it: checkpoints do not depend on it). */
+    /** How many ranks computed, and how (a session may change it: checkpoints do not depend on it). */
     private static void putRanks(Map<String, Object> m, Ranks ranks) {
         if (ranks == null) return;
         m.put("ranks", ranks.sync().ranks());
-        m.put("optimizer_sharded", ranks.shardOptimizer());
+        m.put("tensor_parallel", ranks.grid().tensorRanks());
+        m.put("optimizer_sharded", ranks.shardOptimizer() && ranks.grid().data() != null);   // no data group (one replica): whole
     }
 
     private static Trainer newTrainer(TrainConfig config, TokenShardSet data, LlamaModel model, Ranks ranks) {
         BatchSampler sampler = new BatchSampler(data.train(), config.batch(), config.seq(), config.seed());
         Trainer trainer = new Trainer(config, model, sampler, validationBatches(config, data));
-        if (ranks != null) trainer.dataParallel(ranks.sync(), ranks.shardOptimizer());
+        if (ranks != null) trainer.parallel(ranks.grid(), ranks.shardOptimizer());
         return trainer;
     }
 
@@ -316,7 +330,7 @@ public final class TrainRun implements AutoCloseable {
     public static LlamaConfig modelConfig(TrainConfig config, int vocabSize) {
         LlamaConfig p = LlamaConfig.preset(config.preset());
         LlamaConfig shaped = config.shape().apply(p).withVocabSize(vocabSize).withContextLength(Math.max(p.contextLength(), config.seq()));
-        PrecisionPlan plan = config.precision().withTernaryShards(shaped.modelParallel());
+        PrecisionPlan plan = config.precision().withTernaryShards(config.ternaryShardsOr(shaped.modelParallel()));
         return shaped.withPrecision(new Precision(plan.start(), 1f, plan.activationBits(), plan.kvBits()));
     }
 

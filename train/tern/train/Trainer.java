@@ -46,7 +46,8 @@ public final class Trainer {
     private long step;
     private double secondsBefore;
     private NanPolicy.Handler onNan;
-    private GradientSync sync;
+    private GradientSync sync;                     // the data-parallel group (null: none)
+    private RankGrid grid;                         // the whole job (null: one process)
     private final LossScale lossScale;             // fp16 activations only; null otherwise
     private boolean stopping;          // a stop every rank agreed on, at the top of the step loop
 
@@ -93,11 +94,28 @@ public final class Trainer {
      * checkpoint is restored into the optimizer: the moments so far are not carried over.
      */
     public void dataParallel(GradientSync sync, boolean shardOptimizer) {
-        if (config.accum() % sync.ranks() != 0)
-            throw new IllegalArgumentException("train setting 'accum' (" + config.accum() + ") must be a multiple of the "
-                    + sync.ranks() + " ranks: each step's micro-batches are shared out evenly");
-        this.sync = sync;
-        if (shardOptimizer) {
+        parallel(RankGrid.dataParallel(sync), shardOptimizer);
+    }
+
+    /**
+     * Makes this trainer one rank of a job of data-parallel replicas, each {@code grid.tensorRanks()} ranks of
+     * tensor parallelism (the model must have been built on {@code grid.tensor()}). Micro-batches are dealt
+     * out by data-parallel rank only, so the K ranks of a replica read the same ones; gradients and loss are
+     * summed over the data group; the clipping norm is that of the whole model (the sliced parameters'
+     * squares summed over the tensor group, the replicated ones, equal on its ranks, counted once); ZeRO-1
+     * shards the moments within each data group. config.accum() must be a multiple of the replicas.
+     */
+    public void parallel(RankGrid grid, boolean shardOptimizer) {
+        if (grid.tensorRanks() != model.tensorParallel().ranks())
+            throw new IllegalArgumentException("the model is split over " + model.tensorParallel().ranks() + " tensor-parallel ranks, the job over "
+                    + grid.tensorRanks());
+        int replicas = grid.dataRanks();
+        if (config.accum() % replicas != 0)
+            throw new IllegalArgumentException("train setting 'accum' (" + config.accum() + ") must be a multiple of the " + replicas
+                    + (grid.tensorRanks() > 1 ? " data-parallel replicas" : " ranks") + ": each step's micro-batches are shared out evenly");
+        this.grid = grid;
+        this.sync = grid.data();
+        if (shardOptimizer && sync != null) {
             long at = optimizer.step();
             optimizer.close();
             optimizer = new tern.runtime.ShardedAdamW(backend, model.parameters(), sync, (float) config.beta1(), (float) config.beta2(), (float) config.eps());
@@ -105,8 +123,11 @@ public final class Trainer {
         }
     }
 
-    /** The ranks this trainer shares its steps with; null when it trains alone. */
+    /** The ranks this trainer shares its gradient sums with (its data-parallel group); null when none. */
     public GradientSync gradientSync() { return sync; }
+
+    /** This rank's place in its job; null when it trains alone. */
+    public RankGrid rankGrid() { return grid; }
 
     /**
      * True once a stop was requested and, in a data-parallel job, every rank has agreed to it (a signal may
@@ -116,7 +137,7 @@ public final class Trainer {
 
     private boolean agreedStop(TrainerStop stop) {
         boolean mine = stop != null && stop.requested();
-        return sync == null ? mine : sync.sum(mine ? 1 : 0) > 0;
+        return grid == null ? mine : grid.world().sum(mine ? 1 : 0) > 0;
     }
 
     /** Updates applied so far. */
@@ -235,7 +256,7 @@ public final class Trainer {
             Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
             float loss = (float) (sum / accum);
             if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
-            double norm = optimizer.gradNorm();
+            double norm = gradNorm();
             if (lossScale != null && !Double.isFinite(norm) && attempt < LossScale.MAX_RETRIES) {
                 lossScale.overflowed();                       // the same micro-batches again at half the scale
                 continue;
@@ -251,6 +272,19 @@ public final class Trainer {
             step = number;
             return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
         }
+    }
+
+    /**
+     * The whole model's gradient norm. Under tensor parallelism each rank holds a slice of the block linears
+     * and the same replicated parameters: the slices' squares are summed over the tensor group, the
+     * replicated ones counted once.
+     */
+    private double gradNorm() {
+        tern.model.TensorParallel tp = model.tensorParallel();
+        if (tp.ranks() == 1) return optimizer.gradNorm();
+        double replicated = optimizer.gradSquares(p -> tern.model.TensorParallel.axisOf(p.name) == null);
+        double sliced = tp.group().sum(optimizer.gradSquares(p -> tern.model.TensorParallel.axisOf(p.name) != null));
+        return Math.sqrt(replicated + sliced);
     }
 
     /** fp16 gradient overflows so far (steps run again at a lower loss scale); 0 without fp16. */

@@ -79,4 +79,33 @@ class RankLauncherTest {
         org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> new RankLauncher.Plan(4, 2, 2, "h:1", true));
         org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> new RankLauncher.Plan(0, 1, 0, null, false));
     }
+
+    /**
+     * A --tensor-parallel K that cannot split the job or the model is refused before a rank starts, each with
+     * the reason: K not dividing the ranks, the heads (every head has its own KV head, so the KV heads too) or
+     * the intermediate size; a ternary run with fewer absmean shards than slices; activation quantization
+     * (per-token scales over a rank's slice); ZeRO-1 with one replica; accum not a multiple of the replicas;
+     * K > 1 with no ranks at all. No data folder is read: the checks come first.
+     */
+    @Test
+    void aTensorParallelDegreeThatCannotSplitIsRefusedWithTheReason() {
+        String[][] cases = {
+                {"--processes 3 --tensor-parallel 2", "--tensor-parallel 2 must divide the number of ranks (3)"},
+                {"--processes 3 --tensor-parallel 3 --accum 3 --precision float", "needs the heads (4) divisible by 3"},
+                {"--processes 4 --tensor-parallel 4 --accum 4 --precision float --intermediate 190", "needs the intermediate size (190) divisible by 4"},
+                {"--processes 2 --tensor-parallel 2", "ternary shards (1) to be a multiple of 2"},
+                {"--processes 2 --tensor-parallel 2 --precision float --act-bits 8", "does not support activation or KV quantization"},
+                {"--processes 2 --tensor-parallel 2 --precision float --zero 1", "are one replica"},
+                {"--processes 4 --tensor-parallel 2 --precision float --accum 1", "--accum 1 must be a multiple of the 2 data-parallel replicas"},
+                {"--tensor-parallel 2 --precision float", "give --processes N (CPU) or --gpus N"},
+                {"--processes 2 --tensor-parallel 0", "--tensor-parallel must be at least 1"},
+        };
+        for (String[] c : cases) {
+            List<String> argv = new java.util.ArrayList<>(List.of("--preset", "tiny", "--data", "/nonexistent/tern-data", "--out", "/nonexistent/tern-run",
+                    "--steps", "2"));
+            argv.addAll(List.of(c[0].split(" ")));
+            UsageException e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class, () -> TrainCommand.run(argv.toArray(String[]::new)), c[0]);
+            assertTrue(e.getMessage().contains(c[1]), c[0] + ": " + e.getMessage());
+        }
+    }
 }

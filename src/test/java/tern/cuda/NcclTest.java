@@ -72,4 +72,33 @@ class NcclTest {
             for (Tensor t : new Tensor[] {send, recv, gathered, scattered}) t.close();
         }
     }
+
+    /**
+     * ncclCommSplit, as tensor and data parallelism form their groups (tern.train.RankGrid): a one-rank
+     * world split by color gives a one-rank communicator of its own stream, whose sums give back their input
+     * exactly, ordered against the compute stream by events, and the world still works after it. Several
+     * GPUs: the DP × TP runs named in BENCHMARKS.md.
+     */
+    @Test
+    void aSplitOfOneRankIsACommunicatorOfItsOwn() {
+        Assumptions.assumeTrue(nccl.version() >= 21800, "ncclCommSplit needs NCCL 2.18+, this is " + nccl.version());
+        Random rnd = new Random(12);
+        int n = 1 << 20;
+        float[] x = Gpu.random(rnd, n);
+        try (NcclGradientSync world = new NcclGradientSync(cuda, nccl.join(nccl.uniqueId(), 1, 0));
+             tern.runtime.GradientSync part = world.split(0, 0)) {
+            assertEquals(0, part.rank());
+            assertEquals(1, part.ranks());
+            Tensor t = cuda.upload(x, n);
+            cuda.scale(t, 2f);                                  // compute the sum must see
+            part.sumInPlace(java.util.List.of(t));
+            cuda.scale(t, 0.5f);                                // compute that must see the sum
+            assertArrayEquals(x, cuda.download(t), "a sum over the one rank of the split, between two scalings");
+            assertEquals(3.25, part.sum(3.25));
+            world.sumInPlace(java.util.List.of(t));
+            assertArrayEquals(x, cuda.download(t), "the world after the split");
+            assertEquals(0, part.asyncError());
+            t.close();
+        }
+    }
 }

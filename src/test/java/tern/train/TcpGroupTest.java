@@ -60,6 +60,44 @@ class TcpGroupTest {
         }
     }
 
+    /**
+     * A world of 6 ranks split as a tensor-parallel job of 3 × 2 splits it: groups of the same color, ranked by
+     * key (here the reverse of the world order, so the key decides, not the rank), each summing only its own
+     * ranks' values on sockets of its own; a second split of the same world (the data-parallel groups) is
+     * another set of groups, and a group of one rank sums alone.
+     */
+    @Test
+    void aSplitFormsGroupsByColorRankedByKey() throws Exception {
+        int port = RankLauncherPorts.free(), n = 6;
+        List<CompletableFuture<TcpGroup>> joins = new java.util.ArrayList<>();
+        for (int r = 0; r < n; r++) joins.add(joinLater(port, r, n, "job-s"));
+        List<CompletableFuture<float[]>> results = new java.util.ArrayList<>();
+        for (int r = 0; r < n; r++) {
+            int rank = r;
+            results.add(joins.get(r).thenApplyAsync(world -> {
+                try (world) {
+                    // color r / 2, key reversed within the pair: rank 2c+1 becomes rank 0 of group c
+                    try (TcpGroup pair = world.split(rank / 2, -rank, "tp", 20_000);
+                         TcpGroup column = world.split(rank % 2, rank, "dp", 20_000);
+                         TcpGroup alone = world.split(rank, 0, "solo", 20_000)) {
+                        float pairSum = pair.sum(new float[][] {{rank + 1}}, TcpGroup.Wanted.ALL)[0][0];
+                        float columnSum = column.sum(new float[][] {{rank + 1}}, TcpGroup.Wanted.ALL)[0][0];
+                        float aloneSum = alone.sum(new float[][] {{rank + 1}}, TcpGroup.Wanted.ALL)[0][0];
+                        return new float[] {pair.rank(), pair.ranks(), pairSum, column.rank(), column.ranks(), columnSum, alone.ranks(), aloneSum};
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }, THREADS));
+        }
+        for (int r = 0; r < n; r++) {
+            float[] got = results.get(r).get(30, TimeUnit.SECONDS);
+            int pairFirst = r / 2 * 2;
+            float[] want = {1 - r % 2, 2, (pairFirst + 1) + (pairFirst + 2), r / 2, 3, 3 * (r % 2 + 1) + 6, 1, r + 1};
+            assertArrayEquals(want, got, "rank " + r + ": [pair rank, ranks, sum, column rank, ranks, sum, alone ranks, sum]");
+        }
+    }
+
     @Test
     void aDeadPeerFailsTheNextCollectiveAtOnce() throws Exception {
         int port = RankLauncherPorts.free();
