@@ -98,32 +98,73 @@ final class Attention {
         });
     }
 
-    /** A few queries (KV-cache decoding): a dot per key for the scores, an axpy per key for the output. */
+    /**
+     * A few queries (KV-cache decoding): a dot per key for the scores, an axpy per key for the output. The
+     * (batch, head, query) rows are claimed in pieces by the caller and {@link Parallel#shared}'s helpers, as
+     * the packed products of the same step are: a decode step makes one such call per layer, and handing each
+     * to the fork-join pool (whose workers are not the spinning helpers) cost a wake-up per call.
+     */
     private void forwardPerKey(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen,
                                int heads, int headDim, MemorySegment out, MemorySegment lse) {
         int offset = kvLen - qLen;
         float scale = (float) (1 / Math.sqrt(headDim));
-        Parallel.range(batch * heads * qLen, minChunk((long) kvLen * headDim), (t0, t1) -> {
+        Parallel.shared(batch * heads * qLen, minChunk(2L * kvLen * headDim), (t0, t1) -> {
             MemorySegment scores = Scratch.reused(0, kvLen);
             for (int t = t0; t < t1; t++) {
                 int pair = t / qLen, i = t % qLen;
                 Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
-                int visible = i + offset + 1;
                 long qAt = head.q(i);
-                // scores s_j = q_i·k_j / sqrt(d) for the visible keys
-                for (int j = 0; j < visible; j++)
-                    ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, head.kv(j), headDim));
-                // softmax: subtract the row max, normalise by Σ exp
-                float max = k.max(scores, 0, visible);
-                double sum = k.sumExp(scores, 0, visible, max);
-                k.expShiftScale(scores, 0, visible, max, (float) (1 / sum), scores, 0);
-                // out_i = Σ_j p_j·v_j
-                k.fill(0f, out, qAt, headDim);
-                for (int j = 0; j < visible; j++)
-                    k.axpy(ScalarFloatKernels.get(scores, j), v, head.kv(j), out, qAt, headDim);
-                ScalarFloatKernels.set(lse, t, (float) (max + Math.log(sum)));
+                float l = oneQuery(q, qAt, kk, v, head.kv(0), head.width(), i + offset + 1, headDim, scale, out, qAt, scores);
+                ScalarFloatKernels.set(lse, t, l);
             }
         });
+    }
+
+    /**
+     * One decode step of several sequences, each over its own cache: row b of q [B, heads·headDim] against
+     * keys[b], values[b] ([lengths[b] rows, heads·headDim]); out like q, lse [B, heads]. Every (row, head)
+     * pair runs {@link #oneQuery} exactly as {@link #forwardPerKey} does for that row alone, so a row's
+     * result does not depend on the batch; all B·heads pairs share one parallel call.
+     */
+    void forwardDecode(MemorySegment q, MemorySegment[] keys, MemorySegment[] values, int[] lengths, int heads, int headDim,
+                       MemorySegment out, MemorySegment lse) {
+        int batch = lengths.length, width = heads * headDim, longest = 0;
+        long work = 0;
+        for (int len : lengths) {
+            longest = Math.max(longest, len);
+            work += 2L * len * headDim * heads;
+        }
+        float scale = (float) (1 / Math.sqrt(headDim));
+        int most = longest;
+        Parallel.shared(batch * heads, minChunk(Math.max(1, work / ((long) batch * heads))), (t0, t1) -> {
+            MemorySegment scores = Scratch.reused(0, most);
+            for (int t = t0; t < t1; t++) {
+                int b = t / heads, h = t % heads;
+                long qAt = (long) b * width + (long) h * headDim;
+                float l = oneQuery(q, qAt, keys[b], values[b], (long) h * headDim, width, lengths[b], headDim, scale, out, qAt, scores);
+                ScalarFloatKernels.set(lse, t, l);
+            }
+        });
+    }
+
+    /**
+     * One query of one head against its first {@code visible} keys (rows kvAt + j·width of kk and v):
+     * out[outAt …] ← softmax(scale·q·kᵀ)·v; returns the log-sum-exp. {@code scores} holds ≥ visible floats.
+     */
+    private float oneQuery(MemorySegment q, long qAt, MemorySegment kk, MemorySegment v, long kvAt, int width, int visible,
+                           int headDim, float scale, MemorySegment out, long outAt, MemorySegment scores) {
+        // scores s_j = q·k_j / sqrt(d) for the visible keys
+        for (int j = 0; j < visible; j++)
+            ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, kvAt + (long) j * width, headDim));
+        // softmax: subtract the row max, normalise by Σ exp
+        float max = k.max(scores, 0, visible);
+        double sum = k.sumExp(scores, 0, visible, max);
+        k.expShiftScale(scores, 0, visible, max, (float) (1 / sum), scores, 0);
+        // out = Σ_j p_j·v_j
+        k.fill(0f, out, outAt, headDim);
+        for (int j = 0; j < visible; j++)
+            k.axpy(ScalarFloatKernels.get(scores, j), v, kvAt + (long) j * width, out, outAt, headDim);
+        return (float) (max + Math.log(sum));
     }
 
     /**
