@@ -504,7 +504,7 @@ public final class LlamaModel implements AutoCloseable {
             }
             case Attend.Batched(KvCache[] caches) -> {
                 Tensor out = tape.temp(caches.length, shape.hidden());
-                Tensor lse = tape.temp(1, heads, 1);
+                Tensor lse = tape.temp(caches.length, heads);
                 // Rotated in place, row by row: each sequence is at its own position.
                 for (int b = 0; b < caches.length; b++) {
                     int pos = caches[b].length();
@@ -513,14 +513,17 @@ public final class LlamaModel implements AutoCloseable {
                 }
                 k = quantizeKv(tape, k);
                 v = quantizeKv(tape, v);
+                Tensor[] keys = new Tensor[caches.length], values = new Tensor[caches.length];
                 for (int b = 0; b < caches.length; b++) {
                     KvCache c = caches[b];
                     int pos = c.length();
                     backend.copy(k.value.slice(b, b + 1), c.keys(layer, pos, pos + 1));
                     backend.copy(v.value.slice(b, b + 1), c.values(layer, pos, pos + 1));
-                    backend.attention(q.value.slice(b, b + 1), c.keys(layer, 0, pos + 1), c.values(layer, 0, pos + 1), 1, 1, pos + 1,
-                            heads, hd, out.slice(b, b + 1), lse);
+                    keys[b] = c.keys(layer, 0, pos + 1);
+                    values[b] = c.values(layer, 0, pos + 1);
                 }
+                // Every sequence's row in one call (one parallel loop over rows and heads), each as if alone.
+                backend.attentionDecode(q.value, keys, values, heads, hd, out, lse);
                 return tape.constant(out);
             }
         }

@@ -246,6 +246,21 @@ public interface Backend extends AutoCloseable {
     void attention(Tensor q, Tensor k, Tensor v, int batch, int qLen, int kvLen, int heads, int headDim,
                    Tensor out, Tensor lse);
 
+    /**
+     * One decode step of several sequences, each with its own cache: row b of q [B, heads·headDim] attends,
+     * causally at its newest position, to every row of keys[b] and values[b] ([len_b, heads·headDim], the
+     * sequence's cached positions including this one). out like q; lse [B, heads]. Row b's result is
+     * {@link #attention} of that row alone with qLen = 1 and kvLen = len_b, bit for bit, whatever else is in
+     * the batch. The default runs exactly that, one call per row; a backend may run all rows in one call.
+     */
+    default void attentionDecode(Tensor q, Tensor[] keys, Tensor[] values, int heads, int headDim, Tensor out, Tensor lse) {
+        if (keys.length != values.length || keys.length != q.dim(0))
+            throw new IllegalArgumentException("attentionDecode: " + q.dim(0) + " query rows need as many key and value caches, got "
+                    + keys.length + " and " + values.length);
+        for (int b = 0; b < keys.length; b++)
+            attention(q.slice(b, b + 1), keys[b], values[b], 1, 1, keys[b].dim(0), heads, headDim, out.slice(b, b + 1), lse.slice(b, b + 1));
+    }
+
     /** dq, dk, dv ← gradients of {@link #attention} (written, not accumulated). */
     void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
                            int batch, int qLen, int kvLen, int heads, int headDim,

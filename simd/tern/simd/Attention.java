@@ -98,32 +98,97 @@ final class Attention {
         });
     }
 
-    /** A few queries (KV-cache decoding): a dot per key for the scores, an axpy per key for the output. */
+    /**
+     * A few queries (KV-cache decoding): a dot per key for the scores, an axpy per key for the output, a
+     * group of heads at a time ({@link #headGroup}). The (batch, query, head group) pieces are claimed by the
+     * caller and {@link Parallel#shared}'s helpers, as the packed products of the same step are: a decode step
+     * makes one such call per layer, and handing each to the fork-join pool (whose workers are not the
+     * spinning helpers) cost a wake-up per call.
+     */
     private void forwardPerKey(MemorySegment q, MemorySegment kk, MemorySegment v, int batch, int qLen, int kvLen,
                                int heads, int headDim, MemorySegment out, MemorySegment lse) {
-        int offset = kvLen - qLen;
+        int offset = kvLen - qLen, rows = batch * qLen, width = heads * headDim;
+        int group = groupSize(rows, heads), groups = (heads + group - 1) / group;
         float scale = (float) (1 / Math.sqrt(headDim));
-        Parallel.range(batch * heads * qLen, minChunk((long) kvLen * headDim), (t0, t1) -> {
-            MemorySegment scores = Scratch.reused(0, kvLen);
+        Parallel.shared(rows * groups, minChunk(2L * kvLen * headDim * group), (t0, t1) -> {
+            MemorySegment scores = Scratch.reused(0, (long) group * kvLen);
             for (int t = t0; t < t1; t++) {
-                int pair = t / qLen, i = t % qLen;
-                Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
-                int visible = i + offset + 1;
-                long qAt = head.q(i);
-                // scores s_j = q_i·k_j / sqrt(d) for the visible keys
-                for (int j = 0; j < visible; j++)
-                    ScalarFloatKernels.set(scores, j, scale * k.dot(q, qAt, kk, head.kv(j), headDim));
-                // softmax: subtract the row max, normalise by Σ exp
-                float max = k.max(scores, 0, visible);
-                double sum = k.sumExp(scores, 0, visible, max);
-                k.expShiftScale(scores, 0, visible, max, (float) (1 / sum), scores, 0);
-                // out_i = Σ_j p_j·v_j
-                k.fill(0f, out, qAt, headDim);
-                for (int j = 0; j < visible; j++)
-                    k.axpy(ScalarFloatKernels.get(scores, j), v, head.kv(j), out, qAt, headDim);
-                ScalarFloatKernels.set(lse, t, (float) (max + Math.log(sum)));
+                int row = t / groups, h0 = (t % groups) * group, b = row / qLen, i = row % qLen;
+                headGroup(q, (long) row * width, kk, v, (long) b * kvLen * width, width, i + offset + 1, h0, Math.min(heads, h0 + group),
+                        headDim, scale, out, lse, (long) b * heads * qLen + i, qLen, scores);
             }
         });
+    }
+
+    /**
+     * One decode step of several sequences, each over its own cache: row b of q [B, heads·headDim] against
+     * keys[b], values[b] ([lengths[b] rows, heads·headDim]); out like q, lse [B, heads]. Every head of a row
+     * runs the same operations as {@link #forwardPerKey} runs for that row alone, so a row's result does not
+     * depend on the batch; all rows share one parallel call.
+     */
+    void forwardDecode(MemorySegment q, MemorySegment[] keys, MemorySegment[] values, int[] lengths, int heads, int headDim,
+                       MemorySegment out, MemorySegment lse) {
+        int batch = lengths.length, width = heads * headDim, longest = 0;
+        long work = 0;
+        for (int len : lengths) {
+            longest = Math.max(longest, len);
+            work += 2L * len * headDim * heads;
+        }
+        int group = groupSize(batch, heads), groups = (heads + group - 1) / group, most = longest;
+        float scale = (float) (1 / Math.sqrt(headDim));
+        Parallel.shared(batch * groups, minChunk(Math.max(1, work / ((long) batch * groups))), (t0, t1) -> {
+            MemorySegment scores = Scratch.reused(0, (long) group * most);
+            for (int t = t0; t < t1; t++) {
+                int b = t / groups, h0 = (t % groups) * group;
+                headGroup(q, (long) b * width, keys[b], values[b], 0, width, lengths[b], h0, Math.min(heads, h0 + group), headDim, scale,
+                        out, lse, (long) b * heads, 1, scores);
+            }
+        });
+    }
+
+    /**
+     * Heads per piece of the decode paths: all of a row's heads when there are rows enough to share out,
+     * else fewer, so a lone sequence still spreads over the threads.
+     */
+    private static int groupSize(int rows, int heads) {
+        int groups = Math.min(heads, Math.max(1, (2 * Parallel.THREADS + rows - 1) / rows));
+        return (heads + groups - 1) / groups;
+    }
+
+    /**
+     * One query row (at q[qRow …]) of heads [h0, h1) against its first {@code visible} keys, key j of head h
+     * at kvBase + j·width + h·headDim in kk and v: out[qRow + h·headDim …] ← softmax(scale·q·kᵀ)·v and
+     * lse[lseAt + h·lseStride] ← the log-sum-exp. The loops run over the keys outside and the heads inside,
+     * so each key row is read as one contiguous run (the heads side by side) rather than one head's 64 floats
+     * per 4 KiB row, a page per key; each head's sums still take its keys in ascending order, so the result
+     * is the same as one head at a time. {@code scores} holds ≥ (h1 − h0)·visible floats.
+     */
+    private void headGroup(MemorySegment q, long qRow, MemorySegment kk, MemorySegment v, long kvBase, int width, int visible,
+                           int h0, int h1, int headDim, float scale, MemorySegment out, MemorySegment lse, long lseAt, int lseStride,
+                           MemorySegment scores) {
+        // scores s_hj = q_h·k_hj / sqrt(d) for the visible keys
+        for (int j = 0; j < visible; j++) {
+            long key = kvBase + (long) j * width;
+            for (int h = h0; h < h1; h++)
+                ScalarFloatKernels.set(scores, (long) (h - h0) * visible + j,
+                        scale * k.dot(q, qRow + (long) h * headDim, kk, key + (long) h * headDim, headDim));
+        }
+        // softmax per head: subtract the row max, normalise by Σ exp
+        for (int h = h0; h < h1; h++) {
+            long row = (long) (h - h0) * visible;
+            float max = k.max(scores, row, visible);
+            double sum = k.sumExp(scores, row, visible, max);
+            k.expShiftScale(scores, row, visible, max, (float) (1 / sum), scores, row);
+            ScalarFloatKernels.set(lse, lseAt + (long) h * lseStride, (float) (max + Math.log(sum)));
+            k.fill(0f, out, qRow + (long) h * headDim, headDim);
+        }
+        // out_h = Σ_j p_hj·v_hj
+        for (int j = 0; j < visible; j++) {
+            long value = kvBase + (long) j * width;
+            for (int h = h0; h < h1; h++)
+                k.axpy(ScalarFloatKernels.get(scores, (long) (h - h0) * visible + j), v, value + (long) h * headDim,
+                        out, qRow + (long) h * headDim, headDim);
+        }
     }
 
     /**

@@ -340,6 +340,35 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void attentionDecode(Tensor q, Tensor[] keys, Tensor[] values, int heads, int headDim, Tensor out, Tensor lse) {
+        String op = "attentionDecode";
+        int batch = keys.length;
+        require(batch > 0 && values.length == batch && heads > 0 && headDim > 0, op,
+                "need one key and one value cache per query row and heads, headDim > 0, got " + keys.length + " key caches, "
+                        + values.length + " value caches, heads " + heads + ", headDim " + headDim);
+        long width = (long) heads * headDim;
+        requireHostF32(op, "q", q);
+        requireHostF32(op, "out", out);
+        requireHostF32(op, "lse", lse);
+        requireMatrix(op, "q", q, batch, width);
+        requireMatrix(op, "out", out, batch, width);
+        requireSize(op, "lse", lse, (long) batch * heads);
+        MemorySegment[] ks = new MemorySegment[batch], vs = new MemorySegment[batch];
+        int[] lengths = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            requireHostF32(op, "keys[" + b + "]", keys[b]);
+            requireHostF32(op, "values[" + b + "]", values[b]);
+            lengths[b] = keys[b].dim(0);
+            require(lengths[b] > 0, op, "sequence " + b + " has no cached positions");
+            requireMatrix(op, "keys[" + b + "]", keys[b], lengths[b], width);
+            requireMatrix(op, "values[" + b + "]", values[b], lengths[b], width);
+            ks[b] = keys[b].segment();
+            vs[b] = values[b].segment();
+        }
+        attention.forwardDecode(q.segment(), ks, vs, lengths, heads, headDim, out.segment(), lse.segment());
+    }
+
+    @Override
     public void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
                                   int batch, int qLen, int kvLen, int heads, int headDim,
                                   Tensor dq, Tensor dk, Tensor dv) {

@@ -61,6 +61,67 @@ class AttentionTest {
             }
     }
 
+    /**
+     * A batched decode step, each row over its own cache of its own length: every row matches the reference
+     * (the last query of full attention over its cache) and equals, bit for bit, {@code attention} of that row
+     * alone (qLen 1), which is what makes a batched step's tokens those of one request at a time.
+     */
+    @Property(tries = 30)
+    void decodeRowsOverTheirOwnCachesEqualEachRowAlone(@ForAll @IntRange(min = 1, max = 6) int batch,
+                                                      @ForAll @IntRange(min = 1, max = 4) int heads,
+                                                      @ForAll @IntRange(min = 1, max = 40) int halfDim,
+                                                      @ForAll long seed) {
+        int headDim = 2 * halfDim, width = heads * headDim;
+        Random rnd = new Random(seed);
+        int[] len = new int[batch];
+        float[][] ks = new float[batch][], vs = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            len[b] = 1 + rnd.nextInt(40);
+            ks[b] = gaussian(rnd, len[b] * width, 1);
+            vs[b] = gaussian(rnd, len[b] * width, 1);
+        }
+        float[] q = gaussian(rnd, batch * width, 1);
+        for (CpuBackend be : backends()) {
+            String p = pathOf(be);
+            Tensor[] tk = new Tensor[batch], tv = new Tensor[batch];
+            for (int b = 0; b < batch; b++) {
+                tk[b] = Tensor.of(ks[b], len[b], width);
+                tv[b] = Tensor.of(vs[b], len[b], width);
+            }
+            try (Tensor tq = Tensor.of(q, batch, width); Tensor out = Tensor.zeros(DType.F32, batch, width);
+                 Tensor lse = Tensor.zeros(DType.F32, batch, heads); Tensor one = Tensor.zeros(DType.F32, 1, width);
+                 Tensor oneLse = Tensor.zeros(DType.F32, 1, heads)) {
+                be.attentionDecode(tq, tk, tv, heads, headDim, out, lse);
+                float[] o = out.toFloatArray(), l = lse.toFloatArray();
+                for (int b = 0; b < batch; b++) {
+                    float[] qb = Arrays.copyOfRange(q, b * width, (b + 1) * width);
+                    try (Tensor tqb = Tensor.of(qb, 1, width)) {
+                        be.attention(tqb, tk[b], tv[b], 1, 1, len[b], heads, headDim, one, oneLse);
+                    }
+                    float[] alone = one.toFloatArray(), aloneLse = oneLse.toFloatArray();
+                    for (int i = 0; i < width; i++)
+                        if (Float.floatToRawIntBits(o[b * width + i]) != Float.floatToRawIntBits(alone[i]))
+                            throw new AssertionError(p + " row " + b + " (" + len[b] + " keys) out[" + i + "] " + o[b * width + i]
+                                    + " vs alone " + alone[i]);
+                    for (int h = 0; h < heads; h++)
+                        if (Float.floatToRawIntBits(l[b * heads + h]) != Float.floatToRawIntBits(aloneLse[h]))
+                            throw new AssertionError(p + " row " + b + " lse[" + h + "] " + l[b * heads + h] + " vs alone " + aloneLse[h]);
+                    // Full attention's last query over this cache is the row's exact value.
+                    double[] qFull = new double[len[b] * width];
+                    for (int i = 0; i < width; i++) qFull[(len[b] - 1) * width + i] = qb[i];
+                    Reference.AttentionOut ref = Reference.attention(qFull, Reference.toDouble(ks[b]), Reference.toDouble(vs[b]),
+                            1, len[b], len[b], heads, headDim);
+                    assertClose(p + " row " + b + " out", alone, Arrays.copyOfRange(ref.out(), (len[b] - 1) * width, len[b] * width), 1e-5, 1e-5);
+                }
+            } finally {
+                for (int b = 0; b < batch; b++) {
+                    tk[b].close();
+                    tv[b].close();
+                }
+            }
+        }
+    }
+
     /** Decoding with a KV cache: the last qLen queries over kvLen keys equal the last rows of full attention. */
     @Property(tries = 30)
     void cachedQueriesEqualTheLastRowsOfFullAttention(@ForAll @IntRange(min = 1, max = 2) int batch,
