@@ -24,10 +24,10 @@ import java.lang.foreign.ValueLayout;
  * off-heap segment, which is what a memory-bound product wants.
  */
 public final class FloatMatmul {
-    static final int KC = 256;
-    static final int NC = 512;
-    static final int MC = 128;
-    private static final int MR = FloatMatmulKernels.MR;
+    static final int KC = Integer.getInteger("tern.mm.kc", 256);
+    static final int NC = Integer.getInteger("tern.mm.nc", 512);
+    static final int MC = Integer.getInteger("tern.mm.mc", 128);
+    static final boolean B_IN_L1 = Boolean.getBoolean("tern.mm.bl1");
 
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;
@@ -62,17 +62,17 @@ public final class FloatMatmul {
             return;
         }
         Operands o = new Operands(as, transA, bs, transB, cs, m, k, n);
-        int nr = kernels.nr();
-        int colTiles = (n + nr - 1) / nr, rowTiles = (m + MR - 1) / MR;
+        int nr = kernels.nr(), mr = kernels.mr();
+        int colTiles = (n + nr - 1) / nr, rowTiles = (m + mr - 1) / mr;
         // Split the dimension with more tiles, so each core gets whole tiles and its own slice of c.
         if (colTiles >= rowTiles || colTiles >= 2 * Parallel.THREADS) {
             int minChunk = (int) Math.max(1, MIN_WORK / ((long) m * k * nr));
             Parallel.range(colTiles, minChunk, (t0, t1) ->
                     block(kernels, o, 0, m, t0 * nr, Math.min(n, t1 * nr), accumulate));
         } else {
-            int minChunk = (int) Math.max(1, MIN_WORK / ((long) MR * k * n));
+            int minChunk = (int) Math.max(1, MIN_WORK / ((long) mr * k * n));
             Parallel.range(rowTiles, minChunk, (t0, t1) ->
-                    block(kernels, o, t0 * MR, Math.min(m, t1 * MR), 0, n, accumulate));
+                    block(kernels, o, t0 * mr, Math.min(m, t1 * mr), 0, n, accumulate));
         }
     }
 
@@ -82,26 +82,38 @@ public final class FloatMatmul {
 
     /** c[r0..r1, c0..c1) (+)= op(a)[r0..r1, :] · op(b)[:, c0..c1), on the calling thread. */
     private static void block(FloatMatmulKernels kernels, Operands o, int r0, int r1, int c0, int c1, boolean accumulate) {
-        int nr = kernels.nr();
+        int nr = kernels.nr(), mr = kernels.mr();
+        int mcMax = Math.max(mr, MC / mr * mr);   // whole tiles per row block
         float[][] scratch = SCRATCH.get();
         float[] bp = grow(scratch, 0, KC * (NC + nr));
-        float[] ap = grow(scratch, 1, KC * (MC + MR));
-        float[] line = grow(scratch, 2, Math.max(KC, Math.max(NC, MC)) + nr);
+        float[] ap = grow(scratch, 1, KC * (mcMax + mr));
+        float[] line = grow(scratch, 2, Math.max(KC, Math.max(NC, mcMax)) + Math.max(nr, mr));
         for (int jc = c0; jc < c1; jc += NC) {
             int nc = Math.min(NC, c1 - jc);
             for (int pc = 0; pc < o.k; pc += KC) {
                 int kc = Math.min(KC, o.k - pc);
                 packB(o, pc, kc, jc, nc, nr, bp, line);
                 boolean add = accumulate || pc > 0;
-                for (int ic = r0; ic < r1; ic += MC) {
-                    int mc = Math.min(MC, r1 - ic);
-                    packA(o, ic, mc, pc, kc, ap, line);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = Math.min(MR, mc - ir);
+                for (int ic = r0; ic < r1; ic += mcMax) {
+                    int mc = Math.min(mcMax, r1 - ic);
+                    packA(o, ic, mc, pc, kc, mr, ap, line);
+                    if (B_IN_L1) {
                         for (int jr = 0; jr < nc; jr += nr) {
                             int cols = Math.min(nr, nc - jr);
-                            kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
-                                    (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            for (int ir = 0; ir < mc; ir += mr) {
+                                int rows = Math.min(mr, mc - ir);
+                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
+                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            }
+                        }
+                    } else {
+                        for (int ir = 0; ir < mc; ir += mr) {
+                            int rows = Math.min(mr, mc - ir);
+                            for (int jr = 0; jr < nc; jr += nr) {
+                                int cols = Math.min(nr, nc - jr);
+                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
+                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            }
                         }
                     }
                 }
@@ -138,25 +150,25 @@ public final class FloatMatmul {
         }
     }
 
-    /** ap[(panel·kc + p)·MR + r] ← op(a)[ic + panel·MR + r][pc + p], zero past row mc. */
-    private static void packA(Operands o, int ic, int mc, int pc, int kc, float[] ap, float[] line) {
-        int panels = (mc + MR - 1) / MR;
+    /** ap[(panel·kc + p)·mr + r] ← op(a)[ic + panel·mr + r][pc + p], zero past row mc. */
+    private static void packA(Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, float[] line) {
+        int panels = (mc + mr - 1) / mr;
         if (!o.transA) {
-            for (int i = 0; i < panels * MR; i++) {
-                int base = (i / MR) * kc * MR + i % MR;
+            for (int i = 0; i < panels * mr; i++) {
+                int base = (i / mr) * kc * mr + i % mr;
                 if (i < mc) {
                     MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (ic + i) * o.k + pc) * Float.BYTES, line, 0, kc);
-                    for (int p = 0; p < kc; p++) ap[base + p * MR] = line[p];
+                    for (int p = 0; p < kc; p++) ap[base + p * mr] = line[p];
                 } else {
-                    for (int p = 0; p < kc; p++) ap[base + p * MR] = 0f;
+                    for (int p = 0; p < kc; p++) ap[base + p * mr] = 0f;
                 }
             }
         } else {
             // a is [k, m]: row p of a holds op(a)[·][p] contiguous along i.
             for (int p = 0; p < kc; p++) {
                 MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic) * Float.BYTES, line, 0, mc);
-                java.util.Arrays.fill(line, mc, panels * MR, 0f);
-                for (int i = 0; i < panels * MR; i++) ap[(i / MR) * kc * MR + p * MR + i % MR] = line[i];
+                java.util.Arrays.fill(line, mc, panels * mr, 0f);
+                for (int i = 0; i < panels * mr; i++) ap[(i / mr) * kc * mr + p * mr + i % mr] = line[i];
             }
         }
     }
