@@ -11,11 +11,10 @@ import java.lang.foreign.ValueLayout;
  * <p>The work is cut into column (or row) ranges, one per core ({@link Parallel#range}). In its range a
  * thread walks blocks of KC steps of the inner dimension and NC columns: it packs that block of op(b)
  * into NR-wide panels ([p][NR], contiguous, zero padded), and for every MC rows packs op(a) into
- * MR-row panels ([p][MR]); the {@link FloatMatmulKernels#tile register tile} then reads both panels
- * strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
+ * MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
+ * {@link FloatMatmulKernels#tile register tile} then reads both panels strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
  * tile reads unit-stride heap arrays (no bounds or liveness checks per load), and the blocks are sized
- * for the cache: an MR×KC panel of A (4 KiB) stays in L1 while it sweeps the KC×NC block of B
- * (512 KiB), which stays in the 1 MiB L2 of a Zen 4 core. Packing costs O(mk + kn) per block against
+ * for the cache (the comment at KC says how, per width). Packing costs O(mk + kn) per block against
  * O(mnk) arithmetic. Measured (one Zen 4 core, best of 2000, a 256×512 block of B in L2): the tile reads
  * packed heap panels at 112–116 GFLOP/s, and the same tile reading B straight from its off-heap segment
  * ({@code FloatVector.fromMemorySegment}, row stride 4096 floats) at 99–109 GFLOP/s; so we pack.
@@ -24,10 +23,28 @@ import java.lang.foreign.ValueLayout;
  * off-heap segment, which is what a memory-bound product wants.
  */
 public final class FloatMatmul {
-    static final int KC = Integer.getInteger("tern.mm.kc", 256);
-    static final int NC = Integer.getInteger("tern.mm.nc", 512);
-    static final int MC = Integer.getInteger("tern.mm.mc", 128);
-    static final boolean B_IN_L1 = Boolean.getBoolean("tern.mm.bl1");
+    /*
+     * Cache blocking, by width (one choice per JVM, whatever the kernels: the scalar and vector tiles sum
+     * the same KC-long runs, so they keep agreeing bit for bit).
+     *
+     * 512 bits (AVX-512, measured on Zen 4, 1 MiB L2): KC = 256, NC = 512, MC = 128, and each A micro-panel
+     * (MR×KC, 4 KiB, in L1) sweeps the whole KC×NC block of B (512 KiB, in L2). Unchanged by issue 19.
+     *
+     * Below 512 bits (measured on Zen 3: 32 KiB L1d, 512 KiB L2; BENCHMARKS.md, f19 section, 4×2 tile,
+     * 512×1024·1024×4096 on one core, median GFLOP/s): the 512-bit order with Zen 3's L2 full of B ran
+     * at 41.8; NC = 256 at 38.0; KC = 384, NC = 256 at 46.1. Swapping the two inner loops, so that one
+     * B micro-panel (KC×NR) stays in L1 while the MC×KC block of A streams past it from L2, moves 4× less
+     * data from L2 per FMA with a 4×2 tile (4 floats of A a step instead of 16 of B); with KC = 512 and
+     * MC = 96 (a 32 KiB B panel, a 192 KiB A block) it measured 56.4 (KC = 384: 46.8; KC = 1024,
+     * MC = 48: 50.1; KC = 512, MC = 192: 52.4). A longer KC also halves the tile's per-call cost (its
+     * stores, and the add into c between K blocks).
+     */
+    static final boolean WIDE = Vectorization.BITS == 512;
+    static final int KC = WIDE ? 256 : 512;
+    static final int NC = 512;
+    static final int MC = WIDE ? 128 : 96;
+    /** True: B micro-panel outer, held in L1 over the A block; false: A micro-panel outer. */
+    static final boolean B_IN_L1 = !WIDE;
 
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;

@@ -16,9 +16,8 @@ import java.nio.ByteOrder;
  * which keeps the load ports below the FMA rate. 16 accumulators + 4 B vectors + 1 broadcast fit the 32
  * vector registers without spills.
  *
- * <p>The tile is 4 rows × 4 vectors at every width (4×32 columns at 256 bits, 4×16 at 128), so the
- * packed panels follow the width. Not re-tuned per width (issue 19 asks for it): with AVX2's 16 ymm
- * registers the 16 accumulators spill, and a 6×2 tile is the usual choice there; unmeasured here.
+ * <p>That is the 512-bit tile. Below 512 bits (16 registers on x86) the tile is 4 rows × 2 vectors,
+ * {@link FloatMatmulTiles}, which says why; the packed B panels follow the tile's width.
  */
 final class FloatMatmulVector implements FloatMatmulKernels {
     static final FloatMatmulVector INSTANCE = new FloatMatmulVector();
@@ -44,9 +43,9 @@ final class FloatMatmulVector implements FloatMatmulKernels {
     @Override
     public void tile(float[] ap, int apOff, float[] bp, int bpOff, int kc,
                      MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add) {
-        // TILE_ROWS and TILE_VECTORS are static finals: C2 folds this choice away.
-        if (TILE_ROWS == 4 && TILE_VECTORS == 4) tile4x4(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
-        else FloatMatmulTiles.tile(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
+        // TILE_VECTORS is a static final: C2 folds this choice away.
+        if (TILE_VECTORS == 4) tile4x4(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
+        else FloatMatmulTiles.tile4x2(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
     }
 
     /** The 4-row × 4-vector tile: 16 accumulators, for 32 vector registers. */
