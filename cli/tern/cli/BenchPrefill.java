@@ -11,8 +11,10 @@ import java.util.SplittableRandom;
 import tern.checkpoint.Json;
 import tern.model.InferenceModel;
 import tern.model.SamplingOptions;
+import tern.simd.KernelProvider;
 import tern.simd.PackedMatmul;
 import tern.simd.Parallel;
+import tern.simd.Vectorization;
 
 /**
  * {@code tern bench prefill --model FILE [--tokens 128,512] [--activations int8|float] [--runs N] [--warmup-s S] [--json]}:
@@ -75,7 +77,11 @@ final class BenchPrefill {
                 warm++;
             } while (System.nanoTime() < end);
             out.put("model", file.toString());
+            // As every bench: the width and each kernel family's kernels, then the packed path the prompt ran.
+            out.put("simd", Vectorization.describe());
+            out.put("kernel_set", KernelProvider.preferred().describe());
             out.put("kernels", PackedMatmul.path());
+            if (!json) System.out.println("vectors: " + Vectorization.describe() + "\nkernels: " + KernelProvider.preferred().describe());
             out.put("threads", Parallel.THREADS);
             out.put("activations", activations.name().toLowerCase(Locale.ROOT));
             out.put("warmup_rounds", warm);

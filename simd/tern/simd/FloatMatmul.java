@@ -11,11 +11,10 @@ import java.lang.foreign.ValueLayout;
  * <p>The work is cut into column (or row) ranges, one per core ({@link Parallel#range}). In its range a
  * thread walks blocks of KC steps of the inner dimension and NC columns: it packs that block of op(b)
  * into NR-wide panels ([p][NR], contiguous, zero padded), and for every MC rows packs op(a) into
- * MR-row panels ([p][MR]); the {@link FloatMatmulKernels#tile register tile} then reads both panels
- * strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
+ * MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
+ * {@link FloatMatmulKernels#tile register tile} then reads both panels strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
  * tile reads unit-stride heap arrays (no bounds or liveness checks per load), and the blocks are sized
- * for the cache: an MR×KC panel of A (4 KiB) stays in L1 while it sweeps the KC×NC block of B
- * (512 KiB), which stays in the 1 MiB L2 of a Zen 4 core. Packing costs O(mk + kn) per block against
+ * for the cache (the comment at KC says how, per width). Packing costs O(mk + kn) per block against
  * O(mnk) arithmetic. Measured (one Zen 4 core, best of 2000, a 256×512 block of B in L2): the tile reads
  * packed heap panels at 112–116 GFLOP/s, and the same tile reading B straight from its off-heap segment
  * ({@code FloatVector.fromMemorySegment}, row stride 4096 floats) at 99–109 GFLOP/s; so we pack.
@@ -24,10 +23,28 @@ import java.lang.foreign.ValueLayout;
  * off-heap segment, which is what a memory-bound product wants.
  */
 public final class FloatMatmul {
-    static final int KC = 256;
+    /*
+     * Cache blocking, by width (one choice per JVM, whatever the kernels: the scalar and vector tiles sum
+     * the same KC-long runs, so they keep agreeing bit for bit).
+     *
+     * 512 bits (AVX-512, measured on Zen 4, 1 MiB L2): KC = 256, NC = 512, MC = 128, and each A micro-panel
+     * (MR×KC, 4 KiB, in L1) sweeps the whole KC×NC block of B (512 KiB, in L2). Unchanged by issue 19.
+     *
+     * Below 512 bits (measured on Zen 3: 32 KiB L1d, 512 KiB L2; BENCHMARKS.md, f19 section, 4×2 tile,
+     * 512×1024·1024×4096 on one core, median GFLOP/s): the 512-bit order with Zen 3's L2 full of B ran
+     * at 41.8; NC = 256 at 38.0; KC = 384, NC = 256 at 46.1. Swapping the two inner loops, so that one
+     * B micro-panel (KC×NR) stays in L1 while the MC×KC block of A streams past it from L2, moves 4× less
+     * data from L2 per FMA with a 4×2 tile (4 floats of A a step instead of 16 of B); with KC = 512 and
+     * MC = 96 (a 32 KiB B panel, a 192 KiB A block) it measured 56.4 (KC = 384: 46.8; KC = 1024,
+     * MC = 48: 50.1; KC = 512, MC = 192: 52.4). A longer KC also halves the tile's per-call cost (its
+     * stores, and the add into c between K blocks).
+     */
+    static final boolean WIDE = Vectorization.BITS == 512;
+    static final int KC = WIDE ? 256 : 512;
     static final int NC = 512;
-    static final int MC = 128;
-    private static final int MR = FloatMatmulKernels.MR;
+    static final int MC = WIDE ? 128 : 96;
+    /** True: B micro-panel outer, held in L1 over the A block; false: A micro-panel outer. */
+    static final boolean B_IN_L1 = !WIDE;
 
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;
@@ -62,17 +79,17 @@ public final class FloatMatmul {
             return;
         }
         Operands o = new Operands(as, transA, bs, transB, cs, m, k, n);
-        int nr = kernels.nr();
-        int colTiles = (n + nr - 1) / nr, rowTiles = (m + MR - 1) / MR;
+        int nr = kernels.nr(), mr = kernels.mr();
+        int colTiles = (n + nr - 1) / nr, rowTiles = (m + mr - 1) / mr;
         // Split the dimension with more tiles, so each core gets whole tiles and its own slice of c.
         if (colTiles >= rowTiles || colTiles >= 2 * Parallel.THREADS) {
             int minChunk = (int) Math.max(1, MIN_WORK / ((long) m * k * nr));
             Parallel.range(colTiles, minChunk, (t0, t1) ->
                     block(kernels, o, 0, m, t0 * nr, Math.min(n, t1 * nr), accumulate));
         } else {
-            int minChunk = (int) Math.max(1, MIN_WORK / ((long) MR * k * n));
+            int minChunk = (int) Math.max(1, MIN_WORK / ((long) mr * k * n));
             Parallel.range(rowTiles, minChunk, (t0, t1) ->
-                    block(kernels, o, t0 * MR, Math.min(m, t1 * MR), 0, n, accumulate));
+                    block(kernels, o, t0 * mr, Math.min(m, t1 * mr), 0, n, accumulate));
         }
     }
 
@@ -82,26 +99,38 @@ public final class FloatMatmul {
 
     /** c[r0..r1, c0..c1) (+)= op(a)[r0..r1, :] · op(b)[:, c0..c1), on the calling thread. */
     private static void block(FloatMatmulKernels kernels, Operands o, int r0, int r1, int c0, int c1, boolean accumulate) {
-        int nr = kernels.nr();
+        int nr = kernels.nr(), mr = kernels.mr();
+        int mcMax = Math.max(mr, MC / mr * mr);   // whole tiles per row block
         float[][] scratch = SCRATCH.get();
         float[] bp = grow(scratch, 0, KC * (NC + nr));
-        float[] ap = grow(scratch, 1, KC * (MC + MR));
-        float[] line = grow(scratch, 2, Math.max(KC, Math.max(NC, MC)) + nr);
+        float[] ap = grow(scratch, 1, KC * (mcMax + mr));
+        float[] line = grow(scratch, 2, Math.max(KC, Math.max(NC, mcMax)) + Math.max(nr, mr));
         for (int jc = c0; jc < c1; jc += NC) {
             int nc = Math.min(NC, c1 - jc);
             for (int pc = 0; pc < o.k; pc += KC) {
                 int kc = Math.min(KC, o.k - pc);
                 packB(o, pc, kc, jc, nc, nr, bp, line);
                 boolean add = accumulate || pc > 0;
-                for (int ic = r0; ic < r1; ic += MC) {
-                    int mc = Math.min(MC, r1 - ic);
-                    packA(o, ic, mc, pc, kc, ap, line);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = Math.min(MR, mc - ir);
+                for (int ic = r0; ic < r1; ic += mcMax) {
+                    int mc = Math.min(mcMax, r1 - ic);
+                    packA(o, ic, mc, pc, kc, mr, ap, line);
+                    if (B_IN_L1) {
                         for (int jr = 0; jr < nc; jr += nr) {
                             int cols = Math.min(nr, nc - jr);
-                            kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
-                                    (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            for (int ir = 0; ir < mc; ir += mr) {
+                                int rows = Math.min(mr, mc - ir);
+                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
+                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            }
+                        }
+                    } else {
+                        for (int ir = 0; ir < mc; ir += mr) {
+                            int rows = Math.min(mr, mc - ir);
+                            for (int jr = 0; jr < nc; jr += nr) {
+                                int cols = Math.min(nr, nc - jr);
+                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
+                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
+                            }
                         }
                     }
                 }
@@ -138,25 +167,25 @@ public final class FloatMatmul {
         }
     }
 
-    /** ap[(panel·kc + p)·MR + r] ← op(a)[ic + panel·MR + r][pc + p], zero past row mc. */
-    private static void packA(Operands o, int ic, int mc, int pc, int kc, float[] ap, float[] line) {
-        int panels = (mc + MR - 1) / MR;
+    /** ap[(panel·kc + p)·mr + r] ← op(a)[ic + panel·mr + r][pc + p], zero past row mc. */
+    private static void packA(Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, float[] line) {
+        int panels = (mc + mr - 1) / mr;
         if (!o.transA) {
-            for (int i = 0; i < panels * MR; i++) {
-                int base = (i / MR) * kc * MR + i % MR;
+            for (int i = 0; i < panels * mr; i++) {
+                int base = (i / mr) * kc * mr + i % mr;
                 if (i < mc) {
                     MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (ic + i) * o.k + pc) * Float.BYTES, line, 0, kc);
-                    for (int p = 0; p < kc; p++) ap[base + p * MR] = line[p];
+                    for (int p = 0; p < kc; p++) ap[base + p * mr] = line[p];
                 } else {
-                    for (int p = 0; p < kc; p++) ap[base + p * MR] = 0f;
+                    for (int p = 0; p < kc; p++) ap[base + p * mr] = 0f;
                 }
             }
         } else {
             // a is [k, m]: row p of a holds op(a)[·][p] contiguous along i.
             for (int p = 0; p < kc; p++) {
                 MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic) * Float.BYTES, line, 0, mc);
-                java.util.Arrays.fill(line, mc, panels * MR, 0f);
-                for (int i = 0; i < panels * MR; i++) ap[(i / MR) * kc * MR + p * MR + i % MR] = line[i];
+                java.util.Arrays.fill(line, mc, panels * mr, 0f);
+                for (int i = 0; i < panels * mr; i++) ap[(i / mr) * kc * mr + p * mr + i % mr] = line[i];
             }
         }
     }

@@ -11,8 +11,6 @@ import java.lang.foreign.MemorySegment;
  */
 interface FloatMatmulKernels {
 
-    /** Rows of one register tile. */
-    int MR = 4;
 
     /** The Vector API kernels when enabled, else the scalar ones. */
     // Naming FloatMatmulVector only in the taken branch keeps it (and jdk.incubator.vector) unloaded on
@@ -21,12 +19,15 @@ interface FloatMatmulKernels {
         return Vectorization.ENABLED ? FloatMatmulVector.INSTANCE : FloatMatmulScalar.INSTANCE;
     }
 
+    /** Rows of one register tile; packed A panels are this tall. */
+    int mr();
+
     /** Columns of one register tile (a multiple of the vector length); packed B panels are this wide. */
     int nr();
 
     /**
-     * c[rows × cols] (+)= Ap · Bp over kc steps, where Ap is one MR-row panel packed [p][MR] at
-     * {@code ap[apOff..]} and Bp one NR-column panel packed [p][NR] at {@code bp[bpOff..]}, both padded with
+     * c[rows × cols] (+)= Ap · Bp over kc steps, where Ap is one {@link #mr}-row panel packed [p][mr] at
+     * {@code ap[apOff..]} and Bp one {@link #nr}-column panel packed [p][nr] at {@code bp[bpOff..]}, both padded with
      * zeros. Only the rows × cols corner is written to c (row stride ldc, element offset cOff); with
      * {@code add} the tile is added to c, otherwise it replaces it.
      */

@@ -12,8 +12,12 @@ final class FloatMatmulScalar implements FloatMatmulKernels {
 
     /** Tile width; any value gives the same sums, since the order over p does not depend on it. */
     private static final int NR = 64;
+    /** Tile height; like NR, free: the packed A panels follow it. */
+    private static final int MR = 4;
 
     private FloatMatmulScalar() {}
+
+    @Override public int mr() { return MR; }
 
     @Override public int nr() { return NR; }
 
@@ -60,10 +64,11 @@ final class FloatMatmulScalar implements FloatMatmulKernels {
     @Override
     public double[] fmaBurst(long steps) {
         float a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
-        final float m = 0.999999f, c = 1e-6f;   // a fixed point near 1: no overflow, no subnormals
+        // The accumulator as the addend, as in the tile (see FloatMatmulVector.fmaBurst); sums stay normal.
+        final float m = 1e-3f, c = 1e-3f;
         for (long i = 0; i < steps; i++) {
-            a0 = Math.fma(a0, m, c); a1 = Math.fma(a1, m, c); a2 = Math.fma(a2, m, c); a3 = Math.fma(a3, m, c);
-            a4 = Math.fma(a4, m, c); a5 = Math.fma(a5, m, c); a6 = Math.fma(a6, m, c); a7 = Math.fma(a7, m, c);
+            a0 = Math.fma(m, c, a0); a1 = Math.fma(m, c, a1); a2 = Math.fma(m, c, a2); a3 = Math.fma(m, c, a3);
+            a4 = Math.fma(m, c, a4); a5 = Math.fma(m, c, a5); a6 = Math.fma(m, c, a6); a7 = Math.fma(m, c, a7);
         }
         return new double[] {16.0 * steps, a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7};
     }

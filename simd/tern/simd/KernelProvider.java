@@ -49,7 +49,7 @@ public final class KernelProvider {
     public String describe() {
         String width = vector() ? Vectorization.BITS + "-bit" : "scalar";
         return width + ": elementwise " + floats.getClass().getSimpleName()
-                + ", float matmul " + matmul.getClass().getSimpleName() + " (" + FloatMatmulKernels.MR + "×" + matmul.nr() + " register tile)"
+                + ", float matmul " + matmul.getClass().getSimpleName() + " (" + matmul.mr() + "×" + matmul.nr() + " register tile)"
                 + ", ternary " + ternary.getClass().getSimpleName() + (ternary instanceof TernaryVector ? " (" + TernaryVector.layout() + ")" : "")
                 + ", packed " + packed.getClass().getSimpleName() + (packed instanceof PackedVector ? " (" + PackedVector.layout() + ")"
                         : packed instanceof PackedDigits ? " (" + PackedDigits.layout() + ")" : "")

@@ -46,6 +46,19 @@ class FloatMatmulTest {
         }
     }
 
+    /**
+     * Inner and column dimensions past one cache block (KC is 256 or 512, NC 512): ragged last K blocks added
+     * into c, several column blocks per thread, every transpose case, with and without accumulation. Rows
+     * stay few (the row blocks are covered above) so that the double reference stays cheap.
+     */
+    @Property(tries = 30)
+    void matchesTheDoubleReferenceAcrossCacheBlocks(@ForAll @IntRange(min = 2, max = 13) int m,
+                                                    @ForAll @IntRange(min = 257, max = 1300) int k,
+                                                    @ForAll @IntRange(min = 1, max = 1100) int n, @ForAll boolean transA,
+                                                    @ForAll boolean transB, @ForAll boolean accumulate, @ForAll long seed) {
+        matchesTheDoubleReference(m, k, n, transA, transB, accumulate, seed);
+    }
+
     @Test
     void longSumsOf4096TermsStayWithinTolerance() {
         Random rnd = new Random(7);

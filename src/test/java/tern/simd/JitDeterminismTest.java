@@ -77,4 +77,27 @@ class JitDeterminismTest {
             }
         }
     }
+
+    /**
+     * The float matmul (packing, the register tile and the add into c between K blocks) gives the same bits
+     * cold as after C2 compiled it: a resumed training run starts cold. The shape has ragged tiles in rows
+     * and columns and crosses a K block (KC is 256 or 512).
+     */
+    @Test
+    void floatMatmulRepeatsBitForBitThroughJitCompilation() {
+        int m = 6, k = 520, n = 21;
+        Random rnd = new Random(13);
+        float[] a = MatmulReference.gaussian(rnd, m * k), b = MatmulReference.gaussian(rnd, k * n);
+        try (tern.runtime.Tensor ta = tern.runtime.Tensor.of(a, m, k); tern.runtime.Tensor tb = tern.runtime.Tensor.of(b, n, k);
+             tern.runtime.Tensor tc = tern.runtime.Tensor.of(new float[m * n], m, n)) {
+            FloatMatmul.matmul(ta, false, tb, true, tc, false);
+            float[] first = tc.toFloatArray();
+            for (int pass = 0; pass < 6000; pass++) {
+                FloatMatmul.matmul(ta, false, tb, true, tc, false);
+                float[] now = tc.toFloatArray();
+                for (int i = 0; i < now.length; i++)
+                    assertEquals(Float.floatToRawIntBits(first[i]), Float.floatToRawIntBits(now[i]), "element " + i + " changed at pass " + pass);
+            }
+        }
+    }
 }

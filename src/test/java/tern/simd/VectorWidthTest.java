@@ -31,7 +31,10 @@ class VectorWidthTest {
         // Lookups at 512 bits and wherever the permutes are native; below that the decoding kernels.
         assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedDigits.INSTANCE, p.packed());
         assertEquals(TernaryVector.INSTANCE, p.ternary());
-        assertEquals(4 * Species.FLOATS, p.matmul().nr(), "float matmul tile width follows the vector width");
+        // Float matmul: 4 × 4 vectors at 512 bits (32 registers), 4 × 2 below (16 registers on x86).
+        assertEquals(4, p.matmul().mr());
+        assertEquals((Vectorization.BITS == 512 ? 4 : 2) * Species.FLOATS, p.matmul().nr(), "float matmul tile width follows the vector width");
+        assertEquals(Vectorization.BITS == 512 ? 256 : 512, FloatMatmul.KC, "float matmul K blocking by width");
         assertTrue(p.describe().startsWith(Vectorization.BITS + "-bit"), p.describe());
         assertTrue(!KernelProvider.scalar().vector() && KernelProvider.scalar().describe().startsWith("scalar"));
     }
