@@ -28,8 +28,8 @@ class VectorWidthTest {
         assertEquals(Vectorization.BITS / 32, Species.FLOATS);
         KernelProvider p = KernelProvider.preferred();
         assertTrue(p.vector());
-        // Lookups at 512 bits and wherever the permutes are native; below that the decoding kernels.
-        assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedDigits.INSTANCE, p.packed());
+        // Lookups at 512 bits and wherever the permutes are native; below that the 2-bit repack (int8) and decoding (float).
+        assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedTwoBit.INSTANCE, p.packed());
         assertEquals(TernaryVector.INSTANCE, p.ternary());
         assertEquals(4 * Species.FLOATS, p.matmul().nr(), "float matmul tile width follows the vector width");
         assertTrue(p.describe().startsWith(Vectorization.BITS + "-bit"), p.describe());
