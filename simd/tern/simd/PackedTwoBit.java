@@ -6,7 +6,6 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 
 /**
  * The packed kernels of AVX2 and 128-bit machines for int8 activations: the t9 matrix repacked at load
@@ -34,8 +33,8 @@ final class PackedTwoBit implements PackedKernels {
     private static final VectorSpecies<Short> S = Species.S;
     private static final VectorSpecies<Integer> I = Species.I;
     private static final int L = Species.FLOATS, SL = 2 * L;
-    /** Bytes of one register; registers per 128-byte block line. */
-    private static final int VB = 4 * L, PER_LINE = PackedTwoBitLayout.LINE / VB;
+    /** Registers per 64-code block line of a tile. */
+    private static final int PER_LINE = PackedTwoBitLayout.TILE / SL;
     /** Blocks of one int16 run (see the class comment). */
     static final int RUN = 32;
     /**
@@ -45,8 +44,7 @@ final class PackedTwoBit implements PackedKernels {
     private static final int STREAMS = 4;
     /** True where this class can run: a tile line holds at least {@link #STREAMS} registers (below 512 bits). */
     static final boolean USABLE = PER_LINE >= STREAMS;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final int LINE = PackedTwoBitLayout.LINE, BLOCK = PackedTwoBitLayout.BLOCK;
+    private static final int TILE = PackedTwoBitLayout.TILE, BLOCK = PackedTwoBitLayout.BLOCK;
 
     private PackedTwoBit() {}
 
@@ -81,22 +79,21 @@ final class PackedTwoBit implements PackedKernels {
 
     /**
      * acc[accOff + i] += Σ over blocks b in [b0, b1), j &lt; 8 of t(i, 8b + j)·xs[xOff + 8b + j] for the 64
-     * rows i of the tile at byte {@code tile}; pre[pOff + b] = Σ of xs over blocks before b (from xOff).
+     * rows i of the tile whose codes start at index {@code tile}; pre[pOff + b] = Σ of xs over blocks before b (from xOff).
      */
-    static void int8Row(short[] xs, int xOff, int[] pre, int pOff, MemorySegment codes, long tile, int b0, int b1, int[] acc, int accOff) {
+    static void int8Row(short[] xs, int xOff, int[] pre, int pOff, short[] codes, int tile, int b0, int b1, int[] acc, int accOff) {
         for (int p = 0; p < PER_LINE; p += STREAMS)
-            int8Pass(xs, xOff, pre, pOff, codes, tile + (long) VB * p, b0, b1, acc, accOff + SL * p);
+            int8Pass(xs, xOff, pre, pOff, codes, tile + SL * p, b0, b1, acc, accOff + SL * p);
     }
 
-    private static void int8Pass(short[] xs, int xOff, int[] pre, int pOff, MemorySegment codes, long at, int b0, int b1, int[] acc, int accOff) {
+    private static void int8Pass(short[] xs, int xOff, int[] pre, int pOff, short[] codes, int at, int b0, int b1, int[] acc, int accOff) {
         for (int start = b0; start < b1; start += RUN) {
             int end = Math.min(b1, start + RUN);
             ShortVector s0 = ShortVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
             for (int b = start; b < end; b++) {
-                long line = at + (long) LINE * b;
-                int x = xOff + BLOCK * b;
-                ShortVector c0 = ShortVector.fromMemorySegment(S, codes, line, LE), c1 = ShortVector.fromMemorySegment(S, codes, line + VB, LE);
-                ShortVector c2 = ShortVector.fromMemorySegment(S, codes, line + 2 * VB, LE), c3 = ShortVector.fromMemorySegment(S, codes, line + 3 * VB, LE);
+                int line = at + TILE * b, x = xOff + BLOCK * b;
+                ShortVector c0 = ShortVector.fromArray(S, codes, line), c1 = ShortVector.fromArray(S, codes, line + SL);
+                ShortVector c2 = ShortVector.fromArray(S, codes, line + 2 * SL), c3 = ShortVector.fromArray(S, codes, line + 3 * SL);
                 // Digit 0: and; digits 1..6: shift, and; digit 7: shift (bits above are zero).
                 short x0 = xs[x];
                 s0 = s0.add(c0.and((short) 3).mul(x0)); s1 = s1.add(c1.and((short) 3).mul(x0));
@@ -128,27 +125,48 @@ final class PackedTwoBit implements PackedKernels {
 
     // ---- four activation rows ---------------------------------------------------------------------------
 
+    /** Lanes of one register of broadcast activations, as {@link #broadcast} lays them out. */
+    static final int LANES = SL;
+
     /**
-     * {@link #int8Row} for four activation rows at once (row R's activations at xs[xR..], its prefix sums
-     * at pre[pR..], its sums into acc[aR..]), over at most one run: b1 − b0 ≤ {@link #RUN}. One code
-     * register a pass: its digits are extracted once for the four rows (4 sums, 4 activations, code and
-     * digit: 10 registers).
+     * xb[xbOff + LANES·(ROWS·k + r) + l] ← xs[xOff[r] + c0 + k] for every lane l, k &lt; n, r &lt; 4: four rows'
+     * activations of n columns, each broadcast to a register, so the four-row kernel loads them (a load
+     * port) instead of broadcasting each per code register (two vector instructions on AVX2).
      */
-    static void int8Rows4(short[] xs, int xa, int xb, int xc, int xd, int[] pre, int pa, int pb, int pc, int pd,
-                          MemorySegment codes, long tile, int b0, int b1, int[] acc, int aa, int ab, int ac, int ad) {
+    static void broadcast(short[] xs, int xa, int xb, int xc, int xd, int c0, int n, short[] out) {
+        for (int k = 0; k < n; k++) {
+            int o = 4 * LANES * k;
+            ShortVector.broadcast(S, xs[xa + c0 + k]).intoArray(out, o);
+            ShortVector.broadcast(S, xs[xb + c0 + k]).intoArray(out, o + LANES);
+            ShortVector.broadcast(S, xs[xc + c0 + k]).intoArray(out, o + 2 * LANES);
+            ShortVector.broadcast(S, xs[xd + c0 + k]).intoArray(out, o + 3 * LANES);
+        }
+    }
+
+    /**
+     * {@link #int8Row} for four activation rows at once over at most one run (b1 − b0 ≤ {@link #RUN}):
+     * xb holds the rows' activations of blocks [b0, b1) broadcast ({@link #broadcast} from column 8·b0),
+     * pre[pR..] row R's prefix sums, its sums go to acc[aR..]. One code register a pass: its digits are
+     * extracted once (a shift and an and) and multiplied by the four rows' activations (one multiply and
+     * one add each, the activations loaded): 10 instructions per 64 products, where four one-row passes
+     * take about 15 (measured: see BENCHMARKS.md).
+     */
+    static void int8Rows4(short[] xb, int[] pre, int pa, int pb, int pc, int pd,
+                          short[] codes, int tile, int b0, int b1, int[] acc, int aa, int ab, int ac, int ad) {
         for (int p = 0; p < PER_LINE; p++) {
-            long at = tile + (long) VB * p;
+            int at = tile + SL * p;
             ShortVector sa = ShortVector.zero(S), sb = sa, sc = sa, sd = sa;
             for (int b = b0; b < b1; b++) {
-                ShortVector c = ShortVector.fromMemorySegment(S, codes, at + (long) LINE * b, LE);
-                int o = BLOCK * b;
+                ShortVector c = ShortVector.fromArray(S, codes, at + TILE * b);
+                int o = 4 * LANES * BLOCK * (b - b0);
                 for (int j = 0; j < BLOCK; j++) {
-                    ShortVector q = j == 0 ? c.and((short) 3) : j == BLOCK - 1 ? c.lanewise(VectorOperators.LSHR, 14)
-                            : c.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3);
-                    sa = sa.add(q.mul(xs[xa + o + j]));
-                    sb = sb.add(q.mul(xs[xb + o + j]));
-                    sc = sc.add(q.mul(xs[xc + o + j]));
-                    sd = sd.add(q.mul(xs[xd + o + j]));
+                    // One expression for every digit (a conditional one would merge vectors, which C2 boxes).
+                    ShortVector q = c.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3);
+                    int x = o + 4 * LANES * j;
+                    sa = sa.add(q.mul(ShortVector.fromArray(S, xb, x)));
+                    sb = sb.add(q.mul(ShortVector.fromArray(S, xb, x + LANES)));
+                    sc = sc.add(q.mul(ShortVector.fromArray(S, xb, x + 2 * LANES)));
+                    sd = sd.add(q.mul(ShortVector.fromArray(S, xb, x + 3 * LANES)));
                 }
             }
             sa = sa.add((short) -(pre[pa + b1] - pre[pa + b0]));

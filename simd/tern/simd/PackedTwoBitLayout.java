@@ -1,6 +1,5 @@
 package tern.simd;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -20,9 +19,9 @@ import java.util.WeakHashMap;
  *     whole blocks of {@link #BLOCK} = 8 columns; B = total blocks, segment s owns blocks
  *     [blockStart[s], blockStart[s+1]).</li>
  * <li>Rows in tiles of 64, as t9; padding rows are zero weights.</li>
- * <li>One little-endian 16-bit code per (row, block): bits 2j, 2j+1 hold q = t + 1 ∈ {0, 1, 2} of the
- *     block's column j (a zero weight is q = 1, so padding codes are {@link #ZERO_CODE}).</li>
- * <li>The code of (row r, block b) is at byte (r/64)·B·128 + b·128 + 2·(r%64): a tile's codes are one
+ * <li>One 16-bit code per (row, block): bits 2j, 2j+1 hold q = t + 1 ∈ {0, 1, 2} of the block's column j
+ *     (a zero weight is q = 1, so padding codes are {@link #ZERO_CODE}).</li>
+ * <li>The code of (row r, block b) is element (r/64)·B·64 + b·64 + r%64: a tile's codes are one
  *     contiguous stream, as in t9.</li>
  * </ul>
  * Why 2-bit digits: on AVX2 a lane's digit costs a shift and an and, and the product one 16-bit multiply
@@ -31,9 +30,11 @@ import java.util.WeakHashMap;
  * t9 decoding kernel 53 µs, a 2-bit prototype 34 µs). 2 bits a weight instead of 16/9: 12.5 % more memory.
  *
  * <p>Matrices are repacked once and cached by their codes' memory (scope, address and size), so the
- * geometry views {@link PackedOps} makes per call share one copy; the copy lives in automatically
- * managed memory and goes when the codes' scope does. Only native code segments are cached (heap
- * segments, tests only, are repacked per call).
+ * geometry views {@link PackedOps} makes per call share one copy, which goes when the codes' scope does.
+ * The copy is a Java short[] (at most 2³¹ codes, 2¹⁴·2¹⁷ weights, per matrix): the kernels read it as
+ * arrays, which measured faster than a memory segment of the same codes (C2 drops the array's bounds
+ * checks from the loops). Only native code segments are cached (heap segments, tests only, are
+ * repacked per call).
  */
 final class PackedTwoBitLayout {
     /** Columns per 16-bit code. */
@@ -44,11 +45,12 @@ final class PackedTwoBitLayout {
     private static final ValueLayout.OfShort CODE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     final PackedTernary source;
-    final MemorySegment codes;
+    /** The codes as int16 lanes, code (r, b) at index (r/64)·B·64 + b·64 + r%64 (a heap array: see the class comment). */
+    final short[] codes;
     /** blockStart[s] = first block of segment s; blockStart[segments] = B. */
     final int[] blockStart;
 
-    private PackedTwoBitLayout(PackedTernary source, MemorySegment codes, int[] blockStart) {
+    private PackedTwoBitLayout(PackedTernary source, short[] codes, int[] blockStart) {
         this.source = source;
         this.codes = codes;
         this.blockStart = blockStart;
@@ -56,8 +58,8 @@ final class PackedTwoBitLayout {
 
     int blocks() { return blockStart[blockStart.length - 1]; }
 
-    /** Byte offset of tile t's codes. */
-    long tileAt(int t) { return (long) t * blocks() * LINE; }
+    /** Index of tile t's first code. */
+    int tileAt(int t) { return t * blocks() * TILE; }
 
     /** Blocks per segment for a matrix's column segments. */
     static int[] blockStarts(PackedTernary w) {
@@ -89,7 +91,7 @@ final class PackedTwoBitLayout {
     static PackedTwoBitLayout repack(PackedTernary w) {
         int[] bs = blockStarts(w);
         int blocks = bs[bs.length - 1], groups = w.groups(), tiles = w.tiles();
-        MemorySegment dst = Arena.ofAuto().allocate((long) tiles * blocks * LINE, 64);
+        short[] dst = new short[Math.multiplyExact(Math.multiplyExact(tiles, blocks), TILE)];
         MemorySegment src = w.codes();
         Parallel.range(tiles, 4, (t0, t1) -> {
             short[] line = new short[blocks * TILE], in = new short[groups * TILE];
@@ -117,7 +119,7 @@ final class PackedTwoBitLayout {
                         }
                     }
                 }
-                MemorySegment.copy(line, 0, dst, CODE, (long) tile * blocks * LINE, line.length);
+                System.arraycopy(line, 0, dst, tile * blocks * TILE, line.length);
             }
         });
         return new PackedTwoBitLayout(w, dst, bs);
@@ -133,10 +135,10 @@ final class PackedTwoBitLayout {
         PackedTernary w = source;
         int s = w.axis() == tern.runtime.ShardAxis.COLS ? (int) ((long) c * w.segments() / w.cols()) : 0;
         int k = c - w.segStart()[s], b = blockStart[s] + k / BLOCK;
-        int code = codes.get(CODE, tileAt(r / TILE) + (long) b * LINE + 2L * (r % TILE));
+        int code = codes[tileAt(r / TILE) + b * TILE + r % TILE];
         return (code >>> 2 * (k % BLOCK) & 3) - 1;
     }
 
     /** The raw code of (row r, block b), padding included (tests). */
-    short code(int r, int b) { return codes.get(CODE, tileAt(r / TILE) + (long) b * LINE + 2L * (r % TILE)); }
+    short code(int r, int b) { return codes[tileAt(r / TILE) + b * TILE + r % TILE]; }
 }

@@ -36,7 +36,7 @@ class PackedTwoBitTest {
         try (Arena arena = Arena.ofShared()) {
             PackedTernary p = PackedMatmulTest.pack(arena, t, rows, cols, new float[shards], axis);
             PackedTwoBitLayout l = PackedTwoBitLayout.repack(p);
-            assertEquals((long) p.tiles() * l.blocks() * PackedTwoBitLayout.LINE, l.codes.byteSize());
+            assertEquals((long) p.tiles() * l.blocks() * PackedTernary.TILE, l.codes.length);
             for (int r = 0; r < rows; r++)
                 for (int c = 0; c < cols; c++)
                     if (l.trit(r, c) != t[r * cols + c]) throw new AssertionError("trit (" + r + ", " + c + ") of " + rows + "×" + cols);
