@@ -15,6 +15,13 @@ final class PackedTwoBitMatmul {
     private static final int PIECES_PER_THREAD = 8, T = PackedTernary.TILE, ROWS = 4, BLOCK = PackedTwoBitLayout.BLOCK;
     /** Rows whose int32 sums a piece keeps at once (16 · 8 tiles · 64 · 4 B = 32 KiB at the smallest piece). */
     private static final int ROW_BLOCK = 16;
+    /** Whether the four-row kernel runs (else every row runs the one-row kernel per run; the measurement switch). */
+    private static final boolean ROWS4 = Boolean.parseBoolean(System.getProperty("tern.twobit.rows4", "true"));
+    /**
+     * Blocks per run of the several-row loop: 8 (64 columns), so four rows' broadcast activations take
+     * 8 KiB at 256 bits and stay in L1 beside the tiles' codes; at 32 blocks they filled it.
+     */
+    private static final int ROWS_RUN = Integer.getInteger("tern.twobit.rowsRun", 8);
 
     private PackedTwoBitMatmul() {}
 
@@ -82,14 +89,14 @@ final class PackedTwoBitMatmul {
         PackedTernary w = l.source;
         int out = w.rows(), blocks = l.blocks(), pad = BLOCK * blocks, pw = blocks + 1, n = t1 - t0;
         int[] acc = new int[Math.min(m, ROW_BLOCK) * n * T];
-        short[] xb = new short[ROWS * PackedTwoBit.LANES * BLOCK * PackedTwoBit.RUN];
+        short[] xb = new short[ROWS * PackedTwoBit.LANES * BLOCK * ROWS_RUN];
         for (int r0 = 0; r0 < m; r0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, m - r0);
             for (int s = 0; s < w.segments(); s++) {
                 java.util.Arrays.fill(acc, 0, rows * n * T, 0);
-                for (int b0 = l.blockStart[s]; b0 < l.blockStart[s + 1]; b0 += PackedTwoBit.RUN) {
-                    int b1 = Math.min(l.blockStart[s + 1], b0 + PackedTwoBit.RUN), r = 0;
-                    for (; r + ROWS <= rows; r += ROWS) {
+                for (int b0 = l.blockStart[s]; b0 < l.blockStart[s + 1]; b0 += ROWS_RUN) {
+                    int b1 = Math.min(l.blockStart[s + 1], b0 + ROWS_RUN), r = 0;
+                    for (; ROWS4 && r + ROWS <= rows; r += ROWS) {
                         int R = r0 + r;
                         PackedTwoBit.broadcast(xs, R * pad, (R + 1) * pad, (R + 2) * pad, (R + 3) * pad, BLOCK * b0, BLOCK * (b1 - b0), xb);
                         for (int t = t0; t < t1; t++) {

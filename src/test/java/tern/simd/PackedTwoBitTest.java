@@ -54,6 +54,32 @@ class PackedTwoBitTest {
         }
     }
 
+    /**
+     * The same bits as the t9 int8 kernels, output for output, one row and several, both shard axes: the
+     * sums are the same exact integers and the scaling the same expression, so a packed model's int8
+     * outputs, and its greedy tokens, do not change with the kernel.
+     */
+    @Property(tries = 30)
+    void int8OutputsAreBitForBitThoseOfTheT9Kernels(@ForAll @IntRange(min = 1, max = 9) int m, @ForAll @IntRange(min = 1, max = 700) int in,
+                                                   @ForAll @IntRange(min = 1, max = 200) int out, @ForAll @IntRange(min = 1, max = 3) int shards,
+                                                   @ForAll boolean alongRows, @ForAll long seed) {
+        Assumptions.assumeTrue(Vectorization.ENABLED && PackedVector.SUPPORTED && PackedTwoBit.USABLE, Vectorization.describe());
+        ShardAxis axis = alongRows ? ShardAxis.ROWS : ShardAxis.COLS;
+        shards = Math.min(shards, alongRows ? out : in);
+        Random rnd = new Random(seed);
+        byte[] t = PackedMatmulTest.trits(rnd, out * in);
+        float[] scales = new float[shards];
+        for (int s = 0; s < shards; s++) scales[s] = 0.01f + rnd.nextFloat();
+        float[] x = MatmulReference.gaussian(rnd, m * in);
+        try (Arena arena = Arena.ofShared()) {
+            PackedTernary p = PackedMatmulTest.pack(arena, t, out, in, scales, axis);
+            float[] mine = new float[m * out], t9 = new float[m * out];
+            PackedMatmul.matmul(PackedTwoBit.INSTANCE, p, x, m, mine, PackedMatmul.Activations.INT8);
+            PackedMatmul.matmul(PackedDigits.INSTANCE, p, x, m, t9, PackedMatmul.Activations.INT8);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(t9, mine, 0f, "m=" + m + " " + out + "×" + in + " " + shards + " shards along " + axis);
+        }
+    }
+
     @Test
     void codesThatAreNotT9AreRefusedWithTheirRow() {
         try (Arena arena = Arena.ofShared()) {
