@@ -42,6 +42,7 @@ public final class PackedMatvecTimer {
     public static void main(String[] args) {
         int reps = Integer.parseInt(args[0]);
         String width = KernelProvider.preferred().vector() ? tern.simd.Vectorization.BITS + "-bit" : "scalar";
+        System.out.println("# kernels: " + PackedMatmul.path());
         for (int a = 1; a < args.length; a++) {
             String[] d = args[a].split("x");
             int out = Integer.parseInt(d[0]), in = Integer.parseInt(d[1]);

@@ -6,6 +6,7 @@
 # Needs: the classes built (mvn -o -q -DskipTests package), and llama.cpp's ggml built twice under $LLAMA
 # (default ~/.cache/llama-cpp/src): build-ops (-DGGML_NATIVE=ON: AVX-512 here) and build-ops-avx2
 # (-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF).
+# On a CPU without avx512f only build-ops-avx2 is needed and the AVX-512 rows are skipped.
 # Prints one line per measurement: isa shape kernel µs (median; min; and for Tern the thread's CPU µs),
 # then per isa and shape the ratio ggml / Tern int8 (> 1: Tern faster) of the medians and of the minima.
 set -euo pipefail
@@ -16,7 +17,11 @@ llama=${LLAMA:-$HOME/.cache/llama-cpp/src}
 java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "${java%java}javac" --add-modules jdk.incubator.vector -cp "$root/target/classes" -d "$tmp" "$root/tools/bench/PackedMatvecTimer.java" 2>/dev/null
-for b in build-ops build-ops-avx2; do
+# AVX-512 rows only where the CPU has it (an AVX2-only machine has no build-ops AVX-512 library to pair).
+avx512=$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)
+builds=(build-ops-avx2); [[ $avx512 == yes ]] && builds=(build-ops build-ops-avx2)
+[[ $avx512 == yes ]] || echo "# no avx512f on this CPU: AVX-512 rows skipped"
+for b in "${builds[@]}"; do
   cc -O2 -I"$llama/ggml/include" "$root/tools/bench/ggml_matvec.c" -L"$llama/$b/bin" -lggml -lggml-base -lggml-cpu \
      -Wl,-rpath,"$llama/$b/bin" -o "$tmp/ggml-$b"
 done
@@ -26,8 +31,10 @@ out=$tmp/results
 echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/')"
 for r in $(seq "$rounds"); do
   echo "# round $r, $(uptime | sed 's/.*load/load/')"
-  "$tmp/ggml-build-ops" 1 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
-  tern | sed 's/^/avx512 /' | tee -a "$out"
+  if [[ $avx512 == yes ]]; then
+    "$tmp/ggml-build-ops" 1 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
+    tern | sed 's/^/avx512 /' | tee -a "$out"
+  fi
   "$tmp/ggml-build-ops-avx2" 1 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 -Dtern.simd.bits=128 | sed 's/^/avx2-128 /' | tee -a "$out"
@@ -37,6 +44,7 @@ python3 - "$out" <<'PY'
 import sys, statistics, collections
 med, mn = collections.defaultdict(list), collections.defaultdict(list)
 for line in open(sys.argv[1]):
+    if line.split()[1] == '#': continue    # the timer's "# kernels: ..." line, prefixed by the isa
     f = line.replace('(', ' ').replace(')', ' ').replace(',', ' ').split()
     isa, shape, kind = f[0], f[1], f[2]
     if kind == 'float' or kind == 'int8': kind += '@' + f[3]

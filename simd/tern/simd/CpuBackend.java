@@ -212,7 +212,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public TernaryWeights loadTernary(Tensor codes, int rows, int cols, float[] scales, ShardAxis axis) {
-        return PackedOps.load(codes, rows, cols, scales, axis);
+        return PackedOps.load(provider, packedActivations, codes, rows, cols, scales, axis);
     }
 
     @Override

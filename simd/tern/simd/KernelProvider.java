@@ -52,7 +52,8 @@ public final class KernelProvider {
                 + ", float matmul " + matmul.getClass().getSimpleName() + " (" + matmul.mr() + "×" + matmul.nr() + " register tile)"
                 + ", ternary " + ternary.getClass().getSimpleName() + (ternary instanceof TernaryVector ? " (" + TernaryVector.layout() + ")" : "")
                 + ", packed " + packed.getClass().getSimpleName() + (packed instanceof PackedVector ? " (" + PackedVector.layout() + ")"
-                        : packed instanceof PackedDigits ? " (" + PackedDigits.layout() + ")" : "")
+                        : packed instanceof PackedDigits ? " (" + PackedDigits.layout() + ")"
+                        : packed instanceof PackedTwoBit ? " (int8 " + PackedTwoBit.layout() + "; float " + PackedDigits.layout() + ")" : "")
                 + ", packed float " + (vector() && PackedFloatMatvec.VECTOR ? "PackedFloatVector" : "scalar rows");
     }
 }

@@ -31,17 +31,25 @@ interface PackedKernels {
      * ({@link PackedVector}); below 512 bits otherwise the decoding kernels ({@link PackedDigits}), which
      * need no permute: measured on AVX2 (one core, per 16 codes of a 128-row L1-resident tile pair),
      * lookups 11.8 ns int8 / 20.3 ns float, decoding 8.1 / 15.2 ns; with AVX-512 forced to 256 bits the
-     * lookups win (3.8 / 7.2 ns). {@code -Dtern.packed.kernel=lookup|digits} overrides the choice.
+     * lookups win (3.8 / 7.2 ns). Where the decoding kernels would run, int8 products run on the 2-bit
+     * repack ({@link PackedTwoBit}, float ones still decode t9): on Zen 3 (AVX2, one core) 1024×1024 int8
+     * took 53 µs decoding t9, see BENCHMARKS.md for the 2-bit kernel.
+     * {@code -Dtern.packed.kernel=lookup|digits|twobit} overrides the choice below 512 bits.
      */
     static PackedKernels preferred() {
         // PackedVector is named only in the taken branch, so the scalar path never loads jdk.incubator.vector.
         if (!Vectorization.ENABLED || !PackedVector.SUPPORTED) return PackedScalar.INSTANCE;
         String kernel = System.getProperty(KERNEL_PROPERTY, "").strip();
-        if (!kernel.matches("|lookup|digits"))
-            throw new IllegalArgumentException("-D" + KERNEL_PROPERTY + "=" + kernel + ": expected lookup or digits");
+        if (!kernel.matches("|lookup|digits|twobit"))
+            throw new IllegalArgumentException("-D" + KERNEL_PROPERTY + "=" + kernel + ": expected lookup, digits or twobit");
         // The decoding kernels carry four code registers a pass: 512 bits has two a line, so lookups there.
-        boolean digits = Vectorization.BITS < 512 && (kernel.isEmpty() ? !Vectorization.NATIVE_PERMUTES : kernel.equals("digits"));
-        return digits ? PackedDigits.INSTANCE : PackedVector.INSTANCE;
+        if (Vectorization.BITS == 512) return PackedVector.INSTANCE;
+        if (kernel.isEmpty()) kernel = Vectorization.NATIVE_PERMUTES ? "lookup" : "twobit";
+        return switch (kernel) {
+            case "lookup" -> PackedVector.INSTANCE;
+            case "digits" -> PackedDigits.INSTANCE;
+            default -> PackedTwoBit.INSTANCE;
+        };
     }
 
     /**
@@ -65,6 +73,16 @@ interface PackedKernels {
         floatTile(tbl, tOff, codes, tileA, g0, g1, acc, accA);
         floatTile(tbl, tOff, codes, tileB, g0, g1, acc, accB);
     }
+
+    /**
+     * The whole int8 product ({@link PackedMatmul#matmul} with int8 activations, arguments checked) when this
+     * kernel family has its own driver (a layout of its own, {@link PackedTwoBit}); false: the caller runs
+     * the table-and-tile loops of this interface.
+     */
+    default boolean int8Product(PackedTernary[] ws, int[] firstTile, float[] x, int m, float[][] ys) { return false; }
+
+    /** Builds what this family keeps beside a matrix (a repacked copy), so a model's load pays it, not its first token. */
+    default void prepare(PackedTernary w) {}
 
     /** q ← x[off..off+n) quantized as {@link PackedMatmul#quantizeInt8} does; returns the scale s. */
     default float quantizeInt8(float[] x, int off, int n, byte[] q) { return PackedMatmul.quantizeInt8(x, off, n, q); }

@@ -34,8 +34,13 @@ public final class PackedMatmul {
 
     private PackedMatmul() {}
 
-    /** Which kernel twin runs here: "vector N-bit" or "scalar". */
-    public static String path() { return PREFERRED == PackedScalar.INSTANCE ? "scalar" : "vector " + Vectorization.BITS + "-bit"; }
+    /** Which kernel twin runs here: "vector N-bit (kernel names)" or "scalar". */
+    public static String path() {
+        if (PREFERRED == PackedScalar.INSTANCE) return "scalar";
+        String name = PREFERRED.getClass().getSimpleName();
+        // The 2-bit kernels run int8 activations only; float ones decode t9 (PackedDigits).
+        return "vector " + Vectorization.BITS + "-bit " + (name.equals("PackedTwoBit") ? "PackedTwoBit int8, PackedDigits float" : name);
+    }
 
     /** y[r·out + o] ← Σ_c x[r·in + c]·γT[o][c] for r &lt; m (y is overwritten). */
     public static void matmul(PackedTernary w, float[] x, int m, float[] y, Activations activations) {
@@ -73,6 +78,7 @@ public final class PackedMatmul {
         }
         long tileBytes = (long) w.groups() * PackedTernary.LINE * m;
         int tiles = firstTile[ws.length];
+        if (activations == Activations.INT8 && k.int8Product(ws, firstTile, x, m, ys)) return;
         if (activations == Activations.INT8 && m >= 2) {
             int8Rows(k, ws, firstTile, x, m, ys);
             return;

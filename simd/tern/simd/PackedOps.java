@@ -27,11 +27,18 @@ final class PackedOps {
         return PackedTernary.of(w.packed().segment(), w.rows(), w.cols(), w.scales(), w.axis());
     }
 
-    static TernaryWeights load(Tensor codes, int rows, int cols, float[] scales, ShardAxis axis) {
+    /**
+     * A t9 tensor as ternary weights, validated; with int8 activations already chosen, the kernels' own copy
+     * (a repack, {@link PackedKernels#prepare}) is built now, else at the first int8 product (a float run
+     * never pays its memory).
+     */
+    static TernaryWeights load(KernelProvider provider, PackedMatmul.Activations activations, Tensor codes, int rows, int cols,
+                               float[] scales, ShardAxis axis) {
         if (codes.dtype() != DType.T9 || codes.device() != Device.CPU)
             throw new IllegalArgumentException("loadTernary: codes must be a host T9 tensor, got " + codes.describe());
         TernaryWeights w = new TernaryWeights(codes, rows, cols, scales.clone(), axis);
-        geometry(w);                                   // validates sizes and scales now, not at the first product
+        PackedTernary p = geometry(w);                 // validates sizes and scales now, not at the first product
+        if (activations == PackedMatmul.Activations.INT8) provider.packed().prepare(p);
         return w;
     }
 

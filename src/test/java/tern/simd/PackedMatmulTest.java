@@ -25,11 +25,11 @@ import tern.runtime.ShardAxis;
 class PackedMatmulTest {
     private static final double RTOL = 1e-5;
 
-    /** Every twin this width can run: the scalar one, the lookups, and below 512 bits the decoding kernels. */
+    /** Every twin this width can run: the scalar one, the lookups, and below 512 bits the decoding and the 2-bit kernels. */
     static final PackedKernels[] PATHS = !Vectorization.ENABLED || !PackedVector.SUPPORTED
             ? new PackedKernels[] {PackedScalar.INSTANCE}
             : Vectorization.BITS < 512
-            ? new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE, PackedDigits.INSTANCE}
+            ? new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE, PackedDigits.INSTANCE, PackedTwoBit.INSTANCE}
             : new PackedKernels[] {PackedScalar.INSTANCE, PackedVector.INSTANCE};
 
     /** Random trits with about a third zeros, and positive scales. */

@@ -77,14 +77,14 @@ class VectorWidthForkTest {
         assertTrue(lines[0].startsWith("256 Vector API 256-bit") && lines[0].contains("clamped"), lines[0]);
     }
 
-    /** Real AVX2 (where the CPU has it): 256 bits, the decoding packed kernels, and agreement with scalar. */
+    /** Real AVX2 (where the CPU has it): 256 bits, the 2-bit packed kernels, and agreement with scalar. */
     @Test
     void useAvx2PicksTheDecodingKernelsAndAgreesWithScalar() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getProperty("os.arch").matches("amd64|x86_64") && VectorInfo.preferredBits() >= 256,
                 "needs an x86 CPU with AVX2");
         String[] lines = fork("-XX:UseAVX=2", "-Dtern.simd.bits=512");
         assertTrue(lines[0].startsWith("256 Vector API 256-bit"), lines[0]);
-        assertTrue(lines[1].startsWith("PackedDigits"), lines[1]);
+        assertTrue(lines[1].startsWith("PackedTwoBit"), lines[1]);
     }
 
     @Test

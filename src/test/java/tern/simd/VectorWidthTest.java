@@ -28,8 +28,8 @@ class VectorWidthTest {
         assertEquals(Vectorization.BITS / 32, Species.FLOATS);
         KernelProvider p = KernelProvider.preferred();
         assertTrue(p.vector());
-        // Lookups at 512 bits and wherever the permutes are native; below that the decoding kernels.
-        assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedDigits.INSTANCE, p.packed());
+        // Lookups at 512 bits and wherever the permutes are native; below that the 2-bit repack (int8) and decoding (float).
+        assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedTwoBit.INSTANCE, p.packed());
         assertEquals(TernaryVector.INSTANCE, p.ternary());
         // Float matmul: 4 × 4 vectors at 512 bits (32 registers), 4 × 2 below (16 registers on x86).
         assertEquals(4, p.matmul().mr());

@@ -1,0 +1,144 @@
+package tern.simd;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * A {@link PackedTernary} matrix repacked in memory, at load time, for the int8 kernels of machines
+ * without a one-instruction 32-entry lookup ({@link PackedTwoBit}: AVX2, 128-bit vectors). Files keep
+ * the t9 layout; this copy is built from it once per matrix and kept beside it.
+ *
+ * <h2>Layout ("q2", never written to a file)</h2>
+ * <ul>
+ * <li>Each column segment of the t9 matrix (see {@link PackedTernary}) is padded with zero weights to
+ *     whole blocks of {@link #BLOCK} = 8 columns; B = total blocks, segment s owns blocks
+ *     [blockStart[s], blockStart[s+1]).</li>
+ * <li>Rows in tiles of 64, as t9; padding rows are zero weights.</li>
+ * <li>One 16-bit code per (row, block): bits 2j, 2j+1 hold q = t + 1 ∈ {0, 1, 2} of the block's column j
+ *     (a zero weight is q = 1, so padding codes are {@link #ZERO_CODE}).</li>
+ * <li>The code of (row r, block b) is element (r/64)·B·64 + b·64 + r%64: a tile's codes are one
+ *     contiguous stream, as in t9.</li>
+ * </ul>
+ * Why 2-bit digits: on AVX2 a lane's digit costs a shift and an and, and the product one 16-bit multiply
+ * and add (acc += q·x, then acc − Σx = Σ t·x, since t = q − 1), one multiply per 16 weights where
+ * decoding t9's base-3 fields by multiply-shift costs 5/3 (measured on Zen 3, one core, 1024×1024: the
+ * t9 decoding kernel 53 µs, a 2-bit prototype 34 µs). 2 bits a weight instead of 16/9: 12.5 % more memory.
+ *
+ * <p>Matrices are repacked once and cached by their codes' memory (scope, address and size), so the
+ * geometry views {@link PackedOps} makes per call share one copy, which goes when the codes' scope does.
+ * The copy is a Java short[] (at most 2³¹ codes, 2¹⁴·2¹⁷ weights, per matrix): the kernels read it as
+ * arrays, which measured faster than a memory segment of the same codes (C2 drops the array's bounds
+ * checks from the loops). Only native code segments are cached (heap segments, tests only, are
+ * repacked per call).
+ */
+final class PackedTwoBitLayout {
+    /** Columns per 16-bit code. */
+    static final int BLOCK = 8;
+    static final int TILE = PackedTernary.TILE, LINE = PackedTernary.LINE;
+    /** Eight zero weights: q = 1 in every field. */
+    static final short ZERO_CODE = 0x5555;
+    private static final ValueLayout.OfShort CODE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    final PackedTernary source;
+    /** The codes as int16 lanes, code (r, b) at index (r/64)·B·64 + b·64 + r%64 (a heap array: see the class comment). */
+    final short[] codes;
+    /** blockStart[s] = first block of segment s; blockStart[segments] = B. */
+    final int[] blockStart;
+
+    private PackedTwoBitLayout(PackedTernary source, short[] codes, int[] blockStart) {
+        this.source = source;
+        this.codes = codes;
+        this.blockStart = blockStart;
+    }
+
+    int blocks() { return blockStart[blockStart.length - 1]; }
+
+    /** Index of tile t's first code. */
+    int tileAt(int t) { return t * blocks() * TILE; }
+
+    /** Blocks per segment for a matrix's column segments. */
+    static int[] blockStarts(PackedTernary w) {
+        int[] b = new int[w.segments() + 1];
+        for (int s = 0; s < w.segments(); s++) b[s + 1] = b[s] + (w.segStart()[s + 1] - w.segStart()[s] + BLOCK - 1) / BLOCK;
+        return b;
+    }
+
+    private static final Map<MemorySegment.Scope, Map<String, PackedTwoBitLayout>> CACHE = new WeakHashMap<>();
+
+    /** The q2 copy of w, built on first use and then shared (see the class comment). */
+    static PackedTwoBitLayout of(PackedTernary w) {
+        MemorySegment c = w.codes();
+        if (!c.isNative()) return repack(w);
+        String key = c.address() + "/" + c.byteSize() + "/" + w.rows() + "×" + w.cols() + Arrays.toString(w.segStart());
+        synchronized (CACHE) {
+            Map<String, PackedTwoBitLayout> inScope = CACHE.computeIfAbsent(c.scope(), s -> new HashMap<>());
+            PackedTwoBitLayout l = inScope.get(key);
+            if (l == null) inScope.put(key, l = repack(w));
+            // The view of this call: the same codes, the caller's scales and geometry object.
+            return l.source == w ? l : new PackedTwoBitLayout(w, l.codes, l.blockStart);
+        }
+    }
+
+    /**
+     * Repacks w's t9 codes (in parallel over tiles). A code that is not a t9 code (a field ≥ 27, or bit
+     * 15 set) is an error naming its row and column group, as {@link PackedTernary#trits} does.
+     */
+    static PackedTwoBitLayout repack(PackedTernary w) {
+        int[] bs = blockStarts(w);
+        int blocks = bs[bs.length - 1], groups = w.groups(), tiles = w.tiles();
+        short[] dst = new short[Math.multiplyExact(Math.multiplyExact(tiles, blocks), TILE)];
+        MemorySegment src = w.codes();
+        Parallel.range(tiles, 4, (t0, t1) -> {
+            short[] line = new short[blocks * TILE], in = new short[groups * TILE];
+            for (int tile = t0; tile < t1; tile++) {
+                Arrays.fill(line, ZERO_CODE);
+                MemorySegment.copy(src, CODE, w.tileAt(tile), in, 0, in.length);
+                for (int s = 0; s < w.segments(); s++) {
+                    int n = w.segStart()[s + 1] - w.segStart()[s];
+                    for (int g = w.groupStart()[s]; g < w.groupStart()[s + 1]; g++) {
+                        int k0 = (g - w.groupStart()[s]) * PackedTernary.GROUP;
+                        for (int i = 0; i < TILE; i++) {
+                            int code = in[g * TILE + i];
+                            if (code < 0) throw notT9(code, tile * TILE + i, w.segStart()[s] + k0);
+                            for (int f = 0; f < 3; f++) {
+                                int e = code >>> 5 * f & 31;
+                                if (e >= PackedTernary.PATTERNS) throw notT9(code, tile * TILE + i, w.segStart()[s] + k0);
+                                // The t9 digits are q = t + 1 already: e = q₀ + 3q₁ + 9q₂.
+                                for (int d = 0, q = e; d < 3; d++, q /= 3) {
+                                    int k = k0 + 3 * f + d;
+                                    if (k >= n) break;
+                                    int at = (bs[s] + k / BLOCK) * TILE + i, shift = 2 * (k % BLOCK);
+                                    line[at] = (short) (line[at] & ~(3 << shift) | (q % 3) << shift);
+                                }
+                            }
+                        }
+                    }
+                }
+                System.arraycopy(line, 0, dst, tile * blocks * TILE, line.length);
+            }
+        });
+        return new PackedTwoBitLayout(w, dst, bs);
+    }
+
+    private static IllegalStateException notT9(int code, int row, int col) {
+        return new IllegalStateException("code " + Integer.toHexString(code & 0xFFFF) + " of row " + row + ", columns from " + col
+                + " is not a t9 code: cannot repack it for the 2-bit kernels");
+    }
+
+    /** T of one weight read back from the q2 codes: −1, 0 or +1 (the round-trip tests). */
+    int trit(int r, int c) {
+        PackedTernary w = source;
+        int s = w.axis() == tern.runtime.ShardAxis.COLS ? (int) ((long) c * w.segments() / w.cols()) : 0;
+        int k = c - w.segStart()[s], b = blockStart[s] + k / BLOCK;
+        int code = codes[tileAt(r / TILE) + b * TILE + r % TILE];
+        return (code >>> 2 * (k % BLOCK) & 3) - 1;
+    }
+
+    /** The raw code of (row r, block b), padding included (tests). */
+    short code(int r, int b) { return codes[tileAt(r / TILE) + b * TILE + r % TILE]; }
+}
