@@ -7,6 +7,7 @@
 #include "dtype.h"
 #include "multi_tensor.h"
 #include "grid_stride.h"
+#include "block_reduce.h"
 
 template <typename T> __device__ __forceinline__ void fill_impl(T* x, float v, long n) {
     GRID_STRIDE(i, n) store(x + i, v);
@@ -42,21 +43,6 @@ template <typename X, typename Y> __device__ __forceinline__ void convert_impl(c
 TERN_EACH_PAIR(PAIR_KERNELS)
 
 // Block-wide sum of one double per thread; blockDim.x is a multiple of 32, at most 1024.
-__device__ double block_sum_double(double v) {
-    __shared__ double partial[32];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    __syncthreads();                      // partial may still be read by a previous call
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    double total = 0;
-    if (warp == 0) {
-        total = lane < (blockDim.x >> 5) ? partial[lane] : 0.0;
-        for (int o = 16; o > 0; o >>= 1) total += __shfl_down_sync(0xffffffffu, total, o);
-    }
-    return total;                         // valid in thread 0
-}
-
 // Σ x² in double: each thread sums its stride in double, blocks add into *out (zeroed by the caller).
 template <typename T> __device__ __forceinline__ void sumsq_impl(const T* x, long n, double* out) {
     double s = 0;

@@ -6,21 +6,7 @@
 #include "dtype.h"
 #include "multi_tensor.h"
 #include "ternary_scale.h"
-
-__device__ double block_sum_d(double v) {
-    __shared__ double partial[32];
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    __syncthreads();
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    double total = 0;
-    if (warp == 0) {
-        total = lane < (blockDim.x >> 5) ? partial[lane] : 0.0;
-        for (int o = 16; o > 0; o >>= 1) total += __shfl_down_sync(0xffffffffu, total, o);
-    }
-    return total;
-}
+#include "block_reduce.h"
 
 // sums[s] += Σ |w| over shard s (sums zeroed by the caller). blockIdx.y is the shard; blocks along x
 // split the shard's elements. A ROWS shard is a contiguous run of rows; a COLS shard a band of columns.
@@ -43,7 +29,7 @@ extern "C" __global__ void tern_abs_sum(const float* w, int rows, int cols, int 
             acc += fabs((double)w[r * cols + c]);
         }
     }
-    acc = block_sum_d(acc);
+    acc = block_sum_double(acc);
     if (threadIdx.x == 0) atomicAdd(&sums[s], acc);
 }
 
@@ -85,7 +71,7 @@ extern "C" __global__ void abs_sum_rows(const float* x, int rows, int cols, doub
     for (int r = blockIdx.x; r < rows; r += gridDim.x) {
         double acc = 0;
         for (int c = threadIdx.x; c < cols; c += blockDim.x) acc += fabs((double)x[(long)r * cols + c]);
-        acc = block_sum_d(acc);
+        acc = block_sum_double(acc);
         if (threadIdx.x == 0) out[r] = acc;
     }
 }
@@ -189,7 +175,7 @@ extern "C" __global__ void tern_abs_sum_multi(const float* const* ws, const long
         for (int s = 0; s < MAX_SHARDS; s++) acc[s] += s == sh ? a : 0.0;   // registers, no dynamic index
     }
     for (int s = 0; s < ns; s++) {
-        double total = block_sum_d(acc[s]);
+        double total = block_sum_double(acc[s]);
         if (threadIdx.x == 0 && total != 0.0) atomicAdd(sums + off[t] + s, total);
     }
 }
