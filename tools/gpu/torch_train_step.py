@@ -10,8 +10,9 @@ happens in the warm-up steps and is not timed).
 Usage: python3 torch_train_step.py OUT.csv PRECISION MODE BATCH SEQ [STEPS [WARMUP [PRESET]]]
 PRESET (default 99M) picks another Spectra shape (190M … 3.9B, vocabulary 50304 throughout); the model is
 built on the GPU. The line printed gives the peak memory (torch.cuda.max_memory_allocated / reserved over
-the timed steps).
+the timed steps). VOCAB (environment, default 50304) sets another vocabulary size.
 """
+import os
 import sys
 import time
 
@@ -46,7 +47,7 @@ class TernaryLinear(torch.nn.Linear):
         return F.linear(x, w + (q - w).detach())
 
 
-cfg = LlamaConfig(vocab_size=50304, hidden_size=hidden, intermediate_size=glu, num_hidden_layers=layers,
+cfg = LlamaConfig(vocab_size=int(os.environ.get("VOCAB", "50304")), hidden_size=hidden, intermediate_size=glu, num_hidden_layers=layers,
                   num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=2048, rms_norm_eps=1e-5,
                   rope_theta=10000.0, tie_word_embeddings=False, attn_implementation="sdpa")
 with torch.device(dev):          # initialized on the GPU: minutes on the host at 3.9B
@@ -66,7 +67,7 @@ params = sum(p.numel() for p in model.parameters())
 
 
 def step():
-    ids = torch.randint(0, 50304, (batch, seq + 1), device=dev)
+    ids = torch.randint(0, cfg.vocab_size, (batch, seq + 1), device=dev)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=(mode in ("bf16", "compile"))):
         logits = model(input_ids=ids[:, :-1]).logits
     loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), ids[:, 1:].reshape(-1))
@@ -88,6 +89,8 @@ torch.cuda.synchronize()
 per = (time.perf_counter() - t0) / steps
 GIB = 1 << 30
 name = f"torch_train_ms_{precision}_{mode}" if preset == "99M" else f"torch_train_ms_{preset}_{precision}_{mode}"
+if cfg.vocab_size != 50304:
+    name += f"_v{cfg.vocab_size}"
 line = (f"{name},{per * 1e3:.3f},{batch} x {seq} tokens {params / 1e6:.2f}M params {batch * seq / per:.0f} tokens/s"
         f" peak {torch.cuda.max_memory_allocated() / GIB:.2f} GiB allocated {torch.cuda.max_memory_reserved() / GIB:.2f} GiB reserved")
 print(line, flush=True)

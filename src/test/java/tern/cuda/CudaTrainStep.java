@@ -28,6 +28,8 @@ import tern.train.Trainer;
  *   bash .gpu/run.sh -cp CP tern.cuda.CudaTrainStep OUT.csv PRESET PRECISION BATCH SEQ [STEPS [WARMUP [PROFILED]]]
  * </pre>
  * PROFILED more steps after the timed ones print the GPU time per kernel ({@link CudaBackend#profile}).
+ * {@code -Dtern.bench.vocab=N} trains a vocabulary of N tokens instead of the preset's (issue #13's second shape:
+ * 16×1024 tokens over 8,192).
  */
 public final class CudaTrainStep {
     private CudaTrainStep() {}
@@ -70,7 +72,7 @@ public final class CudaTrainStep {
         int profiled = args.length > 7 ? Integer.parseInt(args[7]) : 0;
         Path dir = Files.createTempDirectory("tern-cuda-train");
         try (CudaBackend cuda = new CudaBackend()) {
-            int vocab = LlamaConfig.preset(preset).vocabSize();
+            int vocab = Integer.getInteger("tern.bench.vocab", LlamaConfig.preset(preset).vocabSize());
             Path shard = dir.resolve("train-00000.tok");
             Random rnd = new Random(42);
             try (TokenShardWriter w = new TokenShardWriter(shard, vocab)) {
@@ -108,7 +110,8 @@ public final class CudaTrainStep {
                         : cuda.compute() + (cuda.activationType() == tern.runtime.DType.F32 ? "-f32act" : "");
                 String line = String.format(Locale.ROOT, "train_ms_%s_%s_%s%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s"
                                 + " peak %.2f GiB in tensors %.2f GiB held %.2f GiB device used%s on %s",
-                        preset, precision, mode, plan.checkpointActivations() ? "_ckpt" + plan.checkpointedBlocks() : "", perStep * 1e3, batch, seq,
+                        preset, precision, mode, (plan.checkpointActivations() ? "_ckpt" + plan.checkpointedBlocks() : "")
+                                + (vocab != LlamaConfig.preset(preset).vocabSize() ? "_v" + vocab : ""), perStep * 1e3, batch, seq,
                         model.config().parameterCount() / 1e6, c.tokensPerStep() / perStep,
                         peaks[0] / GIB, peaks[1] / GIB, (dev[1] - dev[0]) / GIB,
                         plan.checkpointActivations() ? " (" + plan.checkpointedBlocks() + " of " + model.config().layers() + " blocks checkpointed)" : "", cuda.name());
