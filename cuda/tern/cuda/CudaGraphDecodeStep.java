@@ -26,10 +26,10 @@ import tern.runtime.TernaryWeights;
  * write, attention up to the row's position). By default the products are {@link PackedGemv}'s fused
  * launches — q, k, v in one with RMSNorm staged in, o accumulating into x, gate and up in one with
  * RMSNorm, down with SwiGLU staged in, accumulating into x — and the attention kernel applies RoPE and
- * writes the caches itself: five kernels per layer. Two opt-in settings, not yet measured on a GPU:
- * {@code -Dtern.cuda.pdl=true} (sm_90: programmatic dependent launch, each product requesting its first
- * weights while the kernel before it finishes) and {@code -Dtern.cuda.attentionSplit=true} (the attention
- * split along the keys over many blocks instead of one block per head). {@code -Dtern.cuda.decodeProducts=auto|split|tensor}
+ * writes the caches itself: five kernels per layer. Two settings, on by default since an H200 run checked
+ * and timed them: programmatic dependent launch on sm_90 (each product requesting its first weights while
+ * the kernel before it finishes; {@code -Dtern.cuda.pdl=false} turns it off) and the attention split along
+ * the keys over many blocks instead of one block per head ({@code -Dtern.cuda.attentionSplit=false}). {@code -Dtern.cuda.decodeProducts=auto|split|tensor}
  * runs the unfused step instead (twelve kernels per layer: the backend's RMSNorm and SwiGLU launched onto
  * this stream through {@link CudaBackend#launchOn}, and per linear the faster of PackedGemv and the
  * backend's tensor-core GEMV as timed when the step is made, or the one named).
@@ -146,7 +146,9 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
         logitsOffset = (inputBytes + 15) / 16 * 16;
         stream = new CudaGraphStream(context, logitsOffset + 4L * rows * vocab);
         attentionSplits = (shape.contextLength() + 31) / 32;
-        splitAttention = Boolean.getBoolean("tern.cuda.attentionSplit");     // opt-in until measured on a GPU
+        // Default since the H200 run of 2 Dec (graph-decode.sh): the 3.9B step's GPU time 2339 -> 2157 us alone,
+        // 2063 us with PDL; -Dtern.cuda.attentionSplit=false gives one block per head back.
+        splitAttention = Boolean.parseBoolean(System.getProperty("tern.cuda.attentionSplit", "true"));
         attentionPartial = context.allocate(4L * rows * heads * attentionSplits * (128 + 2));
         attentionTickets = context.allocate(4L * rows * heads);
         context.zero(attentionTickets, 4L * rows * heads);
@@ -166,9 +168,9 @@ public final class CudaGraphDecodeStep implements WholeStepDecoder {
             throw new IllegalArgumentException("-Dtern.cuda.decodeProducts=" + products + ": expected fused, auto, split or tensor");
         fused = gemv != null && products.equals("fused");
         splitK = fused ? new boolean[7] : chooseProducts(products);
-        // Opt-in until measured on a GPU (see describe()): -Dtern.cuda.pdl=true.
+        // Default on sm_90 since the same run (no bit changed; -Dtern.cuda.pdl=false turns it off).
         boolean pdl = fused && backend.arch() >= 90 && DriverLaunch.hasProgrammaticLaunch()
-                && Boolean.getBoolean("tern.cuda.pdl");
+                && Boolean.parseBoolean(System.getProperty("tern.cuda.pdl", "true"));
         if (fused) {
             gemv.reserve(hidden, hidden, rows, 3);
             gemv.reserve(ffn, hidden, rows, 2);

@@ -12,12 +12,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The decode step's opt-in settings, not yet the default because no GPU run has checked them (a class of its
- * own, so tools/gpu/graph-decode.sh runs it in a JVM of its own: a fault here cannot fail the default path's
- * tests): programmatic dependent launch (-Dtern.cuda.pdl=true) must not change a bit, and the attention split
- * along the keys (-Dtern.cuda.attentionSplit=true) must match the unsplit one to f32 summation order.
- * Runs only with TERN_CUDA_OPT_IN=1 in the environment (graph-decode.sh sets it), so a package-wide GPU test
- * run is never put at risk by code no GPU has run yet.
+ * The decode step's two settings that were opt-in until an H200 run checked them (now the defaults; a class
+ * of its own, so tools/gpu/graph-decode.sh runs it in a JVM of its own): programmatic dependent launch must
+ * not change a bit against -Dtern.cuda.pdl=false, and the attention split along the keys must match the
+ * unsplit one (-Dtern.cuda.attentionSplit=false) to f32 summation order. Runs with TERN_CUDA_OPT_IN=1 in the
+ * environment (graph-decode.sh sets it).
  */
 class CudaGraphDecodeOptInTest {
     @BeforeEach
@@ -27,10 +26,11 @@ class CudaGraphDecodeOptInTest {
 
     @Test
     void programmaticDependentLaunchChangesNoBit() {
-        float[][] plain = CudaGraphDecodeTest.graphEqualsEager(CudaGraphDecodeTest.SHAPE, 5);
         String before = System.getProperty("tern.cuda.pdl");
-        System.setProperty("tern.cuda.pdl", "true");
         try {
+            System.setProperty("tern.cuda.pdl", "false");
+            float[][] plain = CudaGraphDecodeTest.graphEqualsEager(CudaGraphDecodeTest.SHAPE, 5);
+            System.setProperty("tern.cuda.pdl", "true");
             float[][] pdl = CudaGraphDecodeTest.graphEqualsEager(CudaGraphDecodeTest.SHAPE, 5);
             for (int step = 0; step < plain.length; step++) assertArrayEquals(plain[step], pdl[step], "with vs without PDL, step " + step);
         } finally {
