@@ -268,6 +268,109 @@ class Bf16KernelsTest {
         }
     }
 
+    // ---- 16-byte accesses (vec8.h) -------------------------------------------------------------------------
+
+    /**
+     * A tensor holding t's values one element past a 16-byte boundary (a view into a larger allocation, closed
+     * with it): the kernels must take their element-by-element path there, whose results are defined to be the
+     * 16-byte path's bit for bit (the same arithmetic in the same order, only the loads differ).
+     */
+    record Shifted(Tensor whole, Tensor view) implements AutoCloseable {
+        static Shifted of(Tensor t) {
+            CudaBackend c = cuda();
+            Tensor whole = c.zeros(t.dtype(), (int) t.size() + 1);
+            Tensor view = Tensor.wrap(whole.storage(), whole.offsetBytes() + t.dtype().bytesFor(1), t.dtype(), false, t.shape());
+            c.copy(t, view);
+            return new Shifted(whole, view);
+        }
+        @Override public void close() { whole.close(); }
+    }
+
+    static void assertSameValues(Tensor got, Tensor ref, String what) {
+        float[] g = cuda().download(got), r = cuda().download(ref);
+        for (int i = 0; i < r.length; i++)
+            if (Float.floatToIntBits(g[i]) != Float.floatToIntBits(r[i]))
+                fail(what + "[" + i + "] of " + r.length + ": unaligned " + g[i] + ", aligned " + r[i]);
+    }
+
+    @Property(tries = 12)
+    void unalignedTensorsGiveTheAlignedResultsBitForBit(@ForAll @IntRange(min = 1, max = 40) int rows,
+                                                        @ForAll @IntRange(min = 1, max = 96) int dim8,
+                                                        @ForAll @IntRange(min = 1, max = 3) int heads,
+                                                        @ForAll @IntRange(min = 1, max = 8) int half8,
+                                                        @ForAll boolean bf16, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        CudaBackend c = cuda();
+        int dim = 8 * dim8, hd = 16 * half8, width = heads * hd;
+        float eps = 1e-5f;
+        List<AutoCloseable> open = new ArrayList<>();
+        try {
+            java.util.function.BiFunction<Float, int[], Tensor> make = (scale, shape) -> {
+                Pair p = pair(random(rnd, java.util.Arrays.stream(shape).reduce(1, (a, b) -> a * b), scale), shape);
+                open.add(p);
+                return bf16 ? p.h : p.f;
+            };
+            java.util.function.Function<Tensor, Tensor> like = t -> {
+                Tensor z = c.zeros(t.dtype(), t.shape());
+                open.add(z);
+                return z;
+            };
+            java.util.function.Function<Tensor, Tensor> shifted = t -> {
+                Shifted s = Shifted.of(t);
+                open.add(s);
+                return s.view;
+            };
+            Tensor x = make.apply(2f, new int[] {rows, dim}), y = make.apply(2f, new int[] {rows, dim});
+            Tensor g = make.apply(1f, new int[] {rows, dim}), addend = make.apply(1f, new int[] {rows, dim});
+            Tensor w = c.upload(random(rnd, dim, 1.5f), dim);
+            open.add(w);
+            Tensor xs = shifted.apply(x), ys = shifted.apply(y), gs = shifted.apply(g), as = shifted.apply(addend), ws = shifted.apply(w);
+            Tensor sum = like.apply(x), out = like.apply(x), dx = like.apply(x), sumS = shifted.apply(sum), outS = shifted.apply(out),
+                    dxS = shifted.apply(dx);
+            Tensor rstd = c.zeros(DType.F32, rows), rstdS = c.zeros(DType.F32, rows), dw = c.zeros(DType.F32, dim), dwS = c.zeros(DType.F32, dim);
+            open.add(rstd); open.add(rstdS); open.add(dw); open.add(dwS);
+            c.addRmsnorm(x, y, w, eps, sum, out, rstd);
+            c.addRmsnorm(xs, ys, ws, eps, sumS, outS, rstdS);
+            assertSameValues(sumS, sum, "residual sum");
+            assertSameValues(outS, out, "fused rmsnorm");
+            assertSameValues(rstdS, rstd, "rstd");
+            c.rmsnormBackward(g, sum, w, rstd, addend, dx, dw);
+            c.rmsnormBackward(gs, sumS, ws, rstdS, as, dxS, dwS);
+            assertSameValues(dxS, dx, "rmsnorm dx + addend");
+            c.rmsnorm(x, w, eps, out, rstd);
+            c.rmsnorm(xs, ws, eps, outS, rstdS);
+            assertSameValues(outS, out, "rmsnorm");
+
+            long n = (long) rows * dim - rnd.nextInt(8);                // a tail past the last group of eight
+            Tensor gate = x.reshape(rows * dim).slice(0, (int) n), up = y.reshape(rows * dim).slice(0, (int) n);
+            Tensor gateS = xs.reshape(rows * dim).slice(0, (int) n), upS = ys.reshape(rows * dim).slice(0, (int) n);
+            Tensor d = g.reshape(rows * dim).slice(0, (int) n), dS = gs.reshape(rows * dim).slice(0, (int) n);
+            Tensor o = out.reshape(rows * dim).slice(0, (int) n), oS = outS.reshape(rows * dim).slice(0, (int) n);
+            Tensor o2 = dx.reshape(rows * dim).slice(0, (int) n), o2S = dxS.reshape(rows * dim).slice(0, (int) n);
+            c.swiglu(gate, up, o);
+            c.swiglu(gateS, upS, oS);
+            assertSameValues(oS, o, "swiglu");
+            c.swigluBackward(d, gate, up, o, o2);
+            c.swigluBackward(dS, gateS, upS, oS, o2S);
+            assertSameValues(oS, o, "swiglu dgate");
+            assertSameValues(o2S, o2, "swiglu dup");
+
+            Tensor q = make.apply(2f, new int[] {rows, width}), qs = shifted.apply(q);
+            Tensor r = like.apply(q), rS = shifted.apply(r);
+            int seq = 1 + rnd.nextInt(rows);
+            c.rope(q, seq, heads, hd, 10000f, 5, false, r);
+            c.rope(qs, seq, heads, hd, 10000f, 5, false, rS);
+            assertSameValues(rS, r, "rope");
+            c.rope(q, seq, heads, hd, 10000f, 0, true, r);
+            c.rope(qs, seq, heads, hd, 10000f, 0, true, rS);
+            assertSameValues(rS, r, "inverse rope");
+        } finally {
+            for (int i = open.size() - 1; i >= 0; i--) {
+                try { open.get(i).close(); } catch (Exception e) { throw new RuntimeException(e); }
+            }
+        }
+    }
+
     // ---- quantizers -------------------------------------------------------------------------------------
 
     @Property(tries = 15)
