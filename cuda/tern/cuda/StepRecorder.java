@@ -167,12 +167,12 @@ final class StepRecorder {
     }
 
     void zero(long dst, long bytes) {
-        if (!op(new long[] {ZERO, dst, bytes}, "memset")) return;
+        if (!op(new long[] {ZERO, dst, bytes}, "memset") || bytes == 0) return;
         CudaGraphDriver.check(CudaGraphDriver.zeroAsync(dst, bytes, stream.handle()), "cuMemsetD8Async (capture)");
     }
 
     void copy(long dst, long src, long bytes) {
-        if (!op(new long[] {COPY, dst, src, bytes}, "device copy")) return;
+        if (!op(new long[] {COPY, dst, src, bytes}, "device copy") || bytes == 0) return;
         CudaGraphDriver.check(CudaGraphDriver.deviceToDeviceAsync(dst, src, bytes, stream.handle()), "cuMemcpyDtoDAsync (capture)");
     }
 
@@ -181,13 +181,13 @@ final class StepRecorder {
         long at = stage(bytes);
         boolean issue = op(new long[] {UPLOAD, dst, bytes, at}, "host copy");
         MemorySegment.copy(src, 0, stream.host(), at, bytes);
-        if (issue) stream.toDevice(dst, at, bytes);
+        if (issue && bytes > 0) stream.toDevice(dst, at, bytes);
     }
 
     /** A result: {@code bytes} at device address {@code src}, copied to pinned memory by the graph; readable after the replay. */
     Supplier<MemorySegment> read(long src, long bytes) {
         long at = stage(bytes);
-        if (op(new long[] {READ, src, bytes, at}, "read-back")) stream.toHost(src, at, bytes);
+        if (op(new long[] {READ, src, bytes, at}, "read-back") && bytes > 0) stream.toHost(src, at, bytes);
         long mine = pass;
         MemorySegment slot = stream.host().asSlice(at, bytes);
         return () -> {

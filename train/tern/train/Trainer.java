@@ -90,6 +90,9 @@ public final class Trainer {
         return replay != null;
     }
 
+    /** The step graph ({@link #useStepGraph}), or null. */
+    public StepReplay stepReplay() { return replay; }
+
     /** How the graph ran the steps so far ({@link StepReplay#describe}), or null without one. */
     public String stepGraphReport() { return replay == null ? null : replay.describe(); }
 
