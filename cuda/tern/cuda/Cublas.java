@@ -45,8 +45,10 @@ final class Cublas implements AutoCloseable {
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        setStream = linker.downcallHandle(find(lookup, "cublasSetStream_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-        setWorkspace = linker.downcallHandle(find(lookup, "cublasSetWorkspace_v2"), FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+        // Only the training-step graph needs these two (cuBLAS 11.4 and later have them): optional, not a reason to lose cuBLAS.
+        setStream = lookup.find("cublasSetStream_v2").map(f -> linker.downcallHandle(f, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG))).orElse(null);
+        setWorkspace = lookup.find("cublasSetWorkspace_v2")
+                .map(f -> linker.downcallHandle(f, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG))).orElse(null);
         MemorySegment slot = arena.allocate(ADDRESS);
         check((int) create.invoke(slot), "cublasCreate");
         handle = slot.get(ADDRESS, 0);
@@ -125,6 +127,9 @@ final class Cublas implements AutoCloseable {
      * allocate, and cuBLAS picks its algorithms by the workspace it has: with the same fixed workspace on
      * both, a captured product and an eager one are the same kernels, so graph and eager steps give the same bits.
      */
+    /** Whether this cuBLAS can be moved to another stream with a workspace of ours (what a captured step needs). */
+    boolean capturable() { return setStream != null && setWorkspace != null; }
+
     void useWorkspace(long address, long bytes) {
         workspace = address;
         workspaceBytes = bytes;

@@ -1044,6 +1044,10 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public tern.runtime.StepReplay stepReplay() {
+        if (cublas != null && !cublas.capturable()) {
+            System.err.println("tern: " + cublas.library() + " lacks cublasSetStream_v2 or cublasSetWorkspace_v2; training without the step graph");
+            return null;
+        }
         if (cublas != null && cublasWorkspace == null) {
             context.synchronize();
             cublasWorkspace = context.allocate(CUBLAS_WORKSPACE);
@@ -1053,6 +1057,9 @@ public final class CudaBackend implements Backend {
         stepGraphs.add(g);
         return g;
     }
+
+    /** A step graph closed itself. */
+    void forget(CudaStepGraph g) { stepGraphs.remove(g); }
 
     /** cuBLAS's workspace under graphs: 32 MiB, what NVIDIA recommends for Hopper (ample below it). */
     private static final long CUBLAS_WORKSPACE = 32L << 20;

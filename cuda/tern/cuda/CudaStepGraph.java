@@ -186,5 +186,6 @@ final class CudaStepGraph implements StepReplay {
         closed = true;
         discard();
         stream.close();
+        backend.forget(this);
     }
 }
