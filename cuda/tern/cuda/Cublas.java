@@ -27,7 +27,8 @@ final class Cublas implements AutoCloseable {
     private static final int GEMM_DEFAULT = -1;
 
     private final String library;
-    private final MethodHandle sgemm, gemmEx, destroy;
+    private final MethodHandle sgemm, gemmEx, destroy, setStream, setWorkspace;
+    private long workspace, workspaceBytes;     // set by useWorkspace (0: cuBLAS's own pool)
     private final MemorySegment handle;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment alpha, betaZero, betaOne;
@@ -44,6 +45,10 @@ final class Cublas implements AutoCloseable {
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
                 ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        // Only the training-step graph needs these two (cuBLAS 11.4 and later have them): optional, not a reason to lose cuBLAS.
+        setStream = lookup.find("cublasSetStream_v2").map(f -> linker.downcallHandle(f, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG))).orElse(null);
+        setWorkspace = lookup.find("cublasSetWorkspace_v2")
+                .map(f -> linker.downcallHandle(f, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG))).orElse(null);
         MemorySegment slot = arena.allocate(ADDRESS);
         check((int) create.invoke(slot), "cublasCreate");
         handle = slot.get(ADDRESS, 0);
@@ -110,6 +115,43 @@ final class Cublas implements AutoCloseable {
             int rc = (int) gemmEx.invoke(handle, opB, opA, n, m, k, alpha, b, half, ldb, a, half, lda,
                     beta, c, c16 ? half : CUDA_R_32F, n, COMPUTE_32F, GEMM_DEFAULT);
             check(rc, f16 ? "cublasGemmEx (fp16)" : "cublasGemmEx (bf16)");
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuBLAS call failed", t);
+        }
+    }
+
+    /**
+     * Gives the handle a workspace of our own (device address, bytes) from now on. A graph capture may not
+     * allocate, and cuBLAS picks its algorithms by the workspace it has: with the same fixed workspace on
+     * both, a captured product and an eager one are the same kernels, so graph and eager steps give the same bits.
+     */
+    /** Whether this cuBLAS can be moved to another stream with a workspace of ours (what a captured step needs). */
+    boolean capturable() { return setStream != null && setWorkspace != null; }
+
+    void useWorkspace(long address, long bytes) {
+        workspace = address;
+        workspaceBytes = bytes;
+        applyWorkspace();
+    }
+
+    /** Sends later calls to {@code stream} (0: the legacy default stream), keeping the workspace set. */
+    void useStream(long stream) {
+        try {
+            check((int) setStream.invoke(handle, stream), "cublasSetStream");
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuBLAS call failed", t);
+        }
+        applyWorkspace();                 // cublasSetStream resets the workspace to cuBLAS's own pool
+    }
+
+    private void applyWorkspace() {
+        if (workspace == 0) return;
+        try {
+            check((int) setWorkspace.invoke(handle, workspace, workspaceBytes), "cublasSetWorkspace");
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

@@ -347,7 +347,7 @@ public final class CudaBackend implements Backend {
             t.close();
             throw new IllegalArgumentException(values.length + " values for shape " + java.util.Arrays.toString(shape));
         }
-        context.toDevice(pointer(t), Pointer.to(values), t.byteSize());
+        context.toDevice(pointer(t), values, t.byteSize());
         return t;
     }
 
@@ -478,7 +478,10 @@ public final class CudaBackend implements Backend {
         context.makeCurrent();
         jcuda.driver.CUevent[] timed = kernels.profile.begin();
         long t0 = timed == null ? 0 : System.nanoTime();
-        cublas.gemm(a, transA, b, transB, c, m, n, k, accumulate, bf16);
+        StepRecorder r = context.recorder();
+        if (r == null || r.gemm(bf16 ? "cublasGemmEx (f32, bf16 inputs)" : "cublasSgemm", 1, a, transA ? 1 : 0, b, transB ? 1 : 0, c, m, n, k,
+                accumulate ? 1 : 0, bf16 ? 1 : 0))
+            cublas.gemm(a, transA, b, transB, c, m, n, k, accumulate, bf16);
         if (timed != null) kernels.profile.host("cublas call", System.nanoTime() - t0);
         if (timed != null)
             kernels.profile.end(timed, (bf16 ? "gemm_bf16 " : "gemm ") + m + "x" + n + "x" + k + (transA ? " tA" : "") + (transB ? " tB" : ""));
@@ -520,7 +523,10 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("a " + productType() + " product cannot write " + cType);
         boolean f16 = productType() == DType.F16;
         jcuda.driver.CUevent[] timed = kernels.profile.begin();
-        cublas.gemm16(a, transA, b, transB, f16, c, cType != DType.F32, m, n, k, accumulate);
+        StepRecorder r = context.recorder();
+        if (r == null || r.gemm(f16 ? "cublasGemmEx (fp16)" : "cublasGemmEx (bf16)", 2, a, transA ? 1 : 0, b, transB ? 1 : 0, f16 ? 1 : 0, c,
+                cType != DType.F32 ? 1 : 0, m, n, k, accumulate ? 1 : 0))
+            cublas.gemm16(a, transA, b, transB, f16, c, cType != DType.F32, m, n, k, accumulate);
         if (timed != null)
             kernels.profile.end(timed, (f16 ? "gemm_f16" : "gemm_bf16") + (cType != DType.F32 ? "→16 " : " ") + m + "x" + n + "x" + k
                     + (transA ? " tA" : "") + (transB ? " tB" : ""));
@@ -886,6 +892,12 @@ public final class CudaBackend implements Backend {
 
     @Override
     public float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
+        return (float) crossEntropyLater(logits, targets, dlogits, lossScale).getAsDouble();
+    }
+
+    /** As {@link #crossEntropy}; inside a step captured as a CUDA graph, the loss is read after the replay. */
+    @Override
+    public java.util.function.DoubleSupplier crossEntropyLater(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
         requireActivation(logits, "crossEntropy");
         if (dlogits != null) requireActivation(dlogits, "crossEntropy");
         int n = logits.rows(), vocab = logits.cols();
@@ -901,7 +913,7 @@ public final class CudaBackend implements Backend {
                 throw new IllegalArgumentException("crossEntropy: target " + t + " at row " + i + " is outside the vocabulary [0, " + vocab + ")");
             count++;
         }
-        if (n == 0) return 0f;              // as the CPU backend: no counted row, loss 0 and gradient 0
+        if (n == 0) return () -> 0f;        // as the CPU backend: no counted row, loss 0 and gradient 0
         return crossEntropy.lossAndGradient(logits, targets, dlogits, lossScale, count);
     }
 
@@ -975,8 +987,13 @@ public final class CudaBackend implements Backend {
     /** Σ x² of every tensor in one launch and one read back; the per-tensor sums are added here in list order. */
     @Override
     public double sumOfSquaresAll(List<Tensor> xs) {
-        int t = xs.size();
-        if (t == 0) return 0;
+        return sumOfSquaresAllLater(xs).getAsDouble();
+    }
+
+    /** As {@link #sumOfSquaresAll}; inside a step captured as a CUDA graph, read after the replay. */
+    @Override
+    public java.util.function.DoubleSupplier sumOfSquaresAllLater(List<Tensor> xs) {
+        if (xs.isEmpty()) return () -> 0;
         return elementwise.sumOfSquaresAll(xs);
     }
 
@@ -1016,6 +1033,40 @@ public final class CudaBackend implements Backend {
         } finally {
             kernels.useStream(previous);
         }
+    }
+
+    private final List<CudaStepGraph> stepGraphs = new java.util.ArrayList<>();
+    private DevicePointer cublasWorkspace;
+
+    /**
+     * A training step replayed as a CUDA graph ({@link CudaStepGraph}); closed with this backend at the
+     * latest. cuBLAS gets a fixed workspace from here on, for eager and captured products alike.
+     */
+    @Override
+    public tern.runtime.StepReplay stepReplay() {
+        if (cublas != null && !cublas.capturable()) {
+            System.err.println("tern: " + cublas.library() + " lacks cublasSetStream_v2 or cublasSetWorkspace_v2; training without the step graph");
+            return null;
+        }
+        if (cublas != null && cublasWorkspace == null) {
+            context.synchronize();
+            cublasWorkspace = context.allocate(CUBLAS_WORKSPACE);
+            cublas.useWorkspace(cublasWorkspace.address(), CUBLAS_WORKSPACE);
+        }
+        CudaStepGraph g = new CudaStepGraph(this, pool);
+        stepGraphs.add(g);
+        return g;
+    }
+
+    /** A step graph closed itself. */
+    void forget(CudaStepGraph g) { stepGraphs.remove(g); }
+
+    /** cuBLAS's workspace under graphs: 32 MiB, what NVIDIA recommends for Hopper (ample below it). */
+    private static final long CUBLAS_WORKSPACE = 32L << 20;
+
+    /** Sends cuBLAS's calls to {@code stream} (0: back to the default stream), for a capture. */
+    void cublasOn(long stream) {
+        if (cublas != null) cublas.useStream(stream);
     }
 
     /** The RoPE (cos, sin) table of (headDim, theta) covering positions [0, positions), kept by the backend. */
@@ -1110,7 +1161,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void close() {
+        for (CudaStepGraph g : List.copyOf(stepGraphs)) g.close();
         if (cublas != null) cublas.close();
+        if (cublasWorkspace != null) context.free(cublasWorkspace);
         ropeTables.close();
         scratch.close();
         weightScratch.close();

@@ -41,6 +41,7 @@ final class CudaContext implements AutoCloseable {
     final int maxSharedPerBlockOptin;
     final int driverVersion;
     private boolean closed;
+    private StepRecorder recorder;        // a step being captured or checked as a CUDA graph; null: eager
 
     private CudaContext(int ordinal) {
         JCudaDriver.setExceptionsEnabled(true);
@@ -105,7 +106,18 @@ final class CudaContext implements AutoCloseable {
         }
     }
 
+    /** The recorder of a step captured or checked as a CUDA graph ({@link StepRecorder}), or null. */
+    StepRecorder recorder() { return recorder; }
+
+    /** Installs {@code r} (null: back to eager work on the default stream). */
+    void record(StepRecorder r) { recorder = r; }
+
+    private void refuseWhileRecording(String what) {
+        if (recorder != null) throw recorder.refuse(what);
+    }
+
     DevicePointer allocate(long bytes) {
+        refuseWhileRecording("cuMemAlloc of " + bytes + " bytes");
         makeCurrent();
         DevicePointer p = new DevicePointer();
         try {
@@ -118,6 +130,7 @@ final class CudaContext implements AutoCloseable {
 
     void free(DevicePointer p) {
         if (closed) return;
+        refuseWhileRecording("cuMemFree");
         makeCurrent();
         cuMemFree(p);
     }
@@ -131,26 +144,54 @@ final class CudaContext implements AutoCloseable {
     }
 
     void zero(DevicePointer p, long bytes) {
+        if (recorder != null) {
+            recorder.zero(p.address(), bytes);
+            return;
+        }
         makeCurrent();
         cuMemsetD8(p, (byte) 0, bytes);
     }
 
     void toDevice(DevicePointer dst, Pointer src, long bytes) {
+        refuseWhileRecording("a copy from host memory other than a staged array");
         makeCurrent();
         cuMemcpyHtoD(dst, src, bytes);
     }
 
+    // Host arrays copied in (ids, targets, pointer tables): what a step captured as a graph stages as its inputs.
+
+    void toDevice(DevicePointer dst, int[] src, long bytes) {
+        if (recorder != null) recorder.upload(dst.address(), java.lang.foreign.MemorySegment.ofArray(src), bytes);
+        else toDevice(dst, Pointer.to(src), bytes);
+    }
+
+    void toDevice(DevicePointer dst, long[] src, long bytes) {
+        if (recorder != null) recorder.upload(dst.address(), java.lang.foreign.MemorySegment.ofArray(src), bytes);
+        else toDevice(dst, Pointer.to(src), bytes);
+    }
+
+    void toDevice(DevicePointer dst, float[] src, long bytes) {
+        if (recorder != null) recorder.upload(dst.address(), java.lang.foreign.MemorySegment.ofArray(src), bytes);
+        else toDevice(dst, Pointer.to(src), bytes);
+    }
+
     void toHost(Pointer dst, DevicePointer src, long bytes) {
+        refuseWhileRecording("a synchronous read of " + bytes + " bytes");
         makeCurrent();
         cuMemcpyDtoH(dst, src, bytes);
     }
 
     void deviceToDevice(DevicePointer dst, DevicePointer src, long bytes) {
+        if (recorder != null) {
+            recorder.copy(dst.address(), src.address(), bytes);
+            return;
+        }
         makeCurrent();
         cuMemcpyDtoD(dst, src, bytes);
     }
 
     void synchronize() {
+        refuseWhileRecording("a synchronize");
         makeCurrent();
         cuCtxSynchronize();
     }

@@ -8,6 +8,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -35,6 +36,8 @@ final class CudaGraphDriver {
     static final MethodHandle HOST_FREE = handle("cuMemFreeHost", JAVA_LONG);
     static final MethodHandle COPY_TO_DEVICE_ASYNC = handle("cuMemcpyHtoDAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
     static final MethodHandle COPY_TO_HOST_ASYNC = handle("cuMemcpyDtoHAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+    static final MethodHandle COPY_DEVICE_ASYNC = handle("cuMemcpyDtoDAsync_v2", JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG);
+    static final MethodHandle MEMSET_D8_ASYNC = handle("cuMemsetD8Async", JAVA_LONG, JAVA_BYTE, JAVA_LONG, JAVA_LONG);
 
     /** cuStreamCreate flag: no implicit synchronization with the legacy default stream. */
     static final int STREAM_NON_BLOCKING = 1;
@@ -88,6 +91,22 @@ final class CudaGraphDriver {
             return (int) COPY_TO_DEVICE_ASYNC.invokeExact(dst, hostSrc, bytes, stream);
         } catch (Throwable t) {
             throw new IllegalStateException("cuMemcpyHtoDAsync could not be called", t);
+        }
+    }
+
+    static int deviceToDeviceAsync(long dst, long src, long bytes, long stream) {
+        try {
+            return (int) COPY_DEVICE_ASYNC.invokeExact(dst, src, bytes, stream);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuMemcpyDtoDAsync could not be called", t);
+        }
+    }
+
+    static int zeroAsync(long dst, long bytes, long stream) {
+        try {
+            return (int) MEMSET_D8_ASYNC.invokeExact(dst, (byte) 0, bytes, stream);
+        } catch (Throwable t) {
+            throw new IllegalStateException("cuMemsetD8Async could not be called", t);
         }
     }
 

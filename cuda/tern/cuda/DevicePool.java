@@ -11,7 +11,8 @@ import java.util.Map;
  * kernel, memset, copy and cuBLAS call runs in issue order on the one default stream: whatever a freed
  * block's last user issued runs before anything its next user issues. Sizes are rounded up to 512 bytes;
  * a step that repeats its shapes finds its blocks again. When an allocation fails, the kept blocks are
- * freed and it is tried once more.
+ * freed and it is tried once more. While a step is captured as a CUDA graph, its tensors come from the
+ * blocks kept here and then belong to the graph ({@link StepRecorder}) until it is closed.
  */
 final class DevicePool {
     private static final long GRAIN = 512;
@@ -31,6 +32,8 @@ final class DevicePool {
 
     synchronized DevicePointer take(long bytes) {
         long size = rounded(bytes);
+        StepRecorder r = context.recorder();
+        if (r != null) return r.take(size);        // a step captured as a graph: its blocks (StepRecorder)
         DevicePointer p = reuseOrAllocate(size);
         inUse += size;
         peakInUse = Math.max(peakInUse, inUse);
@@ -64,8 +67,23 @@ final class DevicePool {
         peakHeld = inUse + idleBytes;
     }
 
+    /** A kept block of {@code size} bytes (rounded), counted as in use, or null when none is kept: no driver call. */
+    synchronized DevicePointer takeKept(long size) {
+        ArrayDeque<DevicePointer> kept = idle.get(size);
+        if (kept == null || kept.isEmpty()) return null;
+        idleBytes -= size;
+        inUse += size;
+        peakInUse = Math.max(peakInUse, inUse);
+        return kept.pop();
+    }
+
     synchronized void give(DevicePointer p, long bytes) {
         long size = rounded(bytes);
+        StepRecorder r = context.recorder();
+        if (r != null) {
+            r.give(p, size);
+            return;
+        }
         inUse -= size;
         idle.computeIfAbsent(size, s -> new ArrayDeque<>()).push(p);
         idleBytes += size;

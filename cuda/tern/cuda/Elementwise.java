@@ -119,7 +119,7 @@ final class Elementwise {
     }
 
     /** Σ x² of every tensor of {@code xs} (at least one) in one launch and one read back, added here in list order. */
-    double sumOfSquaresAll(List<Tensor> xs) {
+    java.util.function.DoubleSupplier sumOfSquaresAll(List<Tensor> xs) {
         int t = xs.size();
         long[] table = new long[2 * t];
         for (int i = 0; i < t; i++) {
@@ -132,12 +132,23 @@ final class Elementwise {
         long base = uploadChunkTable(scratch, table, t, 8L * t);
         kernels.launch(MODULE, "sumsq_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
                 KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t).ptr(sums));
+        StepRecorder recorder = kernels.context().recorder();
+        if (recorder != null) {                             // a step captured as a CUDA graph: read after its replay
+            java.util.function.Supplier<java.lang.foreign.MemorySegment> read = recorder.read(sums, 8L * t);
+            return () -> total(StepRecorder.doubles(read.get(), t));
+        }
         double[] result = new double[t];
         long t0 = System.nanoTime();
         scratch.toHost(Pointer.to(result), 0, 8L * t);
         kernels.profile.host("grad-norm read (waits)", System.nanoTime() - t0);
+        double sum = total(result);
+        return () -> sum;
+    }
+
+    /** The per-tensor sums added in list order. */
+    private static double total(double[] sums) {
         double sum = 0;
-        for (double r : result) sum += r;
+        for (double r : sums) sum += r;
         return sum;
     }
 }

@@ -32,39 +32,40 @@ final class Embedding {
                 KernelArgs.of().ptr(addressOf(table)).ptr(d).i32(ids.length).i32(table.cols()).ptr(addressOf(out)));
     }
 
-    /** At least one id. */
+    /**
+     * At least one id. The grouping's layout depends only on the number of ids (the unique count is read by
+     * the kernel), and so do the launch's grid and arguments: a step replayed as a graph repeats it with new ids.
+     */
     void backward(Tensor dout, int[] ids, Tensor dtable) {
-        int[] csr = positionsById(ids);
-        int uniques = csr[csr.length - 1];
-        long d = scratch.upload(csr);
-        kernels.launch(MODULE, "embedding_bwd" + suffix(dout), Math.min(uniques, context.multiprocessors * 16), THREADS,
-                KernelArgs.of().ptr(addressOf(dout)).ptr(d).i32(uniques).i32(dtable.cols()).ptr(addressOf(dtable)));
+        int n = ids.length;
+        long d = scratch.upload(positionsById(ids));
+        kernels.launch(MODULE, "embedding_bwd" + suffix(dout), Math.min(n, context.multiprocessors * 16), THREADS,
+                KernelArgs.of().ptr(addressOf(dout)).ptr(d).i32(n).i32(dtable.cols()).ptr(addressOf(dtable)));
     }
 
     /**
-     * The positions of {@code ids} grouped by id, for the deterministic embedding backward: [ids in increasing
-     * order (U) | starts (U + 1) | positions (n), increasing within an id | U]; the last element is U.
+     * The positions of {@code ids} (n of them) grouped by id, for the deterministic embedding backward, at
+     * offsets fixed by n: [ids in increasing order (U used of n) | starts (U + 1 used of n + 1) | positions (n),
+     * increasing within an id | U], 3n + 2 ints; the last is U, the number of distinct ids.
      */
     static int[] positionsById(int[] ids) {
         int n = ids.length;
         long[] keyed = new long[n];
         for (int i = 0; i < n; i++) keyed[i] = ((long) ids[i] << 32) | i;
         java.util.Arrays.sort(keyed);                  // by id, then by position
-        int uniques = 0;
-        for (int i = 0; i < n; i++) if (i == 0 || (int) (keyed[i] >>> 32) != (int) (keyed[i - 1] >>> 32)) uniques++;
-        int[] csr = new int[2 * uniques + 1 + n + 1];
+        int[] csr = new int[3 * n + 2];
         int u = 0;
         for (int i = 0; i < n; i++) {
             int id = (int) (keyed[i] >>> 32);
             if (i == 0 || id != (int) (keyed[i - 1] >>> 32)) {
                 csr[u] = id;
-                csr[uniques + u] = i;
+                csr[n + u] = i;
                 u++;
             }
-            csr[2 * uniques + 1 + i] = (int) keyed[i];
+            csr[2 * n + 1 + i] = (int) keyed[i];
         }
-        csr[2 * uniques] = n;
-        csr[csr.length - 1] = uniques;
+        csr[n + u] = n;
+        csr[3 * n + 1] = u;
         return csr;
     }
 }

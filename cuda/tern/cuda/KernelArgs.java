@@ -38,6 +38,9 @@ final class KernelArgs {
 
     int count() { return count; }
 
+    /** The value of argument i as stored (ints sign-extended, floats by their bits): what a graph check compares. */
+    long bits(int i) { return bits[i]; }
+
     /** Bytes of argument i. */
     int width(int i) { return widths[i]; }
 

@@ -45,6 +45,9 @@ final class Kernels implements AutoCloseable {
     /** Where launches go: 0 = the legacy default stream; else a CUstream (CudaGraph capture, CudaBackend.launchOn). */
     private long stream;
 
+    /** The context the kernels run in (launchers reach its recorder through it). */
+    CudaContext context() { return context; }
+
     Kernels(CudaContext context, KernelCache cache, boolean checkEachLaunch) {
         this.context = context;
         this.checkEachLaunch = checkEachLaunch;
@@ -122,6 +125,11 @@ final class Kernels implements AutoCloseable {
         if (sig != null) sig.check(args);
         // Static shared memory counts toward the 48 KiB default too (tern_gemv_imma: 8 KiB static).
         if (sharedBytes > 32 * 1024) raiseDynamicShared(name, f, sharedBytes);
+        StepRecorder recorder = context.recorder();
+        if (recorder != null) {                       // a step captured (or checked) as a CUDA graph
+            recorder.kernel(f, name, gridX, gridY, gridZ, threads, sharedBytes, programmatic, args);
+            return;
+        }
         jcuda.driver.CUevent[] timed = profile.begin();
         long t0 = timed == null ? 0 : System.nanoTime();
         int rc = programmatic && stream != 0

@@ -1,7 +1,5 @@
 package tern.cuda;
 
-import jcuda.Pointer;
-
 import static tern.cuda.CudaBackend.ceilDiv;
 
 /**
@@ -28,7 +26,7 @@ final class MultiTensor {
         all[table.length + t] = blocks;
         if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException("multi-tensor launch of " + blocks + " blocks");
         long base = scratch.reserve(offset + 8L * all.length) + offset;
-        scratch.toDevice(Pointer.to(all), offset, 8L * all.length);
+        scratch.toDevice(all, offset, 8L * all.length);
         return base;
     }
 

@@ -38,19 +38,26 @@ final class Scratch implements AutoCloseable {
 
     long upload(float[] values) {
         long a = reserve(4L * values.length);
-        if (values.length > 0) context.toDevice(buffer, Pointer.to(values), 4L * values.length);
+        if (values.length > 0) context.toDevice(buffer, values, 4L * values.length);
         return a;
     }
 
     long upload(int[] values) {
         long a = reserve(4L * values.length);
-        if (values.length > 0) context.toDevice(buffer, Pointer.to(values), 4L * values.length);
+        if (values.length > 0) context.toDevice(buffer, values, 4L * values.length);
         return a;
     }
 
-    void toDevice(Pointer src, long offset, long bytes) {
+    void toDevice(int[] src, long offset, long bytes) {
         context.toDevice(buffer.plus(offset), src, bytes);
     }
+
+    void toDevice(long[] src, long offset, long bytes) {
+        context.toDevice(buffer.plus(offset), src, bytes);
+    }
+
+    /** The buffer's device address (valid until the next {@link #reserve} that grows it). */
+    long address() { return buffer.address(); }
 
     void toHost(Pointer dst, long offset, long bytes) {
         context.toHost(dst, buffer.plus(offset), bytes);

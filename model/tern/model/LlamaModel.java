@@ -300,6 +300,14 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Forward + mean cross-entropy on a recording tape (call tape.backward() after); lossScale = 1/accumulation steps. */
     public float loss(Tape tape, int[] inputs, int[] targets, int batch, int seq, float lossScale) {
+        return (float) lossLater(tape, inputs, targets, batch, seq, lossScale).getAsDouble();
+    }
+
+    /**
+     * {@link #loss} read when the supplier is asked: a training step replayed as a graph
+     * ({@link tern.runtime.StepReplay}) has its loss only after the replay. The same value.
+     */
+    public java.util.function.DoubleSupplier lossLater(Tape tape, int[] inputs, int[] targets, int batch, int seq, float lossScale) {
         checkTokens(inputs, batch, seq, "inputs");
         if (targets.length != inputs.length)
             throw new IllegalArgumentException(targets.length + " targets for " + inputs.length + " inputs");
@@ -308,7 +316,7 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("target " + targets[i] + " at position " + i
                         + " is outside the vocabulary [0, " + shape.vocabSize() + ") and is not −1 (ignored)");
         // The LM head and the loss in chunks of rows: the logits are never all materialized.
-        return tape.linearCrossEntropy(finalHidden(tape, inputs, batch, seq), lmHead.on(tape), targets, lossScale);
+        return tape.linearCrossEntropyLater(finalHidden(tape, inputs, batch, seq), lmHead.on(tape), targets, lossScale);
     }
 
     /** Logits [batch·seq, vocab] (a non-recording tape is fine). Quantized weights are prepared once per call. */

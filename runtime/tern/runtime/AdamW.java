@@ -84,6 +84,16 @@ public final class AdamW implements Optimizer {
         return grads.isEmpty() ? 0 : backend.sumOfSquaresAll(grads);
     }
 
+    /** Math.sqrt of the same sum {@link #gradSquares} of every parameter gives, read later. */
+    @Override
+    public java.util.function.DoubleSupplier gradNormLater() {
+        List<Tensor> grads = new ArrayList<>(params.size());
+        for (Parameter p : params) grads.add(p.grad);
+        if (grads.isEmpty()) return () -> 0;
+        java.util.function.DoubleSupplier sum = backend.sumOfSquaresAllLater(grads);
+        return () -> Math.sqrt(sum.getAsDouble());
+    }
+
     /**
      * Clipping factor for a global norm, as torch.nn.utils.clip_grad_norm_: maxNorm / (norm + 1e-6), capped at
      * 1; maxNorm ≤ 0 disables clipping.

@@ -99,6 +99,15 @@ public interface Backend extends AutoCloseable {
         return sum;
     }
 
+    /**
+     * {@link #sumOfSquaresAll}, read when the supplier is asked: inside a step replayed as a graph
+     * ({@link #stepReplay}) the sums exist only after the replay. Host backends compute it now.
+     */
+    default java.util.function.DoubleSupplier sumOfSquaresAllLater(java.util.List<Tensor> xs) {
+        double sum = sumOfSquaresAll(xs);
+        return () -> sum;
+    }
+
     /** True if every element is finite (NaN/Inf guard). */
     boolean allFinite(Tensor x);
 
@@ -278,6 +287,18 @@ public interface Backend extends AutoCloseable {
      * (lossScale · mean loss), i.e. lossScale·(softmax − onehot)/count per row, 0 for ignored rows.
      */
     float crossEntropy(Tensor logits, int[] targets, Tensor dlogits, float lossScale);
+
+    /** {@link #crossEntropy} whose loss is read when the supplier is asked (see {@link #sumOfSquaresAllLater}). */
+    default java.util.function.DoubleSupplier crossEntropyLater(Tensor logits, int[] targets, Tensor dlogits, float lossScale) {
+        float loss = crossEntropy(logits, targets, dlogits, lossScale);
+        return () -> loss;
+    }
+
+    /**
+     * A recorder that replays a repeating training step as one captured graph ({@link StepReplay}), or null
+     * where the backend has none (host backends).
+     */
+    default StepReplay stepReplay() { return null; }
 
     // ---- optimizer -----------------------------------------------------------------------------------
 

@@ -38,6 +38,15 @@ public interface Optimizer extends AutoCloseable {
     default double gradNorm() { return Math.sqrt(gradSquares(p -> true)); }
 
     /**
+     * {@link #gradNorm}, read when the supplier is asked (a step replayed as a graph has its sums only after
+     * the replay: {@link Backend#sumOfSquaresAllLater}); the same value.
+     */
+    default java.util.function.DoubleSupplier gradNormLater() {
+        double norm = gradNorm();
+        return () -> norm;
+    }
+
+    /**
      * The sum of squares of the gradients of the parameters {@code include} accepts (accumulated in double),
      * over this optimizer's ranks, the same on every rank. Tensor parallelism adds the part of the sliced
      * parameters over its group and counts the replicated ones once.

@@ -534,6 +534,19 @@ public final class Tape implements AutoCloseable {
 
     /** As {@link #linearCrossEntropy(Var, Var, int[], float)} with chunks of {@code chunkRows} rows. */
     public float linearCrossEntropy(Var xIn, Var w, int[] targets, float lossScale, int chunkRows) {
+        return (float) linearCrossEntropyLater(xIn, w, targets, lossScale, chunkRows).getAsDouble();
+    }
+
+    /**
+     * {@link #linearCrossEntropy(Var, Var, int[], float)} whose loss is read when the supplier is asked: a
+     * step replayed as a graph ({@link StepReplay}) has the chunks' losses only after the replay. The same
+     * value, from the same chunk losses added in the same order.
+     */
+    public java.util.function.DoubleSupplier linearCrossEntropyLater(Var x, Var w, int[] targets, float lossScale) {
+        return linearCrossEntropyLater(x, w, targets, lossScale, (int) Math.max(1, LOGITS_CHUNK_FLOATS / w.rows()));
+    }
+
+    private java.util.function.DoubleSupplier linearCrossEntropyLater(Var xIn, Var w, int[] targets, float lossScale, int chunkRows) {
         Var x = act(xIn);
         int n = x.rows(), vocab = w.rows(), h = x.cols();
         if (chunkRows < 1) throw new IllegalArgumentException("chunkRows must be positive, got " + chunkRows);
@@ -549,13 +562,14 @@ public final class Tape implements AutoCloseable {
                 throw new IllegalArgumentException("linearCrossEntropy: target " + t + " at row " + i + " is outside the vocabulary [0, " + vocab + ")");
             counted++;
         }
-        if (n == 0 || counted == 0) return 0f;     // as crossEntropy: no counted row, loss 0 and gradient 0
+        if (n == 0 || counted == 0) return () -> 0f;     // as crossEntropy: no counted row, loss 0 and gradient 0
         boolean wantDx = x.requiresGrad, wantDw = w.requiresGrad;
         Tensor xs = x.value.reshape(n, h);
         Tensor dx = wantDx ? temp(n, h) : null;
         Tensor dw = wantDw ? like(w.value) : null;
         int rows = Math.min(chunkRows, n);
-        double sum = 0;
+        java.util.List<java.util.function.DoubleSupplier> chunkLosses = new ArrayList<>();
+        java.util.List<Integer> chunkCounts = new ArrayList<>();
         // Logits in f32 (the softmax reads them once), their gradient in the activation type; the weight
         // rounded to it once here rather than by each of the chunks' products.
         boolean cast = w.value.dtype() != activations && activations != DType.F32;
@@ -573,8 +587,8 @@ public final class Tape implements AutoCloseable {
                 Tensor dc = dlogits == null ? null : dlogits.slice(0, r1 - r0);
                 backend.matmul(xc, false, weight, true, lc, false);
                 float scale = c == counted ? lossScale : lossScale * c / counted;   // one chunk: exactly crossEntropy
-                float loss = backend.crossEntropy(lc, t, dc, scale);
-                sum += (double) loss * c;
+                chunkLosses.add(backend.crossEntropyLater(lc, t, dc, scale));
+                chunkCounts.add(c);
                 if (dc == null || c == 0) continue;   // dx rows stay zero (temps start zeroed), no dW term
                 if (dx != null) backend.matmul(dc, false, weight, false, dx.slice(r0, r1), false);
                 if (dw != null) backend.matmul(dc, true, xc, false, dw, r0 > 0);
@@ -586,7 +600,12 @@ public final class Tape implements AutoCloseable {
                 if (dw != null) accumulate(w, dw);
             });
         }
-        return (float) (sum / counted);
+        int total = counted;
+        return () -> {
+            double sum = 0;
+            for (int i = 0; i < chunkLosses.size(); i++) sum += (double) (float) chunkLosses.get(i).getAsDouble() * chunkCounts.get(i);
+            return (float) (sum / total);
+        };
     }
 
     /**

@@ -39,7 +39,10 @@ public final class Fault {
         PENDING_NAN.put(step, parameter == null ? "" : parameter);
     }
 
-    /** Forgets injections that have not fired (a test that ended early). */
+    /** True while an injection waits to fire (the trainer then keeps its step eager: the NaN goes in between backward and norm). */
+    static boolean armed() { return !PENDING_NAN.isEmpty(); }
+
+        /** Forgets injections that have not fired (a test that ended early). */
     public static void clear() { PENDING_NAN.clear(); }
 
     /** The parameter a NaN is injected into when none is named. */

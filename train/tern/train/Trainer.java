@@ -12,6 +12,7 @@ import tern.runtime.GradientSync;
 import tern.runtime.Optimizer;
 import tern.runtime.Parameter;
 import tern.runtime.Schedule;
+import tern.runtime.StepReplay;
 import tern.runtime.Tape;
 
 /**
@@ -50,6 +51,7 @@ public final class Trainer {
     private RankGrid grid;                         // the whole job (null: one process)
     private final LossScale lossScale;             // fp16 activations only; null otherwise
     private boolean stopping;          // a stop every rank agreed on, at the top of the step loop
+    private StepReplay replay;                     // -Dtern.cuda.trainGraph=true on a backend that has one; else null
 
     /**
      * @param sampler    the training batches (config.batch() rows of config.seq() tokens)
@@ -67,7 +69,32 @@ public final class Trainer {
         this.schedule = config.scheduleFunction();
         this.sampler = sampler;
         this.validation = List.copyOf(validation);
+        if (Boolean.getBoolean(GRAPH_PROPERTY)) useStepGraph(true);
     }
+
+    /** {@code -Dtern.cuda.trainGraph=true}: the step's forward and backward replayed as a graph ({@link #useStepGraph}). */
+    public static final String GRAPH_PROPERTY = "tern.cuda.trainGraph";
+
+    /**
+     * With {@code on}, from the second step of a shape on, the step's gradient zeroing, forward, backward and
+     * gradient norm run as a graph the backend captured ({@link Backend#stepReplay}: CUDA), replayed each
+     * step; the loss and norm are read after the replay, and the clipping and AdamW update follow eagerly as
+     * before (their learning rate and scale change every step). The same bits as the eager step: the graph
+     * holds the eager step's own launches, checked against it before every replay. Data- and
+     * tensor-parallel jobs keep the eager step (their collectives run between the backward and the norm).
+     * Returns whether a graph will be used (false where the backend has none).
+     */
+    public boolean useStepGraph(boolean on) {
+        if (replay != null) replay.close();
+        replay = on && grid == null && model.tensorParallel().ranks() == 1 ? backend.stepReplay() : null;
+        return replay != null;
+    }
+
+    /** The step graph ({@link #useStepGraph}), or null. */
+    public StepReplay stepReplay() { return replay; }
+
+    /** How the graph ran the steps so far ({@link StepReplay#describe}), or null without one. */
+    public String stepGraphReport() { return replay == null ? null : replay.describe(); }
 
     public TrainConfig config() { return config; }
     public LlamaModel model() { return model; }
@@ -115,6 +142,10 @@ public final class Trainer {
                     + (grid.tensorRanks() > 1 ? " data-parallel replicas" : " ranks") + ": each step's micro-batches are shared out evenly");
         this.grid = grid;
         this.sync = grid.data();
+        if (replay != null) {
+            replay.close();                 // the gradient sums run between the backward and the norm
+            replay = null;
+        }
         if (shardOptimizer && sync != null) {
             long at = optimizer.step();
             optimizer.close();
@@ -230,23 +261,31 @@ public final class Trainer {
         }
     }
 
-    /** One optimizer step over config.accum() micro-batches; returns its log record (seconds unset). */
-    TrainLog.Step trainStep() {
+    /**
+     * One optimizer step over config.accum() micro-batches, without logging, validation or checkpoints;
+     * returns its log record (seconds unset). {@link #run} is the loop around it.
+     */
+    public TrainLog.Step trainStep() {
         long s = step;                                    // 0-based index of this update
         long number = s + 1;                              // its 1-based number, as logged
         int accum = config.accum();
         List<Batch> batches = new java.util.ArrayList<>(accum);
         for (int a = 0; a < accum; a++) batches.add(sampler.next());
         for (int attempt = 0; ; attempt++) {
-            optimizer.zeroGrad();
             float scale = lossScale == null ? 1f : lossScale.scale();      // fp16: the loss gradient scaled up
+            double[] replayed = replayed(batches, scale);                   // {loss sum, gradient norm}, or null
             double sum = 0;
-            for (int a = 0; a < accum; a++) {
-                Batch b = batches.get(a);
-                if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
-                try (Tape tape = new Tape(backend)) {
-                    sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), scale / accum);
-                    tape.backward();
+            if (replayed != null) {
+                sum = replayed[0];
+            } else {
+                optimizer.zeroGrad();
+                for (int a = 0; a < accum; a++) {
+                    Batch b = batches.get(a);
+                    if (sync != null && a % sync.ranks() != sync.rank()) continue;      // another rank's micro-batch
+                    try (Tape tape = new Tape(backend)) {
+                        sum += model.loss(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), scale / accum);
+                        tape.backward();
+                    }
                 }
             }
             if (sync != null) {
@@ -256,7 +295,7 @@ public final class Trainer {
             Fault.afterBackward(number, model.parameters());  // -Dtern.inject.nan (tests); nothing otherwise
             float loss = (float) (sum / accum);
             if (!Float.isFinite(loss)) throw new TrainingDiverged(number, "the loss is " + loss, firstBadGradient());
-            double norm = gradNorm();
+            double norm = replayed != null ? replayed[1] : gradNorm();
             if (lossScale != null && !Double.isFinite(norm) && attempt < LossScale.MAX_RETRIES) {
                 lossScale.overflowed();                       // the same micro-batches again at half the scale
                 continue;
@@ -272,6 +311,34 @@ public final class Trainer {
             step = number;
             return new TrainLog.Step(number, loss, lr, wd, norm, number * config.tokensPerStep(), 0);
         }
+    }
+
+    /**
+     * The eager attempt's zeroing, micro-batches and norm as one replayed graph: {the sum of the micro-batch
+     * losses, added in order as the eager loop adds them, the gradient norm}, or null when the graph did not
+     * run the step (no graph, the first step of a shape, a step that differs from the captured one, a NaN
+     * about to be injected), and the caller runs it eagerly.
+     */
+    private double[] replayed(List<Batch> batches, float scale) {
+        if (replay == null || sync != null || Fault.armed()) return null;
+        int accum = batches.size();
+        java.util.function.DoubleSupplier[] losses = new java.util.function.DoubleSupplier[accum];
+        java.util.function.DoubleSupplier[] norm = new java.util.function.DoubleSupplier[1];
+        boolean ran = replay.run(() -> {
+            optimizer.zeroGrad();
+            for (int a = 0; a < accum; a++) {
+                Batch b = batches.get(a);
+                try (Tape tape = new Tape(backend)) {
+                    losses[a] = model.lossLater(tape, b.inputs(), b.targets(), b.rows(), b.seqLen(), scale / accum);
+                    tape.backward();
+                }
+            }
+            norm[0] = optimizer.gradNormLater();
+        });
+        if (!ran) return null;
+        double sum = 0;
+        for (java.util.function.DoubleSupplier l : losses) sum += (float) l.getAsDouble();
+        return new double[] {sum, norm[0].getAsDouble()};
     }
 
     /**

@@ -29,7 +29,7 @@ import tern.train.Trainer;
  * </pre>
  * PROFILED more steps after the timed ones print the GPU time per kernel ({@link CudaBackend#profile}).
  * {@code -Dtern.bench.vocab=N} trains a vocabulary of N tokens instead of the preset's (issue #13's second shape:
- * 16×1024 tokens over 8,192).
+ * 16×1024 tokens over 8,192); {@code -Dtern.cuda.trainGraph=true} replays the step as a CUDA graph (rows end "_graph").
  */
 public final class CudaTrainStep {
     private CudaTrainStep() {}
@@ -111,11 +111,13 @@ public final class CudaTrainStep {
                 String line = String.format(Locale.ROOT, "train_ms_%s_%s_%s%s,%.3f,%d x %d tokens %.2fM params %.0f tokens/s"
                                 + " peak %.2f GiB in tensors %.2f GiB held %.2f GiB device used%s on %s",
                         preset, precision, mode, (plan.checkpointActivations() ? "_ckpt" + plan.checkpointedBlocks() : "")
-                                + (vocab != LlamaConfig.preset(preset).vocabSize() ? "_v" + vocab : ""), perStep * 1e3, batch, seq,
+                                + (vocab != LlamaConfig.preset(preset).vocabSize() ? "_v" + vocab : "")
+                                + (t.stepReplay() != null ? "_graph" : ""), perStep * 1e3, batch, seq,
                         model.config().parameterCount() / 1e6, c.tokensPerStep() / perStep,
                         peaks[0] / GIB, peaks[1] / GIB, (dev[1] - dev[0]) / GIB,
                         plan.checkpointActivations() ? " (" + plan.checkpointedBlocks() + " of " + model.config().layers() + " blocks checkpointed)" : "", cuda.name());
                 System.out.println(line);
+                if (t.stepReplay() != null) System.out.println(t.stepGraphReport());
                 Files.writeString(out, line + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
                 if (profiled > 0) {           // after the timed steps: events around each launch cost host time
                     cuda.profile(true);
