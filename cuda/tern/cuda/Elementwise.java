@@ -21,7 +21,7 @@ final class Elementwise {
     static final String MODULE = "elementwise";
     static final KernelTable KERNELS = KernelTable.of(MODULE).typed("fill", "p f l").typed("add", "p p p l").typed("scale", "p f l")
             .paired("axpy", "f p p l").paired("convert", "p p l").typed("sumsq", "p l p").typed("all_finite", "p l p")
-            .kernel("sumsq_multi_f32", "p p p i p").kernel("convert_multi_f32_bf16", "p p p p i")
+            .kernel("sumsq_multi_f32", "p p p i p").kernel("sum_blocks_f64", "p p i p").kernel("convert_multi_f32_bf16", "p p p p i")
             .kernel("convert_multi_f32_f16", "p p p p i").kernel("zero_multi_f32", "p p p i");
     private static final int THREADS = 256;
 
@@ -127,11 +127,14 @@ final class Elementwise {
             table[i] = addressOf(xs.get(i));
             table[t + i] = xs.get(i).size();
         }
-        scratch.reserve(8L * t + 8L * (3L * t + 1));        // all at once: growing would drop the zeroed sums
-        long sums = scratch.zeroed(8L * t);                  // the table follows the per-tensor sums
-        long base = uploadChunkTable(scratch, table, t, 8L * t);
-        kernels.launch(MODULE, "sumsq_multi_f32", chunkBlocks(table, t), 1, 1, THREADS, 0,
-                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(base + 16L * t).i32(t).ptr(sums));
+        int blocks = chunkBlocks(table, t);
+        long partialOffset = 8L * t, tableOffset = partialOffset + 8L * blocks;    // sums, block sums, then the table
+        long sums = scratch.reserve(tableOffset + 8L * (3L * t + 1));               // all at once: growing moves it
+        long base = uploadChunkTable(scratch, table, t, tableOffset);
+        long partial = sums + partialOffset, starts = base + 16L * t;
+        kernels.launch(MODULE, "sumsq_multi_f32", blocks, 1, 1, THREADS, 0,
+                KernelArgs.of().ptr(base).ptr(base + 8L * t).ptr(starts).i32(t).ptr(partial));
+        kernels.launch(MODULE, "sum_blocks_f64", t, 1, 1, THREADS, 0, KernelArgs.of().ptr(partial).ptr(starts).i32(t).ptr(sums));
         StepRecorder recorder = kernels.context().recorder();
         if (recorder != null) {                             // a step captured as a CUDA graph: read after its replay
             java.util.function.Supplier<java.lang.foreign.MemorySegment> read = recorder.read(sums, 8L * t);

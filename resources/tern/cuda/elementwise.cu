@@ -63,10 +63,11 @@ template <typename T> __device__ __forceinline__ void all_finite_impl(const T* x
     extern "C" __global__ void all_finite_##S(const T* x, long n, int* flag) { all_finite_impl(x, n, flag); }
 TERN_EACH_TYPE(REDUCE_KERNELS)
 
-// Σ x² of each of many tensors in one launch (table and starts as adamw_multi_f32): out[t] += the block
-// sums of tensor t, in double, as sumsq_f32.
+// Σ x² of each of many tensors in one launch (table and starts as adamw_multi_f32): partial[b] = the sum of
+// block b's chunk in double, as sumsq_f32; sum_blocks_f64 then adds each tensor's blocks. No atomics: the
+// gradient norm has the same bits on every run (a double atomicAdd's order is the hardware's).
 extern "C" __global__ void sumsq_multi_f32(const float* const* xs, const long* sizes, const long* starts,
-                                           int tensors, double* out) {
+                                           int tensors, double* partial) {
     int t = tensor_of_block(starts, tensors, blockIdx.x);
     const float* x = xs[t];
     long first = (blockIdx.x - starts[t]) * (long)CHUNK;
@@ -74,7 +75,16 @@ extern "C" __global__ void sumsq_multi_f32(const float* const* xs, const long* s
     double s = 0;
     for (long i = first + threadIdx.x; i < end; i += blockDim.x) { double v = x[i]; s += v * v; }
     s = block_sum_double(s);
-    if (threadIdx.x == 0) atomicAdd(out + t, s);
+    if (threadIdx.x == 0) partial[blockIdx.x] = s;
+}
+
+// out[t] = Σ partial[b] over tensor t's blocks (starts as above), one block per tensor, in a fixed order.
+extern "C" __global__ void sum_blocks_f64(const double* partial, const long* starts, int tensors, double* out) {
+    int t = blockIdx.x;
+    double s = 0;
+    for (long b = starts[t] + threadIdx.x; b < starts[t + 1]; b += blockDim.x) s += partial[b];
+    s = block_sum_double(s);
+    if (threadIdx.x == 0) out[t] = s;
 }
 
 // dsts[t] = srcs[t] converted, for many tensors in one launch (the weights of a training step rounded to
