@@ -87,6 +87,8 @@ for s in SIZES:
     add(f'{s}-ternary', 1, s, 'tri', precision='ternary')
 add('S5-float-lr3x', 1, 'S5', 'float', precision='float', lr=1.2e-3, min_lr=1.2e-4)    # control: is 4e-4 what limits the FloatLM?
 add('S5-float-trirecipe', 1, 'S5', 'tri', precision='float')                           # control: the FloatLM on the TriLM recipe
+for s in ('S10', 'S25', 'S113'):                   # from S10 on the families are compared on the TriLM recipe as well
+    add(f'{s}-float-trirecipe', 1, s, 'tri', precision='float')
 
 # part 2: every switched run on the TriLM recipe (batch, LR, interventions); references S48-ternary, S48-float
 # and the FloatLM on the same recipe. Phase-in over 5 % of the steps.
