@@ -860,6 +860,58 @@ public final class CudaBackend implements Backend {
         f32Attention.backward(dout, q, k, v, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
     }
 
+    private volatile boolean ropeInAttention = !"false".equals(System.getProperty("tern.cuda.ropeInAttention"));
+
+    /**
+     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}); on by default,
+     * {@code -Dtern.cuda.ropeInAttention=false} or this (tests, benchmarks) keeps rope.cu's separate launches.
+     */
+    void setRopeInAttention(boolean on) { ropeInAttention = on; }
+
+    /** RoPE inside the tensor-core attention: bf16 or f32 activations, head dimension 64 or 128. */
+    @Override
+    public boolean fusesRopeAttention(int headDim) {
+        return ropeInAttention && attentionPath == AttentionPath.BF16 && activationType != DType.F16 && TensorCoreAttention.fusesRope(headDim);
+    }
+
+    @Override
+    public void ropeAttention(Tensor q, Tensor k, Tensor v, int batch, int seq, int heads, int headDim, float theta,
+                              Tensor out, Tensor lse) {
+        if (!fusesRopeAttention(headDim) || q.dtype() == DType.F16) {
+            Backend.super.ropeAttention(q, k, v, batch, seq, heads, headDim, theta, out, lse);
+            return;
+        }
+        checkAttention(q, k, v, batch, seq, seq, heads, headDim);
+        if (out.size() != q.size() || lse.size() != (long) batch * heads * seq)
+            throw new IllegalArgumentException("ropeAttention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
+        sameTypes("ropeAttention", q, k, v, out);
+        requireF32(lse, "ropeAttention");
+        if (batch == 0 || seq == 0 || heads == 0) return;
+        tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, seq, seq, heads, headDim,
+                q.dtype() == DType.BF16, address(ropeTable(headDim, theta, seq)));
+    }
+
+    @Override
+    public void ropeAttentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                      int batch, int seq, int heads, int headDim, float theta,
+                                      Tensor dq, Tensor dk, Tensor dv) {
+        if (!fusesRopeAttention(headDim) || q.dtype() == DType.F16) {
+            Backend.super.ropeAttentionBackward(dout, q, k, v, out, lse, batch, seq, heads, headDim, theta, dq, dk, dv);
+            return;
+        }
+        checkAttention(q, k, v, batch, seq, seq, heads, headDim);
+        if (dout.size() != q.size() || out.size() != q.size() || dq.size() != q.size() || dk.size() != k.size()
+                || dv.size() != v.size() || lse.size() != (long) batch * heads * seq)
+            throw new IllegalArgumentException("ropeAttentionBackward: a gradient or saved tensor has the wrong size (dout "
+                    + dout.describe() + ", dq " + dq.describe() + ", dk " + dk.describe() + ", dv " + dv.describe() + ")");
+        sameTypes("ropeAttentionBackward", dout, q, k, v, out, dq, dk, dv);
+        requireF32(lse, "ropeAttentionBackward");
+        if (batch == 0 || seq == 0 || heads == 0) return;
+        tensorCoreAttention.backward(address(dout), address(q), address(k), address(v), address(out), address(lse),
+                batch, seq, seq, heads, headDim, address(dq), address(dk), address(dv), q.dtype() == DType.BF16,
+                address(ropeTable(headDim, theta, seq)));
+    }
+
     /** t converted into a new tensor of {@code type} (pooled memory, freed by the caller). */
     private Tensor converted(Tensor t, DType type) {
         Tensor c = empty(type, t.shape());
