@@ -155,6 +155,7 @@ public final class CudaBackend implements Backend {
         this.tiled = new TiledMatmul(k);
         this.gemv = new TernaryGemv(k, context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
+        if (tensorCoreAttention != null && "prologue".equals(ropeProperty())) tensorCoreAttention.ropeVariant(TensorCoreAttention.RopeVariant.PROLOGUE);
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
             throw new IllegalStateException("the bf16 tensor-core attention needs sm_80 or later, the device is sm_" + context.arch);
@@ -860,13 +861,27 @@ public final class CudaBackend implements Backend {
         f32Attention.backward(dout, q, k, v, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
     }
 
-    private volatile boolean ropeInAttention = !"false".equals(System.getProperty("tern.cuda.ropeInAttention"));
+    private volatile boolean ropeInAttention = !"false".equals(ropeProperty());
+
+    private static String ropeProperty() {
+        String p = System.getProperty("tern.cuda.ropeInAttention", "tiles");
+        if (!List.of("tiles", "prologue", "false").contains(p))
+            throw new IllegalArgumentException("-Dtern.cuda.ropeInAttention=" + p + ": expected tiles, prologue or false");
+        return p;
+    }
 
     /**
-     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}); on by default,
-     * {@code -Dtern.cuda.ropeInAttention=false} or this (tests, benchmarks) keeps rope.cu's separate launches.
+     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}): by default it does, rotating
+     * tiles as they land; {@code -Dtern.cuda.ropeInAttention=prologue} rotates bf16 q and k in one launch before
+     * it instead ({@link TensorCoreAttention.RopeVariant}), {@code false} (or this, for tests and benchmarks)
+     * keeps rope.cu's separate launches.
      */
     void setRopeInAttention(boolean on) { ropeInAttention = on; }
+
+    /** Which of the fused variants runs (tests, benchmarks); the property's by default. */
+    void setRopeVariant(TensorCoreAttention.RopeVariant v) {
+        if (tensorCoreAttention != null) tensorCoreAttention.ropeVariant(v);
+    }
 
     /** RoPE inside the tensor-core attention: bf16 or f32 activations, head dimension 64 or 128. */
     @Override

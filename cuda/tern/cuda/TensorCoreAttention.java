@@ -14,7 +14,8 @@ package tern.cuda;
  * the attention (queries at positions kvLen − qLen …, keys at 0 …), and the backward's dq and dk are the
  * gradients of the unrotated q and k: what rope, attention and the inverse rope of dq and dk compute, in
  * 2 launches fewer a forward and 2 a backward. Only where the head dimension is the padded one
- * ({@link #fusesRope}); the staging copy rotates f32 inputs, the kernels rotate tiles read in place.
+ * ({@link #fusesRope}); the staging copy rotates f32 inputs. bf16 inputs read in place are rotated as
+ * {@link RopeVariant} says: by the kernels, tile by tile, or by one prologue launch into scratch copies.
  */
 final class TensorCoreAttention {
     private static final String MODULE = "attention_mma";
@@ -23,8 +24,20 @@ final class TensorCoreAttention {
     private static final int ROWS = 64;          // rows per block
     private static final int ALIGN = 256;        // scratch carving: cp.async reads 16-byte pieces
 
+    /** Where bf16 q and k read in place are rotated (f32 inputs are rotated by their staging copy either way). */
+    enum RopeVariant {
+        /** In shared memory as each tile lands: no copies, but a key (or query) tile is rotated once per block that loads it. */
+        TILES,
+        /**
+         * By attn_rope_qk_bf16 into scratch copies, once per key, in one launch (the forward, and again in the
+         * backward); the backward still un-rotates dq and dk in its stores. Whole sequences only (qLen = kvLen).
+         */
+        PROLOGUE
+    }
+
     private final Kernels kernels;
     private final Scratch scratch;
+    private volatile RopeVariant ropeVariant = RopeVariant.TILES;
 
     TensorCoreAttention(Kernels kernels, Scratch scratch) {
         this.kernels = kernels;
@@ -33,15 +46,18 @@ final class TensorCoreAttention {
 
     private static KernelTable table() {
         KernelTable t = KernelTable.of(MODULE).kernel("attn_to_bf16", "p p i i i i p i").kernel("attn_relayout_bf16", "p p i i i i p i")
-                .kernel("attn_delta_bf16", "p p p i i i i l").kernel("attn_delta_bf16_out_bf16", "p p p i i i i l i");
+                .kernel("attn_delta_bf16", "p p p i i i i l").kernel("attn_delta_bf16_out_bf16", "p p p i i i i l i")
+                .kernel("attn_rope_qk_bf16", "p p p p p i i i i");
         for (String out : new String[] {"", "_bf16"})
             for (int dp : new int[] {64, 128}) {
-                t.kernel("attn_fwd_tc" + dp + out, "p p p p p i i i i f i p");
-                t.kernel("attn_bwd_dq_tc" + dp + out, "p p p p p p p i i i i f i p");
-                t.kernel("attn_bwd_dkdv_tc" + dp + out, "p p p p p p p p i i i i f i p");
+                t.kernel("attn_fwd_tc" + dp + out, "p p p p p i i i i f i p i");
+                t.kernel("attn_bwd_dq_tc" + dp + out, "p p p p p p p i i i i f i p i");
+                t.kernel("attn_bwd_dkdv_tc" + dp + out, "p p p p p p p p i i i i f i p i");
             }
         return t;
     }
+
+    void ropeVariant(RopeVariant v) { ropeVariant = v; }
 
     static boolean supports(Kernels kernels) {
         return kernels.has(MODULE);
@@ -100,6 +116,7 @@ final class TensorCoreAttention {
         requireRopeFits(rope, headDim);
         boolean natural = natural(bf16, headDim, q, k, v);
         long qb = q, kb = k, vb = v;
+        boolean rotateLoads = false;
         if (!natural) {
             long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
             qb = scratch.reserve(qBytes + 2 * kvBytes);
@@ -108,12 +125,20 @@ final class TensorCoreAttention {
             toBf16(q, qb, batch, qLen, heads, headDim, dp, bf16, rope, kvLen - qLen);
             toBf16(k, kb, batch, kvLen, heads, headDim, dp, bf16, rope, 0);
             toBf16(v, vb, batch, kvLen, heads, headDim, dp, bf16, 0, 0);
+        } else if (rope != 0 && prologue(qLen, kvLen)) {
+            long bytes = bf16Bytes(batch, heads, qLen, dp);
+            qb = scratch.reserve(2 * bytes);
+            kb = qb + bytes;
+            rotateQk(q, k, qb, kb, rope, batch, qLen, heads, headDim);
+        } else {
+            rotateLoads = rope != 0;
         }
         String out16 = bf16 ? "_bf16" : "";
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         kernels.launch(MODULE, "attn_fwd_tc" + dp + out16, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, forwardShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(out).ptr(lse)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scaleLog2).i32(natural).ptr(rope));
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scaleLog2).i32(natural)
+                        .ptr(rotateLoads ? rope : 0).i32(rotateLoads));
     }
 
     void backward(long dout, long q, long k, long v, long out, long lse, int batch, int qLen, int kvLen, int heads,
@@ -129,8 +154,16 @@ final class TensorCoreAttention {
         long rows = (long) batch * heads * qLen;
         boolean natural = natural(bf16, headDim, q, dout, k, v);
         long qb = q, gb = dout, kb = k, vb = v, delta;
-        if (natural) {
+        boolean rotateLoads = false;
+        if (natural && rope != 0 && prologue(qLen, kvLen)) {
+            long bytes = bf16Bytes(batch, heads, qLen, dp);
+            qb = scratch.reserve(2 * bytes + 4 * rows);
+            kb = qb + bytes;
+            delta = kb + bytes;
+            rotateQk(q, k, qb, kb, rope, batch, qLen, heads, headDim);
+        } else if (natural) {
             delta = scratch.reserve(4 * rows);
+            rotateLoads = rope != 0;
         } else {
             long qBytes = bf16Bytes(batch, heads, qLen, dp), kvBytes = bf16Bytes(batch, heads, kvLen, dp);
             qb = scratch.reserve(2 * qBytes + 2 * kvBytes + 4 * rows);
@@ -150,10 +183,22 @@ final class TensorCoreAttention {
         float scale = (float) (1.0 / Math.sqrt(headDim));
         kernels.launch(MODULE, "attn_bwd_dq_tc" + dp + out16, ceilDiv(qLen, ROWS), batch * heads, 1, THREADS, dqShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dq)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural).ptr(rope));
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural).ptr(rope).i32(rotateLoads));
         kernels.launch(MODULE, "attn_bwd_dkdv_tc" + dp + out16, ceilDiv(kvLen, ROWS), batch * heads, 1, THREADS, dkdvShared(dp),
                 KernelArgs.of().ptr(qb).ptr(kb).ptr(vb).ptr(gb).ptr(lse).ptr(delta).ptr(dk).ptr(dv)
-                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural).ptr(rope));
+                        .i32(qLen).i32(kvLen).i32(heads).i32(headDim).f32(scale).i32(natural).ptr(rope).i32(rotateLoads));
+    }
+
+    private boolean prologue(int qLen, int kvLen) {
+        return ropeVariant == RopeVariant.PROLOGUE && qLen == kvLen;
+    }
+
+    /** q and k (bf16, [batch · seq, heads · headDim]) rotated into qr and kr at positions row mod seq: one launch. */
+    private void rotateQk(long q, long k, long qr, long kr, long rope, int batch, int seq, int heads, int headDim) {
+        long rows = (long) batch * seq;
+        long threads = rows * heads * (headDim / 2) / 8;       // eight pairs a thread: headDim / 2 is 32 or 64
+        kernels.launch(MODULE, "attn_rope_qk_bf16", kernels.gridFor(threads, 256), 2, 1, 256, 0,
+                KernelArgs.of().ptr(q).ptr(k).ptr(qr).ptr(kr).ptr(rope).i32(Math.toIntExact(rows)).i32(seq).i32(heads).i32(headDim));
     }
 
     /** The kernels pair column d with d + headDim/2 inside one padded tile, and read the table 16 bytes at a time. */

@@ -26,9 +26,12 @@
 // key or query tile of the loop once per load. The backward kernels take the unrotated q and k the same way
 // and apply the inverse rotation to the dq and dk accumulators before the store (the partner column
 // d + D/2 of a fragment element is the same thread's, DP/16 tiles on), so dq and dk are the gradients of the
-// unrotated inputs, rounded once.
+// unrotated inputs, rounded once. rotateLoads says whether the kernels rotate the tiles they read (q and k in
+// place), or read copies rotated already: by the staging copy, or by attn_rope_qk_bf16 (the prologue variant:
+// one launch for q and k, rope.cu's arithmetic, bf16 copies in the caller's layout).
 
 #include "dtype.h"
+#include "vec8.h"
 #include "rope.h"
 
 #ifndef INFINITY
@@ -221,6 +224,14 @@ extern "C" __global__ void attn_relayout_bf16(const bf16* x, unsigned* out, int 
     attn_stage(x, out, len, heads, D, DP, rope, pos0);
 }
 
+// q and k [rows, heads * D] rotated into qr and kr (positions row % seq) in one launch, blockIdx.y = 0 for q,
+// 1 for k: rope_bf16 of each, bit for bit (rope.h).
+extern "C" __global__ void attn_rope_qk_bf16(const bf16* q, const bf16* k, bf16* qr, bf16* kr, const float2* rope, int rows,
+                                             int seq, int heads, int D) {
+    const bool isK = blockIdx.y == 1;
+    rope_impl(isK ? k : q, isK ? kr : qr, rope, rows, seq, heads, D, 0, 1.0f);
+}
+
 // Rotates rows [0, rows) of a bf16 tile (row stride S; natural layout, so D = DP) in place by RoPE, row r at
 // position pos0 + r; rows past them (zeros past the end) are left alone. Eight pairs a thread, 16-byte
 // shared loads; each pair's arithmetic is rope.cu's, and the result is rounded to bf16 as rope_bf16 stores it.
@@ -310,7 +321,7 @@ extern "C" __global__ void attn_delta_bf16_out_bf16(const bf16_t* g, const bf16*
 template <int DP, typename O>
 __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, O* out, float* lse,
                                             int qLen, int kvLen, int heads, int D, float scaleLog2, int natural,
-                                            const float2* rope) {
+                                            const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;                            // +16 bytes a row: ldmatrix rows hit distinct banks
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -327,7 +338,7 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
-    const float2* ropeLoads = natural ? rope : nullptr;  // staged copies come rotated (attn_to_bf16)
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Qs, qh, q0, qLen, rs);
     load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
@@ -426,8 +437,8 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
 #define ATTN_FWD(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2, int natural, \
-            const float2* rope) { \
-        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural, rope); }
+            const float2* rope, int rotateLoads) { \
+        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural, rope, rotateLoads); }
 ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(128, _bf16, bf16)
 
 // ---- backward: dq ----------------------------------------------------------------------------------------
@@ -436,7 +447,7 @@ ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(
 template <int DP, typename O>
 __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
         const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale, int natural,
-        const float2* rope) {
+        const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -454,7 +465,7 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
     const float scaleLog2 = scale * LOG2E;
-    const float2* ropeLoads = natural ? rope : nullptr;
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Qs, head_rows<DP>(q, b, h, heads, qLen, natural), q0, qLen, rs);
     load_tile<DP, S, ROWS>(Gs, head_rows<DP>(g, b, h, heads, qLen, natural), q0, qLen, rs);
@@ -523,8 +534,8 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
 #define ATTN_DQ(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dq, int qLen, int kvLen, \
-            int heads, int D, float scale, int natural, const float2* rope) { \
-        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural, rope); }
+            int heads, int D, float scale, int natural, const float2* rope, int rotateLoads) { \
+        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural, rope, rotateLoads); }
 ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128, _bf16, bf16)
 
 // ---- backward: dk, dv --------------------------------------------------------------------------------------
@@ -535,7 +546,7 @@ ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128,
 template <int DP, int QT, typename O>
 __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
         const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale,
-        int natural, const float2* rope) {
+        int natural, const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;
     constexpr int NT = QT / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -557,7 +568,7 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
     const int first = max(0, j0 - offset) / QT * QT;     // the first query tile that sees a key of the block
     const int tiles = first < qLen ? (qLen - first + QT - 1) / QT : 0;
     const float scaleLog2 = scale * LOG2E;
-    const float2* ropeLoads = natural ? rope : nullptr;
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Ks, head_rows<DP>(k, b, h, heads, kvLen, natural), j0, kvLen, rs);
     load_tile<DP, S, ROWS>(Vs, head_rows<DP>(v, b, h, heads, kvLen, natural), j0, kvLen, rs);
@@ -638,6 +649,7 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
 #define ATTN_DKDV(DP, QT, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, \
-            int heads, int D, float scale, int natural, const float2* rope) { \
-        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural, rope); }
+            int heads, int D, float scale, int natural, const float2* rope, int rotateLoads) { \
+        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural, rope, \
+                                    rotateLoads); }
 ATTN_DKDV(64, 64, , float) ATTN_DKDV(128, 32, , float) ATTN_DKDV(64, 64, _bf16, bf16) ATTN_DKDV(128, 32, _bf16, bf16)

@@ -42,7 +42,8 @@ import tern.runtime.Tensor;
  *
  * <p>Equalities, bit for bit: the forward (out, lse) and dv equal rope.cu followed by attention (the same
  * rounded tiles enter the same products); with bf16 activations (q, k read in place and rotated in shared
- * memory) every output is the f32-activation path's (rotated in the staging copy) rounded to bf16, on
+ * memory, or by one prologue launch: both {@link TensorCoreAttention.RopeVariant}s, alternating over the
+ * cases) every output is the f32-activation path's (rotated in the staging copy) rounded to bf16, on
  * bf16-valued inputs and the same bf16-valued saved output. Head dimensions the kernels cannot fuse take the
  * default (rope, attention), equal to it bit for bit. Skips without an sm_80+ device.
  *
@@ -248,13 +249,15 @@ class RopeAttentionTest {
     }
 
     @Test
-    void bf16ActivationsRotatedInSharedMemoryMatchTheStagedPathRounded() {
+    void bf16ActivationsReadInPlaceMatchTheStagedPathRounded() {
         long seed = System.nanoTime();
         Random rnd = new Random(seed);
         List<String> failures = new ArrayList<>();
         for (int t = 0; t < 12; t++) {
             Shape s = draw(rnd, t);
-            String what = "seed " + seed + " case " + t + ": " + s;
+            TensorCoreAttention.RopeVariant variant = TensorCoreAttention.RopeVariant.values()[t % 2 == 0 ? t / 2 % 2 : (t / 2 + 1) % 2];
+            bf16.setRopeVariant(variant);
+            String what = "seed " + seed + " case " + t + " (" + variant + "): " + s;
             int n = s.rows() * s.width();
             float[] q = bf16Values(Gpu.random(rnd, n, 2f)), k = bf16Values(Gpu.random(rnd, n, 2f));
             float[] v = bf16Values(Gpu.random(rnd, n)), dout = bf16Values(Gpu.random(rnd, n));
@@ -275,6 +278,7 @@ class RopeAttentionTest {
                 if (diff != null) failures.add(NAMES[same[j]] + " " + what + " differs from rope_bf16 then attention: " + diff);
             }
         }
+        bf16.setRopeVariant(TensorCoreAttention.RopeVariant.TILES);
         assertTrue(failures.isEmpty(), failures.size() + " failures:\n" + String.join("\n", failures));
     }
 
@@ -307,7 +311,11 @@ class RopeAttentionTest {
             tg[i] = rnd.nextInt(config.vocabSize());
         }
         List<float[]> f32Separate = null;
-        for (CudaBackend c : new CudaBackend[] {f32, bf16}) {
+        TensorCoreAttention.RopeVariant[] variants = {TensorCoreAttention.RopeVariant.TILES, TensorCoreAttention.RopeVariant.TILES,
+                TensorCoreAttention.RopeVariant.PROLOGUE};
+        for (int r = 0; r < variants.length; r++) {
+            CudaBackend c = r == 0 ? f32 : bf16;
+            c.setRopeVariant(variants[r]);
             try (LlamaModel m = new LlamaModel(c, config)) {
                 m.initialize(3);
                 float[] losses = new float[2];
@@ -324,10 +332,11 @@ class RopeAttentionTest {
                     grads.add(g);
                 }
                 c.setRopeInAttention(true);
+                c.setRopeVariant(TensorCoreAttention.RopeVariant.TILES);
                 assertEquals(Float.floatToIntBits(losses[1]), Float.floatToIntBits(losses[0]),
-                        c.activationType() + " loss: fused " + losses[0] + ", separate " + losses[1]);
+                        c.activationType() + " " + variants[r] + " loss: fused " + losses[0] + ", separate " + losses[1]);
                 for (int i = 0; i < m.parameters().size(); i++) {
-                    String name = c.activationType() + " " + m.parameters().get(i).name;
+                    String name = c.activationType() + " " + variants[r] + " " + m.parameters().get(i).name;
                     float[] fused = grads.get(0).get(i), separate = grads.get(1).get(i);
                     double norm = distance(separate, new float[separate.length]), moved = distance(fused, separate);
                     assertTrue(norm > 0, name + " got no gradient");
