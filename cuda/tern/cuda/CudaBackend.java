@@ -155,7 +155,7 @@ public final class CudaBackend implements Backend {
         this.tiled = new TiledMatmul(k);
         this.gemv = new TernaryGemv(k, context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
-        if (tensorCoreAttention != null && "prologue".equals(ropeProperty())) tensorCoreAttention.ropeVariant(TensorCoreAttention.RopeVariant.PROLOGUE);
+        if (tensorCoreAttention != null && "tiles".equals(ropeProperty())) tensorCoreAttention.ropeVariant(TensorCoreAttention.RopeVariant.TILES);
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
             throw new IllegalStateException("the bf16 tensor-core attention needs sm_80 or later, the device is sm_" + context.arch);
@@ -864,17 +864,17 @@ public final class CudaBackend implements Backend {
     private volatile boolean ropeInAttention = !"false".equals(ropeProperty());
 
     private static String ropeProperty() {
-        String p = System.getProperty("tern.cuda.ropeInAttention", "tiles");
+        String p = System.getProperty("tern.cuda.ropeInAttention", "prologue");
         if (!List.of("tiles", "prologue", "false").contains(p))
             throw new IllegalArgumentException("-Dtern.cuda.ropeInAttention=" + p + ": expected tiles, prologue or false");
         return p;
     }
 
     /**
-     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}): by default it does, rotating
-     * tiles as they land; {@code -Dtern.cuda.ropeInAttention=prologue} rotates bf16 q and k in one launch before
-     * it instead ({@link TensorCoreAttention.RopeVariant}), {@code false} (or this, for tests and benchmarks)
-     * keeps rope.cu's separate launches.
+     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}): by default it does, bf16 q
+     * and k rotated by one launch before it; {@code -Dtern.cuda.ropeInAttention=tiles} rotates each tile as it
+     * lands instead (measured slower on the H200: {@link TensorCoreAttention.RopeVariant}), {@code false} (or
+     * this, for tests and benchmarks) keeps rope.cu's separate launches.
      */
     void setRopeInAttention(boolean on) { ropeInAttention = on; }
 

@@ -12,10 +12,11 @@ package tern.cuda;
  *
  * <p>With a RoPE table (the device address of {@link RopeTables}'s, else 0) q and k are rotated inside
  * the attention (queries at positions kvLen − qLen …, keys at 0 …), and the backward's dq and dk are the
- * gradients of the unrotated q and k: what rope, attention and the inverse rope of dq and dk compute, in
- * 2 launches fewer a forward and 2 a backward. Only where the head dimension is the padded one
- * ({@link #fusesRope}); the staging copy rotates f32 inputs. bf16 inputs read in place are rotated as
- * {@link RopeVariant} says: by the kernels, tile by tile, or by one prologue launch into scratch copies.
+ * gradients of the unrotated q and k: what rope, attention and the inverse rope of dq and dk compute. Only
+ * where the head dimension is the padded one ({@link #fusesRope}); the staging copy rotates f32 inputs.
+ * bf16 inputs read in place are rotated as {@link RopeVariant} says: by one prologue launch for q and k into
+ * scratch copies (the default; a launch fewer than rope.cu's two, forward and backward, the inverse rotation
+ * being done by the gradient kernels' stores), or by the kernels, tile by tile (no launch, but slower).
  */
 final class TensorCoreAttention {
     private static final String MODULE = "attention_mma";
@@ -24,7 +25,13 @@ final class TensorCoreAttention {
     private static final int ROWS = 64;          // rows per block
     private static final int ALIGN = 256;        // scratch carving: cp.async reads 16-byte pieces
 
-    /** Where bf16 q and k read in place are rotated (f32 inputs are rotated by their staging copy either way). */
+    /**
+     * Where bf16 q and k read in place are rotated (f32 inputs are rotated by their staging copy either way).
+     * Both give the same bits. On the H200 (99M, 16×1024 tokens) TILES made the three attention kernels 3.5 ms
+     * a step slower (3.2, 3.6, 5.9 ms against 2.2, 2.4, 4.5: the table loads and an extra barrier sit on each
+     * tile's critical path, and a key tile is rotated by every query block that loads it), where rope.cu's 64
+     * launches took 0.9 ms; PROLOGUE, the default, costs them 0.2 ms and takes 0.7 ms in 32 launches.
+     */
     enum RopeVariant {
         /** In shared memory as each tile lands: no copies, but a key (or query) tile is rotated once per block that loads it. */
         TILES,
@@ -32,12 +39,14 @@ final class TensorCoreAttention {
          * By attn_rope_qk_bf16 into scratch copies, once per key, in one launch (the forward, and again in the
          * backward); the backward still un-rotates dq and dk in its stores. Whole sequences only (qLen = kvLen).
          */
-        PROLOGUE
+        PROLOGUE;
+
+        static final RopeVariant DEFAULT = PROLOGUE;
     }
 
     private final Kernels kernels;
     private final Scratch scratch;
-    private volatile RopeVariant ropeVariant = RopeVariant.TILES;
+    private volatile RopeVariant ropeVariant = RopeVariant.DEFAULT;
 
     TensorCoreAttention(Kernels kernels, Scratch scratch) {
         this.kernels = kernels;

@@ -21,14 +21,15 @@
 //
 // RoPE inside the attention (rope non-null, the (cos, sin) table of rope.cu's rope_table_f32, head dimension
 // D = DP): q and k are rotated as rope.cu rotates them (rope.h), query i at position i + kvLen - qLen and key
-// j at j, then rounded to bf16 once. With f32 inputs the staging copy rotates (attn_to_bf16 with a table);
-// read in place (natural), each tile is rotated in shared memory after it lands: a block's query tile once, a
-// key or query tile of the loop once per load. The backward kernels take the unrotated q and k the same way
+// j at j, then rounded to bf16 once. With f32 inputs the staging copy rotates (attn_to_bf16 with a table).
+// bf16 inputs read in place (natural) are rotated either by attn_rope_qk_bf16 (one launch for q and k,
+// rope.cu's loop, bf16 copies in the caller's layout: TensorCoreAttention's default) or, with rotateLoads,
+// by the kernels in shared memory after each tile lands: a block's query tile once, a key or query tile of
+// the loop once per load (measured slower: the table loads and a barrier on every tile's critical path, and
+// each key tile rotated by every query block). The backward kernels take the unrotated q and k the same way
 // and apply the inverse rotation to the dq and dk accumulators before the store (the partner column
 // d + D/2 of a fragment element is the same thread's, DP/16 tiles on), so dq and dk are the gradients of the
-// unrotated inputs, rounded once. rotateLoads says whether the kernels rotate the tiles they read (q and k in
-// place), or read copies rotated already: by the staging copy, or by attn_rope_qk_bf16 (the prologue variant:
-// one launch for q and k, rope.cu's arithmetic, bf16 copies in the caller's layout).
+// unrotated inputs, rounded once.
 
 #include "dtype.h"
 #include "vec8.h"

@@ -278,7 +278,7 @@ class RopeAttentionTest {
                 if (diff != null) failures.add(NAMES[same[j]] + " " + what + " differs from rope_bf16 then attention: " + diff);
             }
         }
-        bf16.setRopeVariant(TensorCoreAttention.RopeVariant.TILES);
+        bf16.setRopeVariant(TensorCoreAttention.RopeVariant.DEFAULT);
         assertTrue(failures.isEmpty(), failures.size() + " failures:\n" + String.join("\n", failures));
     }
 
@@ -332,7 +332,7 @@ class RopeAttentionTest {
                     grads.add(g);
                 }
                 c.setRopeInAttention(true);
-                c.setRopeVariant(TensorCoreAttention.RopeVariant.TILES);
+                c.setRopeVariant(TensorCoreAttention.RopeVariant.DEFAULT);
                 assertEquals(Float.floatToIntBits(losses[1]), Float.floatToIntBits(losses[0]),
                         c.activationType() + " " + variants[r] + " loss: fused " + losses[0] + ", separate " + losses[1]);
                 for (int i = 0; i < m.parameters().size(); i++) {
