@@ -2,8 +2,8 @@
 # On the GPU machine (pack.sh copies it into .gpu*/), run from the repository root (some tests read cuda/
 # sources relative to the working directory): issue #13's RoPE inside the tensor-core attention, in one call.
 # RopeAttentionTest first, then the rest of the tern.cuda tests; then the 99M FloatLM step (bf16) at each shape
-# in SHAPES ("B:VOCAB", default "16:8192 8:50304") with this pack's classes and RoPE in tiles (the default),
-# with the prologue variant (-Dtern.cuda.ropeInAttention=prologue), and with the base commit's classes when the
+# in SHAPES ("B:VOCAB", default "16:8192 8:50304") with this pack's classes (the prologue variant, the default),
+# with RoPE rotated tile by tile (-Dtern.cuda.ropeInAttention=tiles), and with the base commit's classes when the
 # pack holds before/ (put first on the class path). PROFILED=N profiled steps on the first shape's rows print
 # the attention and RoPE kernels' GPU time. BUDGET (s) stops starting runs past it. Logs go to $OUT.
 #   BUDGET=270 bash .gpu-g13/g13-rope.sh
@@ -36,14 +36,14 @@ first=1
 for shape in ${SHAPES:-16:8192 8:50304}; do
   b=${shape%%:*} v=${shape##*:}
   prof=0; [[ -n $first ]] && prof=${PROFILED:-0}
-  tern tiles "$cp" float $b $v $prof
+  tern tiles "$cp" float $b $v $prof -Dtern.cuda.ropeInAttention=tiles
   [[ -d $here/before ]] && tern before "$here/before:$cp" float $b $v $prof
-  tern prologue "$cp" float $b $v $prof -Dtern.cuda.ropeInAttention=prologue
+  tern prologue "$cp" float $b $v $prof
   first=
 done
 for shape in ${TERNARY_SHAPES:-16:8192}; do
   b=${shape%%:*} v=${shape##*:}
-  tern tiles "$cp" ternary $b $v 0
+  tern prologue "$cp" ternary $b $v 0
   [[ -d $here/before ]] && tern before "$here/before:$cp" ternary $b $v 0
 done
 echo; echo "attention and RoPE kernels, GPU time per kernel (profiled rows):"
