@@ -155,6 +155,7 @@ public final class CudaBackend implements Backend {
         this.tiled = new TiledMatmul(k);
         this.gemv = new TernaryGemv(k, context);
         this.tensorCoreAttention = TensorCoreAttention.supports(k) ? new TensorCoreAttention(k, scratch) : null;
+        if (tensorCoreAttention != null && "tiles".equals(ropeProperty())) tensorCoreAttention.ropeVariant(TensorCoreAttention.RopeVariant.TILES);
         if (attentionPath == AttentionPath.BF16 && tensorCoreAttention == null) {
             close();
             throw new IllegalStateException("the bf16 tensor-core attention needs sm_80 or later, the device is sm_" + context.arch);
@@ -858,6 +859,72 @@ public final class CudaBackend implements Backend {
         }
         if (bf16) throw new IllegalArgumentException("attentionBackward: bf16 activations need the bf16 attention path, not " + attentionPath);
         f32Attention.backward(dout, q, k, v, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
+    }
+
+    private volatile boolean ropeInAttention = !"false".equals(ropeProperty());
+
+    private static String ropeProperty() {
+        String p = System.getProperty("tern.cuda.ropeInAttention", "prologue");
+        if (!List.of("tiles", "prologue", "false").contains(p))
+            throw new IllegalArgumentException("-Dtern.cuda.ropeInAttention=" + p + ": expected tiles, prologue or false");
+        return p;
+    }
+
+    /**
+     * Whether the tensor-core attention applies RoPE itself ({@link #ropeAttention}): by default it does, bf16 q
+     * and k rotated by one launch before it; {@code -Dtern.cuda.ropeInAttention=tiles} rotates each tile as it
+     * lands instead (measured slower on the H200: {@link TensorCoreAttention.RopeVariant}), {@code false} (or
+     * this, for tests and benchmarks) keeps rope.cu's separate launches.
+     */
+    void setRopeInAttention(boolean on) { ropeInAttention = on; }
+
+    /** Which of the fused variants runs (tests, benchmarks); the property's by default. */
+    void setRopeVariant(TensorCoreAttention.RopeVariant v) {
+        if (tensorCoreAttention != null) tensorCoreAttention.ropeVariant(v);
+    }
+
+    /** RoPE inside the tensor-core attention: bf16 or f32 activations, head dimension 64 or 128. */
+    @Override
+    public boolean fusesRopeAttention(int headDim) {
+        return ropeInAttention && attentionPath == AttentionPath.BF16 && activationType != DType.F16 && TensorCoreAttention.fusesRope(headDim);
+    }
+
+    @Override
+    public void ropeAttention(Tensor q, Tensor k, Tensor v, int batch, int seq, int heads, int headDim, float theta,
+                              Tensor out, Tensor lse) {
+        if (!fusesRopeAttention(headDim) || q.dtype() == DType.F16) {
+            Backend.super.ropeAttention(q, k, v, batch, seq, heads, headDim, theta, out, lse);
+            return;
+        }
+        checkAttention(q, k, v, batch, seq, seq, heads, headDim);
+        if (out.size() != q.size() || lse.size() != (long) batch * heads * seq)
+            throw new IllegalArgumentException("ropeAttention: out " + out.describe() + " or lse " + lse.describe() + " has the wrong size");
+        sameTypes("ropeAttention", q, k, v, out);
+        requireF32(lse, "ropeAttention");
+        if (batch == 0 || seq == 0 || heads == 0) return;
+        tensorCoreAttention.forward(address(q), address(k), address(v), address(out), address(lse), batch, seq, seq, heads, headDim,
+                q.dtype() == DType.BF16, address(ropeTable(headDim, theta, seq)));
+    }
+
+    @Override
+    public void ropeAttentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                      int batch, int seq, int heads, int headDim, float theta,
+                                      Tensor dq, Tensor dk, Tensor dv) {
+        if (!fusesRopeAttention(headDim) || q.dtype() == DType.F16) {
+            Backend.super.ropeAttentionBackward(dout, q, k, v, out, lse, batch, seq, heads, headDim, theta, dq, dk, dv);
+            return;
+        }
+        checkAttention(q, k, v, batch, seq, seq, heads, headDim);
+        if (dout.size() != q.size() || out.size() != q.size() || dq.size() != q.size() || dk.size() != k.size()
+                || dv.size() != v.size() || lse.size() != (long) batch * heads * seq)
+            throw new IllegalArgumentException("ropeAttentionBackward: a gradient or saved tensor has the wrong size (dout "
+                    + dout.describe() + ", dq " + dq.describe() + ", dk " + dk.describe() + ", dv " + dv.describe() + ")");
+        sameTypes("ropeAttentionBackward", dout, q, k, v, out, dq, dk, dv);
+        requireF32(lse, "ropeAttentionBackward");
+        if (batch == 0 || seq == 0 || heads == 0) return;
+        tensorCoreAttention.backward(address(dout), address(q), address(k), address(v), address(out), address(lse),
+                batch, seq, seq, heads, headDim, address(dq), address(dk), address(dv), q.dtype() == DType.BF16,
+                address(ropeTable(headDim, theta, seq)));
     }
 
     /** t converted into a new tensor of {@code type} (pooled memory, freed by the caller). */

@@ -492,6 +492,8 @@ public final class LlamaModel implements AutoCloseable {
         float theta = shape.ropeTheta();
         switch (attend) {
             case Attend.Whole(int batch, int seq) -> {
+                // Without KV quantization nothing comes between RoPE and attention: one op, which a backend may fuse.
+                if (precision.kvBits() == 0) return tape.ropeAttention(q, k, v, batch, seq, heads, hd, theta);
                 q = tape.rope(q, seq, heads, hd, theta, 0);
                 k = quantizeKv(tape, tape.rope(k, seq, heads, hd, theta, 0));
                 v = quantizeKv(tape, v);

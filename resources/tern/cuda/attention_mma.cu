@@ -18,8 +18,22 @@
 // accumulator fragment of one product is reused, in registers, as the A operand of the next (the m16n8k16
 // C layout of two adjacent 8-column tiles is the A layout of one 16-column tile). The dk/dv and dq
 // kernels each recompute P: no atomics, so the gradients are deterministic.
+//
+// RoPE inside the attention (rope non-null, the (cos, sin) table of rope.cu's rope_table_f32, head dimension
+// D = DP): q and k are rotated as rope.cu rotates them (rope.h), query i at position i + kvLen - qLen and key
+// j at j, then rounded to bf16 once. With f32 inputs the staging copy rotates (attn_to_bf16 with a table).
+// bf16 inputs read in place (natural) are rotated either by attn_rope_qk_bf16 (one launch for q and k,
+// rope.cu's loop, bf16 copies in the caller's layout: TensorCoreAttention's default) or, with rotateLoads,
+// by the kernels in shared memory after each tile lands: a block's query tile once, a key or query tile of
+// the loop once per load (measured slower: the table loads and a barrier on every tile's critical path, and
+// each key tile rotated by every query block). The backward kernels take the unrotated q and k the same way
+// and apply the inverse rotation to the dq and dk accumulators before the store (the partner column
+// d + D/2 of a fragment element is the same thread's, DP/16 tiles on), so dq and dk are the gradients of the
+// unrotated inputs, rounded once.
 
 #include "dtype.h"
+#include "vec8.h"
+#include "rope.h"
 
 #ifndef INFINITY
 #define INFINITY __int_as_float(0x7f800000)
@@ -166,30 +180,109 @@ __device__ __forceinline__ void store_rows(O* dst, const float (*acc)[4], float 
     }
 }
 
+// Element d of a row of a head (D = 2H values at x) rotated by RoPE at position pos (rope.h's arithmetic:
+// the rotated pair's own output, the other not computed).
+__device__ __forceinline__ float rope_element(float xd, float partner, const float2* rope, int pos, int d, int H) {
+    float ra, rb;
+    if (d < H) {
+        rope_rotate(xd, partner, rope[(long)pos * H + d], 1.0f, &ra, &rb);
+        return ra;
+    }
+    rope_rotate(partner, xd, rope[(long)pos * H + d - H], 1.0f, &ra, &rb);
+    return rb;
+}
+
 // f32 [batch * len, heads * D] → bf16 [batch, heads, len, DP], zeros for d >= D; one thread per pair.
 // Grid: x over len · DP/2 pairs of one head, y = b * heads + h (32-bit index math: DP/2 is 32 or 64).
-extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int len, int heads, int D, int DP) {
+// With rope (D = DP), row t is rotated at position pos0 + t first, in f32, and rounded once.
+template <typename T>
+__device__ __forceinline__ void attn_stage(const T* x, unsigned* out, int len, int heads, int D, int DP,
+                                           const float2* rope, int pos0) {
     const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
     const int shift = DP == 64 ? 5 : 6, pairs = DP >> 1;
     const int e = blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= len * pairs) return;
     const int t = e >> shift, d = 2 * (e & (pairs - 1));
-    const float* src = x + ((long)b * len + t) * heads * D + (long)h * D;
-    out[(long)bh * len * pairs + e] = pack_bf16(d < D ? src[d] : 0.0f, d + 1 < D ? src[d + 1] : 0.0f);
+    const T* src = x + ((long)b * len + t) * heads * D + (long)h * D;
+    float x0 = d < D ? load(src[d]) : 0.0f, x1 = d + 1 < D ? load(src[d + 1]) : 0.0f;
+    if (rope) {
+        const int H = D >> 1, p = d < H ? d + H : d - H;      // D = DP: both of the pair on one side of H
+        x0 = rope_element(x0, load(src[p]), rope, pos0 + t, d, H);
+        x1 = rope_element(x1, load(src[p + 1]), rope, pos0 + t, d + 1, H);
+    }
+    out[(long)bh * len * pairs + e] = pack_bf16(x0, x1);
+}
+
+extern "C" __global__ void attn_to_bf16(const float* x, unsigned* out, int len, int heads, int D, int DP,
+                                        const float2* rope, int pos0) {
+    attn_stage(x, out, len, heads, D, DP, rope, pos0);
 }
 
 // bf16 [batch * len, heads * D] → bf16 [batch, heads, len, DP], zeros for d >= D: attn_to_bf16 for
-// activations already stored in bf16 (a copy, no rounding).
-extern "C" __global__ void attn_relayout_bf16(const bf16_t* x, bf16_t* out, int len, int heads, int D, int DP) {
-    const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-    const int shift = DP == 64 ? 5 : 6, pairs = DP >> 1;
-    const int e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= len * pairs) return;
-    const int t = e >> shift, d = 2 * (e & (pairs - 1));
-    const bf16_t* src = x + ((long)b * len + t) * heads * D + (long)h * D;
-    bf16_t* dst = out + 2 * ((long)bh * len * pairs + e);
-    dst[0] = d < D ? src[d] : (bf16_t)0;
-    dst[1] = d + 1 < D ? src[d + 1] : (bf16_t)0;
+// activations already stored in bf16 (a copy, no rounding, unless rotated).
+extern "C" __global__ void attn_relayout_bf16(const bf16* x, unsigned* out, int len, int heads, int D, int DP,
+                                              const float2* rope, int pos0) {
+    attn_stage(x, out, len, heads, D, DP, rope, pos0);
+}
+
+// q and k [rows, heads * D] rotated into qr and kr (positions row % seq) in one launch, blockIdx.y = 0 for q,
+// 1 for k: rope_bf16 of each, bit for bit (rope.h).
+extern "C" __global__ void attn_rope_qk_bf16(const bf16* q, const bf16* k, bf16* qr, bf16* kr, const float2* rope, int rows,
+                                             int seq, int heads, int D) {
+    const bool isK = blockIdx.y == 1;
+    rope_impl(isK ? k : q, isK ? kr : qr, rope, rows, seq, heads, D, 0, 1.0f);
+}
+
+// Rotates rows [0, rows) of a bf16 tile (row stride S; natural layout, so D = DP) in place by RoPE, row r at
+// position pos0 + r; rows past them (zeros past the end) are left alone. Eight pairs a thread, 16-byte
+// shared loads; each pair's arithmetic is rope.cu's, and the result is rounded to bf16 as rope_bf16 stores it.
+template <int DP, int S, int R>
+__device__ __forceinline__ void rope_tile(bf16_t* tile, const float2* rope, int pos0, int rows) {
+    constexpr int H = DP / 2, G = H / 8;
+    for (int c = threadIdx.x; c < R * G; c += blockDim.x) {
+        const int r = c / G, i = (c - r * G) * 8;
+        if (r >= rows) continue;
+        bf16_t* x = tile + r * S + i;
+        uint4 lo = *(const uint4*)x, hi = *(const uint4*)(x + H);
+        unsigned* a = (unsigned*)&lo;
+        unsigned* b = (unsigned*)&hi;
+        const float4* cs = (const float4*)(rope + (long)(pos0 + r) * H + i);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const float4 c4 = cs[j];
+            float a0, a1, b0, b1;
+            rope_rotate(__uint_as_float(a[j] << 16), __uint_as_float(b[j] << 16), make_float2(c4.x, c4.y), 1.0f, &a0, &b0);
+            rope_rotate(__uint_as_float(a[j] & 0xffff0000u), __uint_as_float(b[j] & 0xffff0000u), make_float2(c4.z, c4.w),
+                        1.0f, &a1, &b1);
+            a[j] = pack_bf16(a0, a1);
+            b[j] = pack_bf16(b0, b1);
+        }
+        *(uint4*)x = lo;
+        *(uint4*)(x + H) = hi;
+    }
+}
+
+// The inverse rotation of a warp's 16 x DP accumulator (D = DP) after scaling it: the thread's rows at
+// positions posA and posB (-1: a row past the end, left as it is). Column d = nt·8 + 2(lane & 3) + e pairs
+// with d + DP/2, tile nt + DP/16 of the same thread.
+template <int DP>
+__device__ __forceinline__ void unrope_acc(float (*acc)[4], float scale, const float2* rope, int posA, int posB, int lane) {
+    constexpr int H = DP / 2;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int pos = half ? posB : posA;
+        if (pos < 0) continue;
+#pragma unroll
+        for (int nt = 0; nt < DP / 16; nt++) {
+            const float4 c4 = *(const float4*)(rope + (long)pos * H + nt * 8 + 2 * (lane & 3));
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                float* lo = &acc[nt][2 * half + e];
+                float* hi = &acc[nt + DP / 16][2 * half + e];
+                rope_rotate(*lo * scale, *hi * scale, e ? make_float2(c4.z, c4.w) : make_float2(c4.x, c4.y), -1.0f, lo, hi);
+            }
+        }
+    }
 }
 
 // delta[b, h, i] = Σ_d bf16(dout) · out, the softmax backward's row term, from the same rounded dout that
@@ -228,7 +321,8 @@ extern "C" __global__ void attn_delta_bf16_out_bf16(const bf16_t* g, const bf16*
 
 template <int DP, typename O>
 __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, O* out, float* lse,
-                                            int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) {
+                                            int qLen, int kvLen, int heads, int D, float scaleLog2, int natural,
+                                            const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;                            // +16 bytes a row: ldmatrix rows hit distinct banks
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -245,6 +339,7 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
     const bf16_t* vh = head_rows<DP>(v, b, h, heads, kvLen, natural);
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Qs, qh, q0, qLen, rs);
     load_tile<DP, S, COLS>(Ks, kh, 0, kvLen, rs);
@@ -271,6 +366,11 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
         }
         __syncthreads();
         const int k0 = t * COLS;
+        if (ropeLoads) {                                 // every thread's share, then the tiles are read
+            if (t == 0) rope_tile<DP, S, ROWS>(Qs, ropeLoads, q0 + offset, qLen - q0);
+            rope_tile<DP, S, COLS>(Ks + buf * COLS * S, ropeLoads, k0, kvLen - k0);
+            __syncthreads();
+        }
         if (k0 <= r0 + 15 + offset) {                    // some key of the tile is visible to this warp
             float s[NT][4];
 #pragma unroll
@@ -337,8 +437,9 @@ __device__ __forceinline__ void attn_fwd_tc(const bf16_t* q, const bf16_t* k, co
 // attn_fwd_tc{64,128}_bf16 write bf16; the backward kernels likewise.
 #define ATTN_FWD(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_fwd_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
-            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2, int natural) { \
-        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural); }
+            const bf16_t* v, O* out, float* lse, int qLen, int kvLen, int heads, int D, float scaleLog2, int natural, \
+            const float2* rope, int rotateLoads) { \
+        attn_fwd_tc<DP, O>(q, k, v, out, lse, qLen, kvLen, heads, D, scaleLog2, natural, rope, rotateLoads); }
 ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(128, _bf16, bf16)
 
 // ---- backward: dq ----------------------------------------------------------------------------------------
@@ -346,7 +447,8 @@ ATTN_FWD(64, , float) ATTN_FWD(128, , float) ATTN_FWD(64, _bf16, bf16) ATTN_FWD(
 
 template <int DP, typename O>
 __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
-        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale, int natural) {
+        const float* lse, const float* delta, O* dq, int qLen, int kvLen, int heads, int D, float scale, int natural,
+        const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;
     constexpr int NT = COLS / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -364,6 +466,7 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
     const int lastKey = min(kvLen - 1, min(qLen - 1, q0 + ROWS - 1) + offset);
     const int tiles = lastKey / COLS + 1;
     const float scaleLog2 = scale * LOG2E;
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Qs, head_rows<DP>(q, b, h, heads, qLen, natural), q0, qLen, rs);
     load_tile<DP, S, ROWS>(Gs, head_rows<DP>(g, b, h, heads, qLen, natural), q0, qLen, rs);
@@ -394,6 +497,11 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
         }
         __syncthreads();
         const int k0 = t * COLS;
+        if (ropeLoads) {
+            if (t == 0) rope_tile<DP, S, ROWS>(Qs, ropeLoads, q0 + offset, qLen - q0);
+            rope_tile<DP, S, COLS>(Ks + buf * COLS * S, ropeLoads, k0, kvLen - k0);
+            __syncthreads();
+        }
         if (k0 <= r0 + 15 + offset) {
             float s[NT][4], dp[NT][4];
 #pragma unroll
@@ -416,14 +524,19 @@ __device__ __forceinline__ void attn_bwd_dq_tc(const bf16_t* q, const bf16_t* k,
         }
         __syncthreads();
     }
-    store_rows<DP, O>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
+    if (rope) {                                          // the gradient of the unrotated q
+        unrope_acc<DP>(acc, scale, rope, rowA < qLen ? rowA + offset : -1, rowB < qLen ? rowB + offset : -1, lane);
+        store_rows<DP, O>(dq, acc, 1.0f, 1.0f, b, h, heads, D, qLen, r0, lane);
+    } else {
+        store_rows<DP, O>(dq, acc, scale, scale, b, h, heads, D, qLen, r0, lane);
+    }
 }
 
 #define ATTN_DQ(DP, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dq_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dq, int qLen, int kvLen, \
-            int heads, int D, float scale, int natural) { \
-        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural); }
+            int heads, int D, float scale, int natural, const float2* rope, int rotateLoads) { \
+        attn_bwd_dq_tc<DP, O>(q, k, v, g, lse, delta, dq, qLen, kvLen, heads, D, scale, natural, rope, rotateLoads); }
 ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128, _bf16, bf16)
 
 // ---- backward: dk, dv --------------------------------------------------------------------------------------
@@ -434,7 +547,7 @@ ATTN_DQ(64, , float) ATTN_DQ(128, , float) ATTN_DQ(64, _bf16, bf16) ATTN_DQ(128,
 template <int DP, int QT, typename O>
 __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* k, const bf16_t* v, const bf16_t* g,
         const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, int heads, int D, float scale,
-        int natural) {
+        int natural, const float2* rope, int rotateLoads) {
     constexpr int S = DP + 8;
     constexpr int NT = QT / 8;
     extern __shared__ __align__(16) unsigned char smem[];
@@ -456,6 +569,7 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
     const int first = max(0, j0 - offset) / QT * QT;     // the first query tile that sees a key of the block
     const int tiles = first < qLen ? (qLen - first + QT - 1) / QT : 0;
     const float scaleLog2 = scale * LOG2E;
+    const float2* ropeLoads = rotateLoads ? rope : nullptr;
 
     load_tile<DP, S, ROWS>(Ks, head_rows<DP>(k, b, h, heads, kvLen, natural), j0, kvLen, rs);
     load_tile<DP, S, ROWS>(Vs, head_rows<DP>(v, b, h, heads, kvLen, natural), j0, kvLen, rs);
@@ -490,6 +604,11 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
             cp_async_wait<0>();
         }
         __syncthreads();
+        if (ropeLoads) {
+            if (t == 0) rope_tile<DP, S, ROWS>(Ks, ropeLoads, j0, kvLen - j0);
+            rope_tile<DP, S, QT>(Qs + buf * QT * S, ropeLoads, i0 + offset, qLen - i0);
+            __syncthreads();
+        }
         // Key j is seen by queries i >= j - offset: skip tiles that end before this warp's first key is seen,
         // and warps wholly past the keys.
         if (i0 + QT - 1 >= c0 - offset && c0 < kvLen) {
@@ -519,13 +638,19 @@ __device__ __forceinline__ void attn_bwd_dkdv_tc(const bf16_t* q, const bf16_t* 
         }
         __syncthreads();
     }
-    store_rows<DP, O>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
+    if (rope) {                                          // the gradient of the unrotated k
+        unrope_acc<DP>(ak, scale, rope, keyA < kvLen ? keyA : -1, keyB < kvLen ? keyB : -1, lane);
+        store_rows<DP, O>(dk, ak, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
+    } else {
+        store_rows<DP, O>(dk, ak, scale, scale, b, h, heads, D, kvLen, c0, lane);
+    }
     store_rows<DP, O>(dv, av, 1.0f, 1.0f, b, h, heads, D, kvLen, c0, lane);
 }
 
 #define ATTN_DKDV(DP, QT, SUFFIX, O) \
     extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkdv_tc##DP##SUFFIX(const bf16_t* q, const bf16_t* k, \
             const bf16_t* v, const bf16_t* g, const float* lse, const float* delta, O* dk, O* dv, int qLen, int kvLen, \
-            int heads, int D, float scale, int natural) { \
-        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural); }
+            int heads, int D, float scale, int natural, const float2* rope, int rotateLoads) { \
+        attn_bwd_dkdv_tc<DP, QT, O>(q, k, v, g, lse, delta, dk, dv, qLen, kvLen, heads, D, scale, natural, rope, \
+                                    rotateLoads); }
 ATTN_DKDV(64, 64, , float) ATTN_DKDV(128, 32, , float) ATTN_DKDV(64, 64, _bf16, bf16) ATTN_DKDV(128, 32, _bf16, bf16)

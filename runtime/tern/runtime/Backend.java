@@ -275,6 +275,44 @@ public interface Backend extends AutoCloseable {
                            int batch, int qLen, int kvLen, int heads, int headDim,
                            Tensor dq, Tensor dk, Tensor dv);
 
+    /**
+     * {@link #attention} of q and k rotated by {@link #rope} (positions 0 … seq − 1 in each sequence), over
+     * whole sequences (qLen = kvLen = seq); q and k are not changed. The default is exactly rope, rope,
+     * attention, through temporaries; a backend may apply the rotation inside its attention instead, within
+     * that attention's own error (see {@link #fusesRopeAttention}).
+     */
+    default void ropeAttention(Tensor q, Tensor k, Tensor v, int batch, int seq, int heads, int headDim, float theta,
+                               Tensor out, Tensor lse) {
+        try (Tensor qr = empty(q.dtype(), q.shape()); Tensor kr = empty(k.dtype(), k.shape())) {
+            rope(q, seq, heads, headDim, theta, 0, false, qr);
+            rope(k, seq, heads, headDim, theta, 0, false, kr);
+            attention(qr, kr, v, batch, seq, seq, heads, headDim, out, lse);
+        }
+    }
+
+    /**
+     * dq, dk, dv ← gradients of {@link #ropeAttention} (written): dq and dk those of the unrotated q and k.
+     * The default rotates q and k again, runs {@link #attentionBackward} and rotates dq and dk back in place.
+     */
+    default void ropeAttentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse,
+                                       int batch, int seq, int heads, int headDim, float theta,
+                                       Tensor dq, Tensor dk, Tensor dv) {
+        try (Tensor qr = empty(q.dtype(), q.shape()); Tensor kr = empty(k.dtype(), k.shape())) {
+            rope(q, seq, heads, headDim, theta, 0, false, qr);
+            rope(k, seq, heads, headDim, theta, 0, false, kr);
+            attentionBackward(dout, qr, kr, v, out, lse, batch, seq, seq, heads, headDim, dq, dk, dv);
+        }
+        rope(dq, seq, heads, headDim, theta, 0, true, dq);
+        rope(dk, seq, heads, headDim, theta, 0, true, dk);
+    }
+
+    /**
+     * Whether {@link #ropeAttention} of this head dimension is cheaper than its default: then the tape
+     * takes it (keeping q and k unrotated for the backward), else it records rope and attention as before
+     * (keeping the rotated copies, which the default's backward would have to recompute).
+     */
+    default boolean fusesRopeAttention(int headDim) { return false; }
+
     /** out ← silu(gate) ⊙ up, silu(g) = g·sigmoid(g). */
     void swiglu(Tensor gate, Tensor up, Tensor out);
 

@@ -408,6 +408,31 @@ public final class Tape implements AutoCloseable {
         return r;
     }
 
+    /**
+     * RoPE on q and k (positions from 0), then causal self-attention, as {@link #rope} twice and
+     * {@link #attention}: one op when the backend applies the rotation inside its attention
+     * ({@link Backend#fusesRopeAttention}), the three otherwise.
+     */
+    public Var ropeAttention(Var qIn, Var kIn, Var vIn, int batch, int seq, int heads, int headDim, float theta) {
+        if (!backend.fusesRopeAttention(headDim))
+            return attention(rope(qIn, seq, heads, headDim, theta, 0), rope(kIn, seq, heads, headDim, theta, 0), vIn, batch, seq, heads, headDim);
+        Var q = act(qIn), k = act(kIn), v = act(vIn);
+        Tensor out = written(q.value.shape());
+        Tensor lse = written(DType.F32, batch, heads, seq);
+        backend.ropeAttention(q.value, k.value, v.value, batch, seq, heads, headDim, theta, out, lse);
+        Var r = result(out, q, k, v);
+        onBackward(r, () -> {
+            Tensor g = gradOf(r);
+            if (g == null) return;
+            Tensor dq = written(q.value.shape()), dk = written(k.value.shape()), dv = written(v.value.shape());
+            backend.ropeAttentionBackward(g, q.value, k.value, v.value, out, lse, batch, seq, heads, headDim, theta, dq, dk, dv);
+            accumulate(q, dq);
+            accumulate(k, dk);
+            accumulate(v, dv);
+        });
+        return r;
+    }
+
     /** silu(gate) ⊙ up. */
     public Var swiglu(Var gateIn, Var upIn) {
         Var gate = act(gateIn), up = act(upIn);
