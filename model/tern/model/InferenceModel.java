@@ -240,9 +240,20 @@ public final class InferenceModel implements AutoCloseable {
      * after {@link SamplingOptions#stopToken()}.
      */
     public int[] generate(int[] prompt, int maxNew, SamplingOptions options, IntConsumer onToken) {
-        if (generator == null) generator = new Generator(model);
-        return generator.generate(prompt, maxNew, options, onToken);
+        boolean first = generator == null;
+        if (first) generator = new Generator(model);
+        // The first generation of a fresh process: a short prompt runs as one-token steps, so the JIT
+        // compiles one set of kernels (the decode's) instead of the prefill's and then the decode's; on two
+        // cores that took ~1.5 s off a 64-token `tern generate` (BENCHMARKS.md). Only with int8 products on
+        // the CPU, whose integer sums make the logits bit for bit those of the batched prefill
+        // (PackedModelTest); later calls, and longer prompts, take the batched prefill.
+        boolean oneByOne = first && prompt.length <= COLD_ONE_BY_ONE && activations() == PackedMatmul.Activations.INT8
+                && backend.device() == Device.CPU;
+        return generator.generate(prompt, maxNew, options, onToken, oneByOne);
     }
+
+    /** The longest prompt that the first generation runs one token at a time (see {@link #generate}). */
+    static final int COLD_ONE_BY_ONE = 32;
 
     /** A continuous-batching generator over this model (the caller closes it). */
     public BatchGenerator batch() { return new BatchGenerator(model); }
