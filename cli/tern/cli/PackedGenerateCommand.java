@@ -36,13 +36,8 @@ final class PackedGenerateCommand {
         if (!Files.isRegularFile(file)) throw new UsageException("--model " + file + ": no such file");
         if (GgufFile.looksLikeGguf(file)) return generateGguf(file, prompt, maxTokens, options, args.string("device", "cpu"));
         long t0 = System.nanoTime();
-        try (tern.runtime.Backend backend = Devices.open(args.string("device", "cpu")); TernModel m = TernModel.load(file, backend)) {
+        try (tern.runtime.Backend backend = Devices.open(args.string("device", "cpu")); TernModel m = load(file, backend, activations)) {
             double loadSeconds = (System.nanoTime() - t0) / 1e9;
-            try {
-                m.model().setActivations(activations);
-            } catch (IllegalArgumentException e) {
-                throw new UsageException("--activations: " + e.getMessage());
-            }
             System.out.print(prompt);
             System.out.flush();
             TernModel.Result r;
@@ -59,6 +54,16 @@ final class PackedGenerateCommand {
                     backend.device() == tern.runtime.Device.CPU ? PackedMatmul.path() : backend.name());
         }
         return 0;
+    }
+
+    /** The model with its activation type set before its weights load (the int8 kernels' copy is made at load). */
+    private static TernModel load(Path file, tern.runtime.Backend backend, PackedMatmul.Activations activations) throws java.io.IOException {
+        try {
+            tern.model.InferenceModel.requireActivations(backend, activations);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--activations: " + e.getMessage());
+        }
+        return TernModel.load(file, backend, activations);
     }
 
     /** A GGUF model runs as a float LlamaModel (ternary tensors as γ·T), as tern generate --ckpt runs a checkpoint. */

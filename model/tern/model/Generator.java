@@ -30,6 +30,16 @@ public final class Generator implements AutoCloseable {
      * it is chosen, and returns them. Stops early after {@link SamplingOptions#stopToken()}.
      */
     public int[] generate(int[] prompt, int maxNew, SamplingOptions options, IntConsumer onToken) {
+        return generate(prompt, maxNew, options, onToken, false);
+    }
+
+    /**
+     * As {@link #generate(int[], int, SamplingOptions, IntConsumer)}; with {@code oneByOne} the prompt runs
+     * as one-token steps instead of one batched prefill. Only for a model whose one-token path gives the
+     * batched logits bit for bit (the caller knows: packed int8 products, {@link InferenceModel#generate}):
+     * then it changes nothing but which kernels run.
+     */
+    public int[] generate(int[] prompt, int maxNew, SamplingOptions options, IntConsumer onToken, boolean oneByOne) {
         checkRequest(model.config(), prompt, maxNew);
         int need = Math.max(1, prompt.length + maxNew);
         if (cache == null || cache.capacity() < need) {
@@ -56,6 +66,13 @@ public final class Generator implements AutoCloseable {
             if (graph && input.length == 1) {
                 logits = graphStep.step(input, new int[]{cache.length()}, cacheKeys, cacheValues);
                 cache.advance(1);
+            } else if (oneByOne && produced == 0) {
+                logits = null;
+                for (int i = 0; i < input.length; i++)
+                    try (Tape tape = new Tape(model.backend(), false)) {
+                        tern.runtime.Tensor t = model.decode(tape, new int[] {input[i]}, cache, weights).value;
+                        if (i == input.length - 1) logits = model.backend().download(t);
+                    }
             } else {
                 try (Tape tape = new Tape(model.backend(), false)) {
                     logits = model.backend().download(model.decode(tape, input, cache, weights).value);

@@ -98,6 +98,16 @@ public final class InferenceModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, served on {@code backend} (e.g. CUDA: the weights are uploaded at load). */
     public static InferenceModel load(Path path, Backend backend) {
+        return load(path, backend, activations(backend));
+    }
+
+    /**
+     * As {@link #load(Path, Backend)} with {@code activations} chosen before the weights load, so that the
+     * kernels' own copy of the codes for int8 activations (the AVX2 2-bit repack) is built at load rather
+     * than inside the first token's products.
+     */
+    public static InferenceModel load(Path path, Backend backend, PackedMatmul.Activations activations) {
+        setActivations(backend, activations);
         PackedFile f = PackedFile.open(path);
         try {
             return new InferenceModel(f, backend);
@@ -197,13 +207,22 @@ public final class InferenceModel implements AutoCloseable {
      * Float activations (the model as trained, the default) or int8 absmax activations (BitNet-style) in the
      * packed products. The CPU kernels have both; another backend keeps float activations.
      */
-    public void setActivations(PackedMatmul.Activations a) {
+    public void setActivations(PackedMatmul.Activations a) { setActivations(backend, a); }
+
+    private static void setActivations(Backend backend, PackedMatmul.Activations a) {
+        requireActivations(backend, a);
         if (backend instanceof CpuBackend cpu) cpu.setPackedActivations(a);
-        else if (a != PackedMatmul.Activations.FLOAT)
+    }
+
+    /** Throws IllegalArgumentException unless {@code backend}'s packed products take {@code a} activations. */
+    public static void requireActivations(Backend backend, PackedMatmul.Activations a) {
+        if (!(backend instanceof CpuBackend) && a != PackedMatmul.Activations.FLOAT)
             throw new IllegalArgumentException("int8 activations are a CPU kernel option; " + backend.name() + " multiplies float activations");
     }
 
-    public PackedMatmul.Activations activations() {
+    public PackedMatmul.Activations activations() { return activations(backend); }
+
+    private static PackedMatmul.Activations activations(Backend backend) {
         return backend instanceof CpuBackend cpu ? cpu.packedActivations() : PackedMatmul.Activations.FLOAT;
     }
 
@@ -221,9 +240,20 @@ public final class InferenceModel implements AutoCloseable {
      * after {@link SamplingOptions#stopToken()}.
      */
     public int[] generate(int[] prompt, int maxNew, SamplingOptions options, IntConsumer onToken) {
-        if (generator == null) generator = new Generator(model);
-        return generator.generate(prompt, maxNew, options, onToken);
+        boolean first = generator == null;
+        if (first) generator = new Generator(model);
+        // The first generation of a fresh process: a short prompt runs as one-token steps, so the JIT
+        // compiles one set of kernels (the decode's) instead of the prefill's and then the decode's; on two
+        // cores that took ~1.5 s off a 64-token `tern generate` (BENCHMARKS.md). Only with int8 products on
+        // the CPU, whose integer sums make the logits bit for bit those of the batched prefill
+        // (PackedModelTest); later calls, and longer prompts, take the batched prefill.
+        boolean oneByOne = first && prompt.length <= COLD_ONE_BY_ONE && activations() == PackedMatmul.Activations.INT8
+                && backend.device() == Device.CPU;
+        return generator.generate(prompt, maxNew, options, onToken, oneByOne);
     }
+
+    /** The longest prompt that the first generation runs one token at a time (see {@link #generate}). */
+    static final int COLD_ONE_BY_ONE = 32;
 
     /** A continuous-batching generator over this model (the caller closes it). */
     public BatchGenerator batch() { return new BatchGenerator(model); }

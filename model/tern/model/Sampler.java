@@ -28,14 +28,8 @@ public final class Sampler {
 
     private int sample(float[] logits) {
         int n = logits.length;
-        Integer[] order = new Integer[n];
-        for (int i = 0; i < n; i++) {
-            if (Float.isNaN(logits[i])) throw new IllegalStateException("NaN logit at token " + i);
-            order[i] = i;
-        }
-        // Most likely first; ties by id so the order (and the sample) is deterministic.
-        Arrays.sort(order, (a, b) -> logits[a] != logits[b] ? Float.compare(logits[b], logits[a]) : Integer.compare(a, b));
         int keep = options.topK() > 0 ? Math.min(options.topK(), n) : n;
+        int[] order = keep < n ? best(logits, keep) : sorted(logits);
         double max = logits[order[0]] / (double) options.temperature();
         double[] p = new double[keep];
         double sum = 0;
@@ -61,5 +55,42 @@ public final class Sampler {
             if (u < 0) return order[i];
         }
         return order[keep - 1];
+    }
+
+    /** Most likely first; ties by id, so the order (and the sample) is deterministic. */
+    private static boolean before(float[] logits, int a, int b) {
+        return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
+    }
+
+    /** Every id in {@link #before} order. */
+    static int[] sorted(float[] logits) {
+        Integer[] order = new Integer[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            if (Float.isNaN(logits[i])) throw new IllegalStateException("NaN logit at token " + i);
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> before(logits, a, b) ? -1 : before(logits, b, a) ? 1 : 0);
+        int[] ids = new int[order.length];
+        for (int i = 0; i < ids.length; i++) ids[i] = order[i];
+        return ids;
+    }
+
+    /**
+     * The first k ids of {@link #sorted} without sorting the vocabulary: one pass keeping the k best in
+     * order (insertion; a later id never displaces an equal logit, as ties go by id). For top-k sampling
+     * this replaced a sort of every id, boxed, per token, whose compiles were ~1.6 s of a fresh process's
+     * C2 time on two cores (BENCHMARKS.md).
+     */
+    static int[] best(float[] logits, int k) {
+        int[] order = new int[k];
+        int size = 0;
+        for (int i = 0; i < logits.length; i++) {
+            if (Float.isNaN(logits[i])) throw new IllegalStateException("NaN logit at token " + i);
+            if (size == k && !before(logits, i, order[k - 1])) continue;
+            int j = size < k ? size++ : k - 1;
+            for (; j > 0 && before(logits, i, order[j - 1]); j--) order[j] = order[j - 1];
+            order[j] = i;
+        }
+        return order;
     }
 }

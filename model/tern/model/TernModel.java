@@ -48,7 +48,17 @@ public final class TernModel implements AutoCloseable {
 
     /** As {@link #load(Path)}, served on {@code backend} (e.g. a tern.cuda.CudaBackend). */
     public static TernModel load(Path file, tern.runtime.Backend backend) throws IOException {
-        InferenceModel m = InferenceModel.load(file, backend);
+        return load(file, backend, backend instanceof tern.simd.CpuBackend cpu ? cpu.packedActivations() : tern.simd.PackedMatmul.Activations.FLOAT);
+    }
+
+    /**
+     * As {@link #load(Path, tern.runtime.Backend)} with the packed products' activation type set first
+     * ({@link InferenceModel#load(Path, tern.runtime.Backend, tern.simd.PackedMatmul.Activations)}: what the
+     * kernels of that type need is prepared at load). An activation type the backend lacks is an
+     * IllegalArgumentException.
+     */
+    public static TernModel load(Path file, tern.runtime.Backend backend, tern.simd.PackedMatmul.Activations activations) throws IOException {
+        InferenceModel m = InferenceModel.load(file, backend, activations);
         // -Dtern.warmup=true compiles the kernels on a micro model while the tokenizer loads (KernelWarmup).
         // Off by default: measured on the 390M (BENCHMARKS.md), it moved the C2 compiles earlier but did not
         // shorten the process, which is bound by the compiles' CPU time either way.

@@ -57,8 +57,7 @@ public final class BatchedDecoder implements StepDecoder {
         if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be ≥ 1, got " + maxBatch);
         TernModel m = null;
         try {
-            m = TernModel.load(file, backend);
-            m.model().setActivations(activations);
+            m = TernModel.load(file, backend, activations);
             return new BatchedDecoder(m, backend, device, maxBatch);
         } catch (IOException | RuntimeException e) {
             if (m != null) m.close();
