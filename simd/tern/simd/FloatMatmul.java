@@ -8,10 +8,13 @@ import java.lang.foreign.ValueLayout;
 /**
  * f32 matrix product for the CPU backend: c ← op(a)·op(b) (+ c if accumulate), GotoBLAS style.
  *
- * <p>The work is cut into column (or row) ranges, one per core ({@link Parallel#range}). In its range a
- * thread walks blocks of KC steps of the inner dimension and NC columns: it packs that block of op(b)
- * into NR-wide panels ([p][NR], contiguous, zero padded), and for every MC rows packs op(a) into
- * MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
+ * <p>For every block of KC steps of the inner dimension, the operand with fewer tiles (usually op(a)) is
+ * packed once, by all threads, into one slab that every thread then reads; the other is cut into pieces
+ * of whole tiles, about four per thread, that the threads claim as they come ({@link Parallel#shared}):
+ * a core that is slower at the moment (another process on it, a busy neighbour) takes fewer pieces
+ * instead of the whole call waiting for its fixed half, and the shared slab is packed once rather than
+ * once per thread and per NC block. A piece packs its block of the other operand into NR-wide panels
+ * ([p][NR], contiguous, zero padded) or MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
  * {@link FloatMatmulKernels#tile register tile} then reads both panels strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
  * tile reads unit-stride heap arrays (no bounds or liveness checks per load), and the blocks are sized
  * for the cache (the comment at KC says how, per width). Packing costs O(mk + kn) per block against
