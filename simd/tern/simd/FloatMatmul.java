@@ -8,10 +8,13 @@ import java.lang.foreign.ValueLayout;
 /**
  * f32 matrix product for the CPU backend: c ← op(a)·op(b) (+ c if accumulate), GotoBLAS style.
  *
- * <p>The work is cut into column (or row) ranges, one per core ({@link Parallel#range}). In its range a
- * thread walks blocks of KC steps of the inner dimension and NC columns: it packs that block of op(b)
- * into NR-wide panels ([p][NR], contiguous, zero padded), and for every MC rows packs op(a) into
- * MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
+ * <p>For every block of KC steps of the inner dimension, the operand with fewer tiles (usually op(a)) is
+ * packed once, by all threads, into one slab that every thread then reads; the other is cut into pieces
+ * of whole tiles, about four per thread, that the threads claim as they come ({@link Parallel#shared}):
+ * a core that is slower at the moment (another process on it, a busy neighbour) takes fewer pieces
+ * instead of the whole call waiting for its fixed half, and the shared slab is packed once rather than
+ * once per thread and per NC block. A piece packs its block of the other operand into NR-wide panels
+ * ([p][NR], contiguous, zero padded) or MR-row panels ([p][MR]), MR × NR being the kernels' register tile; the
  * {@link FloatMatmulKernels#tile register tile} then reads both panels strictly sequentially. Why pack: the copies handle all four transpose combinations in one place, the
  * tile reads unit-stride heap arrays (no bounds or liveness checks per load), and the blocks are sized
  * for the cache (the comment at KC says how, per width). Packing costs O(mk + kn) per block against
@@ -52,7 +55,7 @@ public final class FloatMatmul {
     private static final FloatMatmulKernels PREFERRED = KernelProvider.preferred().matmul();
 
     /** Per-thread packing buffers, grown on demand and reused across calls. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[3][0]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][0]);
 
     private FloatMatmul() {}
 
@@ -80,60 +83,105 @@ public final class FloatMatmul {
         }
         Operands o = new Operands(as, transA, bs, transB, cs, m, k, n);
         int nr = kernels.nr(), mr = kernels.mr();
+        int mcMax = Math.max(mr, MC / mr * mr);   // whole tiles per row block
         int colTiles = (n + nr - 1) / nr, rowTiles = (m + mr - 1) / mr;
-        // Split the dimension with more tiles, so each core gets whole tiles and its own slice of c.
-        if (colTiles >= rowTiles || colTiles >= 2 * Parallel.THREADS) {
-            int minChunk = (int) Math.max(1, MIN_WORK / ((long) m * k * nr));
-            Parallel.range(colTiles, minChunk, (t0, t1) ->
-                    block(kernels, o, 0, m, t0 * nr, Math.min(n, t1 * nr), accumulate));
-        } else {
-            int minChunk = (int) Math.max(1, MIN_WORK / ((long) mr * k * n));
-            Parallel.range(rowTiles, minChunk, (t0, t1) ->
-                    block(kernels, o, t0 * mr, Math.min(m, t1 * mr), 0, n, accumulate));
+        // Split the dimension with more tiles, so each piece gets whole tiles and its own slice of c.
+        boolean splitCols = colTiles >= rowTiles || colTiles >= 2 * Parallel.THREADS;
+        float[][] scratch = SCRATCH.get();
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = Math.min(KC, k - pc), p0 = pc;
+            boolean add = accumulate || pc > 0;
+            if (splitCols) {
+                // This K slab of op(a), every row, packed once and read by every piece.
+                float[] ap = grow(scratch, 3, rowTiles * mr * kc);
+                Parallel.shared((m + mcMax - 1) / mcMax, 1, (b0, b1) -> {
+                    float[] line = line(SCRATCH.get(), nr, mr, mcMax);
+                    for (int ic = b0 * mcMax; ic < Math.min(m, b1 * mcMax); ic += mcMax)
+                        packA(o, ic, Math.min(mcMax, m - ic), p0, kc, mr, ap, ic * kc, line);
+                });
+                Parallel.shared(colTiles, grain(colTiles, 1, (long) m * kc * nr), (t0, t1) ->
+                        colPiece(kernels, o, p0, kc, ap, t0 * nr, Math.min(n, t1 * nr), mcMax, add));
+            } else {
+                float[] bp = grow(scratch, 3, colTiles * nr * kc);
+                int ncTiles = NC / nr;
+                Parallel.shared(colTiles, ncTiles, (t0, t1) ->
+                        packB(o, p0, kc, t0 * nr, Math.min(n, t1 * nr) - t0 * nr, nr, bp, t0 * nr * kc,
+                                line(SCRATCH.get(), nr, mr, mcMax)));
+                // Pieces of whole row blocks, so that a piece's A blocks are full ones.
+                Parallel.shared(rowTiles, grain(rowTiles, mcMax / mr, (long) mr * kc * n), (t0, t1) ->
+                        rowPiece(kernels, o, p0, kc, bp, t0 * mr, Math.min(m, t1 * mr), mcMax, add));
+            }
         }
+    }
+
+    /**
+     * Tiles per piece of a parallel split over {@code tiles} tiles: about four pieces a thread, so that a
+     * thread that runs slower (a busy or slower core) takes fewer pieces instead of the whole call waiting
+     * for its half; a multiple of {@code multiple}; and at least MIN_WORK multiply-adds a piece.
+     */
+    private static int grain(int tiles, int multiple, long workPerTile) {
+        int g = (int) Math.max((tiles + 4L * Parallel.THREADS - 1) / (4L * Parallel.THREADS), (MIN_WORK + workPerTile - 1) / workPerTile);
+        return (g + multiple - 1) / multiple * multiple;
     }
 
     /** The operands of one product, as segments with their logical sizes. */
     private record Operands(MemorySegment a, boolean transA, MemorySegment b, boolean transB, MemorySegment c,
                             int m, int k, int n) {}
 
-    /** c[r0..r1, c0..c1) (+)= op(a)[r0..r1, :] · op(b)[:, c0..c1), on the calling thread. */
-    private static void block(FloatMatmulKernels kernels, Operands o, int r0, int r1, int c0, int c1, boolean accumulate) {
+    private static float[] line(float[][] scratch, int nr, int mr, int mcMax) {
+        return grow(scratch, 2, Math.max(KC, Math.max(NC, mcMax)) + Math.max(nr, mr));
+    }
+
+    /** c[:, c0..c1) (+)= op(a)[:, pc..pc+kc) · op(b)[pc..pc+kc, c0..c1), A already packed (ap, all rows). */
+    private static void colPiece(FloatMatmulKernels kernels, Operands o, int pc, int kc, float[] ap, int c0, int c1,
+                                 int mcMax, boolean add) {
         int nr = kernels.nr(), mr = kernels.mr();
-        int mcMax = Math.max(mr, MC / mr * mr);   // whole tiles per row block
         float[][] scratch = SCRATCH.get();
         float[] bp = grow(scratch, 0, KC * (NC + nr));
-        float[] ap = grow(scratch, 1, KC * (mcMax + mr));
-        float[] line = grow(scratch, 2, Math.max(KC, Math.max(NC, mcMax)) + Math.max(nr, mr));
+        float[] line = line(scratch, nr, mr, mcMax);
         for (int jc = c0; jc < c1; jc += NC) {
             int nc = Math.min(NC, c1 - jc);
-            for (int pc = 0; pc < o.k; pc += KC) {
-                int kc = Math.min(KC, o.k - pc);
-                packB(o, pc, kc, jc, nc, nr, bp, line);
-                boolean add = accumulate || pc > 0;
-                for (int ic = r0; ic < r1; ic += mcMax) {
-                    int mc = Math.min(mcMax, r1 - ic);
-                    packA(o, ic, mc, pc, kc, mr, ap, line);
-                    if (B_IN_L1) {
-                        for (int jr = 0; jr < nc; jr += nr) {
-                            int cols = Math.min(nr, nc - jr);
-                            for (int ir = 0; ir < mc; ir += mr) {
-                                int rows = Math.min(mr, mc - ir);
-                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
-                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
-                            }
-                        }
-                    } else {
-                        for (int ir = 0; ir < mc; ir += mr) {
-                            int rows = Math.min(mr, mc - ir);
-                            for (int jr = 0; jr < nc; jr += nr) {
-                                int cols = Math.min(nr, nc - jr);
-                                kernels.tile(ap, ir * kc, bp, jr * kc, kc, o.c,
-                                        (long) (ic + ir) * o.n + jc + jr, o.n, rows, cols, add);
-                            }
-                        }
-                    }
-                }
+            packB(o, pc, kc, jc, nc, nr, bp, 0, line);
+            for (int ic = 0; ic < o.m; ic += mcMax)
+                tiles(kernels, o, ap, ic * kc, bp, 0, ic, Math.min(mcMax, o.m - ic), jc, nc, kc, add);
+        }
+    }
+
+    /** c[r0..r1, :] (+)= op(a)[r0..r1, pc..pc+kc) · op(b)[pc..pc+kc, :], B already packed (bp, all columns). */
+    private static void rowPiece(FloatMatmulKernels kernels, Operands o, int pc, int kc, float[] bp, int r0, int r1,
+                                 int mcMax, boolean add) {
+        int nr = kernels.nr(), mr = kernels.mr();
+        float[][] scratch = SCRATCH.get();
+        float[] ap = grow(scratch, 1, KC * (mcMax + mr));
+        float[] line = line(scratch, nr, mr, mcMax);
+        for (int ic = r0; ic < r1; ic += mcMax) {
+            int mc = Math.min(mcMax, r1 - ic);
+            packA(o, ic, mc, pc, kc, mr, ap, 0, line);
+            for (int jc = 0; jc < o.n; jc += NC)
+                tiles(kernels, o, ap, 0, bp, jc * kc, ic, mc, jc, Math.min(NC, o.n - jc), kc, add);
+        }
+    }
+
+    /**
+     * The register tiles of c[ic..ic+mc, jc..jc+nc) from one packed A block (mc rows from ap[apAt..]) and
+     * one packed B block (nc columns from bp[bpAt..]), in the loop order of {@link #B_IN_L1}.
+     */
+    private static void tiles(FloatMatmulKernels kernels, Operands o, float[] ap, int apAt, float[] bp, int bpAt,
+                              int ic, int mc, int jc, int nc, int kc, boolean add) {
+        int nr = kernels.nr(), mr = kernels.mr();
+        if (B_IN_L1) {
+            for (int jr = 0; jr < nc; jr += nr) {
+                int cols = Math.min(nr, nc - jr);
+                for (int ir = 0; ir < mc; ir += mr)
+                    kernels.tile(ap, apAt + ir * kc, bp, bpAt + jr * kc, kc, o.c,
+                            (long) (ic + ir) * o.n + jc + jr, o.n, Math.min(mr, mc - ir), cols, add);
+            }
+        } else {
+            for (int ir = 0; ir < mc; ir += mr) {
+                int rows = Math.min(mr, mc - ir);
+                for (int jr = 0; jr < nc; jr += nr)
+                    kernels.tile(ap, apAt + ir * kc, bp, bpAt + jr * kc, kc, o.c,
+                            (long) (ic + ir) * o.n + jc + jr, o.n, rows, Math.min(nr, nc - jr), add);
             }
         }
     }
@@ -143,20 +191,20 @@ public final class FloatMatmul {
         return scratch[i];
     }
 
-    /** bp[(panel·kc + p)·nr + j] ← op(b)[pc + p][jc + panel·nr + j], zero past column nc. */
-    private static void packB(Operands o, int pc, int kc, int jc, int nc, int nr, float[] bp, float[] line) {
+    /** bp[at + (panel·kc + p)·nr + j] ← op(b)[pc + p][jc + panel·nr + j], zero past column nc. */
+    private static void packB(Operands o, int pc, int kc, int jc, int nc, int nr, float[] bp, int at, float[] line) {
         int panels = (nc + nr - 1) / nr;
         if (!o.transB) {
             // Rows of b are contiguous along j: copy each row's slice, then cut it into panels.
             for (int p = 0; p < kc; p++) {
                 MemorySegment.copy(o.b, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.n + jc) * Float.BYTES, line, 0, nc);
                 java.util.Arrays.fill(line, nc, panels * nr, 0f);
-                for (int q = 0; q < panels; q++) System.arraycopy(line, q * nr, bp, (q * kc + p) * nr, nr);
+                for (int q = 0; q < panels; q++) System.arraycopy(line, q * nr, bp, at + (q * kc + p) * nr, nr);
             }
         } else {
             // b is [n, k]: row j of b is column j of op(b), contiguous along p.
             for (int j = 0; j < panels * nr; j++) {
-                int q = j / nr, jj = j % nr, base = q * kc * nr + jj;
+                int q = j / nr, jj = j % nr, base = at + q * kc * nr + jj;
                 if (j < nc) {
                     MemorySegment.copy(o.b, ValueLayout.JAVA_FLOAT, ((long) (jc + j) * o.k + pc) * Float.BYTES, line, 0, kc);
                     for (int p = 0; p < kc; p++) bp[base + p * nr] = line[p];
@@ -167,12 +215,12 @@ public final class FloatMatmul {
         }
     }
 
-    /** ap[(panel·kc + p)·mr + r] ← op(a)[ic + panel·mr + r][pc + p], zero past row mc. */
-    private static void packA(Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, float[] line) {
+    /** ap[at + (panel·kc + p)·mr + r] ← op(a)[ic + panel·mr + r][pc + p], zero past row mc. */
+    private static void packA(Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, int at, float[] line) {
         int panels = (mc + mr - 1) / mr;
         if (!o.transA) {
             for (int i = 0; i < panels * mr; i++) {
-                int base = (i / mr) * kc * mr + i % mr;
+                int base = at + (i / mr) * kc * mr + i % mr;
                 if (i < mc) {
                     MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (ic + i) * o.k + pc) * Float.BYTES, line, 0, kc);
                     for (int p = 0; p < kc; p++) ap[base + p * mr] = line[p];
@@ -185,7 +233,7 @@ public final class FloatMatmul {
             for (int p = 0; p < kc; p++) {
                 MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic) * Float.BYTES, line, 0, mc);
                 java.util.Arrays.fill(line, mc, panels * mr, 0f);
-                for (int i = 0; i < panels * mr; i++) ap[(i / mr) * kc * mr + p * mr + i % mr] = line[i];
+                for (int i = 0; i < panels * mr; i++) ap[at + (i / mr) * kc * mr + p * mr + i % mr] = line[i];
             }
         }
     }

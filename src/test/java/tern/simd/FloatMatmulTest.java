@@ -1,6 +1,7 @@
 package tern.simd;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -79,6 +80,46 @@ class FloatMatmulTest {
             assertTrue(e.getMessage().contains("[3, 4]") && e.getMessage().contains("[5, 6]") && e.getMessage().contains("[3, 6]"),
                     e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> FloatMatmul.matmul(a, false, a, true, c, false));
+        }
+    }
+
+    /**
+     * The product is cut into pieces that threads claim as they come (how many depends on the thread
+     * count, which one runs where on timing), so every element must come out the same whatever piece
+     * it fell in: each column slice (and, when the rows are split, each row slice) computed as a product
+     * of its own, alone in its call, gives the same bits as the whole product. That is what makes the
+     * result independent of the number of threads.
+     */
+    @Test
+    void piecesOfTheSplitDoNotChangeBits() {
+        Random rnd = new Random(11);
+        for (FloatMatmulKernels path : PATHS) {
+            // Columns split (n has more tiles): 2 K slabs, several pieces and NC blocks.
+            int m = 37, k = 700, n = 1500, w = 48;
+            float[] a = MatmulReference.gaussian(rnd, m * k), b = MatmulReference.gaussian(rnd, k * n);
+            float[] c0 = MatmulReference.gaussian(rnd, m * n);
+            float[] whole = run(path, a, false, b, false, c0, true, m, k, n);
+            for (int j0 = 0; j0 < n; j0 += w) {
+                int nw = Math.min(w, n - j0);
+                float[] bs = new float[k * nw], cs = new float[m * nw];
+                for (int p = 0; p < k; p++) System.arraycopy(b, p * n + j0, bs, p * nw, nw);
+                for (int i = 0; i < m; i++) System.arraycopy(c0, i * n + j0, cs, i * nw, nw);
+                float[] slice = run(path, a, false, bs, false, cs, true, m, k, nw);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < nw; j++)
+                        assertEquals(whole[i * n + j0 + j], slice[i * nw + j], path + " column slice at " + j0 + ": element " + i + "," + j);
+            }
+            // Rows split (m has more tiles), op(a) = aᵀ: each row slice of c from its own columns of a.
+            m = 900; k = 600; n = 10;
+            float[] at = MatmulReference.gaussian(rnd, k * m), b2 = MatmulReference.gaussian(rnd, k * n);
+            float[] whole2 = run(path, at, true, b2, false, new float[m * n], false, m, k, n);
+            for (int i0 = 0; i0 < m; i0 += 100) {
+                float[] as = new float[k * 100];
+                for (int p = 0; p < k; p++) System.arraycopy(at, p * m + i0, as, p * 100, 100);
+                float[] slice = run(path, as, true, b2, false, new float[100 * n], false, 100, k, n);
+                for (int i = 0; i < 100 * n; i++)
+                    assertEquals(whole2[i0 * n + i], slice[i], path + " row slice at " + i0 + ": element " + i);
+            }
         }
     }
 
