@@ -117,17 +117,11 @@ final class PackedTwoBit implements PackedKernels {
             int8Pass(yb, yOff, pre, pOff, codes, tile + SL * g, p0, p1, acc, accOff + L * g);
     }
 
-    private static ShortVector ys(int[] yb, int at) { return IntVector.fromArray(I, yb, at).reinterpretAsShorts(); }
-
-    private static IntVector codes(short[] codes, int at) { return ShortVector.fromArray(S, codes, at).reinterpretAsInts(); }
-
-    private static ShortVector step(ShortVector s, IntVector c, ShortVector y) { return s.add(c.reinterpretAsShorts().mul(y)); }
-
-    private static IntVector shr2(IntVector c) { return c.lanewise(VectorOperators.LSHR, 2); }
-
     /**
-     * The 8 steps written out (a loop over them measured slower: C2 kept its counter and did not unroll),
-     * each step's shift beside its multiply, so C2 keeps 4 codes and the step's activations in registers.
+     * The 8 steps written out, each step's shift beside its multiply (a loop over them measured slower: C2
+     * kept its counter and did not unroll), and every vector expression in this method: a vector helper
+     * method that C2 compiles on its own first is then not inlined, and its vectors are boxed (measured:
+     * 40× slower).
      */
     private static void int8Pass(int[] yb, int yOff, int[] pre, int pOff, short[] codes, int at, int p0, int p1, int[] acc, int accOff) {
         for (int start = p0; start < p1; start += RUN) {
@@ -135,37 +129,59 @@ final class PackedTwoBit implements PackedKernels {
             ShortVector s0 = ShortVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
             for (int p = start; p < end; p++) {
                 int line = at + 2 * TILE * p, y = yOff + PAIR_LANES * (p - p0);
-                IntVector c0 = codes(codes, line), c1 = codes(codes, line + SL), c2 = codes(codes, line + 2 * SL), c3 = codes(codes, line + 3 * SL);
-                ShortVector v = ys(yb, y);
-                s0 = step(s0, c0, v); s1 = step(s1, c1, v); s2 = step(s2, c2, v); s3 = step(s3, c3, v);
-                v = ys(yb, y + L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 2 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 3 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 4 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 5 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 6 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
-                v = ys(yb, y + 7 * L);
-                c0 = shr2(c0); s0 = step(s0, c0, v); c1 = shr2(c1); s1 = step(s1, c1, v); c2 = shr2(c2); s2 = step(s2, c2, v); c3 = shr2(c3); s3 = step(s3, c3, v);
+                IntVector c0 = ShortVector.fromArray(S, codes, line).reinterpretAsInts(), c1 = ShortVector.fromArray(S, codes, line + SL).reinterpretAsInts();
+                IntVector c2 = ShortVector.fromArray(S, codes, line + 2 * SL).reinterpretAsInts(), c3 = ShortVector.fromArray(S, codes, line + 3 * SL).reinterpretAsInts();
+                ShortVector v = IntVector.fromArray(I, yb, y).reinterpretAsShorts();
+                s0 = s0.add(c0.reinterpretAsShorts().mul(v)); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                s2 = s2.add(c2.reinterpretAsShorts().mul(v)); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 1 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 2 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 3 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 4 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 5 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 6 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 7 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
             }
+            // Each lane: low half + high half + corr, read as a signed int16 (see the class comment), into int32.
             int corr = -(pre[pOff + end] - pre[pOff + start]);
-            widen(s0, corr, acc, accOff); widen(s1, corr, acc, accOff + L); widen(s2, corr, acc, accOff + 2 * L); widen(s3, corr, acc, accOff + 3 * L);
+            IntVector w0 = s0.reinterpretAsInts(), w1 = s1.reinterpretAsInts(), w2 = s2.reinterpretAsInts(), w3 = s3.reinterpretAsInts();
+            w0 = w0.add(w0.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w1 = w1.add(w1.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w2 = w2.add(w2.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w3 = w3.add(w3.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            IntVector.fromArray(I, acc, accOff).add(w0).intoArray(acc, accOff);
+            IntVector.fromArray(I, acc, accOff + L).add(w1).intoArray(acc, accOff + L);
+            IntVector.fromArray(I, acc, accOff + 2 * L).add(w2).intoArray(acc, accOff + 2 * L);
+            IntVector.fromArray(I, acc, accOff + 3 * L).add(w3).intoArray(acc, accOff + 3 * L);
         }
-    }
-
-    /**
-     * acc[at..at+L) += (low half + high half + corr) of each int32 lane of s, read as a signed int16:
-     * a run's exact Σ t·x per row (see the class comment).
-     */
-    private static void widen(ShortVector s, int corr, int[] acc, int at) {
-        IntVector w = s.reinterpretAsInts();
-        w = w.add(w.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
-        IntVector.fromArray(I, acc, at).add(w).intoArray(acc, at);
     }
 
     // ---- four activation rows ---------------------------------------------------------------------------
@@ -198,22 +214,29 @@ final class PackedTwoBit implements PackedKernels {
             int at = tile + SL * g;
             ShortVector sa = ShortVector.zero(S), sb = sa, sc = sa, sd = sa;
             for (int p = p0; p < p1; p++) {
-                IntVector c = codes(codes, at + 2 * TILE * p);
+                IntVector c = ShortVector.fromArray(S, codes, at + 2 * TILE * p).reinterpretAsInts();
                 int o = 4 * PAIR_LANES * (p - p0);
                 for (int j = 0; j < 8; j++) {
+                    // Every vector expression in place, as in int8Pass.
+                    ShortVector q = c.reinterpretAsShorts();
                     int x = o + 4 * L * j;
-                    sa = step(sa, c, ys(xb, x));
-                    sb = step(sb, c, ys(xb, x + L));
-                    sc = step(sc, c, ys(xb, x + 2 * L));
-                    sd = step(sd, c, ys(xb, x + 3 * L));
-                    c = shr2(c);
+                    sa = sa.add(q.mul(IntVector.fromArray(I, xb, x).reinterpretAsShorts()));
+                    sb = sb.add(q.mul(IntVector.fromArray(I, xb, x + L).reinterpretAsShorts()));
+                    sc = sc.add(q.mul(IntVector.fromArray(I, xb, x + 2 * L).reinterpretAsShorts()));
+                    sd = sd.add(q.mul(IntVector.fromArray(I, xb, x + 3 * L).reinterpretAsShorts()));
+                    c = c.lanewise(VectorOperators.LSHR, 2);
                 }
             }
             int o = L * g;
-            widen(sa, -(pre[pa + p1] - pre[pa + p0]), acc, aa + o);
-            widen(sb, -(pre[pb + p1] - pre[pb + p0]), acc, ab + o);
-            widen(sc, -(pre[pc + p1] - pre[pc + p0]), acc, ac + o);
-            widen(sd, -(pre[pd + p1] - pre[pd + p0]), acc, ad + o);
+            IntVector wa = sa.reinterpretAsInts(), wb = sb.reinterpretAsInts(), wc = sc.reinterpretAsInts(), wd = sd.reinterpretAsInts();
+            wa = wa.add(wa.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pa + p1] - pre[pa + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wb = wb.add(wb.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pb + p1] - pre[pb + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wc = wc.add(wc.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pc + p1] - pre[pc + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wd = wd.add(wd.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pd + p1] - pre[pd + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            IntVector.fromArray(I, acc, aa + o).add(wa).intoArray(acc, aa + o);
+            IntVector.fromArray(I, acc, ab + o).add(wb).intoArray(acc, ab + o);
+            IntVector.fromArray(I, acc, ac + o).add(wc).intoArray(acc, ac + o);
+            IntVector.fromArray(I, acc, ad + o).add(wd).intoArray(acc, ad + o);
         }
     }
 }
