@@ -26,6 +26,14 @@ final class PackedTwoBitMatmul {
      */
     private static final int ROWS_RUN = Math.max(1, Math.min(PackedTwoBit.RUN, Integer.getInteger("tern.twobit.rowsRun", 4)));
 
+    /**
+     * One row: column runs outside the tiles where the row's telescoped activations exceed this many
+     * bytes (L1d: 32 KiB on Zen 3), else tile by tile over the whole row (fewer calls; at 1024 columns,
+     * 16 KiB, runs outside measured 1.4× slower); -Dtern.twobit.runsOuterBytes=0 or a large value forces
+     * one order (the measurement switch).
+     */
+    private static final long RUNS_OUTER_BYTES = Long.getLong("tern.twobit.runsOuterBytes", 32 << 10);
+
     private PackedTwoBitMatmul() {}
 
     static void int8(PackedKernels k, PackedTernary[] ws, int[] firstTile, float[] x, int m, float[][] ys) {
@@ -74,9 +82,10 @@ final class PackedTwoBitMatmul {
     private static float scale(PackedTernary w, int o, int s) { return w.shards() == 1 ? w.scales()[0] : w.scale(o, s); }
 
     /**
-     * One row: column runs outermost, tiles inside, so one run's activations (4 KiB at 256 bits) stay in
-     * L1 for every tile of the piece; tile by tile, the whole row's (229 KiB at 14336 columns) came from
-     * L2 twice per tile and cost 4096×14336 half its time (measured: 4.6 ms against 3.1 ms before).
+     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; 229 KiB at 14336
+     * columns and 256 bits), column runs outermost and tiles inside, so one run's (4 KiB) stay in L1 for
+     * every tile of the piece instead of coming from L2 twice a tile (not measurably faster on the busy
+     * machine of 2 Dec: 2.8–3.6 ms against 3.3–4.3 ms at 4096×14336, medians of alternating runs).
      */
     private static void oneRow(PackedTwoBitLayout l, int[] yb, int[] pre, float rowScale, float[] y, int t0, int t1) {
         PackedTernary w = l.source;
@@ -85,11 +94,15 @@ final class PackedTwoBitMatmul {
         for (int s = 0; s < w.segments(); s++) {
             java.util.Arrays.fill(acc, 0);
             int q0 = l.blockStart[s] / 2, q1 = l.blockStart[s + 1] / 2;
-            for (int p0 = q0; p0 < q1; p0 += PackedTwoBit.RUN) {
-                int p1 = Math.min(q1, p0 + PackedTwoBit.RUN);
+            if (4L * yb.length > RUNS_OUTER_BYTES)
+                for (int p0 = q0; p0 < q1; p0 += PackedTwoBit.RUN) {
+                    int p1 = Math.min(q1, p0 + PackedTwoBit.RUN);
+                    for (int t = t0; t < t1; t++)
+                        PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
+                }
+            else
                 for (int t = t0; t < t1; t++)
-                    PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
-            }
+                    PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * q0, pre, 0, l.codes, l.tileAt(t), q0, q1, acc, (t - t0) * T);
             for (int t = t0; t < t1; t++) {
                 int valid = Math.min(T, out - t * T);
                 for (int i = 0; i < valid; i++) {
