@@ -3,6 +3,7 @@
 # ggml's taking turns in one run, both on ONE thread (test-backend-ops runs ggml on hardware_concurrency/2
 # threads, one here, so earlier two-thread Tern figures were not paired fairly).
 #   tools/bench/kernels-vs-ggml.sh [rounds] [shapes...]      (default: 3 rounds; 4096x14336 and the 390M shapes)
+#   THREADS=2 tools/bench/kernels-vs-ggml.sh ...              (both sides on 2 threads instead of 1)
 # Needs: the classes built (mvn -o -q -DskipTests package), and llama.cpp's ggml built twice under $LLAMA
 # (default ~/.cache/llama-cpp/src): build-ops (-DGGML_NATIVE=ON: AVX-512 here) and build-ops-avx2
 # (-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF).
@@ -12,6 +13,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${1:-3}; shift || true
+threads=${THREADS:-1}
 shapes=("$@"); [[ ${#shapes[@]} -gt 0 ]] || shapes=(4096x14336 1024x1024 2560x1024 1024x2560)
 llama=${LLAMA:-$HOME/.cache/llama-cpp/src}
 java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
@@ -25,17 +27,17 @@ for b in "${builds[@]}"; do
   cc -O2 -I"$llama/ggml/include" "$root/tools/bench/ggml_matvec.c" -L"$llama/$b/bin" -lggml -lggml-base -lggml-cpu \
      -Wl,-rpath,"$llama/$b/bin" -o "$tmp/ggml-$b"
 done
-tern() { "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xbatch -Dtern.threads=1 "$@" \
+tern() { "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xbatch -Dtern.threads="$threads" "$@" \
            -cp "$root/target/classes:$tmp" PackedMatvecTimer 200 "${shapes[@]}" 2>/dev/null | grep -v WARNING; }
 out=$tmp/results
-echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/')"
+echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/'), $threads thread(s) each"
 for r in $(seq "$rounds"); do
   echo "# round $r, $(uptime | sed 's/.*load/load/')"
   if [[ $avx512 == yes ]]; then
-    "$tmp/ggml-build-ops" 1 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
+    "$tmp/ggml-build-ops" "$threads" 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
     tern | sed 's/^/avx512 /' | tee -a "$out"
   fi
-  "$tmp/ggml-build-ops-avx2" 1 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
+  "$tmp/ggml-build-ops-avx2" "$threads" 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 -Dtern.simd.bits=128 | sed 's/^/avx2-128 /' | tee -a "$out"
 done

@@ -9,22 +9,27 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The packed kernels of AVX2 and 128-bit machines for int8 activations: the t9 matrix repacked at load
- * time to 2-bit digits ({@link PackedTwoBitLayout}) and multiplied in int16 lanes, one row per lane:
- * acc += q·x per weight (q = t + 1 ∈ {0, 1, 2}, x the int8 activation broadcast), acc − Σx = Σ t·x per
- * run of columns. Float activations, and the t9 tile methods of the interface, are {@link PackedDigits}'s.
+ * time to 2-bit digits ({@link PackedTwoBitLayout}) and multiplied in int16 lanes. Float activations,
+ * and the t9 tile methods of the interface, are {@link PackedDigits}'s.
  *
- * <p>Why not lookups or the t9 decoding here: AVX2 has no byte or int16 multiply-add ({@code vpmaddubsw}
- * is not reachable from the Vector API), its 256-bit {@code selectFrom} is emulated (measured on Zen 3:
- * 0.93 ns per 32 byte lookups, 2.3 cycles), and a 128-bit {@code vpshufb} looks up 16 int8 entries, too
- * few for exact sums of two int8 activations. A 16-bit multiply and add per 16 weights, plus a shift and
- * an and, was the cheapest exact form measured (Zen 3, one core, 1024×1024: 34 µs, against 53 µs for
- * the t9 multiply-shift decoding).
+ * <h2>The product: shifts and multiplies, no masks</h2>
+ * A 32-bit lane holds one row's two codes of a block pair: W = Σ_{k&lt;16} q_k·4^k over its 16 columns
+ * (q = t + 1 ∈ {0, 1, 2}). Shifting the lane right by 2 each step, the low int16 half holds
+ * ⌊W/4^j⌋ mod 2¹⁶ and the high half ⌊W/4^(8+j)⌋ at step j &lt; 8. With telescoped activations
+ * y_0 = x_0, y_k = x_k − 4·x_{k−1} (k = 1..15), multiplying the low half by y_j and the high half by
+ * y_{8+j} and adding over the 8 steps gives, mod 2¹⁶, Σ_k q_k·Σ_{0≤k−i≤7} 4^(k−i)·y_i = Σ_k q_k·x_k,
+ * since the inner sum telescopes to x_k − 4⁸·x_{k−8} and 4⁸ = 2¹⁶ (the low half's bits shifted in
+ * from the high code are exactly those terms). The two halves are added at the end of a run. So a step
+ * is one immediate shift of int32 lanes, one 16-bit multiply and one add per 16 weights, and no mask:
+ * C2 shifts int16 lanes only by a count register (two more instructions a shift), int32 lanes by an
+ * immediate. Measured on Zen 3, one core, 1024×1024 kernel alone: 20 µs, against 26 µs for the same
+ * with 16-bit codes (a ninth correction step), 31–37 µs for shift-and-mask forms (see BENCHMARKS.md).
  *
- * <p>Exactness: the int16 lanes wrap. A run of at most {@link #RUN} blocks (256 columns) accumulates
- * Σ q·x mod 2¹⁶; its true value minus Σx is Σ t·x, |Σ t·x| ≤ 256·127 &lt; 2¹⁵, so raw − Σx read as signed
- * is exact. Then the run is widened into int32 accumulators.
+ * <p>Exactness: the int16 lanes wrap. A run of at most {@link #RUN} pairs (256 columns) accumulates
+ * Σ q·x mod 2¹⁶ in its two halves; their sum minus Σx is Σ t·x, |Σ t·x| ≤ 256·127 &lt; 2¹⁵, so it
+ * read as signed is exact. Then the run is widened into int32 accumulators.
  *
- * <p>Several activation rows ({@link #int8Rows4}): each code register's digits are extracted once and
+ * <p>Several activation rows ({@link #int8Rows4}): each code register's step is shifted once and
  * multiplied by four rows' activations.
  */
 final class PackedTwoBit implements PackedKernels {
@@ -32,24 +37,29 @@ final class PackedTwoBit implements PackedKernels {
 
     private static final VectorSpecies<Short> S = Species.S;
     private static final VectorSpecies<Integer> I = Species.I;
+    /** Int32 lanes (rows) of a register, and its int16 lanes. */
     private static final int L = Species.FLOATS, SL = 2 * L;
-    /** Registers per 64-code block line of a tile. */
-    private static final int PER_LINE = PackedTwoBitLayout.TILE / SL;
-    /** Blocks of one int16 run (see the class comment). */
-    static final int RUN = 32;
+    /** Registers per 64-row line of a block pair: a row per int32 lane. */
+    private static final int PER_LINE = PackedTwoBitLayout.TILE / L;
+    /** Block pairs of one int16 run (see the class comment). */
+    static final int RUN = 16;
+    /** Telescoped activations of one pair and one activation row, in int32 lanes: 8 steps of a register. */
+    static final int PAIR_LANES = 8 * L;
     /**
-     * Code registers a one-row pass carries: 4 (a whole 64-row line at 256 bits, two passes at 128), so
-     * each activation broadcast serves 64 rows; 4 codes, 4 sums and the temporaries fit AVX2's 16.
+     * Code registers a one-row pass carries: 4 (32 rows at 256 bits: two passes a tile), so each
+     * activation load serves 4 multiplies. 4 codes, 4 sums, the step's activations and temporaries fit
+     * AVX2's 16 registers on paper; C2 still spills sums (it schedules the shift chains first), and 8
+     * code registers spilled far more (measured 2.7× slower).
      */
     private static final int STREAMS = 4;
     /** True where this class can run: a tile line holds at least {@link #STREAMS} registers (below 512 bits). */
     static final boolean USABLE = PER_LINE >= STREAMS;
-    private static final int TILE = PackedTwoBitLayout.TILE, BLOCK = PackedTwoBitLayout.BLOCK;
+    private static final int TILE = PackedTwoBitLayout.TILE, PAIR = PackedTwoBitLayout.PAIR;
 
     private PackedTwoBit() {}
 
     static String layout() {
-        return "PackedTwoBit: t9 repacked to 2-bit digits, int16 multiply-add, " + STREAMS + " code registers a pass";
+        return "PackedTwoBit: t9 repacked to 2-bit digit pairs, telescoped int16 multiply-add, " + STREAMS + " code registers a pass";
     }
 
     // ---- float activations and the t9 tile methods: PackedDigits' -------------------------------------
@@ -75,113 +85,160 @@ final class PackedTwoBit implements PackedKernels {
 
     @Override public void prepare(PackedTernary w) { PackedTwoBitLayout.of(w); }
 
+    // ---- activations ---------------------------------------------------------------------------------
+
+    /**
+     * Step j of the pair whose 16 columns start at xs[c]: y_j (low int16 half) and y_{8+j} (high), the
+     * telescoped activations of the class comment.
+     */
+    static int pairStep(short[] xs, int c, int j) {
+        int lo = j == 0 ? xs[c] : xs[c + j] - 4 * xs[c + j - 1], hi = xs[c + 8 + j] - 4 * xs[c + 7 + j];
+        return lo & 0xFFFF | hi << 16;
+    }
+
+    /**
+     * yb[yOff + PAIR_LANES·(p − p0) + L·j + l] ← {@link #pairStep} of pair p, step j, every lane l, for
+     * pairs [p0, p1) of the row whose padded int8 values start at xs[xOff] (16 a pair): what
+     * {@link #int8Row} reads.
+     */
+    static void telescope(short[] xs, int xOff, int p0, int p1, int[] yb, int yOff) {
+        for (int p = p0; p < p1; p++)
+            for (int j = 0; j < 8; j++)
+                IntVector.broadcast(I, pairStep(xs, xOff + PAIR * p, j)).intoArray(yb, yOff + PAIR_LANES * (p - p0) + L * j);
+    }
+
     // ---- one activation row -----------------------------------------------------------------------------
 
     /**
-     * acc[accOff + i] += Σ over blocks b in [b0, b1), j &lt; 8 of t(i, 8b + j)·xs[xOff + 8b + j] for the 64
-     * rows i of the tile whose codes start at index {@code tile}; pre[pOff + b] = Σ of xs over blocks before b (from xOff).
+     * acc[accOff + i] += Σ over pairs p in [p0, p1), k &lt; 16 of t(i, 16p + k)·x(16p + k) for the 64 rows
+     * i of the tile whose codes start at index {@code tile}; yb from yOff: the row's {@link #telescope}d
+     * activations of pairs [p0, p1); pre[pOff + p] = Σ of x over pairs before p.
      */
-    static void int8Row(short[] xs, int xOff, int[] pre, int pOff, short[] codes, int tile, int b0, int b1, int[] acc, int accOff) {
-        for (int p = 0; p < PER_LINE; p += STREAMS)
-            int8Pass(xs, xOff, pre, pOff, codes, tile + SL * p, b0, b1, acc, accOff + SL * p);
+    static void int8Row(int[] yb, int yOff, int[] pre, int pOff, short[] codes, int tile, int p0, int p1, int[] acc, int accOff) {
+        for (int g = 0; g < PER_LINE; g += STREAMS)
+            int8Pass(yb, yOff, pre, pOff, codes, tile + SL * g, p0, p1, acc, accOff + L * g);
     }
 
-    private static void int8Pass(short[] xs, int xOff, int[] pre, int pOff, short[] codes, int at, int b0, int b1, int[] acc, int accOff) {
-        for (int start = b0; start < b1; start += RUN) {
-            int end = Math.min(b1, start + RUN);
+    /**
+     * The 8 steps written out, each step's shift beside its multiply (a loop over them measured slower: C2
+     * kept its counter and did not unroll), and every vector expression in this method: a vector helper
+     * method that C2 compiles on its own first is then not inlined, and its vectors are boxed (measured:
+     * 40× slower).
+     */
+    private static void int8Pass(int[] yb, int yOff, int[] pre, int pOff, short[] codes, int at, int p0, int p1, int[] acc, int accOff) {
+        for (int start = p0; start < p1; start += RUN) {
+            int end = Math.min(p1, start + RUN);
             ShortVector s0 = ShortVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
-            for (int b = start; b < end; b++) {
-                int line = at + TILE * b, x = xOff + BLOCK * b;
-                ShortVector c0 = ShortVector.fromArray(S, codes, line), c1 = ShortVector.fromArray(S, codes, line + SL);
-                ShortVector c2 = ShortVector.fromArray(S, codes, line + 2 * SL), c3 = ShortVector.fromArray(S, codes, line + 3 * SL);
-                // Digit 0: and; digits 1..6: shift, and; digit 7: shift (bits above are zero).
-                short x0 = xs[x];
-                s0 = s0.add(c0.and((short) 3).mul(x0)); s1 = s1.add(c1.and((short) 3).mul(x0));
-                s2 = s2.add(c2.and((short) 3).mul(x0)); s3 = s3.add(c3.and((short) 3).mul(x0));
-                for (int j = 1; j < BLOCK - 1; j++) {
-                    short xj = xs[x + j];
-                    s0 = s0.add(c0.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(xj));
-                    s1 = s1.add(c1.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(xj));
-                    s2 = s2.add(c2.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(xj));
-                    s3 = s3.add(c3.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(xj));
-                }
-                short x7 = xs[x + 7];
-                s0 = s0.add(c0.lanewise(VectorOperators.LSHR, 14).mul(x7)); s1 = s1.add(c1.lanewise(VectorOperators.LSHR, 14).mul(x7));
-                s2 = s2.add(c2.lanewise(VectorOperators.LSHR, 14).mul(x7)); s3 = s3.add(c3.lanewise(VectorOperators.LSHR, 14).mul(x7));
+            for (int p = start; p < end; p++) {
+                int line = at + 2 * TILE * p, y = yOff + PAIR_LANES * (p - p0);
+                IntVector c0 = ShortVector.fromArray(S, codes, line).reinterpretAsInts(), c1 = ShortVector.fromArray(S, codes, line + SL).reinterpretAsInts();
+                IntVector c2 = ShortVector.fromArray(S, codes, line + 2 * SL).reinterpretAsInts(), c3 = ShortVector.fromArray(S, codes, line + 3 * SL).reinterpretAsInts();
+                ShortVector v = IntVector.fromArray(I, yb, y).reinterpretAsShorts();
+                s0 = s0.add(c0.reinterpretAsShorts().mul(v)); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                s2 = s2.add(c2.reinterpretAsShorts().mul(v)); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 1 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 2 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 3 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 4 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 5 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 6 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
+                v = IntVector.fromArray(I, yb, y + 7 * L).reinterpretAsShorts();
+                c0 = c0.lanewise(VectorOperators.LSHR, 2); s0 = s0.add(c0.reinterpretAsShorts().mul(v));
+                c1 = c1.lanewise(VectorOperators.LSHR, 2); s1 = s1.add(c1.reinterpretAsShorts().mul(v));
+                c2 = c2.lanewise(VectorOperators.LSHR, 2); s2 = s2.add(c2.reinterpretAsShorts().mul(v));
+                c3 = c3.lanewise(VectorOperators.LSHR, 2); s3 = s3.add(c3.reinterpretAsShorts().mul(v));
             }
-            // Raw − Σx, wrapped (see the class comment), widened in place (no helper: C2 would box).
-            short corr = (short) -(pre[pOff + end] - pre[pOff + start]);
-            s0 = s0.add(corr); s1 = s1.add(corr); s2 = s2.add(corr); s3 = s3.add(corr);
-            IntVector.fromArray(I, acc, accOff).add(s0.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, accOff);
-            IntVector.fromArray(I, acc, accOff + L).add(s0.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, accOff + L);
-            IntVector.fromArray(I, acc, accOff + SL).add(s1.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, accOff + SL);
-            IntVector.fromArray(I, acc, accOff + SL + L).add(s1.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, accOff + SL + L);
-            IntVector.fromArray(I, acc, accOff + 2 * SL).add(s2.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, accOff + 2 * SL);
-            IntVector.fromArray(I, acc, accOff + 2 * SL + L).add(s2.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, accOff + 2 * SL + L);
-            IntVector.fromArray(I, acc, accOff + 3 * SL).add(s3.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, accOff + 3 * SL);
-            IntVector.fromArray(I, acc, accOff + 3 * SL + L).add(s3.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, accOff + 3 * SL + L);
+            // Each lane: low half + high half + corr, read as a signed int16 (see the class comment), into int32.
+            int corr = -(pre[pOff + end] - pre[pOff + start]);
+            IntVector w0 = s0.reinterpretAsInts(), w1 = s1.reinterpretAsInts(), w2 = s2.reinterpretAsInts(), w3 = s3.reinterpretAsInts();
+            w0 = w0.add(w0.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w1 = w1.add(w1.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w2 = w2.add(w2.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            w3 = w3.add(w3.lanewise(VectorOperators.LSHR, 16)).add(corr).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            IntVector.fromArray(I, acc, accOff).add(w0).intoArray(acc, accOff);
+            IntVector.fromArray(I, acc, accOff + L).add(w1).intoArray(acc, accOff + L);
+            IntVector.fromArray(I, acc, accOff + 2 * L).add(w2).intoArray(acc, accOff + 2 * L);
+            IntVector.fromArray(I, acc, accOff + 3 * L).add(w3).intoArray(acc, accOff + 3 * L);
         }
     }
 
     // ---- four activation rows ---------------------------------------------------------------------------
 
-    /** Lanes of one register of broadcast activations, as {@link #broadcast} lays them out. */
-    static final int LANES = SL;
-
     /**
-     * xb[xbOff + LANES·(ROWS·k + r) + l] ← xs[xOff[r] + c0 + k] for every lane l, k &lt; n, r &lt; 4: four rows'
-     * activations of n columns, each broadcast to a register, so the four-row kernel loads them (a load
-     * port) instead of broadcasting each per code register (two vector instructions on AVX2).
+     * xb[PAIR_LANES·ROWS·(p − p0) + ROWS·L·j + L·r + l] ← {@link #pairStep} of pair p, step j of row r
+     * (whose padded values start at xs[xr]), every lane l, for pairs [p0, p1) and the 4 rows: each
+     * activation register loaded by the four-row kernel.
      */
-    static void broadcast(short[] xs, int xa, int xb, int xc, int xd, int c0, int n, short[] out) {
-        for (int k = 0; k < n; k++) {
-            int o = 4 * LANES * k;
-            ShortVector.broadcast(S, xs[xa + c0 + k]).intoArray(out, o);
-            ShortVector.broadcast(S, xs[xb + c0 + k]).intoArray(out, o + LANES);
-            ShortVector.broadcast(S, xs[xc + c0 + k]).intoArray(out, o + 2 * LANES);
-            ShortVector.broadcast(S, xs[xd + c0 + k]).intoArray(out, o + 3 * LANES);
-        }
+    static void broadcast(short[] xs, int xa, int xb, int xc, int xd, int p0, int p1, int[] out) {
+        for (int p = p0; p < p1; p++)
+            for (int j = 0; j < 8; j++) {
+                int o = 4 * PAIR_LANES * (p - p0) + 4 * L * j, c = PAIR * p;
+                IntVector.broadcast(I, pairStep(xs, xa + c, j)).intoArray(out, o);
+                IntVector.broadcast(I, pairStep(xs, xb + c, j)).intoArray(out, o + L);
+                IntVector.broadcast(I, pairStep(xs, xc + c, j)).intoArray(out, o + 2 * L);
+                IntVector.broadcast(I, pairStep(xs, xd + c, j)).intoArray(out, o + 3 * L);
+            }
     }
 
     /**
-     * {@link #int8Row} for four activation rows at once over at most one run (b1 − b0 ≤ {@link #RUN}):
-     * xb holds the rows' activations of blocks [b0, b1) broadcast ({@link #broadcast} from column 8·b0),
-     * pre[pR..] row R's prefix sums, its sums go to acc[aR..]. One code register a pass: its digits are
-     * extracted once (a shift and an and) and multiplied by the four rows' activations (one multiply and
-     * one add each, the activations loaded): 10 instructions per 64 products, where four one-row passes
-     * take about 15 (measured: see BENCHMARKS.md).
+     * {@link #int8Row} for four activation rows at once over at most one run (p1 − p0 ≤ {@link #RUN}):
+     * xb holds the rows' activations of pairs [p0, p1) ({@link #broadcast}), pre[pR..] row R's prefix
+     * sums, its sums go to acc[aR..]. One code register a pass: each step shifted once and multiplied by
+     * the four rows' activations (one multiply and one add each, the activations loaded).
      */
-    static void int8Rows4(short[] xb, int[] pre, int pa, int pb, int pc, int pd,
-                          short[] codes, int tile, int b0, int b1, int[] acc, int aa, int ab, int ac, int ad) {
-        for (int p = 0; p < PER_LINE; p++) {
-            int at = tile + SL * p;
+    static void int8Rows4(int[] xb, int[] pre, int pa, int pb, int pc, int pd,
+                          short[] codes, int tile, int p0, int p1, int[] acc, int aa, int ab, int ac, int ad) {
+        for (int g = 0; g < PER_LINE; g++) {
+            int at = tile + SL * g;
             ShortVector sa = ShortVector.zero(S), sb = sa, sc = sa, sd = sa;
-            for (int b = b0; b < b1; b++) {
-                ShortVector c = ShortVector.fromArray(S, codes, at + TILE * b);
-                int o = 4 * LANES * BLOCK * (b - b0);
-                for (int j = 0; j < BLOCK; j++) {
-                    // One expression for every digit (a conditional one would merge vectors, which C2 boxes).
-                    ShortVector q = c.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3);
-                    int x = o + 4 * LANES * j;
-                    sa = sa.add(q.mul(ShortVector.fromArray(S, xb, x)));
-                    sb = sb.add(q.mul(ShortVector.fromArray(S, xb, x + LANES)));
-                    sc = sc.add(q.mul(ShortVector.fromArray(S, xb, x + 2 * LANES)));
-                    sd = sd.add(q.mul(ShortVector.fromArray(S, xb, x + 3 * LANES)));
+            for (int p = p0; p < p1; p++) {
+                IntVector c = ShortVector.fromArray(S, codes, at + 2 * TILE * p).reinterpretAsInts();
+                int o = 4 * PAIR_LANES * (p - p0);
+                for (int j = 0; j < 8; j++) {
+                    // Every vector expression in place, as in int8Pass.
+                    ShortVector q = c.reinterpretAsShorts();
+                    int x = o + 4 * L * j;
+                    sa = sa.add(q.mul(IntVector.fromArray(I, xb, x).reinterpretAsShorts()));
+                    sb = sb.add(q.mul(IntVector.fromArray(I, xb, x + L).reinterpretAsShorts()));
+                    sc = sc.add(q.mul(IntVector.fromArray(I, xb, x + 2 * L).reinterpretAsShorts()));
+                    sd = sd.add(q.mul(IntVector.fromArray(I, xb, x + 3 * L).reinterpretAsShorts()));
+                    c = c.lanewise(VectorOperators.LSHR, 2);
                 }
             }
-            sa = sa.add((short) -(pre[pa + b1] - pre[pa + b0]));
-            sb = sb.add((short) -(pre[pb + b1] - pre[pb + b0]));
-            sc = sc.add((short) -(pre[pc + b1] - pre[pc + b0]));
-            sd = sd.add((short) -(pre[pd + b1] - pre[pd + b0]));
-            int o = SL * p;
-            IntVector.fromArray(I, acc, aa + o).add(sa.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, aa + o);
-            IntVector.fromArray(I, acc, aa + o + L).add(sa.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, aa + o + L);
-            IntVector.fromArray(I, acc, ab + o).add(sb.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, ab + o);
-            IntVector.fromArray(I, acc, ab + o + L).add(sb.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, ab + o + L);
-            IntVector.fromArray(I, acc, ac + o).add(sc.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, ac + o);
-            IntVector.fromArray(I, acc, ac + o + L).add(sc.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, ac + o + L);
-            IntVector.fromArray(I, acc, ad + o).add(sd.convertShape(VectorOperators.S2I, I, 0)).intoArray(acc, ad + o);
-            IntVector.fromArray(I, acc, ad + o + L).add(sd.convertShape(VectorOperators.S2I, I, 1)).intoArray(acc, ad + o + L);
+            int o = L * g;
+            IntVector wa = sa.reinterpretAsInts(), wb = sb.reinterpretAsInts(), wc = sc.reinterpretAsInts(), wd = sd.reinterpretAsInts();
+            wa = wa.add(wa.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pa + p1] - pre[pa + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wb = wb.add(wb.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pb + p1] - pre[pb + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wc = wc.add(wc.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pc + p1] - pre[pc + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            wd = wd.add(wd.lanewise(VectorOperators.LSHR, 16)).add(-(pre[pd + p1] - pre[pd + p0])).lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+            IntVector.fromArray(I, acc, aa + o).add(wa).intoArray(acc, aa + o);
+            IntVector.fromArray(I, acc, ab + o).add(wb).intoArray(acc, ab + o);
+            IntVector.fromArray(I, acc, ac + o).add(wc).intoArray(acc, ac + o);
+            IntVector.fromArray(I, acc, ad + o).add(wd).intoArray(acc, ad + o);
         }
     }
 }

@@ -16,18 +16,21 @@ import java.util.WeakHashMap;
  * <h2>Layout ("q2", never written to a file)</h2>
  * <ul>
  * <li>Each column segment of the t9 matrix (see {@link PackedTernary}) is padded with zero weights to
- *     whole blocks of {@link #BLOCK} = 8 columns; B = total blocks, segment s owns blocks
- *     [blockStart[s], blockStart[s+1]).</li>
+ *     whole pairs of blocks, {@link #PAIR} = 16 columns ({@link #BLOCK} = 8 columns a block); B = total
+ *     blocks (even), segment s owns blocks [blockStart[s], blockStart[s+1]).</li>
  * <li>Rows in tiles of 64, as t9; padding rows are zero weights.</li>
  * <li>One 16-bit code per (row, block): bits 2j, 2j+1 hold q = t + 1 ∈ {0, 1, 2} of the block's column j
  *     (a zero weight is q = 1, so padding codes are {@link #ZERO_CODE}).</li>
- * <li>The code of (row r, block b) is element (r/64)·B·64 + b·64 + r%64: a tile's codes are one
- *     contiguous stream, as in t9.</li>
+ * <li>The two codes of row r for blocks 2p and 2p + 1 are one little-endian 32-bit word (block 2p in the
+ *     low half): element (r/64)·B·64 + p·128 + 2·(r%64) + b%2 for block b of pair p. A tile's codes
+ *     are one contiguous stream, as in t9; a 256-bit register holds 8 rows × 16 columns.</li>
  * </ul>
- * Why 2-bit digits: on AVX2 a lane's digit costs a shift and an and, and the product one 16-bit multiply
- * and add (acc += q·x, then acc − Σx = Σ t·x, since t = q − 1), one multiply per 16 weights where
- * decoding t9's base-3 fields by multiply-shift costs 5/3 (measured on Zen 3, one core, 1024×1024: the
- * t9 decoding kernel 53 µs, a 2-bit prototype 34 µs). 2 bits a weight instead of 16/9: 12.5 % more memory.
+ * Why 2-bit digits: on AVX2 a lane's digit costs a shift, and the product one 16-bit multiply and add
+ * (acc += q·x, then acc − Σx = Σ t·x, since t = q − 1), one multiply per 16 weights where decoding
+ * t9's base-3 fields by multiply-shift costs 5/3. Why 32-bit pairs: C2 shifts int16 lanes only by a
+ * count register (two more instructions a shift, measured), int32 lanes by an immediate, and a 32-bit
+ * word of 16 digits telescopes with no correction step (see {@link PackedTwoBit}). 2 bits a weight
+ * instead of 16/9: 12.5 % more memory.
  *
  * <p>Matrices are repacked once and cached by their codes' memory (scope, address and size), so the
  * geometry views {@link PackedOps} makes per call share one copy, which goes when the codes' scope does.
@@ -39,13 +42,15 @@ import java.util.WeakHashMap;
 final class PackedTwoBitLayout {
     /** Columns per 16-bit code. */
     static final int BLOCK = 8;
+    /** Columns per 32-bit word of two codes (each segment is padded to whole pairs). */
+    static final int PAIR = 2 * BLOCK;
     static final int TILE = PackedTernary.TILE, LINE = PackedTernary.LINE;
     /** Eight zero weights: q = 1 in every field. */
     static final short ZERO_CODE = 0x5555;
     private static final ValueLayout.OfShort CODE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     final PackedTernary source;
-    /** The codes as int16 lanes, code (r, b) at index (r/64)·B·64 + b·64 + r%64 (a heap array: see the class comment). */
+    /** The codes as int16 lanes, code (r, b) at {@link #index} (a heap array: see the class comment). */
     final short[] codes;
     /** blockStart[s] = first block of segment s; blockStart[segments] = B. */
     final int[] blockStart;
@@ -61,12 +66,15 @@ final class PackedTwoBitLayout {
     /** Index of tile t's first code. */
     int tileAt(int t) { return t * blocks() * TILE; }
 
-    /** Blocks per segment for a matrix's column segments. */
+    /** Blocks per segment for a matrix's column segments: whole pairs, so every start is even. */
     static int[] blockStarts(PackedTernary w) {
         int[] b = new int[w.segments() + 1];
-        for (int s = 0; s < w.segments(); s++) b[s + 1] = b[s] + (w.segStart()[s + 1] - w.segStart()[s] + BLOCK - 1) / BLOCK;
+        for (int s = 0; s < w.segments(); s++) b[s + 1] = b[s] + 2 * ((w.segStart()[s + 1] - w.segStart()[s] + PAIR - 1) / PAIR);
         return b;
     }
+
+    /** Index of the code of row i (&lt; 64) of a tile, block b, from the tile's first code. */
+    static int index(int i, int b) { return (b >> 1) * 2 * TILE + 2 * i + (b & 1); }
 
     private static final Map<MemorySegment.Scope, Map<String, PackedTwoBitLayout>> CACHE = new WeakHashMap<>();
 
@@ -107,7 +115,7 @@ final class PackedTwoBitLayout {
             for (int tile = t0; tile < t1; tile++) {
                 MemorySegment.copy(src, CODE, w.tileAt(tile), in, 0, in.length);
                 for (int s = 0; s < w.segments(); s++)
-                    for (int i = 0; i < TILE; i++) repackRow(w, in, s, i, tile, dst, tile * blocks * TILE + bs[s] * TILE + i);
+                    for (int i = 0; i < TILE; i++) repackRow(w, in, s, i, tile, dst, tile * blocks * TILE, bs[s], bs[s + 1]);
             }
         });
         return new PackedTwoBitLayout(w, dst, bs);
@@ -116,14 +124,15 @@ final class PackedTwoBitLayout {
     /**
      * Row i of one tile, segment s: its t9 codes (in[g·64 + i]) become 18 bits of digits each (9 columns,
      * fewer in a segment's last group), streamed through a bit buffer and written 16 bits (8 columns) at a
-     * time to dst[at], dst[at + 64], ...; the last block's missing columns are zero weights. A small method
+     * time to block b0, b0 + 1, ... of the row ({@link #index}); the last block's missing columns, and the
+     * block that pads the segment to whole pairs, are zero weights. A small method
      * of plain loops, so that C2 compiles it in milliseconds: the nested per-digit loops it replaced took
      * seconds of C2 time in a fresh process on two cores (JFR, BENCHMARKS.md), before the first token.
      */
-    private static void repackRow(PackedTernary w, short[] in, int s, int i, int tile, short[] dst, int at) {
+    private static void repackRow(PackedTernary w, short[] in, int s, int i, int tile, short[] dst, int base, int b0, int b1) {
         int n = w.segStart()[s + 1] - w.segStart()[s], g0 = w.groupStart()[s], g1 = w.groupStart()[s + 1];
         long buf = 0;
-        int bits = 0;
+        int bits = 0, block = b0;
         for (int g = g0; g < g1; g++) {
             int code = in[g * TILE + i], a = code & 31, b = code >>> 5 & 31, c = code >>> 10;
             if (code < 0 || a >= PackedTernary.PATTERNS || b >= PackedTernary.PATTERNS || c >= PackedTernary.PATTERNS)
@@ -132,9 +141,10 @@ final class PackedTwoBitLayout {
             int digits = Math.min(PackedTernary.GROUP, n - (g - g0) * PackedTernary.GROUP);
             buf |= (v & (1L << 2 * digits) - 1) << bits;
             bits += 2 * digits;
-            for (; bits >= 16; bits -= 16, buf >>>= 16, at += TILE) dst[at] = (short) buf;
+            for (; bits >= 16; bits -= 16, buf >>>= 16) dst[base + index(i, block++)] = (short) buf;
         }
-        if (bits > 0) dst[at] = (short) (buf | ZERO_CODE & -(1 << bits));
+        if (bits > 0) dst[base + index(i, block++)] = (short) (buf | ZERO_CODE & -(1 << bits));
+        for (; block < b1; block++) dst[base + index(i, block)] = ZERO_CODE;          // the pair's padding block
     }
 
     private static IllegalStateException notT9(int code, int row, int col) {
@@ -147,10 +157,10 @@ final class PackedTwoBitLayout {
         PackedTernary w = source;
         int s = w.axis() == tern.runtime.ShardAxis.COLS ? (int) ((long) c * w.segments() / w.cols()) : 0;
         int k = c - w.segStart()[s], b = blockStart[s] + k / BLOCK;
-        int code = codes[tileAt(r / TILE) + b * TILE + r % TILE];
+        int code = codes[tileAt(r / TILE) + index(r % TILE, b)];
         return (code >>> 2 * (k % BLOCK) & 3) - 1;
     }
 
     /** The raw code of (row r, block b), padding included (tests). */
-    short code(int r, int b) { return codes[tileAt(r / TILE) + b * TILE + r % TILE]; }
+    short code(int r, int b) { return codes[tileAt(r / TILE) + index(r % TILE, b)]; }
 }

@@ -2,26 +2,37 @@ package tern.simd;
 
 /**
  * The int8 product of {@link PackedMatmul} on {@link PackedTwoBit}'s kernels: activations quantized as
- * every int8 path quantizes them, laid out per column block of the q2 copy ({@link PackedTwoBitLayout}:
- * each segment's columns padded with zeros to whole blocks), with per-row prefix sums over blocks for the
- * runs' Σx; tiles claimed in pieces as {@link PackedMatmul} claims them. Several rows: in blocks of 16,
- * per run of {@link PackedTwoBit#RUN} blocks four rows' activations are broadcast once (32 KiB at 256 bits)
- * and applied to every tile of the piece ({@link PackedTwoBit#int8Rows4}), the rest one row at a time.
+ * every int8 path quantizes them, laid out per column pair of blocks of the q2 copy ({@link PackedTwoBitLayout}:
+ * each segment's columns padded with zeros to whole pairs), with per-row prefix sums over pairs for the
+ * runs' Σx; tiles claimed in pieces as {@link PackedMatmul} claims them. One row: its telescoped
+ * activations laid out once ({@link PackedTwoBit#telescope}). Several rows: in blocks of 16, per run of
+ * {@link #ROWS_RUN} pairs four rows' activations are laid out once and applied to every tile of the piece
+ * ({@link PackedTwoBit#int8Rows4}), the rest one row at a time.
  * The sums are exact integers, so any grouping
  * of rows gives the same bits, and the scaling is the one every int8 path applies: acc·(s_row·γ).
  */
 final class PackedTwoBitMatmul {
     private static final long MIN_BYTES_PER_PIECE = 1 << 14;
-    private static final int PIECES_PER_THREAD = 8, T = PackedTernary.TILE, ROWS = 4, BLOCK = PackedTwoBitLayout.BLOCK;
+    private static final int PIECES_PER_THREAD = 8, T = PackedTernary.TILE, ROWS = 4, BLOCK = PackedTwoBitLayout.BLOCK,
+            PAIR = PackedTwoBitLayout.PAIR;
     /** Rows whose int32 sums a piece keeps at once (16 · 8 tiles · 64 · 4 B = 32 KiB at the smallest piece). */
     private static final int ROW_BLOCK = 16;
     /** Whether the four-row kernel runs (else every row runs the one-row kernel per run; the measurement switch). */
     private static final boolean ROWS4 = Boolean.parseBoolean(System.getProperty("tern.twobit.rows4", "true"));
     /**
-     * Blocks per run of the several-row loop: 8 (64 columns), so four rows' broadcast activations take
-     * 8 KiB at 256 bits and stay in L1 beside the tiles' codes; at 32 blocks they filled it.
+     * Pairs per run of the several-row loop: 4 (64 columns), so four rows' activations take 4 KiB at 256
+     * bits and stay in L1 beside the tiles' codes (at 256 columns the old layout's filled it). At most
+     * {@link PackedTwoBit#RUN}.
      */
-    private static final int ROWS_RUN = Integer.getInteger("tern.twobit.rowsRun", 8);
+    private static final int ROWS_RUN = Math.max(1, Math.min(PackedTwoBit.RUN, Integer.getInteger("tern.twobit.rowsRun", 4)));
+
+    /**
+     * One row: column runs outside the tiles where the row's telescoped activations exceed this many
+     * bytes (L1d: 32 KiB on Zen 3), else tile by tile over the whole row (fewer calls; at 1024 columns,
+     * 16 KiB, runs outside measured 1.4× slower); -Dtern.twobit.runsOuterBytes=0 or a large value forces
+     * one order (the measurement switch).
+     */
+    private static final long RUNS_OUTER_BYTES = Long.getLong("tern.twobit.runsOuterBytes", 32 << 10);
 
     private PackedTwoBitMatmul() {}
 
@@ -30,22 +41,25 @@ final class PackedTwoBitMatmul {
         for (int i = 0; i < ws.length; i++) ls[i] = PackedTwoBitLayout.of(ws[i]);
         PackedTernary w = ws[0];
         int[] bs = ls[0].blockStart, seg = w.segStart();
-        int in = w.cols(), blocks = bs[bs.length - 1], pad = BLOCK * blocks;
+        int in = w.cols(), blocks = bs[bs.length - 1], pairs = blocks / 2, pad = BLOCK * blocks;
         float[] rowScale = new float[m];
         short[] xs = new short[m * pad];
-        int[] pre = new int[m * (blocks + 1)];
+        int[] pre = new int[m * (pairs + 1)];
         byte[] row = new byte[in];
         for (int r = 0; r < m; r++) {
             rowScale[r] = k.quantizeInt8(x, r * in, in, row);
             for (int s = 0; s + 1 < seg.length; s++)
                 for (int c = seg[s]; c < seg[s + 1]; c++) xs[r * pad + BLOCK * bs[s] + c - seg[s]] = row[c];
-            int p = r * (blocks + 1), sum = 0;
-            for (int b = 0; b < blocks; b++) {
+            int p = r * (pairs + 1), sum = 0;
+            for (int b = 0; b < pairs; b++) {
                 pre[p + b] = sum;
-                for (int j = 0; j < BLOCK; j++) sum += xs[r * pad + BLOCK * b + j];
+                for (int j = 0; j < PAIR; j++) sum += xs[r * pad + PAIR * b + j];
             }
-            pre[p + blocks] = sum;
+            pre[p + pairs] = sum;
         }
+        int[] yb = null;
+        if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.PAIR_LANES], 0);
+        int[] y1 = yb;
         int tiles = firstTile[ws.length];
         long tileBytes = (long) blocks * PackedTwoBitLayout.LINE * m;
         // One row: small pieces (claimed as PackedMatmul claims them). Several: pieces of at least 8 tiles,
@@ -57,7 +71,7 @@ final class PackedTwoBitMatmul {
             for (int i = 0; i < ws.length; i++) {
                 int a = Math.max(t0, firstTile[i]), b = Math.min(t1, firstTile[i + 1]);
                 if (a < b) {
-                    if (m == 1) oneRow(ls[i], xs, pre, rowScale[0], ys[i], a - firstTile[i], b - firstTile[i]);
+                    if (m == 1) oneRow(ls[i], y1, pre, rowScale[0], ys[i], a - firstTile[i], b - firstTile[i]);
                     else rows(ls[i], xs, pre, rowScale, m, ys[i], a - firstTile[i], b - firstTile[i]);
                 }
             }
@@ -67,35 +81,50 @@ final class PackedTwoBitMatmul {
     /** γ of output o in segment s: {@link PackedTernary#scale}, without its division when there is one shard. */
     private static float scale(PackedTernary w, int o, int s) { return w.shards() == 1 ? w.scales()[0] : w.scale(o, s); }
 
-    private static void oneRow(PackedTwoBitLayout l, short[] xs, int[] pre, float rowScale, float[] y, int t0, int t1) {
+    /**
+     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; 229 KiB at 14336
+     * columns and 256 bits), column runs outermost and tiles inside, so one run's (4 KiB) stay in L1 for
+     * every tile of the piece instead of coming from L2 twice a tile (not measurably faster on the busy
+     * machine of 2 Dec: 2.8–3.6 ms against 3.3–4.3 ms at 4096×14336, medians of alternating runs).
+     */
+    private static void oneRow(PackedTwoBitLayout l, int[] yb, int[] pre, float rowScale, float[] y, int t0, int t1) {
         PackedTernary w = l.source;
         int out = w.rows();
-        int[] acc = new int[T];
-        for (int t = t0; t < t1; t++)
-            for (int s = 0; s < w.segments(); s++) {
-                java.util.Arrays.fill(acc, 0);
-                PackedTwoBit.int8Row(xs, 0, pre, 0, l.codes, l.tileAt(t), l.blockStart[s], l.blockStart[s + 1], acc, 0);
+        int[] acc = new int[(t1 - t0) * T];
+        for (int s = 0; s < w.segments(); s++) {
+            java.util.Arrays.fill(acc, 0);
+            int q0 = l.blockStart[s] / 2, q1 = l.blockStart[s + 1] / 2;
+            if (4L * yb.length > RUNS_OUTER_BYTES)
+                for (int p0 = q0; p0 < q1; p0 += PackedTwoBit.RUN) {
+                    int p1 = Math.min(q1, p0 + PackedTwoBit.RUN);
+                    for (int t = t0; t < t1; t++)
+                        PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
+                }
+            else
+                for (int t = t0; t < t1; t++)
+                    PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * q0, pre, 0, l.codes, l.tileAt(t), q0, q1, acc, (t - t0) * T);
+            for (int t = t0; t < t1; t++) {
                 int valid = Math.min(T, out - t * T);
                 for (int i = 0; i < valid; i++) {
                     int o = t * T + i;
-                    float v = acc[i] * (rowScale * scale(w, o, s));
+                    float v = acc[(t - t0) * T + i] * (rowScale * scale(w, o, s));
                     y[o] = s == 0 ? v : y[o] + v;
                 }
             }
+        }
     }
 
     /**
      * A thread's sums and broadcast activations for {@link #rows}, kept between calls: allocated per piece they
      * came to ≈ 20 MB a batched decode step of the 390M model (8 rows), eight young collections a step, and
      * every piece wrote them to memory not in the cache. Both are overwritten before they are read (the sums
-     * zeroed per row block and segment, the broadcasts per run), so reuse changes no result.
+     * zeroed per row block and segment, the laid-out activations per run), so reuse changes no result.
      */
     private static final class Scratch {
         static final ThreadLocal<Scratch> MINE = ThreadLocal.withInitial(Scratch::new);
         /** Entries kept between calls at most (a long prefill's sums are left to the collector). */
         private static final int KEEP = 1 << 20;
-        private int[] acc = new int[0];
-        private short[] xb = new short[0];
+        private int[] acc = new int[0], xb = new int[0], yr = new int[0];
 
         int[] acc(int n) {
             if (acc.length >= n) return acc;
@@ -104,37 +133,44 @@ final class PackedTwoBitMatmul {
             return a;
         }
 
-        short[] xb(int n) {
-            if (xb.length < n) xb = new short[n];
+        int[] xb(int n) {
+            if (xb.length < n) xb = new int[n];
             return xb;
+        }
+
+        int[] yr(int n) {
+            if (yr.length < n) yr = new int[n];
+            return yr;
         }
     }
 
-    /** Rows at a time: blocks of {@link #ROW_BLOCK} rows; per run, four rows' activations broadcast once and applied to every tile. */
+    /** Rows at a time: blocks of {@link #ROW_BLOCK} rows; per run, four rows' activations laid out once and applied to every tile. */
     private static void rows(PackedTwoBitLayout l, short[] xs, int[] pre, float[] rowScale, int m, float[] y, int t0, int t1) {
         PackedTernary w = l.source;
-        int out = w.rows(), blocks = l.blocks(), pad = BLOCK * blocks, pw = blocks + 1, n = t1 - t0;
+        int out = w.rows(), blocks = l.blocks(), pad = BLOCK * blocks, pw = blocks / 2 + 1, n = t1 - t0;
         Scratch mine = Scratch.MINE.get();
         int[] acc = mine.acc(Math.min(m, ROW_BLOCK) * n * T);
-        short[] xb = mine.xb(ROWS * PackedTwoBit.LANES * BLOCK * ROWS_RUN);
+        int[] xb = mine.xb(ROWS * PackedTwoBit.PAIR_LANES * ROWS_RUN), yr = mine.yr(PackedTwoBit.PAIR_LANES * ROWS_RUN);
         for (int r0 = 0; r0 < m; r0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, m - r0);
             for (int s = 0; s < w.segments(); s++) {
                 java.util.Arrays.fill(acc, 0, rows * n * T, 0);
-                for (int b0 = l.blockStart[s]; b0 < l.blockStart[s + 1]; b0 += ROWS_RUN) {
-                    int b1 = Math.min(l.blockStart[s + 1], b0 + ROWS_RUN), r = 0;
+                for (int b0 = l.blockStart[s] / 2; b0 < l.blockStart[s + 1] / 2; b0 += ROWS_RUN) {
+                    int b1 = Math.min(l.blockStart[s + 1] / 2, b0 + ROWS_RUN), r = 0;
                     for (; ROWS4 && r + ROWS <= rows; r += ROWS) {
                         int R = r0 + r;
-                        PackedTwoBit.broadcast(xs, R * pad, (R + 1) * pad, (R + 2) * pad, (R + 3) * pad, BLOCK * b0, BLOCK * (b1 - b0), xb);
+                        PackedTwoBit.broadcast(xs, R * pad, (R + 1) * pad, (R + 2) * pad, (R + 3) * pad, b0, b1, xb);
                         for (int t = t0; t < t1; t++) {
                             int a = (r * n + t - t0) * T, step = n * T;
                             PackedTwoBit.int8Rows4(xb, pre, R * pw, (R + 1) * pw, (R + 2) * pw, (R + 3) * pw, l.codes, l.tileAt(t), b0, b1,
                                     acc, a, a + step, a + 2 * step, a + 3 * step);
                         }
                     }
-                    for (; r < rows; r++)
+                    for (; r < rows; r++) {
+                        PackedTwoBit.telescope(xs, (r0 + r) * pad, b0, b1, yr, 0);
                         for (int t = t0; t < t1; t++)
-                            PackedTwoBit.int8Row(xs, (r0 + r) * pad, pre, (r0 + r) * pw, l.codes, l.tileAt(t), b0, b1, acc, (r * n + t - t0) * T);
+                            PackedTwoBit.int8Row(yr, 0, pre, (r0 + r) * pw, l.codes, l.tileAt(t), b0, b1, acc, (r * n + t - t0) * T);
+                    }
                 }
                 for (int t = t0; t < t1; t++) {
                     int valid = Math.min(T, out - t * T);

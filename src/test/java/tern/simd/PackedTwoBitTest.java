@@ -135,4 +135,62 @@ class PackedTwoBitTest {
             }
         }
     }
+
+    /**
+     * The kernels themselves against exact integer sums: random codes in the pair layout, 1–3 tiles,
+     * a random range of pairs (ragged against the 16-pair runs), activations random in ±127 or on the
+     * bound (mode 1: all +127; 2: all −127; 3: mixed signs), weights random or all one value
+     * (the extreme int16 runs); the one-row kernel and the four-row one (over one run, as it is called),
+     * at whatever width this JVM runs. Integer sums: no tolerance.
+     */
+    @Property(tries = 200)
+    void kernelSumsAreExactIntegers(@ForAll @IntRange(min = 1, max = 3) int tiles, @ForAll @IntRange(min = 1, max = 40) int pairs,
+                                    @ForAll @IntRange(min = 0, max = 39) int from, @ForAll @IntRange(min = 1, max = 40) int len,
+                                    @ForAll @IntRange(min = 0, max = 3) int mode, @ForAll @IntRange(min = -2, max = 1) int weights,
+                                    @ForAll long seed) {
+        Assumptions.assumeTrue(Vectorization.ENABLED && PackedVector.SUPPORTED && PackedTwoBit.USABLE, Vectorization.describe());
+        int p0 = Math.min(from, pairs - 1), p1 = Math.min(pairs, p0 + len), blocks = 2 * pairs, cols = PackedTwoBitLayout.PAIR * pairs;
+        int T = PackedTernary.TILE;
+        Random rnd = new Random(seed);
+        byte[] t = new byte[tiles * T * cols];
+        for (int i = 0; i < t.length; i++) t[i] = (byte) (weights == -2 ? rnd.nextInt(3) - 1 : weights);
+        short[] codes = new short[tiles * blocks * T];
+        for (int r = 0; r < tiles * T; r++)
+            for (int b = 0; b < blocks; b++) {
+                int code = 0;
+                for (int j = 0; j < PackedTwoBitLayout.BLOCK; j++) code |= (t[r * cols + PackedTwoBitLayout.BLOCK * b + j] + 1) << 2 * j;
+                codes[r / T * blocks * T + PackedTwoBitLayout.index(r % T, b)] = (short) code;
+            }
+        int rows = 4;
+        short[] xs = new short[rows * cols];
+        for (int i = 0; i < xs.length; i++) xs[i] = (short) (mode == 0 ? rnd.nextInt(255) - 127 : mode == 1 ? 127 : mode == 2 ? -127 : i % 3 == 0 ? -127 : 127);
+        int[] pre = new int[rows * (pairs + 1)];
+        for (int q = 0; q < rows; q++)
+            for (int p = 0, sum = 0; p <= pairs; p++) {
+                pre[q * (pairs + 1) + p] = sum;
+                if (p < pairs) for (int j = 0; j < PackedTwoBitLayout.PAIR; j++) sum += xs[q * cols + PackedTwoBitLayout.PAIR * p + j];
+            }
+        long[][] want = new long[rows][tiles * T];
+        for (int q = 0; q < rows; q++)
+            for (int r = 0; r < tiles * T; r++)
+                for (int c = PackedTwoBitLayout.PAIR * p0; c < PackedTwoBitLayout.PAIR * p1; c++) want[q][r] += t[r * cols + c] * xs[q * cols + c];
+        int[] yb = new int[pairs * PackedTwoBit.PAIR_LANES];
+        for (int tile = 0; tile < tiles; tile++) {
+            int[] acc = new int[T];
+            PackedTwoBit.telescope(xs, 0, p0, p1, yb, 0);
+            PackedTwoBit.int8Row(yb, 0, pre, 0, codes, tile * blocks * T, p0, p1, acc, 0);
+            for (int i = 0; i < T; i++)
+                assertEquals(want[0][tile * T + i], acc[i], "one row: tile " + tile + " row " + i + ", pairs [" + p0 + ", " + p1 + ") of " + pairs);
+            int e = Math.min(p1, p0 + PackedTwoBit.RUN), pw = pairs + 1;
+            int[] xb = new int[4 * PackedTwoBit.PAIR_LANES * (e - p0)], acc4 = new int[4 * T];
+            PackedTwoBit.broadcast(xs, 0, cols, 2 * cols, 3 * cols, p0, e, xb);
+            PackedTwoBit.int8Rows4(xb, pre, 0, pw, 2 * pw, 3 * pw, codes, tile * blocks * T, p0, e, acc4, 0, T, 2 * T, 3 * T);
+            for (int q = 0; q < rows; q++)
+                for (int i = 0; i < T; i++) {
+                    long w = 0;
+                    for (int c = PackedTwoBitLayout.PAIR * p0; c < PackedTwoBitLayout.PAIR * e; c++) w += t[(tile * T + i) * cols + c] * xs[q * cols + c];
+                    assertEquals(w, acc4[q * T + i], "four rows: row " + q + " tile " + tile + " output " + i + ", pairs [" + p0 + ", " + e + ")");
+                }
+        }
+    }
 }
