@@ -391,16 +391,27 @@ public final class Tape implements AutoCloseable {
 
     /** Causal self-attention over q, k, v [batch·seq, heads·headDim] (qLen = kvLen = seq). */
     public Var attention(Var qIn, Var kIn, Var vIn, int batch, int seq, int heads, int headDim) {
+        return attentionNode(qIn, kIn, vIn, batch, heads, seq,
+                (q, k, v, out, lse) -> backend.attention(q, k, v, batch, seq, seq, heads, headDim, out, lse),
+                (g, q, k, v, out, lse, dq, dk, dv) -> backend.attentionBackward(g, q, k, v, out, lse, batch, seq, seq, heads, headDim, dq, dk, dv));
+    }
+
+    /** The forward and backward kernels of one attention node (plain or with RoPE applied inside). */
+    private interface AttentionForward { void run(Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse); }
+    private interface AttentionBackward { void run(Tensor g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq, Tensor dk, Tensor dv); }
+
+    /** One attention node: out and the log-sum-exp kept for the backward, which accumulates dq, dk, dv. */
+    private Var attentionNode(Var qIn, Var kIn, Var vIn, int batch, int heads, int seq, AttentionForward forward, AttentionBackward backward) {
         Var q = act(qIn), k = act(kIn), v = act(vIn);
         Tensor out = written(q.value.shape());
         Tensor lse = written(DType.F32, batch, heads, seq);
-        backend.attention(q.value, k.value, v.value, batch, seq, seq, heads, headDim, out, lse);
+        forward.run(q.value, k.value, v.value, out, lse);
         Var r = result(out, q, k, v);
         onBackward(r, () -> {
             Tensor g = gradOf(r);
             if (g == null) return;
             Tensor dq = written(q.value.shape()), dk = written(k.value.shape()), dv = written(v.value.shape());
-            backend.attentionBackward(g, q.value, k.value, v.value, out, lse, batch, seq, seq, heads, headDim, dq, dk, dv);
+            backward.run(g, q.value, k.value, v.value, out, lse, dq, dk, dv);
             accumulate(q, dq);
             accumulate(k, dk);
             accumulate(v, dv);
@@ -416,21 +427,9 @@ public final class Tape implements AutoCloseable {
     public Var ropeAttention(Var qIn, Var kIn, Var vIn, int batch, int seq, int heads, int headDim, float theta) {
         if (!backend.fusesRopeAttention(headDim))
             return attention(rope(qIn, seq, heads, headDim, theta, 0), rope(kIn, seq, heads, headDim, theta, 0), vIn, batch, seq, heads, headDim);
-        Var q = act(qIn), k = act(kIn), v = act(vIn);
-        Tensor out = written(q.value.shape());
-        Tensor lse = written(DType.F32, batch, heads, seq);
-        backend.ropeAttention(q.value, k.value, v.value, batch, seq, heads, headDim, theta, out, lse);
-        Var r = result(out, q, k, v);
-        onBackward(r, () -> {
-            Tensor g = gradOf(r);
-            if (g == null) return;
-            Tensor dq = written(q.value.shape()), dk = written(k.value.shape()), dv = written(v.value.shape());
-            backend.ropeAttentionBackward(g, q.value, k.value, v.value, out, lse, batch, seq, heads, headDim, theta, dq, dk, dv);
-            accumulate(q, dq);
-            accumulate(k, dk);
-            accumulate(v, dv);
-        });
-        return r;
+        return attentionNode(qIn, kIn, vIn, batch, heads, seq,
+                (q, k, v, out, lse) -> backend.ropeAttention(q, k, v, batch, seq, heads, headDim, theta, out, lse),
+                (g, q, k, v, out, lse, dq, dk, dv) -> backend.ropeAttentionBackward(g, q, k, v, out, lse, batch, seq, heads, headDim, theta, dq, dk, dv));
     }
 
     /** silu(gate) ⊙ up. */
