@@ -2,12 +2,12 @@
 # Per-kernel GPU time of the 3.9B packed decode step (CUDA graph nodes profiled one by one by Nsight Compute),
 # summed by kernel name. Needs a pack with test classes (tools/gpu/pack.sh's .gpu). Run from the repository root:
 #   OUT=$OUT bash .gpu/ncu-decode.sh        (SKIP: launches before the profiled ones; COUNT: how many)
-# SKIP must pass the random-weight set-up: 3000 (the first try, 2 Dec) still landed in it (tern_unpack_f32 and
-# cuBLAS f32 GEMMs of DeviceRandomWeights), so the default is now 9000, past the 32-token graph warm-up's start.
+# SKIP: the first try (3000) landed in the first prefill (tern_unpack_f32 and cuBLAS GEMMs on unpacked weights), which
+# ends near launch 3,600; the default 4500 lands in the 32-token graph warm-up (153 nodes a token).
 p=$(cd "$(dirname "$0")" && pwd)
 [[ -x $p/jre/bin/java ]] || tar xzf "$p/jre.tgz" -C "$p"
 cp="$p/lib/classes:$p/lib/test-classes"; for j in "$p"/lib/*.jar; do cp="$cp:$j"; done
-timeout ${NCU_T:-75} ncu --graph-profiling node --clock-control none --metrics gpu__time_duration.sum --launch-skip ${SKIP:-9000} --launch-count ${COUNT:-160} \
+timeout ${NCU_T:-75} ncu --graph-profiling node --clock-control none --metrics gpu__time_duration.sum --launch-skip ${SKIP:-4500} --launch-count ${COUNT:-160} \
   --csv --log-file "$OUT/ncu.csv" "$p/jre/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx32g \
   -cp "$cp" tern.cuda.PackedDecodeBench 3.9B 64 1 > "$OUT/ncu-app.log" 2>&1
 echo "ncu exit $?"
