@@ -113,9 +113,9 @@ def tables(R, P, E, probes):
                      f"{sw['val_loss_quantized']:.4f} ({sw['val_loss_quantized'] - sw['val_loss_before']:+.4f}) | {nxt[1]:.4f} (step {nxt[0]}) | {r['final_val_loss']:.4f} |")
         else:
             L.append(f"| {n} | – | – | – | – | – | – | {r['final_val_loss']:.4f} |")
-    L += ['', '## (3) Precision (FloatLM recipe; k-bit integer fake quantization, straight-through)', '',
+    L += ['', '## (3) Precision (TriLM recipe for every run; k-bit integer fake quantization, straight-through)', '',
           '| run | S5 val loss | S10 val loss |', '|---|---|---|']
-    for v in ['float', 'ternary', 'w2', 'w3', 'w4', 'w5', 'w6', 'w8', 'a4', 'a8', 'kv4', 'kv8']:
+    for v in ['float-trirecipe', 'ternary', 'w2', 'w3', 'w4', 'w5', 'w6', 'w8', 'a4', 'a8', 'kv4', 'kv8']:
         cells = [fmt(R[f'{s}-{v}']['final_val_loss']) if f'{s}-{v}' in R else 'not run yet' for s in ('S5', 'S10')]
         L.append(f'| {v} | ' + ' | '.join(cells) + ' |')
     L += ['', '## Post-training quantization of the FloatLMs (group 128, asymmetric; GPTQ calibrated on 128 training sequences)', '',
@@ -219,6 +219,8 @@ def fits(R):
     tern = [os.path.join(ROOT, 'tools', 'study', 'tern-local.sh')]
     floats = {r['non_embedding_params'] for n, r in R.items() if n.endswith('-float') and n.count('-') == 1}
     kbit = [n for n in R if INDEX.get(n, {}).get('part') == 3]
+    # the 16-bit end of the precision law: the FloatLM on the same (TriLM) recipe at each part-3 size
+    anchors = [f'{s}-float-trirecipe' for s in {INDEX[n]['size'] for n in kbit} if f'{s}-float-trirecipe' in R]
     todo = []
     if len(floats) >= 3:
         todo.append(('chinchilla', ['--law', 'chinchilla']))
@@ -235,7 +237,8 @@ def fits(R):
         print(f'fit ptq: {len(ds)} GPTQ-quantized checkpoint(s), needs 4 (several D per model)')
     for law, extra in todo:
         with tempfile.TemporaryDirectory() as tmp:      # fit reads DIR/*/result.json: the finished runs only
-            for n, r in R.items():
+            # the precision law over one recipe: the k-bit runs and their 16-bit anchors, not part 1's FloatLMs
+            for n in (kbit + anchors if law == 'precision' else R):
                 os.symlink(os.path.join(G, 'runs', n), os.path.join(tmp, n))
             runs = os.path.join(G, 'ptq') if law == 'ptq' else tmp
             res = subprocess.run(tern + ['fit', '--runs', runs, *extra, '--out', os.path.join(out, law + '.png')],

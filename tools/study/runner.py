@@ -120,6 +120,11 @@ class Task:
         os.makedirs(os.path.join(a.work, 'logs'), exist_ok=True)
         self.stdout = os.path.join(a.work, 'logs', f'{self.kind}-{self.name}.log')
         env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(self.gpu)) if a.device == 'cuda' else dict(os.environ)
+        # a temporary folder of its own: JCuda unpacks its native library into java.io.tmpdir under a fixed
+        # name, and a JVM starting beside another one died of SIGBUS in dlopen while the other rewrote it (session 12)
+        tmp = os.path.join(a.work, 'tmp', f'{self.kind}-{self.name}')
+        os.makedirs(tmp, exist_ok=True)
+        env['JAVA_TOOL_OPTIONS'] = (env.get('JAVA_TOOL_OPTIONS', '') + f' -Djava.io.tmpdir={tmp}').strip()
         self.t = time.time()
         self.proc = subprocess.Popen(self.argv, stdout=open(self.stdout, 'w'), stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
