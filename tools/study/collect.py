@@ -217,34 +217,40 @@ def fits(R):
     out = os.path.join(G, 'fits')
     os.makedirs(out, exist_ok=True)
     tern = [os.path.join(ROOT, 'tools', 'study', 'tern-local.sh')]
-    floats = {r['non_embedding_params'] for n, r in R.items() if n.endswith('-float') and n.count('-') == 1}
+    # each law over the runs of one recipe: part 1's FloatLMs on their own recipe; the FloatLMs on the TriLM's
+    # recipe; the k-bit runs (TriLM recipe) with those FloatLMs as their 16-bit end
+    own = [n for n in R if n.endswith('-float') and n.count('-') == 1]
+    tri = [n for n in R if n.endswith('-float-trirecipe')]
     kbit = [n for n in R if INDEX.get(n, {}).get('part') == 3]
-    # the 16-bit end of the precision law: the FloatLM on the same (TriLM) recipe at each part-3 size
-    anchors = [f'{s}-float-trirecipe' for s in {INDEX[n]['size'] for n in kbit} if f'{s}-float-trirecipe' in R]
-    todo = []
-    if len(floats) >= 3:
-        todo.append(('chinchilla', ['--law', 'chinchilla']))
-    else:
-        print(f'fit chinchilla: {len(floats)} FloatLM size(s), needs 3')
+    anchors = [f'{s}-float-trirecipe' for s in sorted({INDEX[n]['size'] for n in kbit}) if f'{s}-float-trirecipe' in R]
+    fixed = os.path.join(out, 'chinchilla-trirecipe.json')
+    todo = []      # (name, tern fit arguments, runs linked for it; None: the PTQ results)
+    for name, runs in (('chinchilla', own), ('chinchilla-trirecipe', tri)):
+        if len({R[n]['non_embedding_params'] for n in runs}) >= 3:
+            todo.append((name, ['--law', 'chinchilla'], runs))
+        else:
+            print(f'fit {name}: {len(runs)} FloatLM size(s), needs 3')
     if len(kbit) >= 3:
-        todo.append(('precision', ['--law', 'precision']))
+        todo.append(('precision-free', ['--law', 'precision'], kbit + anchors))
+        # γ_w alone, A, α, B, β, E held from the FloatLMs on the same recipe: one size of k-bit runs cannot
+        # tell N's exponent from γ_w (the free fit's errors say so)
+        if any(t[0] == 'chinchilla-trirecipe' for t in todo):
+            todo.append(('precision', ['--law', 'precision', '--fix', fixed], kbit + anchors))
     else:
         print(f'fit precision: {len(kbit)} k-bit run(s), needs 3')
     ds = {(q['model'], q['training_tokens']) for q in load_ptq() if q['method'] == 'gptq'}
     if len(ds) >= 4:
-        todo.append(('ptq', ['--law', 'ptq', '--method', 'gptq']))
+        todo.append(('ptq', ['--law', 'ptq', '--method', 'gptq'], None))
     else:
         print(f'fit ptq: {len(ds)} GPTQ-quantized checkpoint(s), needs 4 (several D per model)')
-    for law, extra in todo:
+    for name, extra, runs in todo:
         with tempfile.TemporaryDirectory() as tmp:      # fit reads DIR/*/result.json: the finished runs only
-            # the precision law over one recipe: the k-bit runs and their 16-bit anchors, not part 1's FloatLMs
-            for n in (kbit + anchors if law == 'precision' else R):
+            for n in runs or []:
                 os.symlink(os.path.join(G, 'runs', n), os.path.join(tmp, n))
-            runs = os.path.join(G, 'ptq') if law == 'ptq' else tmp
-            res = subprocess.run(tern + ['fit', '--runs', runs, *extra, '--out', os.path.join(out, law + '.png')],
-                                 capture_output=True, text=True)
-            open(os.path.join(out, law + '.txt'), 'w').write(res.stdout + res.stderr)
-            print(res.stdout[-1500:], res.stderr[-500:])
+            res = subprocess.run(tern + ['fit', '--runs', tmp if runs is not None else os.path.join(G, 'ptq'), *extra,
+                                         '--out', os.path.join(out, name + '.png')], capture_output=True, text=True)
+            open(os.path.join(out, name + '.txt'), 'w').write(res.stdout + res.stderr)
+            print(f'== {name}', res.stdout[-1500:], res.stderr[-500:])
 
 
 if '--session' in args:

@@ -35,6 +35,9 @@ final class FitCommand {
                              precisions, where N·(1 − e^(−P/γ_w)) is separated from N by the bits alone)
               --skip F       drop validations in the first fraction F of each run (warmup)                   [0.25]
               --method M     ptq: which quantizations to fit                                                 [gptq]
+              --fix FILE     hold the constants a fit wrote (FILE.json from an earlier tern fit) that this law
+                             shares, e.g. A, α, B, β, E of a Chinchilla fit of the FloatLMs on the same recipe,
+                             so the precision law fits γ_w alone (one size cannot tell N's exponent from γ_w)
               --out FILE     the plot (PNG) [DIR/fit-LAW.png]; the constants go to the same name with .json""";
 
     static int run(String[] argv) throws Exception {
@@ -42,7 +45,7 @@ final class FitCommand {
             System.out.println(USAGE);
             return 0;
         }
-        Args a = Args.parse("fit", argv, Set.of("runs", "law", "out", "skip", "method"), Set.of("all-sizes"));
+        Args a = Args.parse("fit", argv, Set.of("runs", "law", "out", "skip", "method", "fix"), Set.of("all-sizes"));
         Path dir = Path.of(a.required("runs"));
         if (!Files.isDirectory(dir)) throw new UsageException("--runs " + dir + ": no such folder");
         Law law;
@@ -63,7 +66,8 @@ final class FitCommand {
         if (d.x.isEmpty()) throw new UsageException("no usable points for the " + law + " law under " + dir);
         double[][] x = d.x.toArray(double[][]::new);
         double[] y = d.y.stream().mapToDouble(Double::doubleValue).toArray();
-        ScalingFit fit = ScalingFit.fit(law, x, y);
+        ScalingFit fit = a.has("fix") ? ScalingFit.fit(law, x, y, fixedConstants(law, Path.of(a.string("fix", ""))))
+                : ScalingFit.fit(law, x, y);
         System.out.print(fit.describe());
         boolean plotted = false;
         try {
@@ -170,6 +174,36 @@ final class FitCommand {
             d.group.add(String.format(Locale.ROOT, "%d-bit, N = %,.0f", (int) bits, n));
         }
         return d;
+    }
+
+    /**
+     * The constants of an earlier fit's JSON (constants_with_stderr: name → [value, stderr]) that {@code law}
+     * also has, each held at its value; the law's other constants are NaN (free).
+     */
+    static double[] fixedConstants(Law law, Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new UsageException("--fix " + file + ": no such file");
+        Map<String, Object> json;
+        try {
+            json = Json.parseObject(Files.readString(file));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--fix " + file + ": not a tern fit JSON (" + e.getMessage() + ")");
+        }
+        if (!(json.get("constants_with_stderr") instanceof Map<?, ?> constants))
+            throw new UsageException("--fix " + file + ": no 'constants_with_stderr' object (write it with tern fit)");
+        String[] names = law.names();
+        double[] fixed = new double[names.length];
+        int held = 0;
+        for (int i = 0; i < names.length; i++) {
+            fixed[i] = Double.NaN;
+            if (!constants.containsKey(names[i])) continue;
+            if (!(constants.get(names[i]) instanceof List<?> pair) || pair.isEmpty() || !(pair.get(0) instanceof Number v))
+                throw new UsageException("--fix " + file + ": constant '" + names[i] + "' has no value (undetermined in that fit)");
+            fixed[i] = v.doubleValue();
+            held++;
+        }
+        if (held == 0) throw new UsageException("--fix " + file + ": none of the " + law + " law's constants " + String.join(", ", names) + " is in it");
+        if (held == names.length) throw new UsageException("--fix " + file + ": it holds every constant of the " + law + " law, leaving nothing to fit");
+        return fixed;
     }
 
     /** JSON has no NaN: an undetermined value is written as null. */
