@@ -195,17 +195,17 @@ final class PackedTwoBit implements PackedKernels {
     }
 
     /**
-     * {@link #int8Pass} at 128 bits: each code register is loaded once a pair and step j reads field j as
-     * that register shifted by 2j (not the previous step's value shifted once more), so the eight shifts
-     * of a register hang off its load, no chain of dependent shifts. Every vector expression in place, as
-     * there. Measured on Zen 3 (AVX2 forced to 128 bits, one thread, load 2–7): the one-row kernel alone
-     * over a 1024×1024 matrix 43.6–44.5 µs against 45.7–46.3 µs for the chain (best of 2000 calls);
-     * end to end, alternating JVMs, 4096×14336 3395–4058 µs (median of 200 calls) against 3574–3649 and
-     * 1024×2560 126.6–130.6 against 131.1–137.7. At 256 bits the same form was faster at 1024² (22.1–23.3
-     * against 23.2–24.2 µs, kernel alone) but slower at 4096×14336 in every alternating pair (2614–3454
-     * against 2244–3091 µs), so 256 bits keeps the chain. One or two code registers a pass instead of four
-     * measured slower at both widths (1024², 128 bits: 56.4–59.4 µs), eight no faster. The bound is the
-     * step's int16 multiply, one per 8 lanes at 128 bits: twice 256 bits' multiplies per weight.
+     * {@link #int8Pass} at 128 bits: each code register is loaded once a pair and step j reads field j as that
+     * register shifted by 2j (not the previous step's value shifted once more), so the eight shifts of a
+     * register hang off its load, no chain of dependent shifts. Every vector expression in place, as there.
+     * Measured on Zen 3 (AVX2 forced to 128 bits, one thread, load 2–7): the one-row kernel alone over a
+     * 1024×1024 matrix 43.6–44.5 µs against 45.7–46.3 µs for the chain (best of 2000 calls); end to end,
+     * alternating JVMs, 4096×14336 3395–4058 µs (median of 200 calls) against 3574–3649 and 1024×2560
+     * 126.6–130.6 against 131.1–137.7. At 256 bits the same form was faster at 1024² (22.1–23.3 against
+     * 23.2–24.2 µs, kernel alone) but slower at 4096×14336 in every alternating pair (2604–3454 against
+     * 2244–3091 µs, 7 pairs), so 256 bits keeps the chain. One or two code registers a pass instead of four
+     * measured slower at both widths (1024², 128 bits: 56.4–59.4 µs), eight no faster. The bound is the step's
+     * int16 multiply, one per 8 lanes at 128 bits: twice 256 bits' multiplies per weight.
      */
     private static void int8PassFromLoad(int[] yb, int yOff, int[] pre, int pOff, short[] codes, int at, int p0, int p1, int[] acc, int accOff) {
         for (int start = p0; start < p1; start += RUN) {
