@@ -14,6 +14,8 @@ import tern.simd.PackedTernary;
  * measurement: {@code shape activations width µs (min µs, cpu µs)}: median and fastest wall time and the
  * median of this thread's CPU time
  * (the CPU time is the figure to trust on a busy machine, with -Dtern.threads=1). Random ternary weights; the shapes are the issue's.
+ * {@code -Dactivations=float|int8|both} (default both) times one activation kind only, which halves a run
+ * that needs only one (the 128-bit against 256-bit comparison of issue 19 is about int8).
  * Run: java --add-modules jdk.incubator.vector -cp target/classes:tools/bench PackedMatvecTimer reps shape...
  */
 public final class PackedMatvecTimer {
@@ -39,8 +41,20 @@ public final class PackedMatvecTimer {
         }
     }
 
+    /** The activation kinds -Dactivations names (float, int8 or both). */
+    static PackedMatmul.Activations[] kinds() {
+        String a = System.getProperty("activations", "both").strip().toLowerCase();
+        return switch (a) {
+            case "both" -> PackedMatmul.Activations.values();
+            case "float" -> new PackedMatmul.Activations[] {PackedMatmul.Activations.FLOAT};
+            case "int8" -> new PackedMatmul.Activations[] {PackedMatmul.Activations.INT8};
+            default -> throw new IllegalArgumentException("-Dactivations=" + a + ": expected float, int8 or both");
+        };
+    }
+
     public static void main(String[] args) {
         int reps = Integer.parseInt(args[0]);
+        PackedMatmul.Activations[] kinds = kinds();
         String width = KernelProvider.preferred().vector() ? tern.simd.Vectorization.BITS + "-bit" : "scalar";
         System.out.println("# kernels: " + PackedMatmul.path());
         for (int a = 1; a < args.length; a++) {
@@ -54,7 +68,7 @@ public final class PackedMatvecTimer {
                 PackedTernary w = PackedTernary.pack(t, out, in, new float[] {0.01f}, ShardAxis.ROWS, codes);
                 float[] x = new float[in], y = new float[out];
                 for (int i = 0; i < in; i++) x[i] = (float) rnd.nextGaussian();
-                for (PackedMatmul.Activations act : PackedMatmul.Activations.values()) {
+                for (PackedMatmul.Activations act : kinds) {
                     long[] ns = new long[reps], cpu = new long[reps];
                     var mx = java.lang.management.ManagementFactory.getThreadMXBean();
                     warmUp(() -> PackedMatmul.matmul(w, x, 1, y, act));

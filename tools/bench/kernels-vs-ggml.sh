@@ -4,6 +4,9 @@
 # threads, one here, so earlier two-thread Tern figures were not paired fairly).
 #   tools/bench/kernels-vs-ggml.sh [rounds] [shapes...]      (default: 3 rounds; 4096x14336 and the 390M shapes)
 #   THREADS=2 tools/bench/kernels-vs-ggml.sh ...              (both sides on 2 threads instead of 1)
+#   GGML=0 tools/bench/kernels-vs-ggml.sh ...                 (Tern only, AVX2 and 128-bit: no ggml build needed)
+#   ACTIVATIONS=int8|float|both (default both: the timer's -Dactivations), TERN_JAVA_OPTS="..." (more JVM flags
+#   for every Tern run), TERN_CLASSES=DIR (time another build's classes, e.g. a base commit's, against this one)
 # Needs: the classes built (mvn -o -q -DskipTests package), and llama.cpp's ggml built twice under $LLAMA
 # (default ~/.cache/llama-cpp/src): build-ops (-DGGML_NATIVE=ON: AVX-512 here) and build-ops-avx2
 # (-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF).
@@ -14,30 +17,34 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 rounds=${1:-3}; shift || true
 threads=${THREADS:-1}
+ggml=${GGML:-1}
+classes=${TERN_CLASSES:-$root/target/classes}
+read -r -a jopts <<< "${TERN_JAVA_OPTS:-}"
 shapes=("$@"); [[ ${#shapes[@]} -gt 0 ]] || shapes=(4096x14336 1024x1024 2560x1024 1024x2560)
 llama=${LLAMA:-$HOME/.cache/llama-cpp/src}
 java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-"${java%java}javac" --add-modules jdk.incubator.vector -cp "$root/target/classes" -d "$tmp" "$root/tools/bench/PackedMatvecTimer.java" 2>/dev/null
+"${java%java}javac" --add-modules jdk.incubator.vector -cp "$classes" -d "$tmp" "$root/tools/bench/PackedMatvecTimer.java" 2>/dev/null
 # AVX-512 rows only where the CPU has it (an AVX2-only machine has no build-ops AVX-512 library to pair).
 avx512=$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)
 builds=(build-ops-avx2); [[ $avx512 == yes ]] && builds=(build-ops build-ops-avx2)
 [[ $avx512 == yes ]] || echo "# no avx512f on this CPU: AVX-512 rows skipped"
-for b in "${builds[@]}"; do
+[[ $ggml == 0 ]] && { builds=(); avx512=no; echo "# GGML=0: Tern only (AVX2 and 128-bit rows)"; }
+for b in ${builds[@]+"${builds[@]}"}; do
   cc -O2 -I"$llama/ggml/include" "$root/tools/bench/ggml_matvec.c" -L"$llama/$b/bin" -lggml -lggml-base -lggml-cpu \
      -Wl,-rpath,"$llama/$b/bin" -o "$tmp/ggml-$b"
 done
-tern() { "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xbatch -Dtern.threads="$threads" "$@" \
-           -cp "$root/target/classes:$tmp" PackedMatvecTimer 200 "${shapes[@]}" 2>/dev/null | grep -v WARNING; }
+tern() { "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xbatch -Dtern.threads="$threads" \
+           -Dactivations="${ACTIVATIONS:-both}" ${jopts[@]+"${jopts[@]}"} "$@" -cp "$classes:$tmp" PackedMatvecTimer 200 "${shapes[@]}" 2>/dev/null | grep -v WARNING; }
 out=$tmp/results
-echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/'), $threads thread(s) each"
+echo "# $(date -u +%FT%TZ) $(uptime | sed 's/.*load/load/'), $threads thread(s) each; classes $classes"
 for r in $(seq "$rounds"); do
   echo "# round $r, $(uptime | sed 's/.*load/load/')"
   if [[ $avx512 == yes ]]; then
     "$tmp/ggml-build-ops" "$threads" 200 "${shapes[@]}" | sed 's/^/avx512 /' | tee -a "$out"
     tern | sed 's/^/avx512 /' | tee -a "$out"
   fi
-  "$tmp/ggml-build-ops-avx2" "$threads" 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
+  [[ $ggml == 0 ]] || "$tmp/ggml-build-ops-avx2" "$threads" 200 "${shapes[@]}" | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 | sed 's/^/avx2 /' | tee -a "$out"
   tern -XX:UseAVX=2 -Dtern.simd.bits=128 | sed 's/^/avx2-128 /' | tee -a "$out"
 done
@@ -66,5 +73,11 @@ for shape in shapes:
     a = [k for k in med if k[0] == 'avx2' and k[1] == shape and k[2].startswith('int8')]
     n = [k for k in med if k[0] == 'avx2-128' and k[1] == shape and k[2].startswith('int8')]
     if a and n:
-        print(f"128-bit {shape:11s} int8 {statistics.median(med[n[0]]):8.1f} µs = {statistics.median(med[n[0]]) / statistics.median(med[a[0]]):4.2f}× Tern's AVX2 time (target ≤ 2)")
+        A, N = statistics.median(med[a[0]]), statistics.median(med[n[0]])
+        print(f"128-bit {shape:11s} int8 {N:8.1f} µs = {N / A:4.2f}× Tern's AVX2 time {A:8.1f} µs (target ≤ 2; minima {statistics.median(mn[n[0]]) / statistics.median(mn[a[0]]):4.2f})")
+    a = [k for k in med if k[0] == 'avx2' and k[1] == shape and k[2].startswith('float')]
+    n = [k for k in med if k[0] == 'avx2-128' and k[1] == shape and k[2].startswith('float')]
+    if a and n:
+        A, N = statistics.median(med[a[0]]), statistics.median(med[n[0]])
+        print(f"128-bit {shape:11s} float {N:8.1f} µs = {N / A:4.2f}× Tern's AVX2 time {A:8.1f} µs")
 PY
