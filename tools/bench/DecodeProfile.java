@@ -11,7 +11,8 @@ import tern.simd.PackedMatmul;
  * unless told otherwise), with the CPU backend's op clock on (-Dtern.profile=true, tern.simd.OpClock), split per token
  * into the packed ternary products, the f16 LM head, attention, RMSNorm, the backend's other ops (RoPE, SwiGLU,
  * residual adds, cache copies, embedding) and the rest (tape, sampling, allocation: the step's wall time minus the
- * ops'). Each round is one generation of TOKENS tokens in this process, timed from its first generated token (the
+ * ops'). Two breakdowns inside those are printed beside them, not added: packed_setup (the one-row int8 product's
+ * serial set-up on the calling thread) and shared_wait (the caller waiting for pieces its helper thread took). Each round is one generation of TOKENS tokens in this process, timed from its first generated token (the
  * prompt and the first token excluded); round 1 is the cold process's (the JIT still compiling), later rounds steady.
  *
  *   java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -Xms32m -Xmx512m \
@@ -45,7 +46,7 @@ public class DecodeProfile {
                 StringBuilder split = new StringBuilder();
                 for (OpClock.Kind k : OpClock.Kind.values()) {
                     double ms = OpClock.nanos(k) / 1e6 / steps;
-                    ops += ms;
+                    if (!k.nested()) ops += ms;
                     split.append(String.format(Locale.ROOT, " | %s %.2f (%d calls)", k.name().toLowerCase(Locale.ROOT), ms, OpClock.calls(k) / steps));
                 }
                 System.out.printf(Locale.ROOT, "round %d: %d tokens, first after %.3f s; then %.2f ms/token (%.1f tokens/s):%s | rest %.2f ms/token%n",

@@ -21,7 +21,14 @@ public final class OpClock {
         /** RMSNorm */
         NORM,
         /** everything else the backend does: RoPE, SwiGLU, residual adds, cache copies, the embedding */
-        OTHER
+        OTHER,
+        /** part of PACKED, not added again: the one-row int8 product's serial set-up on the caller (quantize, lay out, telescope) */
+        PACKED_SETUP,
+        /** part of the kinds above, not added again: the caller of a Parallel.shared call waiting for pieces its helpers took */
+        SHARED_WAIT;
+
+        /** Whether this kind's time lies inside another kind's (a breakdown, not a share of the step). */
+        public boolean nested() { return this == PACKED_SETUP || this == SHARED_WAIT; }
     }
 
     private static final long[] NANOS = new long[Kind.values().length];
