@@ -123,7 +123,9 @@ public final class CpuBackend implements Backend {
                 "src " + src.describe() + " and dst " + dst.describe() + " differ in dtype or size");
         require(src.device() == Device.CPU && dst.device() == Device.CPU, "copy",
                 "both tensors must be on the host, got " + src.describe() + " and " + dst.describe());
+        long clock = OpClock.start();
         MemorySegment.copy(src.segment(), 0, dst.segment(), 0, src.byteSize());
+        OpClock.stop(OpClock.Kind.OTHER, clock);
     }
 
     @Override
@@ -141,7 +143,9 @@ public final class CpuBackend implements Backend {
         requireHostF32("add", "out", out);
         requireSameSize("add", "a", a, "b", b);
         requireSameSize("add", "a", a, "out", out);
+        long clock = OpClock.start();
         elementwise.add(a.segment(), b.segment(), out.segment(), a.size());
+        OpClock.stop(OpClock.Kind.OTHER, clock);
     }
 
     @Override
@@ -175,8 +179,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, boolean accumulate) {
         // An f16 matrix is a packed file's LM head, served in place: y = x·Wᵀ only.
+        long clock = OpClock.start();
         if (b.dtype() == DType.F16 && !transA && transB) PackedOps.matmulF16(provider, a, b, c, accumulate);
         else FloatMatmul.matmul(provider.matmul(), a, transA, b, transB, c, accumulate);
+        OpClock.stop(OpClock.Kind.MATMUL, clock);
     }
 
     // ---- ternary ---------------------------------------------------------------------------------------
@@ -199,8 +205,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void ternaryMatmul(Tensor x, TernaryWeights w, Tensor y, boolean accumulate) {
+        long clock = OpClock.start();
         if (PackedOps.isT9(w)) PackedOps.matmul(provider, x, new TernaryWeights[] {w}, new Tensor[] {y}, accumulate, packedActivations);
         else TernaryMatmul.forward(provider.ternary(), x, w, y, accumulate);
+        OpClock.stop(OpClock.Kind.PACKED, clock);
     }
 
     @Override
@@ -219,8 +227,11 @@ public final class CpuBackend implements Backend {
     public void ternaryMatmulShared(Tensor x, TernaryWeights[] ws, Tensor[] ys) {
         boolean allT9 = true;
         for (TernaryWeights w : ws) allT9 &= PackedOps.isT9(w);
-        if (allT9 && ws.length > 0) PackedOps.matmul(provider, x, ws, ys, false, packedActivations);
-        else Backend.super.ternaryMatmulShared(x, ws, ys);
+        if (allT9 && ws.length > 0) {
+            long clock = OpClock.start();
+            PackedOps.matmul(provider, x, ws, ys, false, packedActivations);
+            OpClock.stop(OpClock.Kind.PACKED, clock);
+        } else Backend.super.ternaryMatmulShared(x, ws, ys);   // one ternaryMatmul per weight, each timed
     }
 
     private volatile PackedMatmul.Activations packedActivations = PackedMatmul.Activations.FLOAT;
@@ -267,7 +278,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void embedding(Tensor table, int[] ids, Tensor out) {
-        if (table.dtype() == DType.F16) { PackedOps.embeddingF16(table, ids, out); return; }   // a packed file's, in place
+        if (table.dtype() == DType.F16) {   // a packed file's, in place
+            long clock = OpClock.start();
+            PackedOps.embeddingF16(table, ids, out);
+            OpClock.stop(OpClock.Kind.OTHER, clock);
+            return;
+        }
         requireHostF32("embedding", "table", table);
         requireHostF32("embedding", "out", out);
         requireMatrix("embedding", "out", out, ids.length, table.cols());
@@ -295,7 +311,9 @@ public final class CpuBackend implements Backend {
         requireSize(op, "weight", weight, cols);
         requireMatrix(op, "out", out, rows, cols);
         requireSize(op, "rstd", rstd, rows);
+        long clock = OpClock.start();
         rmsNorm.forward(x.segment(), weight.segment(), eps, out.segment(), rstd.segment(), rows, cols);
+        OpClock.stop(OpClock.Kind.NORM, clock);
     }
 
     @Override
@@ -323,7 +341,9 @@ public final class CpuBackend implements Backend {
         require(x.cols() == heads * headDim && x.rows() % seq == 0, op, "x " + x.describe()
                 + " should be [batch·" + seq + ", " + heads + "·" + headDim + "]");
         requireMatrix(op, "out", out, x.rows(), x.cols());
+        long clock = OpClock.start();
         rope.apply(x.segment(), x.rows(), seq, heads, headDim, theta, posOffset, inverse, out.segment());
+        OpClock.stop(OpClock.Kind.OTHER, clock);
     }
 
     @Override
@@ -335,8 +355,10 @@ public final class CpuBackend implements Backend {
         requireHostF32(op, "lse", lse);
         requireMatrix(op, "out", out, (long) batch * qLen, (long) heads * headDim);
         requireSize(op, "lse", lse, (long) batch * heads * qLen);
+        long clock = OpClock.start();
         attention.forward(q.segment(), k.segment(), v.segment(), batch, qLen, kvLen, heads, headDim,
                 out.segment(), lse.segment());
+        OpClock.stop(OpClock.Kind.ATTENTION, clock);
     }
 
     @Override
@@ -365,7 +387,9 @@ public final class CpuBackend implements Backend {
             ks[b] = keys[b].segment();
             vs[b] = values[b].segment();
         }
+        long clock = OpClock.start();
         attention.forwardDecode(q.segment(), ks, vs, lengths, heads, headDim, out.segment(), lse.segment());
+        OpClock.stop(OpClock.Kind.ATTENTION, clock);
     }
 
     @Override
@@ -407,7 +431,9 @@ public final class CpuBackend implements Backend {
         requireHostF32("swiglu", "out", out);
         requireSameSize("swiglu", "gate", gate, "up", up);
         requireSameSize("swiglu", "gate", gate, "out", out);
+        long clock = OpClock.start();
         swiGlu.forward(gate.segment(), up.segment(), out.segment(), gate.size());
+        OpClock.stop(OpClock.Kind.OTHER, clock);
     }
 
     @Override

@@ -76,6 +76,23 @@ public interface FloatKernels {
     void swigluBackward(MemorySegment dout, MemorySegment gate, MemorySegment up,
                         MemorySegment dgate, MemorySegment dup, long from, int n);
 
+    /**
+     * s[si + j] ← scale·{@link #dot}(q[qi …], k[ki + j·stride …], depth) for j < n: one head's scores for one query
+     * over n cached keys, stride apart (decode attention). Bit for bit the same as calling {@code dot} per key,
+     * so an implementation may hold the query in registers across keys but not reorder a key's sum.
+     */
+    void headScores(MemorySegment q, long qi, MemorySegment k, long ki, long stride, int n, int depth, float scale,
+                    MemorySegment s, long si);
+
+    /**
+     * out[oi + d] ← out[oi + d] + Σ_j p[pi + j]·v[vi + j·stride + d] for j < n, d < depth: one head's weighted sum of
+     * n value rows (decode attention). Bit for bit {@link #axpy}(p[pi + j], v row j, out) for j = 0, 1, …, n − 1 in
+     * that order (one fused multiply-add per key and element), so an implementation may hold out in registers
+     * across keys but not reorder the keys.
+     */
+    void headWeights(MemorySegment p, long pi, int n, MemorySegment v, long vi, long stride, int depth,
+                     MemorySegment out, long oi);
+
     /** Queries per call of {@link #scoreBlock} and {@link #weightBlock}: the height of their register tile. */
     int BLOCK_ROWS = 4;
 

@@ -42,6 +42,7 @@ final class PackedTwoBitMatmul {
         PackedTernary w = ws[0];
         int[] bs = ls[0].blockStart, seg = w.segStart();
         int in = w.cols(), blocks = bs[bs.length - 1], pairs = blocks / 2, pad = BLOCK * blocks;
+        long clock = m == 1 ? OpClock.start() : 0;
         float[] rowScale = new float[m];
         short[] xs = new short[m * pad];
         int[] pre = new int[m * (pairs + 1)];
@@ -60,6 +61,7 @@ final class PackedTwoBitMatmul {
         int[] yb = null;
         if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.PAIR_LANES], 0);
         int[] y1 = yb;
+        if (m == 1) OpClock.stop(OpClock.Kind.PACKED_SETUP, clock);
         int tiles = firstTile[ws.length];
         long tileBytes = (long) blocks * PackedTwoBitLayout.LINE * m;
         // One row: small pieces (claimed as PackedMatmul claims them). Several: pieces of at least 8 tiles,

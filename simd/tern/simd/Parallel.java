@@ -59,7 +59,9 @@ public final class Parallel {
         Claims c = new Claims(body, n, Math.max(1, grain), pieces);
         Helper.offer(c);
         c.work();
+        long clock = OpClock.start();
         c.await();
+        OpClock.stop(OpClock.Kind.SHARED_WAIT, clock);
     }
 
     /** How long a helper keeps looking for the next {@link #shared} call before it parks. */

@@ -159,6 +159,18 @@ public final class ScalarFloatKernels implements FloatKernels {
     }
 
     @Override
+    public void headScores(MemorySegment q, long qi, MemorySegment k, long ki, long stride, int n, int depth, float scale,
+                           MemorySegment s, long si) {
+        for (int j = 0; j < n; j++) set(s, si + j, scale * dot(q, qi, k, ki + j * stride, depth));
+    }
+
+    @Override
+    public void headWeights(MemorySegment p, long pi, int n, MemorySegment v, long vi, long stride, int depth,
+                            MemorySegment out, long oi) {
+        for (int j = 0; j < n; j++) axpy(get(p, pi + j), v, vi + j * stride, out, oi, depth);
+    }
+
+    @Override
     public void scoreBlock(MemorySegment q, long qi, long qStride, int rows, int depth,
                            MemorySegment kT, long ki, long kStride, int n, MemorySegment s, long si, long sStride) {
         for (int r = 0; r < rows; r++)

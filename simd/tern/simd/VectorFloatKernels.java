@@ -253,6 +253,101 @@ public final class VectorFloatKernels implements FloatKernels {
     }
 
     /*
+     * Decode attention's per-head kernels. A head of 8 vectors (64 floats at 256 bits) or 4 (64 at 512 bits) keeps
+     * the query, or the output, in registers across the keys; every other depth runs dot / axpy per key. The
+     * register forms do exactly what dot and axpy do for that depth: dot's four accumulators, each starting from
+     * zero and taking its vectors in ascending order (two rounds for 8 vectors, one for 4), their sum
+     * (s0 + s1) + (s2 + s3) in butterfly order, plus the empty tail's +0 (which turns a −0 sum into +0, as dot
+     * does); axpy's one fused multiply-add per element and key.
+     */
+
+    @Override
+    public void headScores(MemorySegment q, long qi, MemorySegment k, long ki, long stride, int n, int depth, float scale,
+                           MemorySegment s, long si) {
+        if (depth == 8 * L) scores8(q, qi, k, ki, stride, n, scale, s, si);
+        else if (depth == 4 * L) scores4(q, qi, k, ki, stride, n, scale, s, si);
+        else for (int j = 0; j < n; j++) ScalarFloatKernels.set(s, si + j, scale * dot(q, qi, k, ki + j * stride, depth));
+    }
+
+    private static void scores8(MemorySegment q, long qi, MemorySegment k, long ki, long stride, int n, float scale,
+                                MemorySegment s, long si) {
+        FloatVector q0 = load(q, qi), q1 = load(q, qi + L), q2 = load(q, qi + 2 * L), q3 = load(q, qi + 3 * L);
+        FloatVector q4 = load(q, qi + 4 * L), q5 = load(q, qi + 5 * L), q6 = load(q, qi + 6 * L), q7 = load(q, qi + 7 * L);
+        FloatVector zero = FloatVector.zero(F);
+        for (int j = 0; j < n; j++) {
+            long at = ki + j * stride;
+            FloatVector s0 = q0.fma(load(k, at), zero), s1 = q1.fma(load(k, at + L), zero);
+            FloatVector s2 = q2.fma(load(k, at + 2 * L), zero), s3 = q3.fma(load(k, at + 3 * L), zero);
+            s0 = q4.fma(load(k, at + 4 * L), s0);
+            s1 = q5.fma(load(k, at + 5 * L), s1);
+            s2 = q6.fma(load(k, at + 6 * L), s2);
+            s3 = q7.fma(load(k, at + 7 * L), s3);
+            ScalarFloatKernels.set(s, si + j, scale * (VectorSums.sum(s0.add(s1).add(s2.add(s3))) + 0f));
+        }
+    }
+
+    private static void scores4(MemorySegment q, long qi, MemorySegment k, long ki, long stride, int n, float scale,
+                                MemorySegment s, long si) {
+        FloatVector q0 = load(q, qi), q1 = load(q, qi + L), q2 = load(q, qi + 2 * L), q3 = load(q, qi + 3 * L);
+        FloatVector zero = FloatVector.zero(F);
+        for (int j = 0; j < n; j++) {
+            long at = ki + j * stride;
+            FloatVector s0 = q0.fma(load(k, at), zero), s1 = q1.fma(load(k, at + L), zero);
+            FloatVector s2 = q2.fma(load(k, at + 2 * L), zero), s3 = q3.fma(load(k, at + 3 * L), zero);
+            ScalarFloatKernels.set(s, si + j, scale * (VectorSums.sum(s0.add(s1).add(s2.add(s3))) + 0f));
+        }
+    }
+
+    @Override
+    public void headWeights(MemorySegment p, long pi, int n, MemorySegment v, long vi, long stride, int depth,
+                            MemorySegment out, long oi) {
+        if (depth == 8 * L) weights8(p, pi, n, v, vi, stride, out, oi);
+        else if (depth == 4 * L) weights4(p, pi, n, v, vi, stride, out, oi);
+        else for (int j = 0; j < n; j++) axpy(ScalarFloatKernels.get(p, pi + j), v, vi + j * stride, out, oi, depth);
+    }
+
+    private static void weights8(MemorySegment p, long pi, int n, MemorySegment v, long vi, long stride, MemorySegment out, long oi) {
+        FloatVector o0 = load(out, oi), o1 = load(out, oi + L), o2 = load(out, oi + 2 * L), o3 = load(out, oi + 3 * L);
+        FloatVector o4 = load(out, oi + 4 * L), o5 = load(out, oi + 5 * L), o6 = load(out, oi + 6 * L), o7 = load(out, oi + 7 * L);
+        for (int j = 0; j < n; j++) {
+            long at = vi + j * stride;
+            FloatVector w = FloatVector.broadcast(F, ScalarFloatKernels.get(p, pi + j));
+            o0 = load(v, at).fma(w, o0);
+            o1 = load(v, at + L).fma(w, o1);
+            o2 = load(v, at + 2 * L).fma(w, o2);
+            o3 = load(v, at + 3 * L).fma(w, o3);
+            o4 = load(v, at + 4 * L).fma(w, o4);
+            o5 = load(v, at + 5 * L).fma(w, o5);
+            o6 = load(v, at + 6 * L).fma(w, o6);
+            o7 = load(v, at + 7 * L).fma(w, o7);
+        }
+        store(o0, out, oi);
+        store(o1, out, oi + L);
+        store(o2, out, oi + 2 * L);
+        store(o3, out, oi + 3 * L);
+        store(o4, out, oi + 4 * L);
+        store(o5, out, oi + 5 * L);
+        store(o6, out, oi + 6 * L);
+        store(o7, out, oi + 7 * L);
+    }
+
+    private static void weights4(MemorySegment p, long pi, int n, MemorySegment v, long vi, long stride, MemorySegment out, long oi) {
+        FloatVector o0 = load(out, oi), o1 = load(out, oi + L), o2 = load(out, oi + 2 * L), o3 = load(out, oi + 3 * L);
+        for (int j = 0; j < n; j++) {
+            long at = vi + j * stride;
+            FloatVector w = FloatVector.broadcast(F, ScalarFloatKernels.get(p, pi + j));
+            o0 = load(v, at).fma(w, o0);
+            o1 = load(v, at + L).fma(w, o1);
+            o2 = load(v, at + 2 * L).fma(w, o2);
+            o3 = load(v, at + 3 * L).fma(w, o3);
+        }
+        store(o0, out, oi);
+        store(o1, out, oi + L);
+        store(o2, out, oi + 2 * L);
+        store(o3, out, oi + 3 * L);
+    }
+
+    /*
      * The attention tiles: four query rows by two vectors of lanes, eight accumulators. A row index past
      * `rows` reads the last real row again (cheaper than a branch per step) and its result is not stored.
      * One small method per tile: in one large method C2 runs out of inlining budget and leaves the vector
