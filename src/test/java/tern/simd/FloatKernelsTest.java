@@ -53,6 +53,28 @@ class FloatKernelsTest {
         }
     }
 
+    /**
+     * axpy's ragged end is one masked vector: over lengths up to three vectors (every tail length at every width),
+     * x ending exactly at its segment's end (a masked lane past it must not be touched, nor fault) and y with
+     * guard elements on both sides, the result equals the scalar twin's bit for bit and the guards are unchanged.
+     */
+    @Property(tries = 200)
+    void axpyTailIsMaskedAndExact(@ForAll @IntRange(min = 0, max = 48) int n, @ForAll @IntRange(min = 0, max = 7) int offset,
+                                  @ForAll @IntRange(min = 0, max = 9) int guard, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        float[] x = uniform(rnd, offset + n, 4), y = uniform(rnd, guard + n + guard, 4);
+        float alpha = (float) rnd.nextGaussian();
+        MemorySegment xs = segment(x), ys = segment(y), yv = segment(y);
+        S.axpy(alpha, xs, offset, ys, guard, n);
+        V.axpy(alpha, xs, offset, yv, guard, n);
+        float[] expected = read(ys, y.length), actual = read(yv, y.length);
+        assertArrayEquals(expected, actual, "axpy at n " + n);
+        for (int i = 0; i < guard; i++) {
+            assertEquals(Float.floatToRawIntBits(y[i]), Float.floatToRawIntBits(actual[i]), "guard before, " + i);
+            assertEquals(Float.floatToRawIntBits(y[guard + n + i]), Float.floatToRawIntBits(actual[guard + n + i]), "guard after, " + i);
+        }
+    }
+
     @Property(tries = 80)
     void rotateAndAdamwAgreeBitForBit(@ForAll @IntRange(min = 0, max = 150) int half,
                                       @ForAll @IntRange(min = 0, max = 7) int offset, @ForAll long seed) {
