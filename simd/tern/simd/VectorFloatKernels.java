@@ -195,6 +195,23 @@ public final class VectorFloatKernels implements FloatKernels {
     }
 
     @Override
+    public void expShiftEach(MemorySegment x, long xi, MemorySegment shift, long si, int n, MemorySegment out, long oi) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L)
+            store(ExpVector.exp(load(x, xi + i).sub(load(shift, si + i))), out, oi + i);
+        TAIL.expShiftEach(x, xi + i, shift, si + i, n - i, out, oi + i);
+    }
+
+    @Override
+    public void softmaxGradEach(float alpha, MemorySegment p, long pi, MemorySegment d, long di, MemorySegment shift, long si,
+                                MemorySegment out, long oi, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L)
+            store(load(p, pi + i).mul(load(d, di + i).sub(load(shift, si + i))).mul(alpha), out, oi + i);
+        TAIL.softmaxGradEach(alpha, p, pi + i, d, di + i, shift, si + i, out, oi + i, n - i);
+    }
+
+    @Override
     public void rotate(MemorySegment x, long xi, float[] cos, float[] sin, int tableOffset, int half, MemorySegment out, long oi) {
         int i = 0;
         for (int bound = F.loopBound(half); i < bound; i += L) {
