@@ -97,7 +97,7 @@ public final class FloatMatmul {
                 Parallel.shared((m + mcMax - 1) / mcMax, 1, (b0, b1) -> {
                     float[] line = line(SCRATCH.get(), nr, mr, mcMax);
                     for (int ic = b0 * mcMax; ic < Math.min(m, b1 * mcMax); ic += mcMax)
-                        packA(o, ic, Math.min(mcMax, m - ic), p0, kc, mr, ap, ic * kc, line);
+                        packA(kernels, o, ic, Math.min(mcMax, m - ic), p0, kc, mr, ap, ic * kc, line);
                 });
                 Parallel.shared(colTiles, grain(colTiles, 1, (long) m * kc * nr), (t0, t1) ->
                         colPiece(kernels, o, p0, kc, ap, t0 * nr, Math.min(n, t1 * nr), mcMax, add));
@@ -156,7 +156,7 @@ public final class FloatMatmul {
         float[] line = line(scratch, nr, mr, mcMax);
         for (int ic = r0; ic < r1; ic += mcMax) {
             int mc = Math.min(mcMax, r1 - ic);
-            packA(o, ic, mc, pc, kc, mr, ap, 0, line);
+            packA(kernels, o, ic, mc, pc, kc, mr, ap, 0, line);
             for (int jc = 0; jc < o.n; jc += NC)
                 tiles(kernels, o, ap, 0, bp, jc * kc, ic, mc, jc, Math.min(NC, o.n - jc), kc, add);
         }
@@ -216,10 +216,14 @@ public final class FloatMatmul {
     }
 
     /** ap[at + (panel·kc + p)·mr + r] ← op(a)[ic + panel·mr + r][pc + p], zero past row mc. */
-    private static void packA(Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, int at, float[] line) {
+    private static void packA(FloatMatmulKernels kernels, Operands o, int ic, int mc, int pc, int kc, int mr, float[] ap, int at,
+                              float[] line) {
         int panels = (mc + mr - 1) / mr;
         if (!o.transA) {
-            for (int i = 0; i < panels * mr; i++) {
+            int i = 0;
+            if (mr == 4)   // whole 4-row panels in one pass each (the kernels' packRows4), the ragged one below
+                for (; i + 4 <= mc; i += 4) kernels.packRows4(o.a, (long) (ic + i) * o.k + pc, o.k, kc, ap, at + (i / 4) * kc * 4);
+            for (; i < panels * mr; i++) {
                 int base = at + (i / mr) * kc * mr + i % mr;
                 if (i < mc) {
                     MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (ic + i) * o.k + pc) * Float.BYTES, line, 0, kc);
