@@ -105,7 +105,7 @@ public final class FloatMatmul {
                 float[] bp = grow(scratch, 3, colTiles * nr * kc);
                 int ncTiles = NC / nr;
                 Parallel.shared(colTiles, ncTiles, (t0, t1) ->
-                        packB(o, p0, kc, t0 * nr, Math.min(n, t1 * nr) - t0 * nr, nr, bp, t0 * nr * kc,
+                        packB(kernels, o, p0, kc, t0 * nr, Math.min(n, t1 * nr) - t0 * nr, nr, bp, t0 * nr * kc,
                                 line(SCRATCH.get(), nr, mr, mcMax)));
                 // Pieces of whole row blocks, so that a piece's A blocks are full ones.
                 Parallel.shared(rowTiles, grain(rowTiles, mcMax / mr, (long) mr * kc * n), (t0, t1) ->
@@ -141,7 +141,7 @@ public final class FloatMatmul {
         float[] line = line(scratch, nr, mr, mcMax);
         for (int jc = c0; jc < c1; jc += NC) {
             int nc = Math.min(NC, c1 - jc);
-            packB(o, pc, kc, jc, nc, nr, bp, 0, line);
+            packB(kernels, o, pc, kc, jc, nc, nr, bp, 0, line);
             for (int ic = 0; ic < o.m; ic += mcMax)
                 tiles(kernels, o, ap, ic * kc, bp, 0, ic, Math.min(mcMax, o.m - ic), jc, nc, kc, add);
         }
@@ -192,15 +192,23 @@ public final class FloatMatmul {
     }
 
     /** bp[at + (panel·kc + p)·nr + j] ← op(b)[pc + p][jc + panel·nr + j], zero past column nc. */
-    private static void packB(Operands o, int pc, int kc, int jc, int nc, int nr, float[] bp, int at, float[] line) {
+    private static void packB(FloatMatmulKernels kernels, Operands o, int pc, int kc, int jc, int nc, int nr, float[] bp, int at,
+                              float[] line) {
         int panels = (nc + nr - 1) / nr;
         if (!o.transB) {
-            // Rows of b are contiguous along j: copy each row's slice, then cut it into panels.
-            for (int p = 0; p < kc; p++) {
-                MemorySegment.copy(o.b, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.n + jc) * Float.BYTES, line, 0, nc);
-                java.util.Arrays.fill(line, nc, panels * nr, 0f);
-                for (int q = 0; q < panels; q++) System.arraycopy(line, q * nr, bp, at + (q * kc + p) * nr, nr);
-            }
+            // Rows of b are contiguous along j. Whole panels one at a time, p inside, so the packed panel is
+            // written in order: with p outside, row p's pieces of every panel are kc·nr floats apart (32 KiB
+            // at 256 bits, one L1 set for all of them). The ragged last panel through a zero-padded line.
+            int whole = nc / nr;
+            for (int q = 0; q < whole; q++)
+                kernels.packPanel(o.b, (long) pc * o.n + jc + (long) q * nr, o.n, kc, nr, bp, at + q * kc * nr);
+            if (whole < panels)
+                for (int p = 0; p < kc; p++) {
+                    MemorySegment.copy(o.b, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.n + jc + (long) whole * nr) * Float.BYTES,
+                            line, 0, nc - whole * nr);
+                    java.util.Arrays.fill(line, nc - whole * nr, nr, 0f);
+                    System.arraycopy(line, 0, bp, at + (whole * kc + p) * nr, nr);
+                }
         } else {
             // b is [n, k]: row j of b is column j of op(b), contiguous along p.
             for (int j = 0; j < panels * nr; j++) {
@@ -233,12 +241,18 @@ public final class FloatMatmul {
                 }
             }
         } else {
-            // a is [k, m]: row p of a holds op(a)[·][p] contiguous along i.
-            for (int p = 0; p < kc; p++) {
-                MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic) * Float.BYTES, line, 0, mc);
-                java.util.Arrays.fill(line, mc, panels * mr, 0f);
-                for (int i = 0; i < panels * mr; i++) ap[at + (i / mr) * kc * mr + p * mr + i % mr] = line[i];
-            }
+            // a is [k, m]: row p of a holds op(a)[·][p] contiguous along i. Whole panels one at a time, p
+            // inside (the panel written in order, as in packB), the ragged last panel through a padded line.
+            int whole = mr == 4 ? mc / 4 : 0;
+            for (int q = 0; q < whole; q++)
+                kernels.packPanel(o.a, (long) pc * o.m + ic + 4L * q, o.m, kc, 4, ap, at + q * kc * 4);
+            if (whole < panels)
+                for (int p = 0; p < kc; p++) {
+                    MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic + (long) whole * mr) * Float.BYTES,
+                            line, 0, mc - whole * mr);
+                    java.util.Arrays.fill(line, mc - whole * mr, mr, 0f);
+                    System.arraycopy(line, 0, ap, at + whole * kc * mr + p * mr, mr);
+                }
         }
     }
 }

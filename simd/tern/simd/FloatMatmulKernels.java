@@ -51,6 +51,15 @@ interface FloatMatmulKernels {
     }
 
     /**
+     * dst[at + p·w + j] ← src[from + p·stride + j] for p < kc, j < w: one packed panel, w wide, from kc rows of a
+     * row-major matrix (a copy, written in order). This default copies each row's run from the segment.
+     */
+    default void packPanel(MemorySegment src, long from, long stride, int kc, int w, float[] dst, int at) {
+        for (int p = 0; p < kc; p++)
+            MemorySegment.copy(src, java.lang.foreign.ValueLayout.JAVA_FLOAT, (from + p * stride) * Float.BYTES, dst, at + p * w, w);
+    }
+
+    /**
      * y[j] (+)= Σ_p x[p]·w[j][p] for j in [j0, j1): one row of activations times the transpose of a
      * row-major w [*, k] (the decode-time linear layer).
      */

@@ -143,6 +143,23 @@ final class FloatMatmulVector implements FloatMatmulKernels {
         if (p < kc) FloatMatmulKernels.super.packRows4(a, from + p, lda, kc - p, ap, at + 4 * p);
     }
 
+    private static final VectorSpecies<Float> F128 = FloatVector.SPECIES_128;
+
+    /** Runs of whole vectors: L lanes where w is a multiple of L (B panels), 4 lanes for w = 4 (aᵀ's A panels). */
+    @Override
+    public void packPanel(MemorySegment src, long from, long stride, int kc, int w, float[] dst, int at) {
+        if (w % L == 0) {
+            for (int p = 0; p < kc; p++) {
+                long s = (from + p * stride) * Float.BYTES;
+                for (int j = 0; j < w; j += L)
+                    FloatVector.fromMemorySegment(F, src, s + (long) j * Float.BYTES, ORDER).intoArray(dst, at + p * w + j);
+            }
+        } else if (w == 4) {
+            for (int p = 0; p < kc; p++)
+                FloatVector.fromMemorySegment(F128, src, (from + p * stride) * Float.BYTES, ORDER).intoArray(dst, at + 4 * p);
+        } else FloatMatmulKernels.super.packPanel(src, from, stride, kc, w, dst, at);
+    }
+
     static FloatVector ld(MemorySegment c, long element) {
         return FloatVector.fromMemorySegment(F, c, element * Float.BYTES, ORDER);
     }
