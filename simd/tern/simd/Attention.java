@@ -15,7 +15,7 @@ import java.lang.foreign.MemorySegment;
  * reducing lanes and calling as multiplying. With one head's K copied transposed ([headDim, kvLen], each
  * dimension a contiguous row over the keys), the forward pass scores a block of queries as a small matrix
  * product with the keys in vector lanes, and weights the values (as stored: the head dimension in lanes)
- * the same way; the backward pass runs its products as axpys and dots over transposed K and V. The copy
+ * the same way ({@link AttentionBackward} tiles the backward pass with the same two kernels). The copy
  * costs kvLen·headDim per head, repaid when several queries share it; a few queries (KV-cache decoding)
  * take the dot-per-key path instead.
  */
@@ -33,8 +33,12 @@ final class Attention {
     private static final int KEY_BLOCK = 16;
 
     private final FloatKernels k;
+    private final AttentionBackward backward;
 
-    Attention(FloatKernels kernels) { this.k = kernels; }
+    Attention(FloatKernels kernels) {
+        this.k = kernels;
+        this.backward = new AttentionBackward(kernels);
+    }
 
     /** Where one (batch, head) pair's rows start and how far apart they are. */
     private record Head(long qBase, long kvBase, int width) {
@@ -200,59 +204,11 @@ final class Attention {
         }
     }
 
-    /**
-     * With p_ij = exp(s_ij − lse_i), dP_ij = dout_i·v_j and D_i = dout_i·out_i (= Σ_j p_ij·dP_ij):
-     * dv_j = Σ_i p_ij·dout_i; dS_ij = p_ij·(dP_ij − D_i); dq_i = scale·Σ_j dS_ij·k_j; dk_j = scale·Σ_i dS_ij·q_i.
-     * Parallel over (batch, head): each pair owns its slices of dq, dk and dv, so no two threads add into
-     * the same key's gradient. Every product runs on the transposed copies: rows over the keys.
-     */
+    /** The backward pass: {@link AttentionBackward} (key blocks against the queries that see them). */
     void backward(MemorySegment dout, MemorySegment q, MemorySegment kk, MemorySegment v, MemorySegment out,
                   MemorySegment lse, int batch, int qLen, int kvLen, int heads, int headDim,
                   MemorySegment dq, MemorySegment dk, MemorySegment dv) {
-        int offset = kvLen - qLen;
-        float scale = (float) (1 / Math.sqrt(headDim));
-        long workPerPair = (long) qLen * kvLen * headDim * 5;
-        long size = (long) headDim * kvLen;
-        Parallel.range(batch * heads, minChunk(workPerPair), (p0, p1) -> {
-            MemorySegment probs = Scratch.reused(0, kvLen), dS = Scratch.reused(1, kvLen);
-            MemorySegment kT = Scratch.reused(2, size), vT = Scratch.reused(3, size);
-            MemorySegment dkT = Scratch.reused(4, size), dvT = Scratch.reused(5, size);
-            for (int pair = p0; pair < p1; pair++) {
-                Head head = Head.of(pair / heads, pair % heads, qLen, kvLen, heads, headDim);
-                transpose(kk, head, kvLen, headDim, kT);
-                transpose(v, head, kvLen, headDim, vT);
-                k.fill(0f, dkT, 0, (int) size);
-                k.fill(0f, dvT, 0, (int) size);
-                for (int i = 0; i < qLen; i++) {
-                    int visible = i + offset + 1;
-                    long qAt = head.q(i);
-                    // recompute p_ij = exp(s_ij − lse_i) from the saved log-sum-exp
-                    k.fill(0f, probs, 0, visible);
-                    for (int d = 0; d < headDim; d++)
-                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), kT, (long) d * kvLen, probs, 0, visible);
-                    k.expShiftScale(probs, 0, visible, ScalarFloatKernels.get(lse, (long) pair * qLen + i), 1f, probs, 0);
-                    // dP_ij = dout_i·v_j, then dS = p ⊙ (dP − D_i)
-                    k.fill(0f, dS, 0, visible);
-                    for (int d = 0; d < headDim; d++)
-                        k.axpy(ScalarFloatKernels.get(dout, qAt + d), vT, (long) d * kvLen, dS, 0, visible);
-                    k.softmaxGrad(probs, 0, dS, 0, k.dot(dout, qAt, out, qAt, headDim), dS, 0, visible);
-                    for (int d = 0; d < headDim; d++) {
-                        long row = (long) d * kvLen;
-                        k.axpy(ScalarFloatKernels.get(dout, qAt + d), probs, 0, dvT, row, visible);      // dv_j += p_ij·dout_i
-                        k.axpy(scale * ScalarFloatKernels.get(q, qAt + d), dS, 0, dkT, row, visible);    // dk_j += scale·dS_ij·q_i
-                        ScalarFloatKernels.set(dq, qAt + d, scale * k.dot(dS, 0, kT, row, visible));    // dq_i = scale·Σ_j dS_ij·k_j
-                    }
-                }
-                // written, not accumulated: copy the transposed gradients back over dk and dv
-                for (int j = 0; j < kvLen; j++) {
-                    long at = head.kv(j);
-                    for (int d = 0; d < headDim; d++) {
-                        ScalarFloatKernels.set(dk, at + d, ScalarFloatKernels.get(dkT, (long) d * kvLen + j));
-                        ScalarFloatKernels.set(dv, at + d, ScalarFloatKernels.get(dvT, (long) d * kvLen + j));
-                    }
-                }
-            }
-        });
+        backward.backward(dout, q, kk, v, out, lse, batch, qLen, kvLen, heads, headDim, dq, dk, dv);
     }
 
     private static int minChunk(long workPerTask) {

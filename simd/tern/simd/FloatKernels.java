@@ -63,6 +63,13 @@ public interface FloatKernels {
     /** out[i] ← exp(x[i] − shift)·alpha; out may be x (softmax probabilities, cross-entropy gradients). */
     void expShiftScale(MemorySegment x, long xi, int n, float shift, float alpha, MemorySegment out, long oi);
 
+    /** out[i] ← exp(x[i] − shift[si + i]), a shift per element (the attention backward's p = exp(s − lse)); out may be x. */
+    void expShiftEach(MemorySegment x, long xi, MemorySegment shift, long si, int n, MemorySegment out, long oi);
+
+    /** out[i] ← alpha·(p[i]·(d[i] − shift[si + i])), a shift per element (the attention backward's scale·dS); out may be p or d. */
+    void softmaxGradEach(float alpha, MemorySegment p, long pi, MemorySegment d, long di, MemorySegment shift, long si,
+                         MemorySegment out, long oi, int n);
+
     /**
      * Rotary pairs of one head: for i < half, with (a, b) = (x[i], x[i+half]):
      * out[i] ← a·cos[i] − b·sin[i], out[i+half] ← b·cos[i] + a·sin[i]. out may be x.

@@ -35,6 +35,31 @@ interface FloatMatmulKernels {
               MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add);
 
     /**
+     * ap[at + 4·p + r] ← a[from + r·lda + p] for r < 4, p < kc: four whole rows of a row-major op(a) interleaved
+     * into one packed 4-row panel (a copy: the products' bits do not depend on how it is done). This default, the
+     * plain loop with p outside, is what the scalar path runs; the Vector API kernels transpose in registers.
+     */
+    default void packRows4(MemorySegment a, long from, long lda, int kc, float[] ap, int at) {
+        long r0 = from, r1 = r0 + lda, r2 = r1 + lda, r3 = r2 + lda;
+        for (int p = 0; p < kc; p++) {
+            int o = at + 4 * p;
+            ap[o] = a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, r0 + p);
+            ap[o + 1] = a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, r1 + p);
+            ap[o + 2] = a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, r2 + p);
+            ap[o + 3] = a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, r3 + p);
+        }
+    }
+
+    /**
+     * dst[at + p·w + j] ← src[from + p·stride + j] for p < kc, j < w: one packed panel, w wide, from kc rows of a
+     * row-major matrix (a copy, written in order). This default copies each row's run from the segment.
+     */
+    default void packPanel(MemorySegment src, long from, long stride, int kc, int w, float[] dst, int at) {
+        for (int p = 0; p < kc; p++)
+            MemorySegment.copy(src, java.lang.foreign.ValueLayout.JAVA_FLOAT, (from + p * stride) * Float.BYTES, dst, at + p * w, w);
+    }
+
+    /**
      * y[j] (+)= Σ_p x[p]·w[j][p] for j in [j0, j1): one row of activations times the transpose of a
      * row-major w [*, k] (the decode-time linear layer).
      */

@@ -26,6 +26,12 @@ import java.lang.foreign.MemorySegment;
  * against 41.8, the spills again. 128 bits on x86 has the same 16 registers, so the same tile.
  * At 512 bits (AVX-512: 32 registers) the 4 × 4 tile of {@link FloatMatmulVector} stays, as measured
  * on Zen 4.
+ *
+ * <p>Re-measured with every tile in the linear-index form below (whose bounds checks C2 hoists, so no
+ * register goes to them), 3 Dec 2026 (m19b): the tile alone on one Zen 3 core, a 96×512 A block against one
+ * 512×NR B panel in L1, `tools/bench/TileBench.java 512`: 4×2 94.2 GFLOP/s (about the core's FMA peak),
+ * 3×3 83.7, 6×2 43.0, 4×3 40.3, 5×2 35.8. The 12- and 10-accumulator tiles still lose half their rate, so
+ * hoisting the checks did not free the registers they need; 4×2 stays.
  */
 final class FloatMatmulTiles {
     private static final VectorSpecies<Float> F = Species.F;

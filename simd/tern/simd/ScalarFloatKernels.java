@@ -112,6 +112,17 @@ public final class ScalarFloatKernels implements FloatKernels {
     }
 
     @Override
+    public void expShiftEach(MemorySegment x, long xi, MemorySegment shift, long si, int n, MemorySegment out, long oi) {
+        for (int i = 0; i < n; i++) set(out, oi + i, Exp.exp(get(x, xi + i) - get(shift, si + i)));
+    }
+
+    @Override
+    public void softmaxGradEach(float alpha, MemorySegment p, long pi, MemorySegment d, long di, MemorySegment shift, long si,
+                                MemorySegment out, long oi, int n) {
+        for (int i = 0; i < n; i++) set(out, oi + i, alpha * (get(p, pi + i) * (get(d, di + i) - get(shift, si + i))));
+    }
+
+    @Override
     public void rotate(MemorySegment x, long xi, float[] cos, float[] sin, int tableOffset, int half, MemorySegment out, long oi) {
         for (int i = 0; i < half; i++) {
             float a = get(x, xi + i), b = get(x, xi + half + i);

@@ -112,11 +112,23 @@ public final class VectorFloatKernels implements FloatKernels {
         return TAIL.allFinite(x, xi + i, n - i);
     }
 
+    /**
+     * The ragged end runs as one masked vector, not a scalar loop: the attention backward calls this on rows of
+     * every length 1..T, so up to L − 1 scalar steps per call were a visible share of its time. Lane by lane the
+     * same fused multiply-add as the scalar twin (same bits); masked-off lanes are neither read nor written.
+     */
     @Override
     public void axpy(float alpha, MemorySegment x, long xi, MemorySegment y, long yi, int n) {
+        FloatVector a = FloatVector.broadcast(F, alpha);
         int i = 0;
-        for (int bound = F.loopBound(n); i < bound; i += L) store(load(x, xi + i).fma(FloatVector.broadcast(F, alpha), load(y, yi + i)), y, yi + i);
-        TAIL.axpy(alpha, x, xi + i, y, yi + i, n - i);
+        for (int bound = F.loopBound(n); i < bound; i += L) store(load(x, xi + i).fma(a, load(y, yi + i)), y, yi + i);
+        if (i < n) {
+            VectorMask<Float> m = F.indexInRange(i, n);
+            long yAt = (yi + i) * Float.BYTES;
+            FloatVector.fromMemorySegment(F, x, (xi + i) * Float.BYTES, ORDER, m)
+                    .fma(a, FloatVector.fromMemorySegment(F, y, yAt, ORDER, m))
+                    .intoMemorySegment(y, yAt, ORDER, m);
+        }
     }
 
     @Override
@@ -180,6 +192,23 @@ public final class VectorFloatKernels implements FloatKernels {
         for (int bound = F.loopBound(n); i < bound; i += L)
             store(ExpVector.exp(load(x, xi + i).sub(shift)).mul(alpha), out, oi + i);
         TAIL.expShiftScale(x, xi + i, n - i, shift, alpha, out, oi + i);
+    }
+
+    @Override
+    public void expShiftEach(MemorySegment x, long xi, MemorySegment shift, long si, int n, MemorySegment out, long oi) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L)
+            store(ExpVector.exp(load(x, xi + i).sub(load(shift, si + i))), out, oi + i);
+        TAIL.expShiftEach(x, xi + i, shift, si + i, n - i, out, oi + i);
+    }
+
+    @Override
+    public void softmaxGradEach(float alpha, MemorySegment p, long pi, MemorySegment d, long di, MemorySegment shift, long si,
+                                MemorySegment out, long oi, int n) {
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += L)
+            store(load(p, pi + i).mul(load(d, di + i).sub(load(shift, si + i))).mul(alpha), out, oi + i);
+        TAIL.softmaxGradEach(alpha, p, pi + i, d, di + i, shift, si + i, out, oi + i, n - i);
     }
 
     @Override

@@ -38,18 +38,42 @@ class FloatKernelsTest {
         int len = n + offset;
         float[] a = uniform(rnd, len, 4), b = uniform(rnd, len, 4), y = uniform(rnd, len, 4);
         float alpha = (float) rnd.nextGaussian();
-        for (int kind = 0; kind < 6; kind++) {
+        float[] c = uniform(rnd, len, 4);
+        for (int kind = 0; kind < 7; kind++) {
             MemorySegment outS = segment(y), outV = segment(y);
-            MemorySegment as = segment(a), bs = segment(b);
+            MemorySegment as = segment(a), bs = segment(b), cs = segment(c);
             switch (kind) {
                 case 0 -> { S.axpy(alpha, as, offset, outS, offset, n); V.axpy(alpha, as, offset, outV, offset, n); }
                 case 1 -> { S.scale(alpha, as, offset, outS, offset, n); V.scale(alpha, as, offset, outV, offset, n); }
                 case 2 -> { S.add(as, offset, bs, offset, outS, offset, n); V.add(as, offset, bs, offset, outV, offset, n); }
                 case 3 -> { S.scaledProduct(alpha, as, offset, bs, offset, outS, offset, n); V.scaledProduct(alpha, as, offset, bs, offset, outV, offset, n); }
                 case 4 -> { S.softmaxGrad(as, offset, bs, offset, alpha, outS, offset, n); V.softmaxGrad(as, offset, bs, offset, alpha, outV, offset, n); }
+                case 5 -> { S.softmaxGradEach(alpha, as, offset, bs, offset, cs, offset, outS, offset, n); V.softmaxGradEach(alpha, as, offset, bs, offset, cs, offset, outV, offset, n); }
                 default -> { S.addScaledProduct(alpha, as, offset, bs, offset, outS, offset, n); V.addScaledProduct(alpha, as, offset, bs, offset, outV, offset, n); }
             }
             assertArrayEquals(read(outS, len), read(outV, len), "kernel " + kind + " at n " + n);
+        }
+    }
+
+    /**
+     * axpy's ragged end is one masked vector: over lengths up to three vectors (every tail length at every width),
+     * x ending exactly at its segment's end (a masked lane past it must not be touched, nor fault) and y with
+     * guard elements on both sides, the result equals the scalar twin's bit for bit and the guards are unchanged.
+     */
+    @Property(tries = 200)
+    void axpyTailIsMaskedAndExact(@ForAll @IntRange(min = 0, max = 48) int n, @ForAll @IntRange(min = 0, max = 7) int offset,
+                                  @ForAll @IntRange(min = 0, max = 9) int guard, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        float[] x = uniform(rnd, offset + n, 4), y = uniform(rnd, guard + n + guard, 4);
+        float alpha = (float) rnd.nextGaussian();
+        MemorySegment xs = segment(x), ys = segment(y), yv = segment(y);
+        S.axpy(alpha, xs, offset, ys, guard, n);
+        V.axpy(alpha, xs, offset, yv, guard, n);
+        float[] expected = read(ys, y.length), actual = read(yv, y.length);
+        assertArrayEquals(expected, actual, "axpy at n " + n);
+        for (int i = 0; i < guard; i++) {
+            assertEquals(Float.floatToRawIntBits(y[i]), Float.floatToRawIntBits(actual[i]), "guard before, " + i);
+            assertEquals(Float.floatToRawIntBits(y[guard + n + i]), Float.floatToRawIntBits(actual[guard + n + i]), "guard after, " + i);
         }
     }
 
@@ -109,6 +133,10 @@ class FloatKernelsTest {
         S.expShiftScale(xs, offset, n, shift, 0.5f, outS, offset);
         V.expShiftScale(xs, offset, n, shift, 0.5f, outV, offset);
         assertArrayEquals(read(outS, len), read(outV, len), "expShiftScale");
+        MemorySegment shifts = segment(uniform(rnd, len, 20));
+        S.expShiftEach(xs, offset, shifts, offset, n, outS, offset);
+        V.expShiftEach(xs, offset, shifts, offset, n, outV, offset);
+        assertArrayEquals(read(outS, len), read(outV, len), "expShiftEach");
         MemorySegment gs = segment(gate), us = segment(up), ds = segment(dout);
         S.swiglu(gs, us, outS, offset, n);
         V.swiglu(gs, us, outV, offset, n);

@@ -48,6 +48,32 @@ class FloatMatmulTest {
     }
 
     /**
+     * Packing four rows of op(a) into a panel is a copy: the Vector API's in-register transpose gives the plain
+     * loop's array exactly, at every kc (whole blocks of 8 steps and the ragged rest), row stride and offset,
+     * and writes nothing outside the panel.
+     */
+    @Property(tries = 100)
+    void packedRowsEqualThePlainLoop(@ForAll @IntRange(min = 0, max = 70) int kc, @ForAll @IntRange(min = 0, max = 9) int pad,
+                                     @ForAll @IntRange(min = 0, max = 5) int at, @ForAll long seed) {
+        Random rnd = new Random(seed);
+        int lda = kc + pad;
+        float[] a = MatmulReference.gaussian(rnd, pad + 4 * lda);
+        java.lang.foreign.MemorySegment seg = Scratch.floats(a.length);
+        java.lang.foreign.MemorySegment.copy(a, 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, a.length);
+        float[] expected = new float[at + 4 * kc + 3], actual = new float[at + 4 * kc + 3];
+        java.util.Arrays.fill(expected, -7f);
+        java.util.Arrays.fill(actual, -7f);
+        FloatMatmulScalar.INSTANCE.packRows4(seg, pad, lda, kc, expected, at);
+        for (FloatMatmulKernels path : PATHS) {
+            float[] got = actual.clone();
+            path.packRows4(seg, pad, lda, kc, got, at);
+            assertArrayEquals(expected, got, path.getClass().getSimpleName() + " kc " + kc);
+        }
+        for (int r = 0; r < 4; r++)
+            for (int p = 0; p < kc; p++) assertEquals(a[pad + r * lda + p], expected[at + 4 * p + r]);
+    }
+
+    /**
      * Inner and column dimensions past one cache block (KC is 256 or 512, NC 512): ragged last K blocks added
      * into c, several column blocks per thread, every transpose case, with and without accumulation. Rows
      * stay few (the row blocks are covered above) so that the double reference stays cheap.
