@@ -81,6 +81,9 @@ final class EvalCommand {
         Path dir = gguf == null ? Path.of(args.required("ckpt")) : null;
         if (dir != null && !Files.isDirectory(dir)) throw new UsageException("--ckpt " + dir + ": no such folder");
         if (gguf != null && !Files.isRegularFile(gguf)) throw new UsageException("--model " + gguf + ": no such file");
+        if (gguf != null && startsWith(gguf, "TERNPACK"))
+            throw new UsageException("--model " + gguf + ": a packed Tern file (tern pack); tern eval scores a checkpoint (--ckpt RUN) "
+                    + "or a GGUF file (tern export --format gguf --ckpt RUN --out FILE.gguf)");
         List<Task> tasks = List.of();
         if (args.has("tasks")) {
             try {
@@ -184,5 +187,13 @@ final class EvalCommand {
             }
         }
         return 0;
+    }
+
+    /** True when the file's first bytes are {@code magic} (ASCII). */
+    private static boolean startsWith(Path file, String magic) throws java.io.IOException {
+        byte[] want = magic.getBytes(java.nio.charset.StandardCharsets.US_ASCII), got = new byte[want.length];
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            return in.readNBytes(got, 0, got.length) == got.length && java.util.Arrays.equals(got, want);
+        }
     }
 }

@@ -56,4 +56,15 @@ class DamagedInputCliTest {
         assertTrue(e.getMessage().contains("byte " + ok.length), e.getMessage());
         assertTrue(e.getMessage().contains("UTF-8"), e.getMessage());
     }
+
+    @Test
+    void evalOfAPackedFileSaysWhatEvalReads() throws Exception {
+        // the packed format's magic and a few bytes: eval must recognize the format before reading further
+        Path packed = Files.write(dir.resolve("m.tern"), "TERNPACK\u0001\u0000\u0000\u0000".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        Path text = Files.writeString(dir.resolve("text.txt"), TinyCheckpoints.SAMPLE);
+        UsageException e = assertThrows(UsageException.class,
+                () -> EvalCommand.run(new String[]{"--model", packed.toString(), "--perplexity", text.toString()}));
+        assertTrue(e.getMessage().contains(packed.toString()) && e.getMessage().contains("packed Tern file")
+                && e.getMessage().contains("--format gguf"), e.getMessage());
+    }
 }
