@@ -224,26 +224,26 @@ def fits(R):
     kbit = [n for n in R if INDEX.get(n, {}).get('part') == 3]
     anchors = [f'{s}-float-trirecipe' for s in sorted({INDEX[n]['size'] for n in kbit}) if f'{s}-float-trirecipe' in R]
     fixed = os.path.join(out, 'chinchilla-trirecipe.json')
-    todo = []      # (name, tern fit arguments, runs linked for it; None: the PTQ results)
+    planned = []      # (name, tern fit arguments, runs linked for it; None: the PTQ results)
     for name, runs in (('chinchilla', own), ('chinchilla-trirecipe', tri)):
         if len({R[n]['non_embedding_params'] for n in runs}) >= 3:
-            todo.append((name, ['--law', 'chinchilla'], runs))
+            planned.append((name, ['--law', 'chinchilla'], runs))
         else:
             print(f'fit {name}: {len(runs)} FloatLM size(s), needs 3')
     if len(kbit) >= 3:
-        todo.append(('precision-free', ['--law', 'precision'], kbit + anchors))
+        planned.append(('precision-free', ['--law', 'precision'], kbit + anchors))
         # γ_w alone, A, α, B, β, E held from the FloatLMs on the same recipe: one size of k-bit runs cannot
         # tell N's exponent from γ_w (the free fit's errors say so)
-        if any(t[0] == 'chinchilla-trirecipe' for t in todo):
-            todo.append(('precision', ['--law', 'precision', '--fix', fixed], kbit + anchors))
+        if any(t[0] == 'chinchilla-trirecipe' for t in planned):
+            planned.append(('precision', ['--law', 'precision', '--fix', fixed], kbit + anchors))
     else:
         print(f'fit precision: {len(kbit)} k-bit run(s), needs 3')
     ds = {(q['model'], q['training_tokens']) for q in load_ptq() if q['method'] == 'gptq'}
     if len(ds) >= 4:
-        todo.append(('ptq', ['--law', 'ptq', '--method', 'gptq'], None))
+        planned.append(('ptq', ['--law', 'ptq', '--method', 'gptq'], None))
     else:
         print(f'fit ptq: {len(ds)} GPTQ-quantized checkpoint(s), needs 4 (several D per model)')
-    for name, extra, runs in todo:
+    for name, extra, runs in planned:
         with tempfile.TemporaryDirectory() as tmp:      # fit reads DIR/*/result.json: the finished runs only
             for n in runs or []:
                 os.symlink(os.path.join(G, 'runs', n), os.path.join(tmp, n))
