@@ -89,6 +89,13 @@ def tables(R, P, E, probes):
                  f"{a['tokens'] / a['non_embedding_params']:.1f} | {fmt(f and f['final_val_loss'])} | {fmt(t and t['final_val_loss'])} | "
                  f"{'–' if gap is None else f'{gap:+.4f}'} | {fmt(f and f['model_bits'] / 1e6, 1)} / {fmt(t and t['model_bits'] / 1e6, 1)} | "
                  f"{fmt(f and f['rate'] / 1e3, 0)}k / {fmt(t and t['rate'] / 1e3, 0)}k |")
+    L += ['', 'The same, the FloatLM on the TriLM\'s recipe (the comparison the study makes):', '',
+          '| size | D/N | FloatLM val loss | TriLM val loss | TriLM − FloatLM | Mbit float / ternary |', '|---|---|---|---|---|---|']
+    for s in sizes:
+        f, t = R.get(s + '-float-trirecipe'), R.get(s + '-ternary')
+        if f and t:
+            L.append(f"| {s} | {t['tokens'] / t['non_embedding_params']:.1f} | {f['final_val_loss']:.4f} | {t['final_val_loss']:.4f} | "
+                     f"{t['final_val_loss'] - f['final_val_loss']:+.4f} | {f['model_bits'] / 1e6:.1f} / {t['model_bits'] / 1e6:.1f} |")
     ctrl = [n for n in R if INDEX.get(n, {}).get('part') == 1 and not n.endswith(('-float', '-ternary'))]
     ctrl_all = [n for n, v in INDEX.items() if v['part'] == 1 and not n.endswith(('-float', '-ternary'))]
     L += ['', 'Recipe controls (FloatLMs off their recipe):', '', '| run | lr | batch tokens | steps | final val loss |', '|---|---|---|---|---|']
@@ -177,7 +184,8 @@ def plots(R, P):
     if curves:
         specs.append({'file': 'part1-curves.png', 'title': 'Validation loss during training (part 1)', 'x': 'tokens',
                       'y': 'validation loss (nats)', 'log_x': True, 'log_y': False, 'series': curves})
-    fam = {'float': ([], [], []), 'ternary': ([], [], [])}
+    # the FloatLM on the TriLM's recipe is the comparison the study makes (EXPERIMENTS.md), its own recipe the paper's
+    fam = {'float': ([], [], []), 'float-trirecipe': ([], [], []), 'ternary': ([], [], [])}
     for s in ['S5', 'S10', 'S25', 'S48', 'S113']:
         for f in fam:
             r = R.get(f'{s}-{f}')
@@ -188,11 +196,13 @@ def plots(R, P):
     if fam['float'][0] or fam['ternary'][0]:
         specs.append({'file': 'part1-size.png', 'title': 'Final validation loss against size (equal tokens)', 'x': 'non-embedding parameters N',
                       'y': 'validation loss (nats)', 'log_x': True, 'log_y': False, 'series': [
-                          {'label': 'FloatLM', 'x': fam['float'][0], 'y': fam['float'][2], 'line': False, 'color': 0},
+                          {'label': 'FloatLM, its recipe', 'x': fam['float'][0], 'y': fam['float'][2], 'line': False, 'color': 0},
+                          {'label': 'FloatLM, TriLM recipe', 'x': fam['float-trirecipe'][0], 'y': fam['float-trirecipe'][2], 'line': False, 'color': 2},
                           {'label': 'TriLM', 'x': fam['ternary'][0], 'y': fam['ternary'][2], 'line': False, 'color': 1}]})
         specs.append({'file': 'part1-bits.png', 'title': 'Final validation loss against model size in bits', 'x': 'model bits',
                       'y': 'validation loss (nats)', 'log_x': True, 'log_y': False, 'series': [
-                          {'label': 'FloatLM', 'x': fam['float'][1], 'y': fam['float'][2], 'line': False, 'color': 0},
+                          {'label': 'FloatLM, its recipe', 'x': fam['float'][1], 'y': fam['float'][2], 'line': False, 'color': 0},
+                          {'label': 'FloatLM, TriLM recipe', 'x': fam['float-trirecipe'][1], 'y': fam['float-trirecipe'][2], 'line': False, 'color': 2},
                           {'label': 'TriLM', 'x': fam['ternary'][1], 'y': fam['ternary'][2], 'line': False, 'color': 1}]})
     ser = []
     for i, (m, method) in enumerate(sorted({(q['model'], q['method']) for q in P})):
