@@ -55,7 +55,12 @@ final class FloatMatmulVector implements FloatMatmulKernels {
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        for (int p = 0, a = apOff, b = bpOff; p < kc; p++, a += MR, b += W4) {
+        // Indices as linear functions of p, as in FloatMatmulTiles.tile4x2, so that C2 hoists the bounds
+        // checks of the eight loads out of the loop: the tile alone on one Zen 4 core (a 128×kc A block
+        // against four kc×64 B panels, kc 256 / 1024) 114–117 / 116 GFLOP/s against 106–109 / 98–102 with
+        // `a += MR, b += W4` (3 Dec 2026, BENCHMARKS.md "The 512-bit tile's bounds checks").
+        for (int p = 0; p < kc; p++) {
+            int a = apOff + MR * p, b = bpOff + W4 * p;
             FloatVector b0 = FloatVector.fromArray(F, bp, b);
             FloatVector b1 = FloatVector.fromArray(F, bp, b + L);
             FloatVector b2 = FloatVector.fromArray(F, bp, b + 2 * L);
