@@ -43,11 +43,12 @@ public final class FloatMatmul {
      * stores, and the add into c between K blocks).
      */
     static final boolean WIDE = Vectorization.BITS == 512;
-    static final int KC = WIDE ? 256 : 512;
-    static final int NC = 512;
-    static final int MC = WIDE ? 128 : 96;
+    // -Dtern.matmul.kc/.nc/.mc/.bInL1 override the choice, for measuring others (tools/bench/FloatMatmulTimer).
+    static final int KC = Integer.getInteger("tern.matmul.kc", WIDE ? 256 : 512);
+    static final int NC = Integer.getInteger("tern.matmul.nc", 512);
+    static final int MC = Integer.getInteger("tern.matmul.mc", WIDE ? 128 : 96);
     /** True: B micro-panel outer, held in L1 over the A block; false: A micro-panel outer. */
-    static final boolean B_IN_L1 = !WIDE;
+    static final boolean B_IN_L1 = Boolean.parseBoolean(System.getProperty("tern.matmul.bInL1", String.valueOf(!WIDE)));
 
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;
