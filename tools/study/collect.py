@@ -97,7 +97,7 @@ def tables(R, P, E, probes):
             L.append(f"| {s} | {t['tokens'] / t['non_embedding_params']:.1f} | {f['final_val_loss']:.4f} | {t['final_val_loss']:.4f} | "
                      f"{t['final_val_loss'] - f['final_val_loss']:+.4f} | {f['model_bits'] / 1e6:.1f} / {t['model_bits'] / 1e6:.1f} |")
     ctrl = [n for n in R if INDEX.get(n, {}).get('part') == 1 and not n.endswith(('-float', '-ternary'))]
-    ctrl_all = [n for n, v in INDEX.items() if v['part'] == 1 and not n.endswith(('-float', '-ternary'))]
+    ctrl_all = [n for n, v in INDEX.items() if v['part'] == 1 and not n.endswith(('-float', '-ternary', '-s2', '-2x'))]
     L += ['', 'Recipe controls (FloatLMs off their recipe):', '', '| run | lr | batch tokens | steps | final val loss |', '|---|---|---|---|---|']
     for n in ctrl_all:
         r = R.get(n)
@@ -108,7 +108,7 @@ def tables(R, P, E, probes):
     L += ['', '## (2) Continual QAT at S48 (TriLM recipe for every switched run)', '',
           '| run | switch at | optimizer | phase-in | val loss before switch | same weights ternary | next validation | final val loss |',
           '|---|---|---|---|---|---|---|---|']
-    for n in ['S48-float', 'S48-ternary', 'S48-float-trirecipe'] + sorted(k for k in INDEX if k.startswith('S48-sw')):
+    for n in ['S48-float', 'S48-ternary', 'S48-float-trirecipe'] + sorted(k for k in INDEX if k.startswith('S48-sw') and not k.endswith('-s2')):
         r = R.get(n)
         if not r:
             L.append(f'| {n} | | | | | | | not run yet |')
@@ -120,6 +120,12 @@ def tables(R, P, E, probes):
                      f"{sw['val_loss_quantized']:.4f} ({sw['val_loss_quantized'] - sw['val_loss_before']:+.4f}) | {nxt[1]:.4f} (step {nxt[0]}) | {r['final_val_loss']:.4f} |")
         else:
             L.append(f"| {n} | – | – | – | – | – | – | {r['final_val_loss']:.4f} |")
+    L += ['', '## Repeats: seed 2, and S10 at twice the tokens (21.5 a parameter)', '',
+          '| run | seed 1234 / D | repeat | repeat − first |', '|---|---|---|---|']
+    for n in sorted(k for k in INDEX if k.endswith(('-s2', '-2x'))):
+        first, r = R.get(n[:-3]), R.get(n)
+        diff = f"{r['final_val_loss'] - first['final_val_loss']:+.4f}" if r and first else ''
+        L.append(f"| {n} | {fmt(first and first['final_val_loss'])} | {fmt(r['final_val_loss']) if r else 'not run yet'} | {diff} |")
     L += ['', '## (3) Precision (TriLM recipe for every run; k-bit integer fake quantization, straight-through)', '',
           '| run | S5 val loss | S10 val loss |', '|---|---|---|']
     for v in ['float-trirecipe', 'ternary', 'w2', 'w3', 'w4', 'w5', 'w6', 'w8', 'a4', 'a8', 'kv4', 'kv8']:
