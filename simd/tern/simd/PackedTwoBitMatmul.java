@@ -59,7 +59,7 @@ final class PackedTwoBitMatmul {
             pre[p + pairs] = sum;
         }
         int[] yb = null;
-        if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.PAIR_LANES], 0);
+        if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.STEPS], 0);
         int[] y1 = yb;
         if (m == 1) OpClock.stop(OpClock.Kind.PACKED_SETUP, clock);
         int tiles = firstTile[ws.length];
@@ -100,11 +100,11 @@ final class PackedTwoBitMatmul {
                 for (int p0 = q0; p0 < q1; p0 += PackedTwoBit.RUN) {
                     int p1 = Math.min(q1, p0 + PackedTwoBit.RUN);
                     for (int t = t0; t < t1; t++)
-                        PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
+                        PackedTwoBit.int8Row(yb, PackedTwoBit.STEPS * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
                 }
             else
                 for (int t = t0; t < t1; t++)
-                    PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * q0, pre, 0, l.codes, l.tileAt(t), q0, q1, acc, (t - t0) * T);
+                    PackedTwoBit.int8Row(yb, PackedTwoBit.STEPS * q0, pre, 0, l.codes, l.tileAt(t), q0, q1, acc, (t - t0) * T);
             for (int t = t0; t < t1; t++) {
                 int valid = Math.min(T, out - t * T);
                 for (int i = 0; i < valid; i++) {
@@ -152,7 +152,7 @@ final class PackedTwoBitMatmul {
         int out = w.rows(), blocks = l.blocks(), pad = BLOCK * blocks, pw = blocks / 2 + 1, n = t1 - t0;
         Scratch mine = Scratch.MINE.get();
         int[] acc = mine.acc(Math.min(m, ROW_BLOCK) * n * T);
-        int[] xb = mine.xb(ROWS * PackedTwoBit.PAIR_LANES * ROWS_RUN), yr = mine.yr(PackedTwoBit.PAIR_LANES * ROWS_RUN);
+        int[] xb = mine.xb(ROWS * PackedTwoBit.PAIR_LANES * ROWS_RUN), yr = mine.yr(PackedTwoBit.STEPS * ROWS_RUN);
         for (int r0 = 0; r0 < m; r0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, m - r0);
             for (int s = 0; s < w.segments(); s++) {

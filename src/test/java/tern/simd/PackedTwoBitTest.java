@@ -75,7 +75,9 @@ class PackedTwoBitTest {
             PackedTernary p = PackedMatmulTest.pack(arena, t, out, in, scales, axis);
             float[] mine = new float[m * out], t9 = new float[m * out];
             PackedMatmul.matmul(PackedTwoBit.INSTANCE, p, x, m, mine, PackedMatmul.Activations.INT8);
-            PackedMatmul.matmul(PackedDigits.INSTANCE, p, x, m, t9, PackedMatmul.Activations.INT8);
+            // The scalar t9 kernels: the reference at every width (PackedDigits needs a 64-row line of four
+            // registers, so it cannot run at 512 bits, where this class's property still runs).
+            PackedMatmul.matmul(PackedScalar.INSTANCE, p, x, m, t9, PackedMatmul.Activations.INT8);
             org.junit.jupiter.api.Assertions.assertArrayEquals(t9, mine, 0f, "m=" + m + " " + out + "×" + in + " " + shards + " shards along " + axis);
         }
     }
@@ -174,7 +176,7 @@ class PackedTwoBitTest {
         for (int q = 0; q < rows; q++)
             for (int r = 0; r < tiles * T; r++)
                 for (int c = PackedTwoBitLayout.PAIR * p0; c < PackedTwoBitLayout.PAIR * p1; c++) want[q][r] += t[r * cols + c] * xs[q * cols + c];
-        int[] yb = new int[pairs * PackedTwoBit.PAIR_LANES];
+        int[] yb = new int[pairs * PackedTwoBit.STEPS];
         for (int tile = 0; tile < tiles; tile++) {
             int[] acc = new int[T];
             PackedTwoBit.telescope(xs, 0, p0, p1, yb, 0);
