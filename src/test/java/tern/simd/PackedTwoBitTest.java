@@ -161,7 +161,7 @@ class PackedTwoBitTest {
             for (int b = 0; b < blocks; b++) {
                 int code = 0;
                 for (int j = 0; j < PackedTwoBitLayout.BLOCK; j++) code |= (t[r * cols + PackedTwoBitLayout.BLOCK * b + j] + 1) << 2 * j;
-                codes[r / T * blocks * T + PackedTwoBitLayout.index(r % T, b)] = (short) code;
+                codes[r / T * blocks * T + PackedTwoBitLayout.index(r % T, b, blocks)] = (short) code;
             }
         int rows = 4;
         short[] xs = new short[rows * cols];
@@ -180,13 +180,13 @@ class PackedTwoBitTest {
         for (int tile = 0; tile < tiles; tile++) {
             int[] acc = new int[T];
             PackedTwoBit.telescope(xs, 0, p0, p1, yb, 0);
-            PackedTwoBit.int8Row(yb, 0, pre, 0, codes, tile * blocks * T, p0, p1, acc, 0);
+            PackedTwoBit.int8Row(yb, 0, pre, 0, codes, tile * blocks * T, blocks * PackedTwoBitLayout.GROUP, p0, p1, acc, 0);
             for (int i = 0; i < T; i++)
                 assertEquals(want[0][tile * T + i], acc[i], "one row: tile " + tile + " row " + i + ", pairs [" + p0 + ", " + p1 + ") of " + pairs);
             int e = Math.min(p1, p0 + PackedTwoBit.RUN), pw = pairs + 1;
             int[] xb = new int[4 * PackedTwoBit.PAIR_LANES * (e - p0)], acc4 = new int[4 * T];
             PackedTwoBit.broadcast(xs, 0, cols, 2 * cols, 3 * cols, p0, e, xb);
-            PackedTwoBit.int8Rows4(xb, pre, 0, pw, 2 * pw, 3 * pw, codes, tile * blocks * T, p0, e, acc4, 0, T, 2 * T, 3 * T);
+            PackedTwoBit.int8Rows4(xb, pre, 0, pw, 2 * pw, 3 * pw, codes, tile * blocks * T, blocks * PackedTwoBitLayout.GROUP, p0, e, acc4, 0, T, 2 * T, 3 * T);
             for (int q = 0; q < rows; q++)
                 for (int i = 0; i < T; i++) {
                     long w = 0;
