@@ -28,9 +28,10 @@ final class PackedTwoBitMatmul {
 
     /**
      * One row: column runs outside the tiles where the row's telescoped activations exceed this many
-     * bytes (L1d: 32 KiB on Zen 3), else tile by tile over the whole row (fewer calls; at 1024 columns,
-     * 16 KiB, runs outside measured 1.4× slower); -Dtern.twobit.runsOuterBytes=0 or a large value forces
-     * one order (the measurement switch).
+     * bytes (L1d: 32 KiB on Zen 3 and Zen 4), else tile by tile over the whole row (fewer calls; at 1024
+     * columns runs outside measured 1.4× slower). With one int32 a step ({@link PackedTwoBit#STEPS}) a row
+     * takes 2 bytes a column, 28 KiB at 14336: every shape of the issue runs tile by tile.
+     * -Dtern.twobit.runsOuterBytes=0 or a large value forces one order (the measurement switch).
      */
     private static final long RUNS_OUTER_BYTES = Long.getLong("tern.twobit.runsOuterBytes", 32 << 10);
 
@@ -87,8 +88,8 @@ final class PackedTwoBitMatmul {
     private static float scale(PackedTernary w, int o, int s) { return w.shards() == 1 ? w.scales()[0] : w.scale(o, s); }
 
     /**
-     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; 229 KiB at 14336
-     * columns and 256 bits), column runs outermost and tiles inside, so one run's (4 KiB) stay in L1 for
+     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; beyond 16384 columns),
+     * column runs outermost and tiles inside, so one run's (512 bytes) stay in L1 for
      * every tile of the piece instead of coming from L2 twice a tile (not measurably faster on the busy
      * machine of 2 Dec: 2.8–3.6 ms against 3.3–4.3 ms at 4096×14336, medians of alternating runs).
      */
