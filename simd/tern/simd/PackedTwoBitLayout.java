@@ -22,9 +22,15 @@ import java.util.WeakHashMap;
  * <li>One 16-bit code per (row, block): bits 2j, 2j+1 hold q = t + 1 ∈ {0, 1, 2} of the block's column j
  *     (a zero weight is q = 1, so padding codes are {@link #ZERO_CODE}).</li>
  * <li>The two codes of row r for blocks 2p and 2p + 1 are one little-endian 32-bit word (block 2p in the
- *     low half): element (r/64)·B·64 + p·128 + 2·(r%64) + b%2 for block b of pair p. A tile's codes
- *     are one contiguous stream, as in t9; a 256-bit register holds 8 rows × 16 columns.</li>
+ *     low half); a 256-bit register holds 8 rows × 16 columns. A tile's rows are in groups of
+ *     {@link #GROUP} (the rows of one pass of the one-row kernel: its four code registers), and a group's
+ *     words are one contiguous stream over the pairs: element (r/64)·B·64 + g·(B/2)·2G + p·2G + 2·(r%G) + b%2
+ *     for block b of pair p, g = (r%64)/G, G = {@link #GROUP}. At 512 bits G = 64 (one group, pair by pair).</li>
  * </ul>
+ * Why groups: a pass then reads its codes as one sequential stream, where with pairs of whole tiles it read
+ * half of every 256 bytes and the next pass the other half. Measured on Zen 4 with AVX2 forced (one thread,
+ * kernel alone, fastest of 300 calls, two runs): 4096×14336 1005–1037 µs against 1268–1272, 2560×1024
+ * 43.0–57.0 against 55.7–63.3. The layout depends on the width; it is built at run time for the width that runs.
  * Why 2-bit digits: on AVX2 a lane's digit costs a shift, and the product one 16-bit multiply and add
  * (acc += q·x, then acc − Σx = Σ t·x, since t = q − 1), one multiply per 16 weights where decoding
  * t9's base-3 fields by multiply-shift costs 5/3. Why 32-bit pairs: C2 shifts int16 lanes only by a
@@ -45,6 +51,11 @@ final class PackedTwoBitLayout {
     /** Columns per 32-bit word of two codes (each segment is padded to whole pairs). */
     static final int PAIR = 2 * BLOCK;
     static final int TILE = PackedTernary.TILE, LINE = PackedTernary.LINE;
+    /**
+     * Rows of a group (see the class comment): the rows of the one-row kernel's four code registers, BITS/32
+     * rows (int32 lanes) each: 32 at 256 bits, 16 at 128, a whole tile at 512.
+     */
+    static final int GROUP = Math.min(TILE, 4 * Math.max(128, Vectorization.BITS) / 32);
     /** Eight zero weights: q = 1 in every field. */
     static final short ZERO_CODE = 0x5555;
     private static final ValueLayout.OfShort CODE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -73,8 +84,11 @@ final class PackedTwoBitLayout {
         return b;
     }
 
-    /** Index of the code of row i (&lt; 64) of a tile, block b, from the tile's first code. */
-    static int index(int i, int b) { return (b >> 1) * 2 * TILE + 2 * i + (b & 1); }
+    /** Index of the code of row i (&lt; 64) of a tile of {@code blocks} blocks, block b, from the tile's first code. */
+    static int index(int i, int b, int blocks) { return i / GROUP * blocks * GROUP + (b >> 1) * 2 * GROUP + 2 * (i % GROUP) + (b & 1); }
+
+    /** Distance between the first codes of two adjacent groups of a tile. */
+    int groupStride() { return blocks() * GROUP; }
 
     private static final Map<MemorySegment.Scope, Map<String, PackedTwoBitLayout>> CACHE = new WeakHashMap<>();
 
@@ -115,7 +129,7 @@ final class PackedTwoBitLayout {
             for (int tile = t0; tile < t1; tile++) {
                 MemorySegment.copy(src, CODE, w.tileAt(tile), in, 0, in.length);
                 for (int s = 0; s < w.segments(); s++)
-                    for (int i = 0; i < TILE; i++) repackRow(w, in, s, i, tile, dst, tile * blocks * TILE, bs[s], bs[s + 1]);
+                    for (int i = 0; i < TILE; i++) repackRow(w, in, s, i, tile, dst, tile * blocks * TILE, blocks, bs[s], bs[s + 1]);
             }
         });
         return new PackedTwoBitLayout(w, dst, bs);
@@ -129,7 +143,7 @@ final class PackedTwoBitLayout {
      * of plain loops, so that C2 compiles it in milliseconds: the nested per-digit loops it replaced took
      * seconds of C2 time in a fresh process on two cores (JFR, BENCHMARKS.md), before the first token.
      */
-    private static void repackRow(PackedTernary w, short[] in, int s, int i, int tile, short[] dst, int base, int b0, int b1) {
+    private static void repackRow(PackedTernary w, short[] in, int s, int i, int tile, short[] dst, int base, int blocks, int b0, int b1) {
         int n = w.segStart()[s + 1] - w.segStart()[s], g0 = w.groupStart()[s], g1 = w.groupStart()[s + 1];
         long buf = 0;
         int bits = 0, block = b0;
@@ -141,10 +155,10 @@ final class PackedTwoBitLayout {
             int digits = Math.min(PackedTernary.GROUP, n - (g - g0) * PackedTernary.GROUP);
             buf |= (v & (1L << 2 * digits) - 1) << bits;
             bits += 2 * digits;
-            for (; bits >= 16; bits -= 16, buf >>>= 16) dst[base + index(i, block++)] = (short) buf;
+            for (; bits >= 16; bits -= 16, buf >>>= 16) dst[base + index(i, block++, blocks)] = (short) buf;
         }
-        if (bits > 0) dst[base + index(i, block++)] = (short) (buf | ZERO_CODE & -(1 << bits));
-        for (; block < b1; block++) dst[base + index(i, block)] = ZERO_CODE;          // the pair's padding block
+        if (bits > 0) dst[base + index(i, block++, blocks)] = (short) (buf | ZERO_CODE & -(1 << bits));
+        for (; block < b1; block++) dst[base + index(i, block, blocks)] = ZERO_CODE;          // the pair's padding block
     }
 
     private static IllegalStateException notT9(int code, int row, int col) {
@@ -157,10 +171,10 @@ final class PackedTwoBitLayout {
         PackedTernary w = source;
         int s = w.axis() == tern.runtime.ShardAxis.COLS ? (int) ((long) c * w.segments() / w.cols()) : 0;
         int k = c - w.segStart()[s], b = blockStart[s] + k / BLOCK;
-        int code = codes[tileAt(r / TILE) + index(r % TILE, b)];
+        int code = codes[tileAt(r / TILE) + index(r % TILE, b, blocks())];
         return (code >>> 2 * (k % BLOCK) & 3) - 1;
     }
 
     /** The raw code of (row r, block b), padding included (tests). */
-    short code(int r, int b) { return codes[tileAt(r / TILE) + index(r % TILE, b)]; }
+    short code(int r, int b) { return codes[tileAt(r / TILE) + index(r % TILE, b, blocks())]; }
 }

@@ -28,9 +28,10 @@ final class PackedTwoBitMatmul {
 
     /**
      * One row: column runs outside the tiles where the row's telescoped activations exceed this many
-     * bytes (L1d: 32 KiB on Zen 3), else tile by tile over the whole row (fewer calls; at 1024 columns,
-     * 16 KiB, runs outside measured 1.4× slower); -Dtern.twobit.runsOuterBytes=0 or a large value forces
-     * one order (the measurement switch).
+     * bytes (L1d: 32 KiB on Zen 3 and Zen 4), else tile by tile over the whole row (fewer calls; at 1024
+     * columns runs outside measured 1.4× slower). With one int32 a step ({@link PackedTwoBit#STEPS}) a row
+     * takes 2 bytes a column, 28 KiB at 14336: every shape of the issue runs tile by tile.
+     * -Dtern.twobit.runsOuterBytes=0 or a large value forces one order (the measurement switch).
      */
     private static final long RUNS_OUTER_BYTES = Long.getLong("tern.twobit.runsOuterBytes", 32 << 10);
 
@@ -49,17 +50,20 @@ final class PackedTwoBitMatmul {
         byte[] row = new byte[in];
         for (int r = 0; r < m; r++) {
             rowScale[r] = k.quantizeInt8(x, r * in, in, row);
-            for (int s = 0; s + 1 < seg.length; s++)
-                for (int c = seg[s]; c < seg[s + 1]; c++) xs[r * pad + BLOCK * bs[s] + c - seg[s]] = row[c];
+            // Plain loops over one offset each (C2 vectorizes the copy); per element index arithmetic took ~1 µs at 1024 columns.
+            for (int s = 0; s + 1 < seg.length; s++) {
+                int to = r * pad + BLOCK * bs[s] - seg[s];
+                for (int c = seg[s]; c < seg[s + 1]; c++) xs[to + c] = row[c];
+            }
             int p = r * (pairs + 1), sum = 0;
-            for (int b = 0; b < pairs; b++) {
+            for (int b = 0, at = r * pad; b < pairs; b++, at += PAIR) {
                 pre[p + b] = sum;
-                for (int j = 0; j < PAIR; j++) sum += xs[r * pad + PAIR * b + j];
+                for (int j = 0; j < PAIR; j++) sum += xs[at + j];
             }
             pre[p + pairs] = sum;
         }
         int[] yb = null;
-        if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.PAIR_LANES], 0);
+        if (m == 1) PackedTwoBit.telescope(xs, 0, 0, pairs, yb = new int[pairs * PackedTwoBit.STEPS], 0);
         int[] y1 = yb;
         if (m == 1) OpClock.stop(OpClock.Kind.PACKED_SETUP, clock);
         int tiles = firstTile[ws.length];
@@ -84,8 +88,8 @@ final class PackedTwoBitMatmul {
     private static float scale(PackedTernary w, int o, int s) { return w.shards() == 1 ? w.scales()[0] : w.scale(o, s); }
 
     /**
-     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; 229 KiB at 14336
-     * columns and 256 bits), column runs outermost and tiles inside, so one run's (4 KiB) stay in L1 for
+     * One row. Where the row's activations do not fit L1 ({@link #RUNS_OUTER_BYTES}; beyond 16384 columns),
+     * column runs outermost and tiles inside, so one run's (512 bytes) stay in L1 for
      * every tile of the piece instead of coming from L2 twice a tile (not measurably faster on the busy
      * machine of 2 Dec: 2.8–3.6 ms against 3.3–4.3 ms at 4096×14336, medians of alternating runs).
      */
@@ -100,11 +104,18 @@ final class PackedTwoBitMatmul {
                 for (int p0 = q0; p0 < q1; p0 += PackedTwoBit.RUN) {
                     int p1 = Math.min(q1, p0 + PackedTwoBit.RUN);
                     for (int t = t0; t < t1; t++)
-                        PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * p0, pre, 0, l.codes, l.tileAt(t), p0, p1, acc, (t - t0) * T);
+                        PackedTwoBit.int8Row(yb, PackedTwoBit.STEPS * p0, pre, 0, l.codes, l.tileAt(t), l.groupStride(), p0, p1, acc, (t - t0) * T);
                 }
             else
                 for (int t = t0; t < t1; t++)
-                    PackedTwoBit.int8Row(yb, PackedTwoBit.PAIR_LANES * q0, pre, 0, l.codes, l.tileAt(t), q0, q1, acc, (t - t0) * T);
+                    PackedTwoBit.int8Row(yb, PackedTwoBit.STEPS * q0, pre, 0, l.codes, l.tileAt(t), l.groupStride(), q0, q1, acc, (t - t0) * T);
+            if (w.shards() == 1 && w.segments() == 1) {
+                // One γ and one segment (the common matrix): the same expression with its factor hoisted, one
+                // plain loop that C2 vectorizes (the general loop below was 6 % of a 1024×1024 product, JFR).
+                float c = rowScale * w.scales()[0];
+                for (int o = t0 * T, end = Math.min(out, t1 * T), a = -t0 * T; o < end; o++) y[o] = acc[o + a] * c;
+                continue;
+            }
             for (int t = t0; t < t1; t++) {
                 int valid = Math.min(T, out - t * T);
                 for (int i = 0; i < valid; i++) {
@@ -152,7 +163,7 @@ final class PackedTwoBitMatmul {
         int out = w.rows(), blocks = l.blocks(), pad = BLOCK * blocks, pw = blocks / 2 + 1, n = t1 - t0;
         Scratch mine = Scratch.MINE.get();
         int[] acc = mine.acc(Math.min(m, ROW_BLOCK) * n * T);
-        int[] xb = mine.xb(ROWS * PackedTwoBit.PAIR_LANES * ROWS_RUN), yr = mine.yr(PackedTwoBit.PAIR_LANES * ROWS_RUN);
+        int[] xb = mine.xb(ROWS * PackedTwoBit.PAIR_LANES * ROWS_RUN), yr = mine.yr(PackedTwoBit.STEPS * ROWS_RUN);
         for (int r0 = 0; r0 < m; r0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, m - r0);
             for (int s = 0; s < w.segments(); s++) {
@@ -164,14 +175,14 @@ final class PackedTwoBitMatmul {
                         PackedTwoBit.broadcast(xs, R * pad, (R + 1) * pad, (R + 2) * pad, (R + 3) * pad, b0, b1, xb);
                         for (int t = t0; t < t1; t++) {
                             int a = (r * n + t - t0) * T, step = n * T;
-                            PackedTwoBit.int8Rows4(xb, pre, R * pw, (R + 1) * pw, (R + 2) * pw, (R + 3) * pw, l.codes, l.tileAt(t), b0, b1,
+                            PackedTwoBit.int8Rows4(xb, pre, R * pw, (R + 1) * pw, (R + 2) * pw, (R + 3) * pw, l.codes, l.tileAt(t), l.groupStride(), b0, b1,
                                     acc, a, a + step, a + 2 * step, a + 3 * step);
                         }
                     }
                     for (; r < rows; r++) {
                         PackedTwoBit.telescope(xs, (r0 + r) * pad, b0, b1, yr, 0);
                         for (int t = t0; t < t1; t++)
-                            PackedTwoBit.int8Row(yr, 0, pre, (r0 + r) * pw, l.codes, l.tileAt(t), b0, b1, acc, (r * n + t - t0) * T);
+                            PackedTwoBit.int8Row(yr, 0, pre, (r0 + r) * pw, l.codes, l.tileAt(t), l.groupStride(), b0, b1, acc, (r * n + t - t0) * T);
                     }
                 }
                 for (int t = t0; t < t1; t++) {

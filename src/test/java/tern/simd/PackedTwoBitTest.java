@@ -75,7 +75,9 @@ class PackedTwoBitTest {
             PackedTernary p = PackedMatmulTest.pack(arena, t, out, in, scales, axis);
             float[] mine = new float[m * out], t9 = new float[m * out];
             PackedMatmul.matmul(PackedTwoBit.INSTANCE, p, x, m, mine, PackedMatmul.Activations.INT8);
-            PackedMatmul.matmul(PackedDigits.INSTANCE, p, x, m, t9, PackedMatmul.Activations.INT8);
+            // The scalar t9 kernels: the reference at every width (PackedDigits needs a 64-row line of four
+            // registers, so it cannot run at 512 bits, where this class's property still runs).
+            PackedMatmul.matmul(PackedScalar.INSTANCE, p, x, m, t9, PackedMatmul.Activations.INT8);
             org.junit.jupiter.api.Assertions.assertArrayEquals(t9, mine, 0f, "m=" + m + " " + out + "×" + in + " " + shards + " shards along " + axis);
         }
     }
@@ -159,7 +161,7 @@ class PackedTwoBitTest {
             for (int b = 0; b < blocks; b++) {
                 int code = 0;
                 for (int j = 0; j < PackedTwoBitLayout.BLOCK; j++) code |= (t[r * cols + PackedTwoBitLayout.BLOCK * b + j] + 1) << 2 * j;
-                codes[r / T * blocks * T + PackedTwoBitLayout.index(r % T, b)] = (short) code;
+                codes[r / T * blocks * T + PackedTwoBitLayout.index(r % T, b, blocks)] = (short) code;
             }
         int rows = 4;
         short[] xs = new short[rows * cols];
@@ -174,17 +176,17 @@ class PackedTwoBitTest {
         for (int q = 0; q < rows; q++)
             for (int r = 0; r < tiles * T; r++)
                 for (int c = PackedTwoBitLayout.PAIR * p0; c < PackedTwoBitLayout.PAIR * p1; c++) want[q][r] += t[r * cols + c] * xs[q * cols + c];
-        int[] yb = new int[pairs * PackedTwoBit.PAIR_LANES];
+        int[] yb = new int[pairs * PackedTwoBit.STEPS];
         for (int tile = 0; tile < tiles; tile++) {
             int[] acc = new int[T];
             PackedTwoBit.telescope(xs, 0, p0, p1, yb, 0);
-            PackedTwoBit.int8Row(yb, 0, pre, 0, codes, tile * blocks * T, p0, p1, acc, 0);
+            PackedTwoBit.int8Row(yb, 0, pre, 0, codes, tile * blocks * T, blocks * PackedTwoBitLayout.GROUP, p0, p1, acc, 0);
             for (int i = 0; i < T; i++)
                 assertEquals(want[0][tile * T + i], acc[i], "one row: tile " + tile + " row " + i + ", pairs [" + p0 + ", " + p1 + ") of " + pairs);
             int e = Math.min(p1, p0 + PackedTwoBit.RUN), pw = pairs + 1;
             int[] xb = new int[4 * PackedTwoBit.PAIR_LANES * (e - p0)], acc4 = new int[4 * T];
             PackedTwoBit.broadcast(xs, 0, cols, 2 * cols, 3 * cols, p0, e, xb);
-            PackedTwoBit.int8Rows4(xb, pre, 0, pw, 2 * pw, 3 * pw, codes, tile * blocks * T, p0, e, acc4, 0, T, 2 * T, 3 * T);
+            PackedTwoBit.int8Rows4(xb, pre, 0, pw, 2 * pw, 3 * pw, codes, tile * blocks * T, blocks * PackedTwoBitLayout.GROUP, p0, e, acc4, 0, T, 2 * T, 3 * T);
             for (int q = 0; q < rows; q++)
                 for (int i = 0; i < T; i++) {
                     long w = 0;
