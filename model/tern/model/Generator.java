@@ -67,12 +67,15 @@ public final class Generator implements AutoCloseable {
                 logits = graphStep.step(input, new int[]{cache.length()}, cacheKeys, cacheValues);
                 cache.advance(1);
             } else if (oneByOne && produced == 0) {
-                logits = null;
-                for (int i = 0; i < input.length; i++)
+                // Only the last prompt token's logits are read: the others skip the LM head (on a fresh
+                // process each head product ran in not-yet-compiled code, the f16 head 16 MiB a call).
+                for (int i = 0; i + 1 < input.length; i++)
                     try (Tape tape = new Tape(model.backend(), false)) {
-                        tern.runtime.Tensor t = model.decode(tape, new int[] {input[i]}, cache, weights).value;
-                        if (i == input.length - 1) logits = model.backend().download(t);
+                        model.prefill(tape, new int[] {input[i]}, cache, weights);
                     }
+                try (Tape tape = new Tape(model.backend(), false)) {
+                    logits = model.backend().download(model.decode(tape, new int[] {input[input.length - 1]}, cache, weights).value);
+                }
             } else {
                 try (Tape tape = new Tape(model.backend(), false)) {
                     logits = model.backend().download(model.decode(tape, input, cache, weights).value);

@@ -401,7 +401,25 @@ public final class LlamaModel implements AutoCloseable {
         return decode(tape, tokens, cache, w, true);
     }
 
+    /**
+     * Runs {@code tokens} as {@link #decode} does, appending their keys and values to the cache, but stops
+     * before the final norm and LM head: for prompt positions whose logits nobody reads (a one-token-at-a-time
+     * prefill, whose last token alone needs them). The cache ends up exactly as {@link #decode} leaves it,
+     * since the head reads the blocks' output and writes nothing back.
+     */
+    public void prefill(Tape tape, int[] tokens, KvCache cache, PreparedWeights w) {
+        blocks(tape, tokens, cache, w);
+    }
+
     private Var decode(Tape tape, int[] tokens, KvCache cache, PreparedWeights w, boolean allPositions) {
+        Var x = blocks(tape, tokens, cache, w);
+        int n = tokens.length;
+        if (allPositions) return head(tape, x);
+        return head(tape, tape.constant(x.value.slice(n - 1, n)));
+    }
+
+    /** The embedding and every block over {@code tokens} at positions cache.length() …; the cache advances by n. */
+    private Var blocks(Tape tape, int[] tokens, KvCache cache, PreparedWeights w) {
         if (tape.recording()) throw new IllegalArgumentException("cached decoding runs on a non-recording tape");
         int n = tokens.length, pos = cache.length();
         if (n == 0) throw new IllegalArgumentException("no tokens to decode");
@@ -412,8 +430,7 @@ public final class LlamaModel implements AutoCloseable {
         Attend cached = new Attend.Cached(cache, pos, n);
         for (int i = 0; i < layers.size(); i++) x = block(tape, i, x, w.layer(i), cached, null);
         cache.advance(n);
-        if (allPositions) return head(tape, x);
-        return head(tape, tape.constant(x.value.slice(n - 1, n)));
+        return x;
     }
 
     /**

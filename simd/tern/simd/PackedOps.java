@@ -8,6 +8,9 @@ import tern.runtime.TernaryWeights;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * The CPU backend's ops on what a packed model file holds, read in place: ternary weights in the t9 layout
@@ -22,9 +25,27 @@ final class PackedOps {
 
     static boolean isT9(TernaryWeights w) { return w.packed().dtype() == DType.T9; }
 
-    /** A t9 tensor's geometry, its size checked against the shape and sharding. */
+    /**
+     * Each t9 weight's geometry, made at its first use and reused by every later product: made per call
+     * (two arrays, a copy of the scales, the size check) it was part of the serial set-up on the calling
+     * thread, about a hundred calls a decode step. Keyed by the weights record (its codes tensor by identity,
+     * shape, axis, scales array by identity), weakly, so an entry goes with its model; nothing in the value
+     * refers to the key. A hit whose scales no longer equal the weights' (the array changed in place) is made
+     * again, so the cache never serves a stale scale, and weights that differ in any component never share one.
+     */
+    private static final Map<TernaryWeights, PackedTernary> GEOMETRY = new WeakHashMap<>();
+
+    /** A t9 tensor's geometry, its size checked against the shape and sharding (made once per weights, see {@link #GEOMETRY}). */
     static PackedTernary geometry(TernaryWeights w) {
-        return PackedTernary.of(w.packed().segment(), w.rows(), w.cols(), w.scales(), w.axis());
+        synchronized (GEOMETRY) {
+            PackedTernary p = GEOMETRY.get(w);
+            if (p != null && Arrays.equals(p.scales(), w.scales())) return p;
+        }
+        PackedTernary p = PackedTernary.of(w.packed().segment(), w.rows(), w.cols(), w.scales(), w.axis());
+        synchronized (GEOMETRY) {
+            GEOMETRY.put(w, p);
+        }
+        return p;
     }
 
     /**

@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.WeakHashMap;
 
@@ -90,19 +91,36 @@ final class PackedTwoBitLayout {
     /** Distance between the first codes of two adjacent groups of a tile. */
     int groupStride() { return blocks() * GROUP; }
 
-    private static final Map<MemorySegment.Scope, Map<String, PackedTwoBitLayout>> CACHE = new WeakHashMap<>();
+    /** One scope's copies: by the codes' memory and geometry, and by the geometry objects already seen. */
+    private static final class InScope {
+        final Map<String, PackedTwoBitLayout> byKey = new HashMap<>();
+        /**
+         * The views handed out, by their geometry object: {@link PackedOps} makes one geometry per weights and
+         * reuses it, so after the first call a product finds its view with one identity lookup instead of
+         * building a key string (≈ 1 µs, about a hundred times a decode step). Geometry objects made per call
+         * (tests) would grow this without bound, so it is cleared when it outgrows the copies several times.
+         */
+        final Map<PackedTernary, PackedTwoBitLayout> byGeometry = new IdentityHashMap<>();
+    }
+
+    private static final Map<MemorySegment.Scope, InScope> CACHE = new WeakHashMap<>();
 
     /** The q2 copy of w, built on first use and then shared (see the class comment). */
     static PackedTwoBitLayout of(PackedTernary w) {
         MemorySegment c = w.codes();
         if (!c.isNative()) return repack(w);
-        String key = c.address() + "/" + c.byteSize() + "/" + w.rows() + "×" + w.cols() + Arrays.toString(w.segStart());
         synchronized (CACHE) {
-            Map<String, PackedTwoBitLayout> inScope = CACHE.computeIfAbsent(c.scope(), s -> new HashMap<>());
-            PackedTwoBitLayout l = inScope.get(key);
-            if (l == null) inScope.put(key, l = repack(w));
+            InScope inScope = CACHE.computeIfAbsent(c.scope(), s -> new InScope());
+            PackedTwoBitLayout seen = inScope.byGeometry.get(w);
+            if (seen != null) return seen;
+            String key = c.address() + "/" + c.byteSize() + "/" + w.rows() + "×" + w.cols() + Arrays.toString(w.segStart());
+            PackedTwoBitLayout l = inScope.byKey.get(key);
+            if (l == null) inScope.byKey.put(key, l = repack(w));
             // The view of this call: the same codes, the caller's scales and geometry object.
-            return l.source == w ? l : new PackedTwoBitLayout(w, l.codes, l.blockStart);
+            PackedTwoBitLayout view = l.source == w ? l : new PackedTwoBitLayout(w, l.codes, l.blockStart);
+            if (inScope.byGeometry.size() >= 4 * inScope.byKey.size() + 64) inScope.byGeometry.clear();
+            inScope.byGeometry.put(w, view);
+            return view;
         }
     }
 
