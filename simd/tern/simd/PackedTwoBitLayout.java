@@ -103,7 +103,19 @@ final class PackedTwoBitLayout {
         final Map<PackedTernary, PackedTwoBitLayout> byGeometry = new IdentityHashMap<>();
     }
 
+    /*
+     * Weak keys alone would never let an entry go: its copies hold their source weights, whose codes segment
+     * holds the scope, so the value keeps its own key reachable. Entries of closed scopes (a model closed) are
+     * therefore dropped by hand whenever a new copy is made, the moment a next model's products first run.
+     */
     private static final Map<MemorySegment.Scope, InScope> CACHE = new WeakHashMap<>();
+
+    /** Closed scopes whose copies are still cached (for tests). */
+    static long cachedClosedScopes() {
+        synchronized (CACHE) {
+            return CACHE.keySet().stream().filter(s -> !s.isAlive()).count();
+        }
+    }
 
     /** The q2 copy of w, built on first use and then shared (see the class comment). */
     static PackedTwoBitLayout of(PackedTernary w) {
@@ -115,7 +127,10 @@ final class PackedTwoBitLayout {
             if (seen != null) return seen;
             String key = c.address() + "/" + c.byteSize() + "/" + w.rows() + "×" + w.cols() + Arrays.toString(w.segStart());
             PackedTwoBitLayout l = inScope.byKey.get(key);
-            if (l == null) inScope.byKey.put(key, l = repack(w));
+            if (l == null) {
+                CACHE.keySet().removeIf(s -> !s.isAlive());
+                inScope.byKey.put(key, l = repack(w));
+            }
             // The view of this call: the same codes, the caller's scales and geometry object.
             PackedTwoBitLayout view = l.source == w ? l : new PackedTwoBitLayout(w, l.codes, l.blockStart);
             if (inScope.byGeometry.size() >= 4 * inScope.byKey.size() + 64) inScope.byGeometry.clear();

@@ -141,4 +141,24 @@ class PackedGeometryCacheTest {
             }
         }
     }
+
+    /** A closed model's 2-bit copies do not outlive it: the next copy made drops every closed scope's. */
+    @Test
+    void copiesOfAClosedScopeAreDroppedWhenTheNextCopyIsMade() {
+        Random rnd = new Random(9);
+        byte[] t = PackedMatmulTest.trits(rnd, ROWS * COLS);
+        long bytes = PackedTernary.bytes(ROWS, COLS, 1, ShardAxis.ROWS);
+        Arena first = Arena.ofShared();
+        java.lang.foreign.MemorySegment c1 = first.allocate(bytes, 64);
+        PackedTernary.pack(t, ROWS, COLS, new float[1], ShardAxis.ROWS, c1);
+        PackedTwoBitLayout.of(PackedTernary.of(c1, ROWS, COLS, new float[] {0.5f}, ShardAxis.ROWS));
+        first.close();
+        org.junit.jupiter.api.Assertions.assertTrue(PackedTwoBitLayout.cachedClosedScopes() >= 1, "the closed scope's copy is still there before a next copy");
+        try (Arena second = Arena.ofShared()) {
+            java.lang.foreign.MemorySegment c2 = second.allocate(bytes, 64);
+            PackedTernary.pack(t, ROWS, COLS, new float[1], ShardAxis.ROWS, c2);
+            PackedTwoBitLayout.of(PackedTernary.of(c2, ROWS, COLS, new float[] {0.5f}, ShardAxis.ROWS));
+            assertEquals(0, PackedTwoBitLayout.cachedClosedScopes());
+        }
+    }
 }
