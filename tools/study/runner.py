@@ -243,7 +243,10 @@ def queue_post(name):
                        '--data', a.eval_data, '--json', os.path.join(a.work, 'evals', name + '.json')] + tern_cfg
         if evl.get('limit'):
             argv += ['--limit', str(evl['limit'])]
-        post_q.append(Task('eval', name, argv, evl.get('predicted_s', 60), collect_eval))
+        # zero-shot before any waiting PTQ job: one eval is short, a FloatLM's PTQ jobs are eight or more, and
+        # behind them the evals were the tasks a deadline cut (session 17)
+        at = next((i for i, t in enumerate(post_q) if t.kind == 'ptq'), len(post_q))
+        post_q.insert(at, Task('eval', name, argv, evl.get('predicted_s', 60), collect_eval))
 
 
 def probe_task(name, gpu):

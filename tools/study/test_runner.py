@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of runner.py's scheduling with a fake `tern` (no Java, ~40 s): a training that fits finishes, one predicted
 not to fit is skipped, two that cannot finish together lose the last started (shed), the deadline stops what
-still runs, PTQ follows a finished FloatLM, and study.tgz holds what finished.
+still runs, PTQ follows a finished FloatLM with its zero-shot run first, and study.tgz holds what finished.
 usage: python3 tools/study/test_runner.py"""
 import json, os, subprocess, sys, tarfile, tempfile
 
@@ -43,7 +43,7 @@ elif a[0] == 'quantize':
 '''
 
 
-def run(tmp, session, runs, deadline, rate):
+def run(tmp, session, runs, deadline, rate, order=None):
     rdir = os.path.join(tmp, 'runs')
     os.makedirs(rdir, exist_ok=True)
     for name, steps in runs.items():
@@ -56,11 +56,13 @@ def run(tmp, session, runs, deadline, rate):
     os.makedirs(out, exist_ok=True)
     subprocess.run([sys.executable, os.path.join(HERE, 'runner.py'), '--session', sfile, '--runs', rdir, '--data', tmp,
                     '--work', os.path.join(tmp, 'work'), '--out', out, '--deadline', str(deadline),
-                    '--tern', f'{sys.executable} {fake}', '--device', 'cpu'],
+                    '--tern', f'{sys.executable} {fake}', '--device', 'cpu', '--eval-data', tmp],
                    env=dict(os.environ, FAKE_RATE=str(rate)), check=True, capture_output=True)
     with tarfile.open(os.path.join(out, 'study.tgz')) as t:
         status = json.load(t.extractfile('./status.json'))
         names = t.getnames()
+    if order is not None:
+        order.extend((x['kind'], x['name']) for x in status['tasks'])
     return {(x['kind'], x['name']): x['outcome'] for x in status['tasks']}, names
 
 
@@ -75,9 +77,13 @@ def check(what, cond):
 
 # 1. fits / skipped / PTQ after a FloatLM: at 5000 tokens/s a 30-step run (30k tokens) takes ~6 s
 with tempfile.TemporaryDirectory() as tmp:
+    order = []
     out, names = run(tmp, {'slots': 1, 'startup_s': 1, 'tokens_per_s': {'A': 5000, 'B': 5000},
-                           'train': ['A-float', 'B-long'], 'ptq': {'runs': ['A-float'], 'bits': [4], 'methods': ['gptq'], 'predicted_s': 2}},
-                     {'A-float': 30, 'B-long': 1000}, deadline=30, rate=5000)
+                           'train': ['A-float', 'B-long'], 'ptq': {'runs': ['A-float'], 'bits': [4, 3], 'methods': ['gptq'], 'predicted_s': 2},
+                           'eval': {'runs': ['A-float'], 'predicted_s': 2}},
+                     {'A-float': 30, 'B-long': 1000}, deadline=30, rate=5000, order=order)
+    check('the zero-shot run of a FloatLM goes before its PTQ jobs', ('eval', 'A-float') in order
+          and order.index(('eval', 'A-float')) < order.index(('ptq', 'A-float-final-gptq-4')))
     check('a training that fits finishes', out.get(('train', 'A-float')) == 'finished')
     check('a training predicted past the deadline is skipped', out.get(('train', 'B-long'), '').startswith('skipped'))
     check('PTQ of the finished FloatLM ran', out.get(('ptq', 'A-float-final-gptq-4')) == 'finished')
