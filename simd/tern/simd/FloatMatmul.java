@@ -44,11 +44,20 @@ public final class FloatMatmul {
      */
     static final boolean WIDE = Vectorization.BITS == 512;
     // -Dtern.matmul.kc/.nc/.mc/.bInL1 override the choice, for measuring others (tools/bench/FloatMatmulTimer).
-    static final int KC = Integer.getInteger("tern.matmul.kc", WIDE ? 256 : 512);
-    static final int NC = Integer.getInteger("tern.matmul.nc", 512);
-    static final int MC = Integer.getInteger("tern.matmul.mc", WIDE ? 128 : 96);
+    static final int KC = block("tern.matmul.kc", WIDE ? 256 : 512, 1);
+    /** A whole number of the widest B panel (64 columns), so that an NC block holds whole panels at every width. */
+    static final int NC = block("tern.matmul.nc", 512, 64);
+    static final int MC = block("tern.matmul.mc", WIDE ? 128 : 96, 1);
     /** True: B micro-panel outer, held in L1 over the A block; false: A micro-panel outer. */
     static final boolean B_IN_L1 = Boolean.parseBoolean(System.getProperty("tern.matmul.bInL1", String.valueOf(!WIDE)));
+
+    /** A block size from its system property or the default: a positive multiple of {@code unit}, else an error naming it. */
+    private static int block(String property, int otherwise, int unit) {
+        int v = Integer.getInteger(property, otherwise);
+        if (v < unit || v % unit != 0)
+            throw new IllegalArgumentException("-D" + property + "=" + v + ": must be " + (unit == 1 ? "positive" : "a positive multiple of " + unit));
+        return v;
+    }
 
     /** Multiply-adds a chunk of work should hold before it is worth a fork (a fork costs microseconds). */
     private static final long MIN_WORK = 1L << 18;
