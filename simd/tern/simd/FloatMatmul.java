@@ -30,8 +30,13 @@ public final class FloatMatmul {
      * Cache blocking, by width (one choice per JVM, whatever the kernels: the scalar and vector tiles sum
      * the same KC-long runs, so they keep agreeing bit for bit).
      *
-     * 512 bits (AVX-512, measured on Zen 4, 1 MiB L2): KC = 256, NC = 512, MC = 128, and each A micro-panel
-     * (MR×KC, 4 KiB, in L1) sweeps the whole KC×NC block of B (512 KiB, in L2). Unchanged by issue 19.
+     * 512 bits: KC = 512, NC = 512, MC = 120 (10 tiles of 12 rows), and each A micro-panel (MR×KC, 24 KiB, in
+     * L1) sweeps the whole KC×NC block of B (1 MiB, in L2). Chosen with the 12 × 2 tile on the AVX-512 Xeon
+     * guest (2 MiB L2 a core; 3 Dec 2026, one thread, 512×1024·1024×4096, FloatMatmulTimer medians of 7,
+     * GFLOP/s against a 208–221 peak): KC 256 / 512 / 768 with A outer 90.4 / 102.1 / 99.3 (MC 480: 89.3 / 98.1
+     * / 99.0), with the B panel outer (B_IN_L1) 75.6 / 95.4 / 87.5. Fewer K blocks mean fewer passes of the
+     * tile's read-add-write over c (8 MiB here, rows 16 KiB apart), which the tile alone does not pay: alone it
+     * ran at 165–190 GFLOP/s (FloatMatmulTiles.tile12x2). On Zen 4 with the 4 × 4 tile it was KC = 256, MC = 128.
      *
      * Below 512 bits (measured on Zen 3: 32 KiB L1d, 512 KiB L2; BENCHMARKS.md, f19 section, 4×2 tile,
      * 512×1024·1024×4096 on one core, median GFLOP/s): the 512-bit order with Zen 3's L2 full of B ran
@@ -44,10 +49,10 @@ public final class FloatMatmul {
      */
     static final boolean WIDE = Vectorization.BITS == 512;
     // -Dtern.matmul.kc/.nc/.mc/.bInL1 override the choice, for measuring others (tools/bench/FloatMatmulTimer).
-    static final int KC = block("tern.matmul.kc", WIDE ? 256 : 512, 1);
+    static final int KC = block("tern.matmul.kc", 512, 1);
     /** A whole number of the widest B panel (64 columns), so that an NC block holds whole panels at every width. */
     static final int NC = block("tern.matmul.nc", 512, 64);
-    static final int MC = block("tern.matmul.mc", WIDE ? 128 : 96, 1);
+    static final int MC = block("tern.matmul.mc", WIDE ? 120 : 96, 1);
     /** True: B micro-panel outer, held in L1 over the A block; false: A micro-panel outer. */
     static final boolean B_IN_L1 = Boolean.parseBoolean(System.getProperty("tern.matmul.bInL1", String.valueOf(!WIDE)));
 
@@ -250,9 +255,9 @@ public final class FloatMatmul {
             // inside, so each panel is written in order: with p outside, row p's 4-float pieces of every panel
             // are kc·4 floats apart, a quarter line each, evicted before the rest of the line is written (the
             // dW products, aᵀ·b, 2 threads: 91–105 → 139–149 GFLOP/s). The ragged last panel through a padded line.
-            int whole = mr == 4 ? mc / 4 : 0;
+            int whole = mc / mr;
             for (int q = 0; q < whole; q++)
-                kernels.packPanel(o.a, (long) pc * o.m + ic + 4L * q, o.m, kc, 4, ap, at + q * kc * 4);
+                kernels.packPanel(o.a, (long) pc * o.m + ic + (long) mr * q, o.m, kc, mr, ap, at + q * kc * mr);
             if (whole < panels)
                 for (int p = 0; p < kc; p++) {
                     MemorySegment.copy(o.a, ValueLayout.JAVA_FLOAT, ((long) (pc + p) * o.m + ic + (long) whole * mr) * Float.BYTES,

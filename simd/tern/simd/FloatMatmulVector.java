@@ -9,15 +9,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Vector API kernels of {@link FloatMatmul}. The tile is MR = 4 rows × 4 vectors (64 columns with
- * AVX-512): 16 independent accumulators. Why 16: an FMA has a latency of about 4 cycles and the core
- * can start one 512-bit FMA per cycle, so at least 4 chains must be in flight; 16 leaves room for the
- * loads, and per step of p the tile does 16 FMAs for only 4 vector loads of B and 4 broadcasts of A,
- * which keeps the load ports below the FMA rate. 16 accumulators + 4 B vectors + 1 broadcast fit the 32
- * vector registers without spills.
- *
- * <p>That is the 512-bit tile. Below 512 bits (16 registers on x86) the tile is 4 rows × 2 vectors,
- * {@link FloatMatmulTiles}, which says why; the packed B panels follow the tile's width.
+ * Vector API kernels of {@link FloatMatmul}. The register tile is chosen per width in {@link FloatMatmulTiles}
+ * (12 rows × 2 vectors at 512 bits, 4 × 2 below), which says why; the packed panels follow its shape. On
+ * Zen 4 the 512-bit tile was 4 × 4 (16 accumulators, one 512-bit FMA a cycle); on a core with two 512-bit FMA
+ * ports that tile ran at 57 % of the core's peak on its own, 12 × 2 at 79–90 % (3 Dec 2026).
  */
 final class FloatMatmulVector implements FloatMatmulKernels {
     static final FloatMatmulVector INSTANCE = new FloatMatmulVector();
@@ -29,9 +24,7 @@ final class FloatMatmulVector implements FloatMatmulKernels {
     /** The register tile at this width, rows × vectors of columns (see {@link FloatMatmulTiles}). */
     static final int TILE_ROWS = FloatMatmulTiles.ROWS, TILE_VECTORS = FloatMatmulTiles.VECTORS;
     private static final int NR = TILE_VECTORS * L;
-    /** Rows of the 4 × 4 tile, the one this class holds (the 512-bit tile). */
-    private static final int MR = 4;
-    /** Columns of the 4 × 4 tile and of one pass of {@link #matvecCols}: 4 vectors. */
+    /** Columns of one pass of {@link #matvecCols}: 4 vectors. */
     private static final int W4 = 4 * L;
 
     private FloatMatmulVector() {}
@@ -43,60 +36,9 @@ final class FloatMatmulVector implements FloatMatmulKernels {
     @Override
     public void tile(float[] ap, int apOff, float[] bp, int bpOff, int kc,
                      MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add) {
-        // TILE_VECTORS is a static final: C2 folds this choice away.
-        if (TILE_VECTORS == 4) tile4x4(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
+        // TILE_ROWS is a static final: C2 folds this choice away.
+        if (TILE_ROWS == 12) FloatMatmulTiles.tile12x2(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
         else FloatMatmulTiles.tile4x2(ap, apOff, bp, bpOff, kc, c, cOff, ldc, rows, cols, add);
-    }
-
-    /** The 4-row × 4-vector tile: 16 accumulators, for 32 vector registers. */
-    private static void tile4x4(float[] ap, int apOff, float[] bp, int bpOff, int kc,
-                                MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        // Indices as linear functions of p, as in FloatMatmulTiles.tile4x2, so that C2 hoists the bounds
-        // checks of the eight loads out of the loop: the tile alone on one Zen 4 core (a 128×kc A block
-        // against four kc×64 B panels, kc 256 / 1024) 114–117 / 116 GFLOP/s against 106–109 / 98–102 with
-        // `a += MR, b += W4` (3 Dec 2026, BENCHMARKS.md "The 512-bit tile's bounds checks").
-        for (int p = 0; p < kc; p++) {
-            int a = apOff + MR * p, b = bpOff + W4 * p;
-            FloatVector b0 = FloatVector.fromArray(F, bp, b);
-            FloatVector b1 = FloatVector.fromArray(F, bp, b + L);
-            FloatVector b2 = FloatVector.fromArray(F, bp, b + 2 * L);
-            FloatVector b3 = FloatVector.fromArray(F, bp, b + 3 * L);
-            FloatVector a0 = FloatVector.broadcast(F, ap[a]);
-            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01); c02 = a0.fma(b2, c02); c03 = a0.fma(b3, c03);
-            FloatVector a1 = FloatVector.broadcast(F, ap[a + 1]);
-            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11); c12 = a1.fma(b2, c12); c13 = a1.fma(b3, c13);
-            FloatVector a2 = FloatVector.broadcast(F, ap[a + 2]);
-            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21); c22 = a2.fma(b2, c22); c23 = a2.fma(b3, c23);
-            FloatVector a3 = FloatVector.broadcast(F, ap[a + 3]);
-            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31); c32 = a3.fma(b2, c32); c33 = a3.fma(b3, c33);
-        }
-        if (rows == MR && cols == W4) {
-            // Full tile, the common case: straight-line loads and stores that C2 keeps in registers (a
-            // store helper taking vectors as arguments is not inlined and would box all 16).
-            long r0 = cOff, r1 = r0 + ldc, r2 = r1 + ldc, r3 = r2 + ldc;
-            if (add) {
-                c00 = c00.add(ld(c, r0)); c01 = c01.add(ld(c, r0 + L)); c02 = c02.add(ld(c, r0 + 2 * L)); c03 = c03.add(ld(c, r0 + 3 * L));
-                c10 = c10.add(ld(c, r1)); c11 = c11.add(ld(c, r1 + L)); c12 = c12.add(ld(c, r1 + 2 * L)); c13 = c13.add(ld(c, r1 + 3 * L));
-                c20 = c20.add(ld(c, r2)); c21 = c21.add(ld(c, r2 + L)); c22 = c22.add(ld(c, r2 + 2 * L)); c23 = c23.add(ld(c, r2 + 3 * L));
-                c30 = c30.add(ld(c, r3)); c31 = c31.add(ld(c, r3 + L)); c32 = c32.add(ld(c, r3 + 2 * L)); c33 = c33.add(ld(c, r3 + 3 * L));
-            }
-            st(c00, c, r0); st(c01, c, r0 + L); st(c02, c, r0 + 2 * L); st(c03, c, r0 + 3 * L);
-            st(c10, c, r1); st(c11, c, r1 + L); st(c12, c, r1 + 2 * L); st(c13, c, r1 + 3 * L);
-            st(c20, c, r2); st(c21, c, r2 + L); st(c22, c, r2 + 2 * L); st(c23, c, r2 + 3 * L);
-            st(c30, c, r3); st(c31, c, r3 + L); st(c32, c, r3 + 2 * L); st(c33, c, r3 + 3 * L);
-            return;
-        }
-        // Edge tile (ragged rows or columns): spill to an array, then write only the valid corner.
-        float[] t = new float[MR * W4];
-        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L); c03.intoArray(t, 3 * L);
-        c10.intoArray(t, W4); c11.intoArray(t, W4 + L); c12.intoArray(t, W4 + 2 * L); c13.intoArray(t, W4 + 3 * L);
-        c20.intoArray(t, 2 * W4); c21.intoArray(t, 2 * W4 + L); c22.intoArray(t, 2 * W4 + 2 * L); c23.intoArray(t, 2 * W4 + 3 * L);
-        c30.intoArray(t, 3 * W4); c31.intoArray(t, 3 * W4 + L); c32.intoArray(t, 3 * W4 + 2 * L); c33.intoArray(t, 3 * W4 + 3 * L);
-        corner(t, W4, c, cOff, ldc, rows, cols, add);
     }
 
     /** Writes (or adds) the rows × cols corner of a tile spilled to t (row stride nr) into c. */
@@ -150,7 +92,7 @@ final class FloatMatmulVector implements FloatMatmulKernels {
 
     private static final VectorSpecies<Float> F128 = FloatVector.SPECIES_128;
 
-    /** Runs of whole vectors: L lanes where w is a multiple of L (B panels), 4 lanes for w = 4 (aᵀ's A panels). */
+    /** Runs of whole vectors: L lanes where w is a multiple of L (B panels), 4 lanes for w = 4 (aᵀ's A panels below 512 bits), a masked vector for other w < L. */
     @Override
     public void packPanel(MemorySegment src, long from, long stride, int kc, int w, float[] dst, int at) {
         if (w % L == 0) {
@@ -162,6 +104,11 @@ final class FloatMatmulVector implements FloatMatmulKernels {
         } else if (w == 4) {
             for (int p = 0; p < kc; p++)
                 FloatVector.fromMemorySegment(F128, src, (from + p * stride) * Float.BYTES, ORDER).intoArray(dst, at + 4 * p);
+        } else if (w < L) {
+            // The 512-bit tile's 12-row panels of aᵀ: one masked load and store a step (never reads past the run).
+            VectorMask<Float> m = F.indexInRange(0, w);
+            for (int p = 0; p < kc; p++)
+                FloatVector.fromMemorySegment(F, src, (from + p * stride) * Float.BYTES, ORDER, m).intoArray(dst, at + p * w, m);
         } else FloatMatmulKernels.super.packPanel(src, from, stride, kc, w, dst, at);
     }
 

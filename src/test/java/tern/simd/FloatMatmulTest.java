@@ -74,7 +74,32 @@ class FloatMatmulTest {
     }
 
     /**
-     * Inner and column dimensions past one cache block (KC is 256 or 512, NC 512): ragged last K blocks added
+     * Packing one panel w wide (the 12-row panels of aᵀ at 512 bits take the masked vector path) is a copy: every
+     * path gives the plain copy's array, for any width, stride and offset, and writes nothing outside the panel.
+     */
+    @Property(tries = 100)
+    void packedPanelsEqualThePlainCopy(@ForAll @IntRange(min = 0, max = 40) int kc, @ForAll @IntRange(min = 1, max = 40) int w,
+                                       @ForAll @IntRange(min = 0, max = 9) int pad, @ForAll @IntRange(min = 0, max = 5) int at,
+                                       @ForAll long seed) {
+        Random rnd = new Random(seed);
+        int stride = w + pad;
+        float[] src = MatmulReference.gaussian(rnd, pad + kc * stride);
+        java.lang.foreign.MemorySegment seg = Scratch.floats(Math.max(1, src.length));
+        java.lang.foreign.MemorySegment.copy(src, 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, src.length);
+        float[] expected = new float[at + kc * w + 3];
+        java.util.Arrays.fill(expected, -7f);
+        for (int p = 0; p < kc; p++)
+            for (int j = 0; j < w; j++) expected[at + p * w + j] = src[pad + p * stride + j];
+        for (FloatMatmulKernels path : PATHS) {
+            float[] got = new float[expected.length];
+            java.util.Arrays.fill(got, -7f);
+            path.packPanel(seg, pad, stride, kc, w, got, at);
+            assertArrayEquals(expected, got, path.getClass().getSimpleName() + " kc " + kc + " w " + w);
+        }
+    }
+
+    /**
+     * Inner and column dimensions past one cache block (KC is 512, NC 512): ragged last K blocks added
      * into c, several column blocks per thread, every transpose case, with and without accumulation. Rows
      * stay few (the row blocks are covered above) so that the double reference stays cheap.
      */

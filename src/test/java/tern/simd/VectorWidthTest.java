@@ -31,10 +31,10 @@ class VectorWidthTest {
         // Lookups at 512 bits and wherever the permutes are native; below that the 2-bit repack (int8) and decoding (float).
         assertEquals(Vectorization.BITS == 512 || Vectorization.NATIVE_PERMUTES ? PackedVector.INSTANCE : PackedTwoBit.INSTANCE, p.packed());
         assertEquals(TernaryVector.INSTANCE, p.ternary());
-        // Float matmul: 4 × 4 vectors at 512 bits (32 registers), 4 × 2 below (16 registers on x86).
-        assertEquals(4, p.matmul().mr());
-        assertEquals((Vectorization.BITS == 512 ? 4 : 2) * Species.FLOATS, p.matmul().nr(), "float matmul tile width follows the vector width");
-        assertEquals(Vectorization.BITS == 512 ? 256 : 512, FloatMatmul.KC, "float matmul K blocking by width");
+        // Float matmul: 12 × 2 vectors at 512 bits (32 registers), 4 × 2 below (16 registers on x86).
+        assertEquals(Vectorization.BITS == 512 ? 12 : 4, p.matmul().mr(), "float matmul tile height: 12 rows at 512 bits");
+        assertEquals(2 * Species.FLOATS, p.matmul().nr(), "float matmul tile width: two vectors");
+        assertEquals(512, FloatMatmul.KC, "float matmul K blocking");
         assertTrue(p.describe().startsWith(Vectorization.BITS + "-bit"), p.describe());
         assertTrue(!KernelProvider.scalar().vector() && KernelProvider.scalar().describe().startsWith("scalar"));
     }
