@@ -101,6 +101,25 @@ final class FloatMatmulTiles {
      */
     static void tile12x2(float[] ap, int apOff, float[] bp, int bpOff, int kc,
                          MemorySegment c, long cOff, int ldc, int rows, int cols, boolean add) {
+        float[] t = TILE.get();
+        sums12x2(ap, apOff, bp, bpOff, kc, t);
+        if (rows == 12 && cols == NR12) {
+            for (int r = 0; r < 12; r++) {
+                long row = cOff + (long) r * ldc;
+                FloatVector v0 = FloatVector.fromArray(F, t, r * NR12), v1 = FloatVector.fromArray(F, t, r * NR12 + L);
+                if (add) { v0 = v0.add(ld(c, row)); v1 = v1.add(ld(c, row + L)); }
+                st(v0, c, row); st(v1, c, row + L);
+            }
+        } else corner(t, NR12, c, cOff, ldc, rows, cols, add);   // edge tile: only the valid corner
+    }
+
+    /**
+     * The 12 × 2 tile's sums over kc steps into t [12][NR12], its own compiled method: with c's segment loads and
+     * stores in the same method, the 24 accumulators' code took it past C2's inlining node budget
+     * (NodeCountInliningCutoff, seen with -XX:+PrintInlining): the segment accesses stayed calls
+     * (ScopedMemoryAccess.loadFromMemorySegmentScopedInternal and checkIndex, 9 % of the 10M step's JFR samples).
+     */
+    private static void sums12x2(float[] ap, int apOff, float[] bp, int bpOff, int kc, float[] t) {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
         FloatVector c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
@@ -121,25 +140,12 @@ final class FloatMatmulTiles {
             FloatVector xa = FloatVector.broadcast(F, ap[a + 10]); ca0 = xa.fma(b0, ca0); ca1 = xa.fma(b1, ca1);
             FloatVector xb = FloatVector.broadcast(F, ap[a + 11]); cb0 = xb.fma(b0, cb0); cb1 = xb.fma(b1, cb1);
         }
-        // The 24 accumulators go to a per-thread buffer with array stores, and a small loop adds or copies it into c.
-        // Written out here, the 48 segment loads and stores took the method past C2's inlining node budget
-        // (NodeCountInliningCutoff, in -XX:+PrintInlining): the helpers stayed calls, the vectors were boxed, and the
-        // whole product ran at 91 GFLOP/s on one thread (JFR: 20 % in FloatVector.lanewiseTemplate).
-        float[] t = TILE.get();
         c00.intoArray(t, 0 * NR12); c01.intoArray(t, 0 * NR12 + L); c10.intoArray(t, 1 * NR12); c11.intoArray(t, 1 * NR12 + L);
         c20.intoArray(t, 2 * NR12); c21.intoArray(t, 2 * NR12 + L); c30.intoArray(t, 3 * NR12); c31.intoArray(t, 3 * NR12 + L);
         c40.intoArray(t, 4 * NR12); c41.intoArray(t, 4 * NR12 + L); c50.intoArray(t, 5 * NR12); c51.intoArray(t, 5 * NR12 + L);
         c60.intoArray(t, 6 * NR12); c61.intoArray(t, 6 * NR12 + L); c70.intoArray(t, 7 * NR12); c71.intoArray(t, 7 * NR12 + L);
         c80.intoArray(t, 8 * NR12); c81.intoArray(t, 8 * NR12 + L); c90.intoArray(t, 9 * NR12); c91.intoArray(t, 9 * NR12 + L);
         ca0.intoArray(t, 10 * NR12); ca1.intoArray(t, 10 * NR12 + L); cb0.intoArray(t, 11 * NR12); cb1.intoArray(t, 11 * NR12 + L);
-        if (rows == 12 && cols == NR12) {
-            for (int r = 0; r < 12; r++) {
-                long row = cOff + (long) r * ldc;
-                FloatVector v0 = FloatVector.fromArray(F, t, r * NR12), v1 = FloatVector.fromArray(F, t, r * NR12 + L);
-                if (add) { v0 = v0.add(ld(c, row)); v1 = v1.add(ld(c, row + L)); }
-                st(v0, c, row); st(v1, c, row + L);
-            }
-        } else corner(t, NR12, c, cOff, ldc, rows, cols, add);   // edge tile: only the valid corner
     }
 
     /** The 12 × 2 tile's accumulators on their way to c, one buffer per thread. */
