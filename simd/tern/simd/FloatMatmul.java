@@ -241,6 +241,8 @@ public final class FloatMatmul {
             int i = 0;
             if (mr == 4)   // whole 4-row panels in one pass each (the kernels' packRows4), the ragged one below
                 for (; i + 4 <= mc; i += 4) kernels.packRows4(o.a, (long) (ic + i) * o.k + pc, o.k, kc, ap, at + (i / 4) * kc * 4);
+            else
+                for (; i + mr <= mc; i += mr) kernels.packRows(o.a, (long) (ic + i) * o.k + pc, o.k, mr, kc, ap, at + (i / mr) * kc * mr, line);
             for (; i < panels * mr; i++) {
                 int base = at + (i / mr) * kc * mr + i % mr;
                 if (i < mc) {

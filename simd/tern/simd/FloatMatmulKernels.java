@@ -51,6 +51,17 @@ interface FloatMatmulKernels {
     }
 
     /**
+     * ap[at + mr·p + r] ← a[from + r·lda + p] for r < mr, p < kc: one whole mr-row panel of a row-major op(a)
+     * (a copy). This default copies each row's run out of the segment, then spreads it over the panel.
+     */
+    default void packRows(MemorySegment a, long from, long lda, int mr, int kc, float[] ap, int at, float[] line) {
+        for (int r = 0; r < mr; r++) {
+            MemorySegment.copy(a, java.lang.foreign.ValueLayout.JAVA_FLOAT, (from + r * lda) * Float.BYTES, line, 0, kc);
+            for (int p = 0; p < kc; p++) ap[at + p * mr + r] = line[p];
+        }
+    }
+
+    /**
      * dst[at + p·w + j] ← src[from + p·stride + j] for p < kc, j < w: one packed panel, w wide, from kc rows of a
      * row-major matrix (a copy, written in order). This default copies each row's run from the segment.
      */

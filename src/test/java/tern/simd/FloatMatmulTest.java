@@ -74,6 +74,31 @@ class FloatMatmulTest {
     }
 
     /**
+     * Packing mr whole rows of op(a) into one panel is a copy: the 12-row scatter of the Vector API (whole vectors of
+     * steps and the ragged rest) and every other height give the plain loop's array, and write nothing outside it.
+     */
+    @Property(tries = 100)
+    void packedRowPanelsEqualThePlainLoop(@ForAll @IntRange(min = 0, max = 70) int kc, @ForAll @IntRange(min = 1, max = 13) int mr,
+                                          @ForAll @IntRange(min = 0, max = 9) int pad, @ForAll @IntRange(min = 0, max = 5) int at,
+                                          @ForAll long seed) {
+        Random rnd = new Random(seed);
+        int lda = kc + pad;
+        float[] a = MatmulReference.gaussian(rnd, pad + mr * lda);
+        java.lang.foreign.MemorySegment seg = Scratch.floats(a.length);
+        java.lang.foreign.MemorySegment.copy(a, 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, a.length);
+        float[] expected = new float[at + mr * kc + 3];
+        java.util.Arrays.fill(expected, -7f);
+        for (int r = 0; r < mr; r++)
+            for (int p = 0; p < kc; p++) expected[at + mr * p + r] = a[pad + r * lda + p];
+        for (FloatMatmulKernels path : PATHS) {
+            float[] got = new float[expected.length];
+            java.util.Arrays.fill(got, -7f);
+            path.packRows(seg, pad, lda, mr, kc, got, at, new float[Math.max(1, kc)]);
+            assertArrayEquals(expected, got, path.getClass().getSimpleName() + " kc " + kc + " mr " + mr);
+        }
+    }
+
+    /**
      * Packing one panel w wide (the 12-row panels of aᵀ at 512 bits take the masked vector path) is a copy: every
      * path gives the plain copy's array, for any width, stride and offset, and writes nothing outside the panel.
      */
