@@ -21,6 +21,8 @@ public final class PackedFloatMatvec {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final boolean VECTOR = Vectorization.ENABLED && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
+    /** Eight rows per widened f16 vector ({@link PackedMatmulHalf8}); {@code -Dtern.head.rows8=false}: four, as before. */
+    private static final boolean HALF8 = Boolean.parseBoolean(System.getProperty("tern.head.rows8", "true"));
 
     private PackedFloatMatvec() {}
 
@@ -64,8 +66,10 @@ public final class PackedFloatMatvec {
         Parallel.shared(rows, grain, (r0, r1) -> {
             float[] xi = new float[cols], yi = new float[r1];
             int i = 0;
-            if (VECTOR && format == Format.F16)            // f16 widened once for four activation rows (PackedMatmulHalf4)
+            if (VECTOR && format == Format.F16) {          // f16 widened once for eight or four activation rows
+                if (HALF8) for (; i + PackedMatmulHalf8.ROWS <= m; i += PackedMatmulHalf8.ROWS) PackedMatmulHalf8.rows(w, cols, x, i, y, rows, r0, r1);
                 for (; i + 4 <= m; i += 4) PackedMatmulHalf4.rows(w, cols, x, i, y, rows, r0, r1);
+            }
             for (; i < m; i++) {
                 System.arraycopy(x, i * cols, xi, 0, cols);
                 if (vector) PackedFloatVector.rows(w, format == Format.F16, cols, xi, yi, r0, r1);

@@ -120,6 +120,20 @@ public final class PackedMatmul {
     /** The 512-bit four-row kernel runs when the vector kernels do at 512 bits (named only then: no vector class otherwise). */
     private static final boolean ROWS512 = Vectorization.ENABLED && PackedVector.SUPPORTED && Vectorization.BITS == 512
             && PackedMatmulRows512.ACTIVE;
+    /** Rows of the eight-row kernel ({@link PackedMatmulRows512#int8Tile8}); 5–7 left rows run it with padding rows. */
+    private static final int ROWS_PER_WIDE_KERNEL = 8;
+    /** Left rows from which the eight-row kernel, padded, beats the four-row one and one-row calls (measured: BENCHMARKS.md). */
+    private static final int WIDE_FROM = Integer.getInteger("tern.packed.rows8From", 5);
+    /** On with {@code -Dtern.packed.rows8=true}; off by default: measured no faster than two four-row passes (BENCHMARKS.md, 3 Dec 2026, h15). */
+    private static final boolean ROWS8 = ROWS512 && Boolean.parseBoolean(System.getProperty("tern.packed.rows8", "false"));
+    /** Groups per run of the eight-row kernel: 8 rows' tables of a run (8 · 96 · 2 B per group) should stay in L1. */
+    private static final int WIDE_RUN = wideRun(Integer.getInteger("tern.packed.rows8Run", INT16_GROUPS));
+
+    private static int wideRun(int groups) {
+        if (groups < 1 || groups > INT16_GROUPS)
+            throw new IllegalArgumentException("-Dtern.packed.rows8Run=" + groups + ": an int16 run is 1 to " + INT16_GROUPS + " groups");
+        return groups;
+    }
 
     /**
      * Int8 activations, two rows or more (batched decode, prefill): the weights' codes are decoded once per
@@ -173,13 +187,26 @@ public final class PackedMatmul {
     private static void int8RowBlock(PackedKernels k, PackedTernary w, short[][] tables, float[] rowScale, int r0, int rows,
                                      float[] y, int t0, int t1) {
         int out = w.rows(), n = t1 - t0, T = PackedTernary.TILE, perRow = n * T;
-        int[] acc = Tables.mine().ints(rows * perRow);
+        boolean wide = ROWS8 && k == PackedVector.INSTANCE && rows >= WIDE_FROM;
+        // The eight-row kernel's padding rows (when 5–7 rows are left) sum into acc past the real rows' and
+        // read the last real row's tables; nothing reads those sums.
+        int padded = wide ? rows + (ROWS_PER_WIDE_KERNEL - rows % ROWS_PER_WIDE_KERNEL) % ROWS_PER_WIDE_KERNEL : rows;
+        int[] acc = Tables.mine().ints(padded * perRow);
+        short[][] eight = new short[ROWS_PER_WIDE_KERNEL][];
+        short[] sums = wide ? new short[ROWS_PER_WIDE_KERNEL * T] : null;
+        int run = wide ? WIDE_RUN : INT16_GROUPS;
         for (int s = 0; s < w.segments(); s++) {
             java.util.Arrays.fill(acc, 0, rows * perRow, 0);
             int gs = w.groupStart()[s], ge = w.groupStart()[s + 1];
-            for (int g0 = gs; g0 < ge; g0 += INT16_GROUPS) {
-                int g1 = Math.min(ge, g0 + INT16_GROUPS), tOff = PackedKernels.GROUP_TABLE * g0;
+            for (int g0 = gs; g0 < ge; g0 += run) {
+                int g1 = Math.min(ge, g0 + run), tOff = PackedKernels.GROUP_TABLE * g0;
                 int r = 0;
+                if (wide)
+                    for (; rows - r >= WIDE_FROM; r += ROWS_PER_WIDE_KERNEL) {
+                        for (int j = 0; j < ROWS_PER_WIDE_KERNEL; j++) eight[j] = tables[Math.min(r + j, rows - 1)];
+                        for (int t = t0; t < t1; t++)
+                            PackedMatmulRows512.int8Tile8(eight, tOff, w.codes(), w.tileAt(t), g0, g1, acc, r * perRow + (t - t0) * T, perRow, sums);
+                    }
                 if (ROWS512 && k == PackedVector.INSTANCE)
                     for (; r + ROWS_PER_KERNEL <= rows; r += ROWS_PER_KERNEL)
                         for (int t = t0; t < t1; t++) {

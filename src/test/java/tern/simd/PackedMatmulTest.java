@@ -326,6 +326,37 @@ class PackedMatmulTest {
         }
     }
 
+    /** The eight-row f16 head kernel (PackedMatmulHalf8) and its four-row and one-row remainders: 8 to 16 rows, bit for bit per row. */
+    @Property(tries = 20)
+    void eightRowHalfHeadRowsEqualTheirMatvecs(@ForAll @IntRange(min = 8, max = 16) int m, @ForAll @IntRange(min = 1, max = 130) int rows,
+                                               @ForAll @IntRange(min = 1, max = 300) int cols, @ForAll long seed) {
+        floatMatmulRowsEqualTheirMatvecs(m, rows, cols, true, seed);
+    }
+
+    /**
+     * The eight-row int8 tile kernel (PackedMatmulRows512.int8Tile8, off by default in the driver) against the scalar
+     * one-row kernel run once per row: exact int32 sums for random codes, tables at the int16 bound and runs of
+     * 1 to 28 groups, accumulating onto what acc held.
+     */
+    @Property(tries = 40)
+    void eightRowInt8TileEqualsTheScalarKernelPerRow(@ForAll @IntRange(min = 1, max = 28) int groups, @ForAll long seed) {
+        if (!(Vectorization.ENABLED && PackedVector.SUPPORTED && Vectorization.BITS == 512 && PackedMatmulRows512.ACTIVE)) return;
+        Random rnd = new Random(seed);
+        int stride = 64 + rnd.nextInt(3) * 64, accOff = rnd.nextInt(2) * 64;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment codes = arena.allocate((long) groups * PackedTernary.LINE, 64);
+            for (long b = 0; b < codes.byteSize(); b += 2)
+                codes.set(ValueLayout.JAVA_SHORT_UNALIGNED, b, (short) (rnd.nextInt(27) | rnd.nextInt(27) << 5 | rnd.nextInt(27) << 10 | rnd.nextInt(2) << 15));
+            short[][] t = new short[8][PackedKernels.GROUP_TABLE * groups];
+            for (short[] r : t) for (int i = 0; i < r.length; i++) r[i] = (short) (rnd.nextInt(2 * 381 + 1) - 381);
+            int[] acc = new int[accOff + 8 * stride], ref = new int[acc.length];
+            for (int i = 0; i < acc.length; i++) acc[i] = ref[i] = rnd.nextInt(1 << 20) - (1 << 19);
+            PackedMatmulRows512.int8Tile8(t, 0, codes, 0, 0, groups, acc, accOff, stride, new short[8 * 64]);
+            for (int j = 0; j < 8; j++) PackedScalar.INSTANCE.int8Tile(t[j], 0, codes, 0, 0, groups, ref, accOff + j * stride);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(ref, acc, groups + " groups");
+        }
+    }
+
     @Test
     void everyFiniteHalfFloatWidensExactly() {
         // The 63488 finite f16 patterns (subnormals included) as a 992×64 matrix; one-hot x picks column j,
