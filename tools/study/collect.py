@@ -252,6 +252,16 @@ def fits(R):
         # tell N's exponent from γ_w (the free fit's errors say so)
         if any(t[0] == 'chinchilla-trirecipe' for t in planned):
             planned.append(('precision', ['--law', 'precision', '--fix', fixed], kbit + anchors))
+            # with the constants held, every size can be fitted: each size with a weight ladder on its own (does
+            # γ_w depend on N?), and all sizes together
+            sizes = sorted({INDEX[n]['size'] for n in kbit}, key=lambda s: INDEX[f'{s}-float-trirecipe']['non_embedding_params'])
+            ladders = [s for s in sizes if f'{s}-float-trirecipe' in R
+                       and sum(1 for n in kbit if INDEX[n]['size'] == s and '-w' in n) >= 3]
+            for s in ladders:
+                planned.append((f'precision-{s}', ['--law', 'precision', '--fix', fixed],
+                                [n for n in kbit if INDEX[n]['size'] == s] + [f'{s}-float-trirecipe']))
+            if len(ladders) >= 2:
+                planned.append(('precision-all-sizes', ['--law', 'precision', '--all-sizes', '--fix', fixed], kbit + anchors))
     else:
         print(f'fit precision: {len(kbit)} k-bit run(s), needs 3')
     ds = {(q['model'], q['training_tokens']) for q in load_ptq() if q['method'] == 'gptq'}
